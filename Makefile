@@ -1,0 +1,95 @@
+# relayd: local SMTP submission relay with rate limiting.
+#
+#   make            build build/relayd and build/relayctl
+#   make run        install missing Debian packages (as root), build, run relayd in the foreground
+#   make test       install missing Debian packages (as root), build, run every test
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make SANITIZE=address,undefined test     the same with sanitizers
+#
+# Libraries are found with pkg-config; contrib/deps.sh names (or installs) what is missing.
+
+CC      ?= cc
+PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS  += $(PKG_CFLAGS)
+LDLIBS  += $(PKG_LIBS) -lz
+
+B       := build
+MAINS   := src/relayd.c src/relayctl.c
+LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
+LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
+UNITSRC := $(wildcard tests/unit/test_*.c)
+UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all deps check-pkgs run test test-unit test-integration clean install fuzz
+
+all: check-pkgs $(B)/relayd $(B)/relayctl
+
+check-pkgs:
+	@pkg-config --exists $(PKGS) || { sh contrib/deps.sh --check; exit 1; }
+
+deps:
+	@sh contrib/deps.sh
+
+$(B)/obj/%.o: src/%.c | $(B)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj $(B)/tests:
+	@mkdir -p $@
+
+$(B)/librelay.a: $(LIBOBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/relayd: $(B)/obj/relayd.o $(B)/librelay.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/relayctl: $(B)/obj/relayctl.o $(B)/librelay.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/librelay.a | $(B)/tests
+	$(CC) $(CFLAGS) -Isrc -o $@ $< $(B)/librelay.a $(LDFLAGS) $(LDLIBS)
+
+# make run: a copy of the reference config whose spool and socket live under build/run,
+# so the relay runs without root. Edit build/run/relay.conf to add real accounts.
+RUNDIR := $(abspath $(B))/run
+run: deps all
+	@mkdir -p $(RUNDIR)/spool
+	@test -f $(RUNDIR)/relay.conf || sed \
+	    -e 's|^spool_dir = .*|spool_dir = "$(RUNDIR)/spool";|' \
+	    -e 's|^control_socket = .*|control_socket = "$(RUNDIR)/control.sock";|' \
+	    etc/relay.conf > $(RUNDIR)/relay.conf
+	@echo "relayd: config $(RUNDIR)/relay.conf; submit mail to 127.0.0.1:2525; Ctrl-C stops"
+	$(B)/relayd -c $(RUNDIR)/relay.conf
+
+test: deps all
+	@$(MAKE) --no-print-directory test-unit test-integration
+
+test-unit: $(UNITBIN)
+	@sh tests/run-unit.sh $(UNITBIN)
+
+test-integration: all
+	@sh tests/run-integration.sh
+
+clean:
+	rm -rf $(B)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/relayd
+	install -m 0755 $(B)/relayd $(DESTDIR)$(PREFIX)/sbin/relayd
+	install -m 0755 $(B)/relayctl $(DESTDIR)$(PREFIX)/bin/relayctl
+	install -m 0644 etc/relay.conf $(DESTDIR)$(PREFIX)/share/doc/relayd/relay.conf.example
+
+-include $(wildcard $(B)/obj/*.d) $(wildcard $(B)/tests/*.d)

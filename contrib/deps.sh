@@ -1,0 +1,43 @@
+#!/bin/sh
+# Install the Debian packages relayd needs to build and to be tested, or, when not
+# run as root, name the missing ones and fail.
+#   contrib/deps.sh            install what is missing (root), else list it and exit 1
+#   contrib/deps.sh --check    only list what is missing for the build; exit 1 if anything is
+set -u
+
+BUILD="gcc make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev libsasl2-modules
+       libjansson-dev libgmime-3.0-dev zlib1g-dev"
+TEST="python3 python3-aiosmtpd python3-pytest openssl swaks msmtp faketime iproute2 util-linux
+      dovecot-imapd"
+
+missing() {
+	for p in $*; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+			printf '%s ' "$p"
+	done
+}
+
+if [ "${1:-}" = "--check" ]; then
+	m=$(missing $BUILD)
+	[ -z "$m" ] && exit 0
+	echo "relayd: missing Debian packages for the build: $m" >&2
+	echo "relayd: install them with: apt-get install $m   (or run 'make deps' as root)" >&2
+	exit 1
+fi
+
+m=$(missing $BUILD $TEST)
+[ -z "$m" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+	echo "relayd: missing Debian packages: $m" >&2
+	echo "relayd: run as root, or install them with: sudo apt-get install $m" >&2
+	exit 1
+fi
+echo "relayd: installing $m"
+export DEBIAN_FRONTEND=noninteractive
+# dovecot's package starts a system service; the tests run their own unprivileged one.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d
+	trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+apt-get update -qq || exit 1
+apt-get install -y -qq --no-install-recommends $m >/dev/null || exit 1
