@@ -33,7 +33,7 @@ LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all deps check-pkgs run test test-unit test-integration clean install fuzz
+.PHONY: all deps check-pkgs run test test-unit test-corpus test-integration clean install fuzz
 
 all: check-pkgs $(B)/relayd $(B)/relayctl
 
@@ -75,10 +75,14 @@ run: deps all
 	$(B)/relayd -c $(RUNDIR)/relay.conf
 
 test: deps all
-	@$(MAKE) --no-print-directory test-unit test-integration
+	@$(MAKE) --no-print-directory test-unit test-corpus test-integration
 
 test-unit: $(UNITBIN)
 	@sh tests/run-unit.sh $(UNITBIN)
+
+# The bounce parser measured on ../shared/bounces (real notifications, labelled).
+test-corpus: all
+	@/usr/bin/python3 tests/bounce_corpus.py
 
 test-integration: all
 	@sh tests/run-integration.sh
