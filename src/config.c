@@ -1,0 +1,508 @@
+/*
+ * config: relay.conf loading and validation.
+ *
+ * libconfig parses the syntax and gives each setting its line; this file checks the
+ * meaning: known keys only (a misspelt key is an error, not a silent default), types,
+ * ranges, loopback-only listeners, no clear text to remote hosts, secret files that
+ * only their owner can read. All problems are reported, not just the first.
+ */
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libconfig.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/util.h>
+
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct config_ctx {
+	const char	*path;
+	int		 errors;
+};
+
+static const char *config_top_keys[] = {
+	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
+	"max_clients", "max_recipients", "log_level", "retry", "accounts", NULL
+};
+static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
+static const char *config_account_keys[] = {
+	"name", "host", "port", "tls", "username", "password", "password_file",
+	"address", "ca_file", "sessions", NULL
+};
+
+/* config_path: the dotted key path of a setting, e.g. "accounts.[1].port". */
+static void
+config_path(const config_setting_t *s, char *buf, size_t len)
+{
+	char tmp[256];
+	const char *name;
+
+	buf[0] = '\0';
+	for (; s != NULL && config_setting_parent(s) != NULL; s = config_setting_parent(s)) {
+		name = config_setting_name(s);
+		if (name != NULL)
+			snprintf(tmp, sizeof(tmp), "%s%s%s", name, buf[0] ? "." : "", buf);
+		else
+			snprintf(tmp, sizeof(tmp), "[%d]%s%s", config_setting_index(s),
+			    buf[0] ? "." : "", buf);
+		snprintf(buf, len, "%s", tmp);
+	}
+}
+
+/* config_error: report one problem with a setting (or the file, when s is NULL). */
+static void __attribute__((format(printf, 3, 4)))
+config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	char key[256], msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->errors++;
+	if (s == NULL) {
+		fprintf(stderr, "%s: %s\n", ctx->path, msg);
+		return;
+	}
+	config_path(s, key, sizeof(key));
+	fprintf(stderr, "%s:%d: %s: %s\n", ctx->path, config_setting_source_line(s), key, msg);
+}
+
+/* config_check_keys: every member of group g must be one of allowed. */
+static void
+config_check_keys(struct config_ctx *ctx, const config_setting_t *g, const char **allowed)
+{
+	char list[512];
+	size_t off = 0;
+	int i, j;
+
+	list[0] = '\0';
+	for (j = 0; allowed[j] != NULL && off < sizeof(list); j++)
+		off += snprintf(list + off, sizeof(list) - off, "%s%s", j ? ", " : "",
+		    allowed[j]);
+	for (i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *m = config_setting_get_elem(g, i);
+		const char *name = config_setting_name(m);
+
+		for (j = 0; allowed[j] != NULL; j++)
+			if (strcmp(allowed[j], name) == 0)
+				break;
+		if (allowed[j] == NULL)
+			config_error(ctx, m, "unknown key (allowed here: %s)", list);
+	}
+}
+
+/* config_missing: report that group g lacks the required key. */
+static void
+config_missing(struct config_ctx *ctx, const config_setting_t *g, const char *key)
+{
+	char where[256];
+
+	config_path(g, where, sizeof(where));
+	ctx->errors++;
+	fprintf(stderr, "%s:%d: %s%s%s: missing (required)\n", ctx->path,
+	    config_setting_source_line(g), where, where[0] ? "." : "", key);
+}
+
+/* config_str: a string member; *out untouched when absent. Returns 1 if present. */
+static int
+config_str(struct config_ctx *ctx, const config_setting_t *g, const char *key, char **out,
+    int required)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s == NULL) {
+		if (required)
+			config_missing(ctx, g, key);
+		return 0;
+	}
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		config_error(ctx, s, "must be a string in double quotes");
+		return 0;
+	}
+	const char *v = config_setting_get_string(s);
+	if (*v == '\0') {
+		config_error(ctx, s, "must not be empty");
+		return 0;
+	}
+	free(*out);
+	*out = xstrdup(v);
+	return 1;
+}
+
+/* config_int: an integer member within [min, max]; *out untouched when absent. */
+static void
+config_int(struct config_ctx *ctx, const config_setting_t *g, const char *key,
+    long long min, long long max, long long *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s == NULL)
+		return;
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64) {
+		config_error(ctx, s, "must be a whole number (%lld .. %lld)", min, max);
+		return;
+	}
+	long long v = config_setting_get_int64(s);
+	if (v < min || v > max) {
+		config_error(ctx, s, "%lld is out of range (%lld .. %lld)", v, min, max);
+		return;
+	}
+	*out = v;
+}
+
+/* config_is_loopback: is host a loopback name or address literal? */
+static int
+config_is_loopback(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+	char buf[64];
+	size_t n = strlen(host);
+
+	if (strcasecmp(host, "localhost") == 0)
+		return 1;
+	if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(buf)) {
+		memcpy(buf, host + 1, n - 2);
+		buf[n - 2] = '\0';
+		host = buf;
+	}
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+/* config_read_secret: the first line of a password file only its owner may read. */
+static char *
+config_read_secret(struct config_ctx *ctx, const config_setting_t *s, const char *file)
+{
+	struct stat st;
+	char line[1024];
+	FILE *fp;
+
+	if ((fp = fopen(file, "r")) == NULL) {
+		config_error(ctx, s, "cannot open %s: %s", file, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(fp), &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH))) {
+		config_error(ctx, s, "%s is accessible to other users (mode %03o); "
+		    "chmod 600 it (or 640 with the service group)", file,
+		    (unsigned)st.st_mode & 0777);
+		fclose(fp);
+		return NULL;
+	}
+	if (fgets(line, sizeof(line), fp) == NULL) {
+		config_error(ctx, s, "%s is empty", file);
+		fclose(fp);
+		return NULL;
+	}
+	fclose(fp);
+	line[strcspn(line, "\r\n")] = '\0';
+	char *p = xstrdup(line);
+	explicit_bzero(line, sizeof(line));
+	return p;
+}
+
+/* config_account: check and fill one entry of the accounts list. */
+static void
+config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	long long v;
+	char *tls = NULL, *pwfile = NULL;
+
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "each account must be a group { name = ...; host = ...; }");
+		return;
+	}
+	config_check_keys(ctx, g, config_account_keys);
+	config_str(ctx, g, "name", &a->name, 1);
+	config_str(ctx, g, "host", &a->host, 1);
+	v = 0;
+	config_int(ctx, g, "port", 1, 65535, &v);
+	if (config_setting_get_member(g, "port") == NULL)
+		config_missing(ctx, g, "port");
+	a->port = (int)v;
+
+	a->tls = CONFIG_TLS_IMPLICIT;
+	if (config_str(ctx, g, "tls", &tls, 1)) {
+		const config_setting_t *s = config_setting_get_member(g, "tls");
+
+		if (strcmp(tls, "implicit") == 0)
+			a->tls = CONFIG_TLS_IMPLICIT;
+		else if (strcmp(tls, "starttls") == 0)
+			a->tls = CONFIG_TLS_STARTTLS;
+		else if (strcmp(tls, "none") == 0) {
+			a->tls = CONFIG_TLS_NONE;
+			if (a->host != NULL && !config_is_loopback(a->host))
+				config_error(ctx, s, "\"none\" (clear text) is allowed only for a "
+				    "loopback host, and %s is not one: providers need \"implicit\" "
+				    "(port 465) or \"starttls\" (587)", a->host);
+		} else
+			config_error(ctx, s, "\"%s\" is not a TLS mode (allowed: \"implicit\", "
+			    "\"starttls\")", tls);
+	}
+	free(tls);
+
+	config_str(ctx, g, "username", &a->username, 0);
+	config_str(ctx, g, "password", &a->password, 0);
+	if (config_str(ctx, g, "password_file", &pwfile, 0)) {
+		const config_setting_t *s = config_setting_get_member(g, "password_file");
+
+		if (a->password != NULL)
+			config_error(ctx, s, "give password or password_file, not both");
+		else
+			a->password = config_read_secret(ctx, s, pwfile);
+		free(pwfile);
+	}
+	if (a->tls != CONFIG_TLS_NONE && a->username == NULL)
+		config_missing(ctx, g, "username");
+	if (a->username != NULL && a->password == NULL &&
+	    config_setting_get_member(g, "password_file") == NULL)
+		config_error(ctx, g, "password: missing (give password or password_file)");
+	config_str(ctx, g, "address", &a->address, 0);
+	if (a->address == NULL && a->username != NULL) {
+		if (strchr(a->username, '@') == NULL)
+			config_error(ctx, g, "address: missing, and username \"%s\" is not a mail "
+			    "address to send as", a->username);
+		a->address = xstrdup(a->username);
+	} else if (a->address == NULL)
+		config_missing(ctx, g, "address");
+	if (config_str(ctx, g, "ca_file", &a->ca_file, 0) && access(a->ca_file, R_OK) == -1)
+		config_error(ctx, config_setting_get_member(g, "ca_file"), "cannot read %s: %s",
+		    a->ca_file, strerror(errno));
+	v = 1;
+	config_int(ctx, g, "sessions", 1, 16, &v);
+	a->sessions = (int)v;
+}
+
+/* config_listen: the listen array; each entry a loopback ADDR:PORT. */
+static void
+config_listen(struct config_ctx *ctx, const config_setting_t *s, struct config *c)
+{
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST) {
+		config_error(ctx, s, "must be a list of \"ADDRESS:PORT\" strings, e.g. "
+		    "[ \"127.0.0.1:2525\", \"[::1]:2525\" ]");
+		return;
+	}
+	int n = config_setting_length(s);
+	if (n == 0)
+		config_error(ctx, s, "must name at least one address");
+	c->listen = xcalloc(n ? n : 1, sizeof(char *));
+	for (int i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+		struct sockaddr_storage ss;
+		int sslen = sizeof(ss);
+		const char *v;
+
+		if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+			config_error(ctx, e, "must be a string \"ADDRESS:PORT\"");
+			continue;
+		}
+		v = config_setting_get_string(e);
+		if (evutil_parse_sockaddr_port(v, (struct sockaddr *)&ss, &sslen) == -1 ||
+		    strrchr(v, ':') == NULL || strrchr(v, ':')[1] == '\0' ||
+		    (v[0] == '[' && strrchr(v, ']') > strrchr(v, ':'))) {
+			config_error(ctx, e, "\"%s\" is not ADDRESS:PORT (IPv6 in brackets: "
+			    "\"[::1]:2525\")", v);
+			continue;
+		}
+		char host[64];
+		if (ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, host,
+			    sizeof(host));
+		else
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
+			    sizeof(host));
+		if (!config_is_loopback(host)) {
+			config_error(ctx, e, "%s is not a loopback address: relayd relays for "
+			    "local programs only, and listening there would make it an open "
+			    "relay", v);
+			continue;
+		}
+		c->listen[c->nlisten++] = xstrdup(v);
+	}
+}
+
+/* config_check: every top-level key, with defaults for what is absent. */
+static void
+config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
+{
+	const config_setting_t *root = config_root_setting(cf), *s;
+	long long v;
+	char *level = NULL;
+	char host[256];
+
+	config_check_keys(ctx, root, config_top_keys);
+
+	if ((s = config_setting_get_member(root, "listen")) != NULL)
+		config_listen(ctx, s, c);
+	else {
+		c->listen = xcalloc(2, sizeof(char *));
+		c->listen[c->nlisten++] = xstrdup("127.0.0.1:2525");
+		c->listen[c->nlisten++] = xstrdup("[::1]:2525");
+	}
+	c->spool_dir = xstrdup("/var/spool/relayd");
+	config_str(ctx, root, "spool_dir", &c->spool_dir, 0);
+	if (c->spool_dir[0] != '/')
+		config_error(ctx, config_setting_get_member(root, "spool_dir"),
+		    "must be an absolute path");
+	c->control_socket = xstrdup("/run/relayd/control.sock");
+	config_str(ctx, root, "control_socket", &c->control_socket, 0);
+	if (gethostname(host, sizeof(host)) == -1 || host[0] == '\0')
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	c->hostname = xstrdup(host);
+	config_str(ctx, root, "hostname", &c->hostname, 0);
+
+	v = 31457280;
+	config_int(ctx, root, "max_message_size", 1024, 1LL << 31, &v);
+	c->max_message_size = v;
+	v = 256;
+	config_int(ctx, root, "max_clients", 1, 100000, &v);
+	c->max_clients = (int)v;
+	v = 100;
+	config_int(ctx, root, "max_recipients", 1, 10000, &v);
+	c->max_recipients = (int)v;
+
+	c->log_level = LOG_INFO;
+	if (config_str(ctx, root, "log_level", &level, 0)) {
+		c->log_level = log_level_parse(level);
+		if (c->log_level == -1) {
+			config_error(ctx, config_setting_get_member(root, "log_level"),
+			    "\"%s\" is not a level (allowed: \"error\", \"warning\", \"info\", "
+			    "\"debug\")", level);
+			c->log_level = LOG_INFO;
+		}
+		free(level);
+	}
+
+	c->retry_initial = 60;
+	c->retry_max = 3600;
+	c->retry_lifetime = 432000;
+	if ((s = config_setting_get_member(root, "retry")) != NULL) {
+		if (!config_setting_is_group(s))
+			config_error(ctx, s, "must be a group { initial = 60; max = 3600; "
+			    "lifetime = 432000; }");
+		else {
+			config_check_keys(ctx, s, config_retry_keys);
+			v = c->retry_initial;
+			config_int(ctx, s, "initial", 1, 86400, &v);
+			c->retry_initial = (int)v;
+			v = c->retry_max;
+			config_int(ctx, s, "max", 1, 7 * 86400, &v);
+			c->retry_max = (int)v;
+			v = c->retry_lifetime;
+			config_int(ctx, s, "lifetime", 1, 365 * 86400, &v);
+			c->retry_lifetime = (int)v;
+			if (c->retry_max < c->retry_initial)
+				config_error(ctx, s, "max (%d) must not be below initial (%d)",
+				    c->retry_max, c->retry_initial);
+		}
+	}
+
+	s = config_setting_get_member(root, "accounts");
+	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
+		config_error(ctx, s, "accounts: %s", s == NULL ? "missing: at least one "
+		    "provider account is needed" : "must be a non-empty list ( { ... }, ... )");
+		return;
+	}
+	c->naccounts = config_setting_length(s);
+	c->accounts = xcalloc(c->naccounts, sizeof(*c->accounts));
+	for (size_t i = 0; i < c->naccounts; i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		config_account(ctx, g, &c->accounts[i]);
+		for (size_t j = 0; j < i && c->accounts[i].name; j++)
+			if (c->accounts[j].name &&
+			    strcmp(c->accounts[j].name, c->accounts[i].name) == 0)
+				config_error(ctx, config_setting_get_member(g, "name"),
+				    "\"%s\" is used by another account already",
+				    c->accounts[i].name);
+	}
+}
+
+struct config *
+config_load(const char *path)
+{
+	struct config_ctx ctx = { .path = path };
+	struct config *c;
+	config_t cf;
+
+	config_init(&cf);
+	if (!config_read_file(&cf, path)) {
+		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+		else
+			fprintf(stderr, "%s:%d: %s\n", config_error_file(&cf) ?
+			    config_error_file(&cf) : path, config_error_line(&cf),
+			    config_error_text(&cf));
+		config_destroy(&cf);
+		return NULL;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(path);
+	config_check(&ctx, &cf, c);
+	config_destroy(&cf);
+	if (ctx.errors) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+config_free(struct config *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nlisten; i++)
+		free(c->listen[i]);
+	free(c->listen);
+	for (size_t i = 0; i < c->naccounts; i++) {
+		struct config_account *a = &c->accounts[i];
+
+		free(a->name);
+		free(a->host);
+		free(a->username);
+		if (a->password != NULL)
+			explicit_bzero(a->password, strlen(a->password));
+		free(a->password);
+		free(a->address);
+		free(a->ca_file);
+	}
+	free(c->accounts);
+	free(c->spool_dir);
+	free(c->control_socket);
+	free(c->hostname);
+	free(c->path);
+	free(c);
+}
+
+const char *
+config_tls_name(enum config_tls t)
+{
+	switch (t) {
+	case CONFIG_TLS_IMPLICIT:
+		return "implicit";
+	case CONFIG_TLS_STARTTLS:
+		return "starttls";
+	case CONFIG_TLS_NONE:
+		return "none";
+	}
+	return "?";
+}

@@ -1,0 +1,59 @@
+/*
+ * config: loads and validates relay.conf (libconfig syntax) into a struct config.
+ * Every problem is reported as "FILE:LINE: key: problem" naming what is allowed, and
+ * the whole file is checked before anything is used, so `relayd -t` and a reload
+ * refuse a bad file as a whole. The keys are the public contract (etc/relay.conf).
+ */
+#ifndef RELAYD_CONFIG_H
+#define RELAYD_CONFIG_H
+
+#include <stddef.h>
+
+enum config_tls {
+	CONFIG_TLS_IMPLICIT,	/* TLS from the first byte (465) */
+	CONFIG_TLS_STARTTLS,	/* clear greeting, then STARTTLS before anything else */
+	CONFIG_TLS_NONE,	/* clear text: loopback hosts only (local smarthost) */
+};
+
+struct config_account {
+	char		*name;
+	char		*host;
+	int		 port;
+	enum config_tls	 tls;
+	char		*username;	/* NULL: no AUTH (tls "none" only) */
+	char		*password;	/* from password or password_file; never logged */
+	char		*address;	/* the sender mail goes out as; default username */
+	char		*ca_file;	/* extra trust anchors, or NULL */
+	int		 sessions;	/* parallel upstream sessions */
+};
+
+struct config {
+	char		*path;
+	char		**listen;	/* "ADDR:PORT" strings */
+	size_t		 nlisten;
+	char		*spool_dir;
+	char		*control_socket;
+	char		*hostname;	/* greeting and EHLO name */
+	unsigned long long max_message_size;
+	int		 max_clients;
+	int		 max_recipients;
+	int		 log_level;	/* LOG_* priority */
+	int		 retry_initial;	/* seconds */
+	int		 retry_max;
+	int		 retry_lifetime;
+	struct config_account *accounts;
+	size_t		 naccounts;
+};
+
+/*
+ * config_load: read and check the file at path. Returns a new config, or NULL after
+ * printing every problem found to stderr as "FILE:LINE: key: problem".
+ * The caller frees the result with config_free.
+ */
+struct config	*config_load(const char *path);
+void		 config_free(struct config *);
+
+/* config_tls_name: "implicit", "starttls" or "none". */
+const char	*config_tls_name(enum config_tls);
+
+#endif

@@ -1,0 +1,689 @@
+/*
+ * queue: the spool on disk.
+ *
+ * Layout under spool_dir:
+ *   lock           flock()ed by the running relayd: one daemon per spool
+ *   incoming/ID    a message being received, or synced but not yet renamed
+ *   queue/ID       committed messages
+ *
+ * A message file, format version 1 (text up to the message, then the message itself):
+ *
+ *   relayd-queue 1
+ *   id: 3F2A9C0B00000001
+ *   time: 1732300000                 accepted at (unix seconds)
+ *   client: 127.0.0.1
+ *   from: app@example.org            envelope sender, empty for <>
+ *   rcpt: a@example.org              one line per recipient, in order
+ *   message-id: <...>                the Message-ID it has, or will be given
+ *   header-size: 1234                octets of the message's header block
+ *   size: 00000000000000012345       message octets; written last, fixed width
+ *   crc: 1a2b3c4d                    CRC-32 of the message octets; written last
+ *   (empty line)
+ *   <size octets: the message, CRLF line ends, not dot-stuffed>
+ *   <state records, appended one line each as delivery goes on:>
+ *   done: 0 sent 1732300100 main 250 2.0.0 OK          recipient 0 is finished
+ *   done: 1 failed 1732300100 main 550 5.1.1 unknown   recipient 1 failed for good
+ *   deferred: 1732300100 1732300160 451 4.3.0 later    an attempt failed; next at
+ *
+ * Commit (group commit): the message is written to incoming/ID with size and crc left
+ * as placeholders; at the end of DATA both are written in place; once per turn of the
+ * event loop one syncfs() makes every message finished in that turn durable; only then
+ * are the clients told 250 and the files renamed into queue/. A rename that a crash
+ * loses is harmless: recovery moves every incoming/ file whose size and crc check out
+ * into queue/, and removes the rest (their clients never got 250). Nothing is guessed.
+ *
+ * State records are appended without a sync: after an OS crash a message may be sent
+ * again (at least once), never lost. When every recipient is done the file is removed.
+ */
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "queue.h"
+#include "xmalloc.h"
+
+#define QUEUE_MAGIC		"relayd-queue 1\n"
+#define QUEUE_SIZE_WIDTH	20
+#define QUEUE_ENV_MAX		(1024 * 1024)	/* bound on an envelope we read back */
+
+struct queue {
+	struct event_base *base;
+	char		*dir;
+	int		 dirfd;		/* spool_dir */
+	int		 infd;		/* incoming/ */
+	int		 qfd;		/* queue/ */
+	int		 lockfd;
+	uint32_t	 seq;
+	struct event	*commit_ev;
+	struct queue_msg *commit_head, **commit_tail;
+};
+
+static void queue_commit_run(evutil_socket_t, short, void *);
+
+/* queue_mkdirat: open the subdirectory name of dirfd, creating it if needed. */
+static int
+queue_mkdirat(int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+/* queue_sanitize: a copy of s fit for one envelope line (no control characters). */
+static char *
+queue_sanitize(const char *s)
+{
+	char *c = xstrdup(s);
+
+	for (char *p = c; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	return c;
+}
+
+/* queue_crc: the CRC-32 of n octets continuing from crc (zlib takes uInt lengths). */
+static uint32_t
+queue_crc(uint32_t crc, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
+
+		crc = (uint32_t)crc32(crc, p, chunk);
+		p += chunk;
+		n -= chunk;
+	}
+	return crc;
+}
+
+struct queue *
+queue_open(struct event_base *base, const char *dir)
+{
+	struct queue *q = xcalloc(1, sizeof(*q));
+
+	q->base = base;
+	q->dir = xstrdup(dir);
+	q->dirfd = q->infd = q->qfd = q->lockfd = -1;
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		log_err("spool: cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_err("spool: cannot open %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	q->lockfd = openat(q->dirfd, "lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (q->lockfd == -1 || flock(q->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		log_err("spool: %s is in use by another relayd (lock: %s)", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((q->infd = queue_mkdirat(q->dirfd, "incoming")) == -1 ||
+	    (q->qfd = queue_mkdirat(q->dirfd, "queue")) == -1) {
+		log_err("spool: cannot create the directories in %s: %s", dir,
+		    strerror(errno));
+		goto fail;
+	}
+	q->seq = arc4random();
+	q->commit_tail = &q->commit_head;
+	q->commit_ev = event_new(base, -1, 0, queue_commit_run, q);
+	return q;
+fail:
+	queue_close(q);
+	return NULL;
+}
+
+void
+queue_close(struct queue *q)
+{
+	if (q == NULL)
+		return;
+	if (q->commit_ev != NULL)
+		event_free(q->commit_ev);
+	if (q->dirfd != -1)
+		close(q->dirfd);
+	if (q->infd != -1)
+		close(q->infd);
+	if (q->qfd != -1)
+		close(q->qfd);
+	if (q->lockfd != -1)
+		close(q->lockfd);	/* releases the flock */
+	free(q->dir);
+	free(q);
+}
+
+struct queue_msg *
+queue_msg_new(struct queue *q, const char *client, const char *sender)
+{
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
+
+	m->fd = -1;
+	m->ctime = time(NULL);
+	m->client = queue_sanitize(client);
+	m->sender = queue_sanitize(sender);
+	m->sched_index = (size_t)-1;
+	return m;
+}
+
+void
+queue_msg_add_rcpt(struct queue_msg *m, const char *addr)
+{
+	m->rcpts = xreallocarray(m->rcpts, m->nrcpt + 1, sizeof(*m->rcpts));
+	m->rcpts[m->nrcpt].addr = queue_sanitize(addr);
+	m->rcpts[m->nrcpt].state = QUEUE_RCPT_PENDING;
+	m->nrcpt++;
+}
+
+void
+queue_msg_free(struct queue_msg *m)
+{
+	if (m == NULL)
+		return;
+	if (m->fd != -1)
+		close(m->fd);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		free(m->rcpts[i].addr);
+	free(m->rcpts);
+	free(m->sender);
+	free(m->client);
+	free(m->message_id);
+	free(m->last_reply);
+	free(m);
+}
+
+/* queue_write_all: write n octets at the file's position, retrying short writes. */
+static int
+queue_write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+queue_msg_begin(struct queue *q, struct queue_msg *m, const char *message_id,
+    uint64_t header_size)
+{
+	char *env, *p;
+	size_t len = 0, cap = 512;
+
+	m->message_id = queue_sanitize(message_id);
+	m->header_size = header_size;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		cap += strlen(m->rcpts[i].addr) + 8;
+	cap += strlen(m->sender) + strlen(m->client) + strlen(m->message_id);
+	env = xmalloc(cap);
+
+	/* The id: seconds and a per-process sequence; O_EXCL settles the rare clash. */
+	for (int tries = 0; ; tries++) {
+		snprintf(m->id, sizeof(m->id), "%08X%08X", (unsigned)m->ctime, ++q->seq);
+		m->fd = openat(q->infd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (m->fd != -1)
+			break;
+		if (errno != EEXIST || tries > 100) {
+			free(env);
+			return -1;
+		}
+	}
+	len += snprintf(env + len, cap - len, QUEUE_MAGIC "id: %s\ntime: %lld\nclient: %s\n"
+	    "from: %s\n", m->id, (long long)m->ctime, m->client, m->sender);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		len += snprintf(env + len, cap - len, "rcpt: %s\n", m->rcpts[i].addr);
+	len += snprintf(env + len, cap - len, "message-id: %s\nheader-size: %llu\nsize: ",
+	    m->message_id, (unsigned long long)header_size);
+	/* Placeholders, overwritten at commit: a file with these never passes recovery. */
+	p = env + len;
+	memset(p, '?', QUEUE_SIZE_WIDTH);
+	memcpy(p + QUEUE_SIZE_WIDTH, "\ncrc: ????????\n\n", 16);
+	len += QUEUE_SIZE_WIDTH + 16;
+	m->data_off = len;
+	m->crc = (uint32_t)crc32(0, NULL, 0);
+	if (queue_write_all(m->fd, env, len) == -1) {
+		int e = errno;
+
+		free(env);
+		close(m->fd);
+		m->fd = -1;
+		unlinkat(q->infd, m->id, 0);
+		errno = e;
+		return -1;
+	}
+	free(env);
+	return 0;
+}
+
+void
+queue_msg_write(struct queue_msg *m, const void *buf, size_t n)
+{
+	if (m->werrno != 0 || n == 0)
+		return;
+	m->crc = queue_crc(m->crc, buf, n);
+	m->size += n;
+	if (queue_write_all(m->fd, buf, n) == -1)
+		m->werrno = errno;
+}
+
+/* queue_msg_seal: write size and crc in place; the file is then complete. */
+static int
+queue_msg_seal(struct queue_msg *m)
+{
+	char buf[64];
+	off_t off = (off_t)m->data_off - 16 - QUEUE_SIZE_WIDTH;
+
+	snprintf(buf, sizeof(buf), "%0*llu\ncrc: %08x\n\n", QUEUE_SIZE_WIDTH,
+	    (unsigned long long)m->size, m->crc);
+	if (pwrite(m->fd, buf, QUEUE_SIZE_WIDTH + 16, off) != QUEUE_SIZE_WIDTH + 16) {
+		if (errno == 0)
+			errno = EIO;
+		return -1;
+	}
+	return 0;
+}
+
+void
+queue_msg_commit(struct queue *q, struct queue_msg *m,
+    void (*cb)(struct queue_msg *, int, void *), void *arg)
+{
+	m->commit_cb = cb;
+	m->commit_arg = arg;
+	if (m->werrno == 0 && queue_msg_seal(m) == -1)
+		m->werrno = errno;
+	m->commit_next = NULL;
+	*q->commit_tail = m;
+	q->commit_tail = &m->commit_next;
+	/* Runs after the callbacks already active in this turn: they form the batch. */
+	event_active(q->commit_ev, 0, 0);
+}
+
+/* queue_sync: make everything written to the spool durable. */
+static int
+queue_sync(struct queue *q, struct queue_msg *batch)
+{
+	if (syncfs(q->dirfd) == 0)
+		return 0;
+	/* No syncfs (or it failed): sync each file and the directory. */
+	for (struct queue_msg *m = batch; m != NULL; m = m->commit_next)
+		if (m->werrno == 0 && fsync(m->fd) == -1)
+			m->werrno = errno;
+	return fsync(q->infd);
+}
+
+/* queue_commit_run: one group commit for every message finished in this turn. */
+static void
+queue_commit_run(evutil_socket_t fd, short ev, void *arg)
+{
+	struct queue *q = arg;
+	struct queue_msg *batch = q->commit_head, *m, *next;
+	int failed = 0;
+
+	q->commit_head = NULL;
+	q->commit_tail = &q->commit_head;
+	if (batch == NULL)
+		return;
+	if (queue_sync(q, batch) == -1) {
+		failed = errno ? errno : EIO;
+		log_err("spool: sync of %s failed: %s", q->dir, strerror(failed));
+	}
+	for (m = batch; m != NULL; m = next) {
+		next = m->commit_next;
+		m->commit_next = NULL;
+		if (m->werrno == 0 && failed)
+			m->werrno = failed;
+		close(m->fd);
+		m->fd = -1;
+		if (m->werrno == 0 && renameat(q->infd, m->id, q->qfd, m->id) == -1) {
+			/* The message is durable in incoming/; recovery will move it. */
+			log_warn("%s: spool: rename into queue/ failed: %s", m->id,
+			    strerror(errno));
+		}
+		if (m->werrno != 0)
+			unlinkat(q->infd, m->id, 0);
+		m->commit_cb(m, m->werrno == 0, m->commit_arg);
+	}
+}
+
+void
+queue_msg_abort(struct queue *q, struct queue_msg *m)
+{
+	if (m->fd != -1) {
+		close(m->fd);
+		m->fd = -1;
+		unlinkat(q->infd, m->id, 0);
+	}
+	queue_msg_free(m);
+}
+
+int
+queue_msg_open(struct queue *q, const struct queue_msg *m)
+{
+	int fd = openat(q->qfd, m->id, O_RDONLY | O_CLOEXEC);
+
+	if (fd == -1 && errno == ENOENT)	/* its rename failed; still in incoming/ */
+		fd = openat(q->infd, m->id, O_RDONLY | O_CLOEXEC);
+	return fd;
+}
+
+/* queue_append: append one state record line to a committed message's file. */
+static void
+queue_append(struct queue *q, struct queue_msg *m, const char *line)
+{
+	int fd = openat(q->qfd, m->id, O_WRONLY | O_APPEND | O_CLOEXEC);
+
+	if (fd == -1 || queue_write_all(fd, line, strlen(line)) == -1)
+		log_err("%s: spool: cannot record delivery state: %s", m->id,
+		    strerror(errno));
+	if (fd != -1)
+		close(fd);
+}
+
+int
+queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
+    enum queue_rcpt_state st, const char *account, const char *reply)
+{
+	char *r = queue_sanitize(reply), *line;
+
+	m->rcpts[idx].state = st;
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+			line = xasprintf("done: %zu %s %lld %s %s\n", idx,
+			    st == QUEUE_RCPT_SENT ? "sent" : "failed", (long long)time(NULL),
+			    account, r);
+			queue_append(q, m, line);
+			free(line);
+			free(r);
+			return 0;
+		}
+	free(r);
+	if (unlinkat(q->qfd, m->id, 0) == -1 && errno == ENOENT)
+		unlinkat(q->infd, m->id, 0);
+	return 1;
+}
+
+void
+queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char *reply)
+{
+	char *r = queue_sanitize(reply), *line;
+
+	m->attempts++;
+	m->next_try = next;
+	free(m->last_reply);
+	m->last_reply = r;
+	line = xasprintf("deferred: %lld %lld %s\n", (long long)time(NULL), (long long)next, r);
+	queue_append(q, m, line);
+	free(line);
+}
+
+/* queue_read_at: read up to n octets at off; returns octets read or -1. */
+static ssize_t
+queue_read_at(int fd, char *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* queue_parse_env: parse the envelope at the start of buf; 0, or -1 if incomplete. */
+static int
+queue_parse_env(const char *id, char *buf, size_t len, struct queue_msg *m)
+{
+	char *p = buf, *end = buf + len, *nl, *v;
+	int have_size = 0, have_crc = 0;
+
+	if (len < sizeof(QUEUE_MAGIC) - 1 || memcmp(buf, QUEUE_MAGIC, sizeof(QUEUE_MAGIC) - 1))
+		return -1;
+	p += sizeof(QUEUE_MAGIC) - 1;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return -1;
+		if (nl == p) {		/* the empty line: the message follows */
+			m->data_off = (uint64_t)(nl + 1 - buf);
+			return have_size && have_crc ? 0 : -1;
+		}
+		*nl = '\0';
+		if ((v = strstr(p, ": ")) == NULL)
+			return -1;
+		*v = '\0';
+		v += 2;
+		if (strcmp(p, "time") == 0)
+			m->ctime = (time_t)strtoll(v, NULL, 10);
+		else if (strcmp(p, "client") == 0) {
+			free(m->client);
+			m->client = xstrdup(v);
+		} else if (strcmp(p, "from") == 0) {
+			free(m->sender);
+			m->sender = xstrdup(v);
+		} else if (strcmp(p, "rcpt") == 0)
+			queue_msg_add_rcpt(m, v);
+		else if (strcmp(p, "message-id") == 0) {
+			free(m->message_id);
+			m->message_id = xstrdup(v);
+		} else if (strcmp(p, "header-size") == 0)
+			m->header_size = strtoull(v, NULL, 10);
+		else if (strcmp(p, "size") == 0) {
+			char *e;
+
+			m->size = strtoull(v, &e, 10);
+			have_size = *v != '?' && *e == '\0';
+		} else if (strcmp(p, "crc") == 0) {
+			char *e;
+
+			m->crc = (uint32_t)strtoul(v, &e, 16);
+			have_crc = *v != '?' && *e == '\0';
+		}
+		/* "id" is the file name; unknown keys are left for newer versions. */
+	}
+	(void)id;
+	return -1;
+}
+
+/* queue_parse_state: apply the state records that follow the message. */
+static void
+queue_parse_state(struct queue_msg *m, char *buf, size_t len)
+{
+	char *p = buf, *end = buf + len, *nl;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+		*nl = '\0';
+		if (strncmp(p, "done: ", 6) == 0) {
+			char st[16];
+			size_t idx;
+
+			if (sscanf(p + 6, "%zu %15s", &idx, st) == 2 && idx < m->nrcpt)
+				m->rcpts[idx].state = strcmp(st, "sent") == 0 ?
+				    QUEUE_RCPT_SENT : QUEUE_RCPT_FAILED;
+		} else if (strncmp(p, "deferred: ", 10) == 0) {
+			long long t, next;
+			int n = 0;
+
+			if (sscanf(p + 10, "%lld %lld %n", &t, &next, &n) >= 2) {
+				m->attempts++;
+				m->next_try = (time_t)next;
+				free(m->last_reply);
+				m->last_reply = xstrdup(p + 10 + n);
+			}
+		}
+	}
+}
+
+/*
+ * queue_read_msg: load the message file id from dirfd. verify: check the CRC too
+ * (for incoming/ files, which may be incomplete). Returns the message or NULL.
+ */
+static struct queue_msg *
+queue_read_msg(int dirfd, const char *id, int verify)
+{
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	m->fd = -1;
+	m->sched_index = (size_t)-1;
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
+		goto bad;
+	size_t want = (size_t)st.st_size < 8192 ? (size_t)st.st_size : 8192;
+	for (;;) {
+		buf = xrealloc(buf, want + 1);
+		if ((n = queue_read_at(fd, buf, want, 0)) == -1)
+			goto bad;
+		if (queue_parse_env(id, buf, (size_t)n, m) == 0)
+			break;
+		/* A partial envelope parse leaves state behind: start clean. */
+		for (size_t i = 0; i < m->nrcpt; i++)
+			free(m->rcpts[i].addr);
+		m->nrcpt = 0;
+		if ((size_t)n < want || want >= QUEUE_ENV_MAX || want >= (size_t)st.st_size)
+			goto bad;
+		want *= 4;
+		if (want > (size_t)st.st_size)
+			want = (size_t)st.st_size;
+	}
+	if (m->nrcpt == 0 || (uint64_t)st.st_size < m->data_off + m->size)
+		goto bad;
+	if (verify) {
+		uint32_t crc = (uint32_t)crc32(0, NULL, 0);
+		uint64_t off = m->data_off, left = m->size;
+
+		buf = xrealloc(buf, 65536);
+		while (left > 0) {
+			size_t chunk = left > 65536 ? 65536 : (size_t)left;
+
+			if (queue_read_at(fd, buf, chunk, (off_t)off) != (ssize_t)chunk)
+				goto bad;
+			crc = queue_crc(crc, (unsigned char *)buf, chunk);
+			off += chunk;
+			left -= chunk;
+		}
+		if (crc != m->crc)
+			goto bad;
+	}
+	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
+	if (tail > 0 && tail < QUEUE_ENV_MAX) {
+		buf = xrealloc(buf, (size_t)tail + 1);
+		n = queue_read_at(fd, buf, (size_t)tail, (off_t)(m->data_off + m->size));
+		if (n > 0)
+			queue_parse_state(m, buf, (size_t)n);
+	}
+	free(buf);
+	close(fd);
+	return m;
+bad:
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	queue_msg_free(m);
+	return NULL;
+}
+
+/* queue_recover_incoming: finish or discard what an interrupted run left behind. */
+static void
+queue_recover_incoming(struct queue *q)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(q->infd);
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		log_err("spool: cannot read %s/incoming: %s", q->dir, strerror(errno));
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		struct queue_msg *m;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((m = queue_read_msg(q->infd, de->d_name, 1)) != NULL) {
+			if (renameat(q->infd, de->d_name, q->qfd, de->d_name) == 0)
+				log_info("%s: recovered a committed message from incoming/",
+				    de->d_name);
+			else
+				log_err("%s: spool: cannot move into queue/: %s", de->d_name,
+				    strerror(errno));
+			queue_msg_free(m);
+		} else {
+			log_info("%s: removed an incomplete message from incoming/ (it was "
+			    "never acknowledged)", de->d_name);
+			unlinkat(q->infd, de->d_name, 0);
+		}
+	}
+	closedir(d);
+	fsync(q->qfd);
+	fsync(q->infd);
+}
+
+long
+queue_load(struct queue *q, void (*cb)(struct queue_msg *, void *), void *arg)
+{
+	DIR *d;
+	struct dirent *de;
+	long n = 0;
+	int fd;
+
+	queue_recover_incoming(q);
+	if ((fd = dup(q->qfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		log_err("spool: cannot read %s/queue: %s", q->dir, strerror(errno));
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		struct queue_msg *m;
+		size_t pending = 0;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((m = queue_read_msg(q->qfd, de->d_name, 0)) == NULL) {
+			log_err("%s: spool: unreadable queue file left in place (%s/queue)",
+			    de->d_name, q->dir);
+			continue;
+		}
+		for (size_t i = 0; i < m->nrcpt; i++)
+			pending += m->rcpts[i].state == QUEUE_RCPT_PENDING;
+		if (pending == 0) {	/* finished just before a crash */
+			unlinkat(q->qfd, m->id, 0);
+			queue_msg_free(m);
+			continue;
+		}
+		n++;
+		cb(m, arg);
+	}
+	closedir(d);
+	return n;
+}

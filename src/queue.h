@@ -1,0 +1,121 @@
+/*
+ * queue: the spool. A message is acknowledged only once it is on disk; everything
+ * the daemon knows about queued mail can be rebuilt from the spool at start-up.
+ * The on-disk format is described at the top of queue.c.
+ *
+ * Writes are group-committed: messages whose DATA ended in the same turn of the
+ * event loop are made durable by one sync, then each caller is told.
+ */
+#ifndef RELAYD_QUEUE_H
+#define RELAYD_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#define QUEUE_ID_LEN	16
+
+enum queue_rcpt_state {
+	QUEUE_RCPT_PENDING,
+	QUEUE_RCPT_SENT,
+	QUEUE_RCPT_FAILED,
+};
+
+struct queue_rcpt {
+	char			*addr;
+	enum queue_rcpt_state	 state;
+};
+
+/* One queued message, in memory. Owned by the queue; see queue_msg_free. */
+struct queue_msg {
+	char		 id[QUEUE_ID_LEN + 1];
+	time_t		 ctime;		/* when it was accepted */
+	char		*sender;	/* envelope sender the app gave, "" for <> */
+	char		*client;	/* submitting client's address */
+	char		*message_id;	/* Message-ID (with <>) it has or will be given */
+	struct queue_rcpt *rcpts;
+	size_t		 nrcpt;
+	uint64_t	 size;		/* message octets (CRLF, unstuffed) */
+	uint64_t	 header_size;	/* octets of its header block */
+	uint64_t	 data_off;	/* where the message starts in the file */
+	int		 attempts;	/* deferred attempts so far */
+	time_t		 next_try;	/* earliest next attempt */
+	char		*last_reply;	/* last deferral reason, or NULL */
+
+	/* private to queue.c */
+	int		 fd;		/* incoming file while receiving, else -1 */
+	uint32_t	 crc;
+	int		 werrno;	/* first write error while receiving */
+	void		(*commit_cb)(struct queue_msg *, int, void *);
+	void		*commit_arg;
+	struct queue_msg *commit_next;
+
+	/* owned by the scheduler */
+	size_t		 sched_index;
+	int		 inflight;
+};
+
+struct queue;
+
+/*
+ * queue_open: open (creating if needed) the spool at dir, take its lock so no second
+ * relayd uses it, and finish or discard what an interrupted run left in incoming/.
+ * Returns NULL after logging why.
+ */
+struct queue	*queue_open(struct event_base *, const char *dir);
+void		 queue_close(struct queue *);
+
+/*
+ * queue_load: call cb for every committed message in the spool, fully loaded with its
+ * recipients' states; the queue owns each (the scheduler takes them). Returns the
+ * number loaded, or -1 if the spool cannot be read.
+ */
+long		 queue_load(struct queue *, void (*cb)(struct queue_msg *, void *), void *);
+
+/* queue_msg_new: a new message being received; nothing is on disk yet. */
+struct queue_msg *queue_msg_new(struct queue *, const char *client, const char *sender);
+void		 queue_msg_add_rcpt(struct queue_msg *, const char *addr);
+
+/*
+ * queue_msg_begin: create the message's file and write its envelope; message_id is
+ * the Message-ID it has (or will be given, with <>), header_size the octets of its
+ * header block. Returns 0, or -1 with errno set (ENOSPC and the like).
+ */
+int		 queue_msg_begin(struct queue *, struct queue_msg *, const char *message_id,
+		    uint64_t header_size);
+
+/* queue_msg_write: append message octets. Errors are remembered for the commit. */
+void		 queue_msg_write(struct queue_msg *, const void *, size_t);
+
+/*
+ * queue_msg_commit: make the message durable; cb(msg, ok, arg) is called from the
+ * event loop once it is (ok 1: the caller may now say 250; the message is committed
+ * and its ownership passes to cb) or once that failed (ok 0, errno-like code in
+ * msg->werrno: the file is gone and cb must free msg with queue_msg_free).
+ */
+void		 queue_msg_commit(struct queue *, struct queue_msg *,
+		    void (*cb)(struct queue_msg *, int, void *), void *);
+
+/* queue_msg_abort: drop a message being received (its file too) and free it. */
+void		 queue_msg_abort(struct queue *, struct queue_msg *);
+
+/* queue_msg_open: open a committed message for reading; returns an fd or -1. */
+int		 queue_msg_open(struct queue *, const struct queue_msg *);
+
+/*
+ * queue_msg_rcpt_done: record a recipient's final state (sent or failed) with the
+ * account and the reply. Returns 1 when every recipient is done: the message's file
+ * is then removed and the caller frees msg with queue_msg_free.
+ */
+int		 queue_msg_rcpt_done(struct queue *, struct queue_msg *, size_t idx,
+		    enum queue_rcpt_state, const char *account, const char *reply);
+
+/* queue_msg_deferred: record a failed attempt and when the next one is due. */
+void		 queue_msg_deferred(struct queue *, struct queue_msg *, time_t next,
+		    const char *reply);
+
+void		 queue_msg_free(struct queue_msg *);
+
+#endif
