@@ -1,0 +1,1287 @@
+/*
+ * bounce_parse: tell a bounce from what is not one and say which recipients failed,
+ * with which RFC 3463 status, hard or soft, and which original Message-ID it quotes.
+ *
+ * GMime splits the MIME structure; everything else is ours:
+ *  - message/delivery-status parts (RFC 3464) are read field by field, one block per
+ *    recipient (Final-Recipient, Action, Status, Diagnostic-Code);
+ *  - text bounces (Exim/Mail.ru, qmail, Sendmail, Postfix without DSN, Exchange...)
+ *    are read as lines: the human-readable notice is cut where the quoted original
+ *    starts, its addresses minus the sender's are the failed recipients, and the
+ *    paragraph after each one holds its SMTP reply and enhanced status;
+ *  - auto-replies (RFC 3834) and feedback reports (RFC 5965) are recognised first so
+ *    they are never taken for failures; Action: delayed is a delay, not a failure.
+ * imap_watch feeds it messages fetched from the account's mailbox; relayctl
+ * bounce-parse feeds it saved files. Pure: no I/O, no logging.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gmime/gmime.h>
+
+#include "bounce_parse.h"
+#include "xmalloc.h"
+
+#define BP_DEPTH_MAX	32	/* MIME nesting we follow */
+#define BP_RCPT_MAX	128	/* recipients kept per report */
+#define BP_DIAG_MAX	600	/* bytes of diagnostic text kept */
+#define BP_DIAG_LINES	6	/* lines of a text bounce joined into a diagnostic */
+#define BP_ADDR_MAX	320
+
+/* A line of the notification text: points into bp_ctx.textbuf. */
+struct bp_line {
+	const char	*s;
+	size_t		 len;
+};
+
+/* One recipient block of a message/delivery-status part. */
+struct bp_dsn {
+	char	*final, *original, *action, *status, *diag;
+};
+
+/* What a walk over the MIME tree collects. */
+struct bp_ctx {
+	GString		*text;		/* text/plain parts of the notice, UTF-8 */
+	GString		*html;		/* text/html parts, tags removed */
+	GString		*dsn;		/* message/delivery-status contents */
+	GString		*headers;	/* text/rfc822-headers contents */
+	char		*orig_msgid;	/* from an attached message/rfc822 */
+	char		**notrcpt;	/* lower-cased addresses that are not recipients */
+	size_t		 nnotrcpt;
+	int		 feedback;	/* message/feedback-report seen */
+	int		 original;	/* an attached original was seen */
+	char		*textbuf;	/* the notice, split into lines */
+	struct bp_line	*lines;
+	size_t		 nlines;
+	size_t		 cut;		/* first line of the quoted original */
+};
+
+static const char *const bp_type_names[] = {
+	[BOUNCE_NONE] = "none",
+	[BOUNCE_FAILURE] = "failure",
+	[BOUNCE_DELAY] = "delay",
+	[BOUNCE_DELIVERED] = "delivered",
+	[BOUNCE_AUTOREPLY] = "autoreply",
+	[BOUNCE_FEEDBACK] = "feedback",
+};
+_Static_assert(sizeof(bp_type_names) / sizeof(bp_type_names[0]) == BOUNCE_FEEDBACK + 1,
+    "bp_type_names");
+
+static const char *const bp_kind_names[] = {
+	[BOUNCE_KIND_NONE] = "none",
+	[BOUNCE_HARD] = "hard",
+	[BOUNCE_SOFT] = "soft",
+};
+_Static_assert(sizeof(bp_kind_names) / sizeof(bp_kind_names[0]) == BOUNCE_SOFT + 1,
+    "bp_kind_names");
+
+/*
+ * Phrases that say the address is gone (lower case, matched as substrings). Mail.ru
+ * and Yandex write Russian; the rest is what MTAs and big providers say in English.
+ */
+static const char *const bp_hard_phrases[] = {
+	"user unknown", "unknown user", "no such user", "user not found",
+	"user doesn't exist", "user does not exist", "unknown recipient",
+	"recipient unknown", "recipient not found", "recipientnotfound",
+	"no such recipient", "invalid recipient", "recipient is invalid",
+	"no such mailbox", "mailbox not found", "mailbox does not exist",
+	"mailbox doesn't exist", "mailbox unavailable", "mailbox is unavailable",
+	"mailbox not available", "invalid mailbox", "unknown mailbox", "no mailbox",
+	"not a valid mailbox", "address does not exist", "address doesn't exist",
+	"account does not exist", "account doesn't exist", "does not exist",
+	"unknown address", "address unknown", "addressee unknown", "no such address",
+	"bad address", "invalid address", "address rejected", "unrouteable address",
+	"not our customer", "no longer", "is not a valid user", "not a known user",
+	"user invalid", "unknown local part", "unknown or illegal alias",
+	"no such person", "no such domain", "host not found", "domain not found",
+	"host unknown", "unknown host", "host or domain name not found",
+	"name or service not known", "domain does not exist", "unknown domain",
+	"domain name not found", "does not accept mail", "null mx", "has moved",
+	"resolver.adr", "nosuchuser", "not listed in", "undeliverable address",
+	"нет такого", "не существует", "не найден", "unknown to address",
+};
+
+/*
+ * Phrases that say the failure is not the address's fault: full, spam, policy,
+ * throttling, content, authentication of the sender, transient trouble.
+ */
+static const char *const bp_soft_phrases[] = {
+	"mailbox full", "mailbox is full", "mailbox has exceeded", "over quota",
+	"overquota", "quota exceeded", "exceeded quota", "exceeds quota",
+	"quota exceed", "storage limit", "insufficient storage", "out of storage",
+	"mailfolder is full", "mail box full", "size limit", "too large",
+	"too big", "exceeds the maximum", "message size", "spam", "blocked",
+	"blacklist", "blocklist", "block list", "listed in", "listed at",
+	"listed on", "reputation", "policy", "dmarc", "spf", "dkim",
+	"authentication", "not authorized", "unauthenticated", "relay access",
+	"relaying denied", "relay not permitted", "not permitted to relay",
+	"rate limit", "ratelimit", "too many", "throttl", "try again later",
+	"try later", "temporar", "virus", "malware", "content rejected",
+	"greylist", "reverse dns", "ptr record", "timed out", "timeout",
+	"expired", "connection refused", "suspended", "переполнен",
+};
+
+/* Enhanced status codes (class.subject) whose 5.x.x form means "address gone". */
+static const char *const bp_hard_status[] = {
+	"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.4",
+};
+
+/* Text-to-status guesses for notices that give a reply but no enhanced code. */
+static const struct bp_guess {
+	const char	*phrase;
+	const char	*status;
+} bp_guesses[] = {
+	{ "mailbox full", "5.2.2" }, { "mailbox is full", "5.2.2" },
+	{ "over quota", "5.2.2" }, { "quota exceeded", "5.2.2" },
+	{ "exceeds quota", "5.2.2" }, { "insufficient storage", "5.2.2" },
+	{ "too large", "5.3.4" }, { "too big", "5.3.4" },
+	{ "user unknown", "5.1.1" }, { "unknown user", "5.1.1" },
+	{ "no such user", "5.1.1" }, { "user not found", "5.1.1" },
+	{ "no mailbox", "5.1.1" }, { "no such mailbox", "5.1.1" },
+	{ "does not exist", "5.1.1" }, { "unknown recipient", "5.1.1" },
+	{ "recipient unknown", "5.1.1" }, { "invalid recipient", "5.1.1" },
+	{ "mailbox unavailable", "5.1.1" }, { "invalid mailbox", "5.1.1" },
+	{ "no such domain", "5.1.2" }, { "host not found", "5.1.2" },
+	{ "host or domain name not found", "5.1.2" }, { "unknown host", "5.1.2" },
+	{ "domain not found", "5.1.2" }, { "host unknown", "5.1.2" },
+	{ "unrouteable address", "5.1.2" },
+	{ "retry timeout exceeded", "4.4.7" }, { "timeout", "4.4.7" },
+	{ "timed out", "4.4.7" }, { "expired", "4.4.7" },
+	{ "too long", "4.4.7" },
+};
+
+/* SMTP reply codes we accept as such inside free text. */
+static const int bp_reply_codes[] = {
+	421, 450, 451, 452, 454, 455, 500, 501, 502, 503, 504, 521, 523, 530, 534,
+	535, 550, 551, 552, 553, 554, 555, 556, 571,
+};
+
+/* Markers (lower case) of the line after which a text bounce quotes the original. */
+static const char *const bp_cut_markers[] = {
+	"copy of the message", "copy of your message", "original message follows",
+	"message headers follow", "original message headers",
+	"header of the original message", "headers of the original message",
+	"unsent message below", "returned mail follows", "original message is attached",
+	"content-type: message/rfc822", "content-type: text/rfc822-headers",
+	"the first part of the original message", "original message header",
+	"headers of your message", "message header follows",
+};
+
+/* Header names that start a quoted original in a text bounce. */
+static const char *const bp_orig_headers[] = {
+	"received:", "return-path:", "dkim-signature:", "message-id:", "from:",
+	"date:", "subject:", "mime-version:", "to:", "x-mailer:", "content-type:",
+};
+
+/* Local parts that are never a failed recipient (the reporting side's roles). */
+static const char *const bp_role_locals[] = {
+	"postmaster", "mailer-daemon", "mailer_daemon", "maildaemon", "abuse",
+	"hostmaster", "webmaster", "noreply", "no-reply", "double-bounce",
+};
+
+/* Subject words of delivery failure notices (lower case). */
+static const char *const bp_bounce_subjects[] = {
+	"undeliver", "undelivered", "delivery status", "delivery failure",
+	"delivery failed", "delivery notification", "failure notice", "mail failure",
+	"returned mail", "return mail", "could not be delivered", "non-delivery",
+	"nondelivery", "not delivered", "delivery problem", "mail delivery",
+	"unzustellbar", "nicht zustellbar", "non remis", "delayed mail",
+	"warning: could not send", "rejected", "delivery has failed",
+	"не доставлено", "не может быть доставлено", "mail system error",
+	"returned to sender", "delivery report",
+};
+
+/* Phrases of the notice text that only bounces say (lower case). */
+static const char *const bp_bounce_phrases[] = {
+	"could not be delivered", "couldn't be delivered", "permanent error",
+	"delivery has failed", "undeliverable", "following address(es) failed",
+	"wasn't able to deliver", "permanent fatal errors", "delivery to the following",
+	"delivery failed", "failed to deliver", "unable to deliver", "not be delivered",
+	"message was not delivered", "returned to sender", "mail delivery failed",
+	"could not deliver", "was undeliverable", "delivery attempts",
+	"permanent failure", "user unknown", "the mail system",
+};
+
+/* Subject words of auto-replies (lower case, matched at the start). */
+static const char *const bp_auto_subjects[] = {
+	"auto:", "automatic reply", "auto reply", "auto-reply", "autoreply",
+	"out of office", "out of the office", "vacation", "away", "abwesenheit",
+	"automatische antwort", "réponse automatique", "autosvar", "absence",
+	"автоответ", "auto response", "autoresponse",
+};
+
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
+static int bp_initialised;
+
+void
+bounce_parse_init(void)
+{
+	if (!bp_initialised) {
+		g_mime_init();
+		bp_initialised = 1;
+	}
+}
+
+const char *
+bounce_parse_type_name(enum bounce_type t)
+{
+	return (unsigned)t < nitems(bp_type_names) ? bp_type_names[t] : "none";
+}
+
+const char *
+bounce_parse_kind_name(enum bounce_kind k)
+{
+	return (unsigned)k < nitems(bp_kind_names) ? bp_kind_names[k] : "none";
+}
+
+/* bounce_parse_lcase: lower-case ASCII letters of s in place. */
+static void
+bounce_parse_lcase(char *s)
+{
+	for (; *s; s++)
+		*s = tolower((unsigned char)*s);
+}
+
+/* bounce_parse_has_any: does s (any case) contain one of the lower-case phrases? */
+static int
+bounce_parse_has_any(const char *s, const char *const *phrases, size_t n)
+{
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcasestr(s, phrases[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* bounce_parse_memcasestr: needle (any case) in s[0..len), or NULL. */
+static const char *
+bounce_parse_memcasestr(const char *s, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (strncasecmp(s + i, needle, n) == 0)
+			return s + i;
+	return NULL;
+}
+
+/* bounce_parse_squeeze: a copy of s[0..len) on one line, runs of space made one. */
+static char *
+bounce_parse_squeeze(const char *s, size_t len, size_t max)
+{
+	char	*out = xmalloc(len + 1);
+	size_t	 o = 0;
+	int	 sp = 0;
+
+	for (size_t i = 0; i < len && s[i] != '\0' && o < max; i++) {
+		unsigned char ch = s[i];
+		if (isspace(ch) || ch < 0x20) {
+			sp = o > 0;
+			continue;
+		}
+		if (sp)
+			out[o++] = ' ';
+		sp = 0;
+		if (o < max)
+			out[o++] = ch;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/*
+ * bounce_parse_code: find an RFC 3463 code "C.S.D" (C in 2,4,5; S 1-3 digits, D 1-3)
+ * at or after s that is not part of a longer dotted number. Copies it into
+ * out[BOUNCE_STATUS_MAX] and returns where it starts, or NULL.
+ */
+static const char *
+bounce_parse_code(const char *s, const char *end, int class2, char *out)
+{
+	for (const char *p = s; p + 5 <= end; p++) {
+		if (!(*p == '4' || *p == '5' || (class2 && *p == '2')))
+			continue;
+		if (p > s && (isdigit((unsigned char)p[-1]) || p[-1] == '.'))
+			continue;
+		if (p[1] != '.')
+			continue;
+		const char *q = p + 2;
+		size_t n = 0;
+		while (q < end && isdigit((unsigned char)*q) && n < 4)
+			q++, n++;
+		if (n < 1 || n > 3 || q >= end || *q != '.')
+			continue;
+		q++;
+		n = 0;
+		while (q < end && isdigit((unsigned char)*q) && n < 4)
+			q++, n++;
+		if (n < 1 || n > 3)
+			continue;
+		if (q < end && (isdigit((unsigned char)*q) ||
+		    (*q == '.' && q + 1 < end && isdigit((unsigned char)q[1]))))
+			continue;
+		if ((size_t)(q - p) >= BOUNCE_STATUS_MAX)
+			continue;
+		memcpy(out, p, q - p);
+		out[q - p] = '\0';
+		return p;
+	}
+	return NULL;
+}
+
+/* bounce_parse_reply: the first plausible SMTP reply code in s[0..end), or 0. */
+static int
+bounce_parse_reply(const char *s, const char *end, const char **where)
+{
+	for (const char *p = s; p + 3 <= end; p++) {
+		if (!(p[0] == '4' || p[0] == '5') || !isdigit((unsigned char)p[1]) ||
+		    !isdigit((unsigned char)p[2]))
+			continue;
+		if (p > s && !(p[-1] == ' ' || p[-1] == '\t' || p[-1] == '(' ||
+		    p[-1] == ':' || p[-1] == '<' || p[-1] == '#' || p[-1] == '"' ||
+		    p[-1] == '[' || p[-1] == '='))
+			continue;
+		if (p + 3 < end && !(p[3] == ' ' || p[3] == '-' || p[3] == ')' ||
+		    p[3] == '\t' || p[3] == '"' || p[3] == ']' || p[3] == ','))
+			continue;
+		int code = (p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0');
+		for (size_t i = 0; i < nitems(bp_reply_codes); i++)
+			if (bp_reply_codes[i] == code) {
+				if (where != NULL)
+					*where = p;
+				return code;
+			}
+	}
+	return 0;
+}
+
+enum bounce_kind
+bounce_parse_kind(const char *status, const char *diagnostic)
+{
+	if (status != NULL && status[0] == '2')
+		return BOUNCE_KIND_NONE;
+	if (status != NULL && status[0] == '4')
+		return BOUNCE_SOFT;
+	int soft = bounce_parse_has_any(diagnostic, bp_soft_phrases, nitems(bp_soft_phrases));
+	int hard = bounce_parse_has_any(diagnostic, bp_hard_phrases, nitems(bp_hard_phrases));
+	if (soft)
+		return BOUNCE_SOFT;
+	if (hard)
+		return BOUNCE_HARD;
+	if (status != NULL)
+		for (size_t i = 0; i < nitems(bp_hard_status); i++)
+			if (strcmp(status, bp_hard_status[i]) == 0)
+				return BOUNCE_HARD;
+	return BOUNCE_SOFT;
+}
+
+/* bounce_parse_guess: an enhanced status for a failure that gave none. */
+static void
+bounce_parse_guess(const char *diag, int reply, int temporary, char *out)
+{
+	for (size_t i = 0; i < nitems(bp_guesses); i++)
+		if (strcasestr(diag, bp_guesses[i].phrase) != NULL) {
+			snprintf(out, BOUNCE_STATUS_MAX, "%s", bp_guesses[i].status);
+			if (reply >= 400 && reply < 500)
+				out[0] = '4';
+			else if (reply >= 500)
+				out[0] = '5';
+			return;
+		}
+	if (reply >= 400 && reply < 500)
+		temporary = 1;
+	else if (reply >= 500)
+		temporary = 0;
+	snprintf(out, BOUNCE_STATUS_MAX, "%s", temporary ? "4.0.0" : "5.0.0");
+}
+
+/* bounce_parse_addrchar: may c appear in the local part of an address we extract? */
+static int
+bounce_parse_addrchar(unsigned char c)
+{
+	return isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+-/=?^_`{|}~", c) != NULL;
+}
+
+/*
+ * bounce_parse_addr: find the next address at or after s in s[0..end); copy it into
+ * out[BP_ADDR_MAX] (domain lower-cased) and set *at, *after to its span. Returns 0, or
+ * -1 when there is none.
+ */
+static int
+bounce_parse_addr(const char *s, const char *end, char *out, const char **at,
+    const char **after)
+{
+	for (const char *p = s; p < end; p++) {
+		if (*p != '@')
+			continue;
+		const char *l = p;
+		while (l > s && bounce_parse_addrchar(l[-1]))
+			l--;
+		while (l < p && (*l == '.' || *l == '/' || *l == '=' || *l == '\''))
+			l++;
+		const char *r = p + 1;
+		int dots = 0;
+		if (r < end && *r == '[') {
+			while (r < end && *r != ']' && r - p < 64)
+				r++;
+			if (r < end && *r == ']')
+				r++, dots = 1;
+		} else {
+			while (r < end && (isalnum((unsigned char)*r) || *r == '-' ||
+			    *r == '.' || *r == '_' || (unsigned char)*r >= 0x80)) {
+				if (*r == '.')
+					dots++;
+				r++;
+			}
+			while (r > p + 1 && (r[-1] == '.' || r[-1] == '-'))
+				r--, dots -= r[0] == '.';
+		}
+		if (l == p || r == p + 1 || dots == 0 || l[0] == '.' ||
+		    (size_t)(r - l) >= BP_ADDR_MAX || p[1] == '.')
+			continue;
+		memcpy(out, l, r - l);
+		out[r - l] = '\0';
+		bounce_parse_lcase(out + (p - l));
+		*at = l;
+		*after = r;
+		return 0;
+	}
+	return -1;
+}
+
+/* bounce_parse_notrcpt_add: remember that addr (any form) is not a failed recipient. */
+static void
+bounce_parse_notrcpt_add(struct bp_ctx *c, const char *addr)
+{
+	char	 a[BP_ADDR_MAX];
+	const char *at, *after;
+
+	if (addr == NULL || bounce_parse_addr(addr, addr + strlen(addr), a, &at,
+	    &after) == -1)
+		return;
+	bounce_parse_lcase(a);
+	for (size_t i = 0; i < c->nnotrcpt; i++)
+		if (strcmp(c->notrcpt[i], a) == 0)
+			return;
+	c->notrcpt = xreallocarray(c->notrcpt, c->nnotrcpt + 1, sizeof(char *));
+	c->notrcpt[c->nnotrcpt++] = xstrdup(a);
+}
+
+/* bounce_parse_notrcpt_list: remember every mailbox of an address list. */
+static void
+bounce_parse_notrcpt_list(struct bp_ctx *c, InternetAddressList *l)
+{
+	if (l == NULL)
+		return;
+	for (int i = 0; i < internet_address_list_length(l); i++) {
+		InternetAddress *ia = internet_address_list_get_address(l, i);
+		if (INTERNET_ADDRESS_IS_MAILBOX(ia))
+			bounce_parse_notrcpt_add(c,
+			    internet_address_mailbox_get_addr(INTERNET_ADDRESS_MAILBOX(ia)));
+	}
+}
+
+/* bounce_parse_is_notrcpt: is addr the sender's or a reporting role's address? */
+static int
+bounce_parse_is_notrcpt(struct bp_ctx *c, const char *addr)
+{
+	char	 a[BP_ADDR_MAX];
+	const char *at;
+
+	snprintf(a, sizeof(a), "%s", addr);
+	bounce_parse_lcase(a);
+	for (size_t i = 0; i < c->nnotrcpt; i++)
+		if (strcmp(c->notrcpt[i], a) == 0)
+			return 1;
+	if ((at = strchr(a, '@')) == NULL)
+		return 1;
+	for (size_t i = 0; i < nitems(bp_role_locals); i++)
+		if (strlen(bp_role_locals[i]) == (size_t)(at - a) &&
+		    strncmp(a, bp_role_locals[i], at - a) == 0)
+			return 1;
+	return 0;
+}
+
+/* bounce_parse_msgid: a copy of a Message-ID header value without <>, or NULL. */
+static char *
+bounce_parse_msgid(const char *v, size_t len)
+{
+	const char *s = v, *end = v + len, *lt, *gt;
+
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	lt = memchr(s, '<', end - s);
+	if (lt != NULL && (gt = memchr(lt, '>', end - lt)) != NULL && gt > lt + 1)
+		return bounce_parse_squeeze(lt + 1, gt - lt - 1, 998);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	if (end == s || memchr(s, '@', end - s) == NULL)
+		return NULL;
+	const char *sp = s;
+	while (sp < end && !isspace((unsigned char)*sp))
+		sp++;
+	return bounce_parse_squeeze(s, sp - s, 998);
+}
+
+/*
+ * bounce_parse_headers_scan: read a header block s[0..len) (as quoted in a text bounce
+ * or a text/rfc822-headers part) up to its first blank line: the Message-ID goes to
+ * *msgid if still NULL, the From/Return-Path/Sender addresses are not recipients.
+ */
+static void
+bounce_parse_headers_scan(struct bp_ctx *c, const char *s, size_t len, char **msgid)
+{
+	const char *p = s, *end = s + len;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', end - p);
+		size_t n = (eol ? eol : end) - p;
+		if (n == 0 || (n == 1 && p[0] == '\r'))
+			break;
+		/* Unfold: the value runs on over lines that start with white space. */
+		const char *vend = eol ? eol : end;
+		while (vend < end && vend + 1 < end && (vend[1] == ' ' || vend[1] == '\t')) {
+			const char *e2 = memchr(vend + 1, '\n', end - vend - 1);
+			vend = e2 ? e2 : end;
+		}
+		if (n > 11 && strncasecmp(p, "message-id:", 11) == 0) {
+			if (*msgid == NULL)
+				*msgid = bounce_parse_msgid(p + 11, vend - p - 11);
+		} else if ((n > 5 && strncasecmp(p, "from:", 5) == 0) ||
+		    (n > 12 && strncasecmp(p, "return-path:", 12) == 0) ||
+		    (n > 7 && strncasecmp(p, "sender:", 7) == 0)) {
+			char *v = xstrndup(p, vend - p);
+			bounce_parse_notrcpt_add(c, strchr(v, ':') + 1);
+			free(v);
+		}
+		p = vend < end ? vend + 1 : end;
+	}
+}
+
+/* bounce_parse_content: the decoded content of a leaf part, appended to g. */
+static void
+bounce_parse_content(GMimePart *part, GString *g)
+{
+	GMimeDataWrapper *w = g_mime_part_get_content(part);
+	if (w == NULL)
+		return;
+	GMimeStream *ms = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(w, ms);
+	GByteArray *ba = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(ms));
+	if (ba != NULL && ba->len > 0) {
+		/* NULs would cut our C strings short; make them spaces. */
+		for (guint i = 0; i < ba->len; i++)
+			g_string_append_c(g, ba->data[i] ? (char)ba->data[i] : ' ');
+	}
+	g_string_append_c(g, '\n');
+	g_object_unref(ms);
+}
+
+/* bounce_parse_html: append the text of an HTML part with its tags removed. */
+static void
+bounce_parse_html(const char *h, GString *g)
+{
+	int intag = 0;
+
+	for (const char *p = h; *p; p++) {
+		if (*p == '<') {
+			intag = 1;
+			if (strncasecmp(p, "<br", 3) == 0 || strncasecmp(p, "<p", 2) == 0 ||
+			    strncasecmp(p, "<div", 4) == 0 || strncasecmp(p, "<tr", 3) == 0)
+				g_string_append_c(g, '\n');
+			continue;
+		}
+		if (*p == '>' && intag) {
+			intag = 0;
+			continue;
+		}
+		if (intag)
+			continue;
+		if (strncmp(p, "&lt;", 4) == 0)
+			g_string_append_c(g, '<'), p += 3;
+		else if (strncmp(p, "&gt;", 4) == 0)
+			g_string_append_c(g, '>'), p += 3;
+		else if (strncmp(p, "&amp;", 5) == 0)
+			g_string_append_c(g, '&'), p += 4;
+		else if (strncmp(p, "&nbsp;", 6) == 0)
+			g_string_append_c(g, ' '), p += 5;
+		else
+			g_string_append_c(g, *p);
+	}
+	g_string_append_c(g, '\n');
+}
+
+/* bounce_parse_original: note what an attached original says: Message-ID, sender. */
+static void
+bounce_parse_original(struct bp_ctx *c, GMimeMessage *m)
+{
+	const char *id = g_mime_message_get_message_id(m);
+
+	c->original = 1;
+	if (c->orig_msgid == NULL && id != NULL && *id != '\0')
+		c->orig_msgid = bounce_parse_msgid(id, strlen(id));
+	bounce_parse_notrcpt_list(c, g_mime_message_get_from(m));
+	bounce_parse_notrcpt_list(c, g_mime_message_get_sender(m));
+	const char *rp = g_mime_object_get_header(GMIME_OBJECT(m), "Return-Path");
+	bounce_parse_notrcpt_add(c, rp);
+}
+
+/* bounce_parse_walk: collect the parts of the notice that matter, depth first. */
+static void
+bounce_parse_walk(struct bp_ctx *c, GMimeObject *o, int depth)
+{
+	if (o == NULL || depth > BP_DEPTH_MAX)
+		return;
+	if (GMIME_IS_MULTIPART(o)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(o);
+		for (int i = 0; i < g_mime_multipart_get_count(mp); i++)
+			bounce_parse_walk(c, g_mime_multipart_get_part(mp, i), depth + 1);
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+		if (m != NULL)
+			bounce_parse_original(c, m);
+		return;
+	}
+	if (!GMIME_IS_PART(o))
+		return;
+
+	GMimeContentType *ct = g_mime_object_get_content_type(o);
+	const char *type = ct ? g_mime_content_type_get_media_type(ct) : NULL;
+	const char *sub = ct ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	if (type == NULL || sub == NULL)
+		type = "text", sub = "plain";
+
+	if ((strcasecmp(type, "message") == 0 || strcasecmp(type, "text") == 0) &&
+	    (strcasecmp(sub, "delivery-status") == 0 ||
+	    strcasecmp(sub, "global-delivery-status") == 0)) {
+		bounce_parse_content(GMIME_PART(o), c->dsn);
+		g_string_append_c(c->dsn, '\n');
+	} else if (strcasecmp(type, "message") == 0 &&
+	    strcasecmp(sub, "feedback-report") == 0) {
+		c->feedback = 1;
+	} else if (strcasecmp(sub, "rfc822-headers") == 0 ||
+	    strcasecmp(sub, "global-headers") == 0 ||
+	    (strcasecmp(type, "message") == 0 && strcasecmp(sub, "rfc822") == 0)) {
+		c->original = 1;
+		bounce_parse_content(GMIME_PART(o), c->headers);
+	} else if (strcasecmp(type, "text") == 0 && strcasecmp(sub, "html") == 0) {
+		if (GMIME_IS_TEXT_PART(o)) {
+			char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(o));
+			if (t != NULL)
+				bounce_parse_html(t, c->html);
+			g_free(t);
+		}
+	} else if (strcasecmp(type, "text") == 0) {
+		if (GMIME_IS_TEXT_PART(o)) {
+			char *t = g_mime_text_part_get_text(GMIME_TEXT_PART(o));
+			if (t != NULL) {
+				g_string_append(c->text, t);
+				g_string_append_c(c->text, '\n');
+			}
+			g_free(t);
+		}
+	}
+}
+
+/* bounce_parse_looks_header: does line l look like "Name: value" of a message header? */
+static int
+bounce_parse_looks_header(const struct bp_line *l)
+{
+	size_t i = 0;
+
+	while (i < l->len && (isalnum((unsigned char)l->s[i]) || l->s[i] == '-'))
+		i++;
+	return i > 0 && i < l->len && l->s[i] == ':';
+}
+
+/* bounce_parse_split: split c->text into lines; set c->cut where the original starts. */
+static void
+bounce_parse_split(struct bp_ctx *c, const char *text)
+{
+	size_t cap = 0;
+
+	c->textbuf = xstrdup(text);
+	for (char *p = c->textbuf; *p != '\0';) {
+		char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (c->nlines == cap) {
+			cap = cap ? cap * 2 : 64;
+			c->lines = xreallocarray(c->lines, cap, sizeof(*c->lines));
+		}
+		c->lines[c->nlines].s = p;
+		c->lines[c->nlines].len = n;
+		c->nlines++;
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+
+	c->cut = c->nlines;
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct bp_line *l = &c->lines[i];
+		char buf[160];
+		size_t n = l->len < sizeof(buf) - 1 ? l->len : sizeof(buf) - 1;
+
+		memcpy(buf, l->s, n);
+		buf[n] = '\0';
+		if (bounce_parse_has_any(buf, bp_cut_markers, nitems(bp_cut_markers)) ||
+		    ((buf[0] == '-' || buf[0] == '=' || buf[0] == '*' || buf[0] == '_') &&
+		    strcasestr(buf, "original message") != NULL)) {
+			c->cut = i + 1;
+			return;
+		}
+		/* A run of message headers starts a quoted original without a marker. */
+		int known = 0;
+		for (size_t k = 0; k < nitems(bp_orig_headers); k++)
+			if (strncasecmp(buf, bp_orig_headers[k], strlen(bp_orig_headers[k])) == 0)
+				known = 1;
+		if (!known || i == 0)
+			continue;
+		int more = 0;
+		for (size_t j = i + 1; j < c->nlines && j < i + 8; j++) {
+			if (c->lines[j].len == 0)
+				break;
+			if (bounce_parse_looks_header(&c->lines[j]))
+				more++;
+		}
+		if (more >= 2) {
+			c->cut = i;
+			return;
+		}
+	}
+}
+
+/* bounce_parse_rcpt_add: add a recipient (if new) and return it. */
+static struct bounce_rcpt *
+bounce_parse_rcpt_add(struct bounce_report *r, const char *addr)
+{
+	for (size_t i = 0; i < r->nrcpts; i++)
+		if (strcasecmp(r->rcpts[i].recipient, addr) == 0)
+			return &r->rcpts[i];
+	if (r->nrcpts >= BP_RCPT_MAX)
+		return NULL;
+	r->rcpts = xreallocarray(r->rcpts, r->nrcpts + 1, sizeof(*r->rcpts));
+	struct bounce_rcpt *rc = &r->rcpts[r->nrcpts++];
+	memset(rc, 0, sizeof(*rc));
+	rc->recipient = xstrdup(addr);
+	rc->action = xstrdup("");
+	rc->diagnostic = xstrdup("");
+	return rc;
+}
+
+/* bounce_parse_field_addr: the address of a DSN "type; address" value, or NULL. */
+static char *
+bounce_parse_field_addr(const char *v)
+{
+	char	 a[BP_ADDR_MAX];
+	const char *semi = strchr(v, ';'), *at, *after;
+
+	v = semi ? semi + 1 : v;
+	if (bounce_parse_addr(v, v + strlen(v), a, &at, &after) == -1)
+		return NULL;
+	return xstrdup(a);
+}
+
+/* bounce_parse_dsn_block: turn one per-recipient DSN block into a recipient. */
+static void
+bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
+{
+	char *addr = NULL;
+
+	if (d->final != NULL)
+		addr = bounce_parse_field_addr(d->final);
+	if (addr == NULL && d->original != NULL)
+		addr = bounce_parse_field_addr(d->original);
+	if (addr != NULL) {
+		struct bounce_rcpt *rc = bounce_parse_rcpt_add(r, addr);
+		if (rc != NULL && rc->action[0] == '\0') {
+			char st[BOUNCE_STATUS_MAX] = "", dst[BOUNCE_STATUS_MAX] = "";
+			if (d->action != NULL) {
+				free(rc->action);
+				rc->action = bounce_parse_squeeze(d->action,
+				    strcspn(d->action, " \t;("), 32);
+				bounce_parse_lcase(rc->action);
+			}
+			if (d->status != NULL)
+				bounce_parse_code(d->status, d->status + strlen(d->status),
+				    1, st);
+			if (d->diag != NULL) {
+				const char *v = d->diag, *semi = strchr(v, ';');
+				if (semi != NULL && semi - v < 16 && strchr(v, ' ') > semi)
+					v = semi + 1;
+				else if (semi != NULL && strchr(v, ' ') == NULL)
+					v = semi + 1;
+				free(rc->diagnostic);
+				rc->diagnostic = bounce_parse_squeeze(v, strlen(v), BP_DIAG_MAX);
+				const char *e = rc->diagnostic + strlen(rc->diagnostic);
+				rc->reply_code = bounce_parse_reply(rc->diagnostic, e, NULL);
+				bounce_parse_code(rc->diagnostic, e, 0, dst);
+			}
+			/* A generic x.0.0 says less than the code the remote gave. */
+			if (st[0] == '\0' || (dst[0] == st[0] &&
+			    strcmp(st + 1, ".0.0") == 0))
+				snprintf(st, sizeof(st), "%s", dst[0] ? dst : st);
+			memcpy(rc->status, st, sizeof(rc->status));
+		}
+	}
+	free(addr);
+	free(d->final);
+	free(d->original);
+	free(d->action);
+	free(d->status);
+	free(d->diag);
+	memset(d, 0, sizeof(*d));
+}
+
+/* bounce_parse_dsn: read RFC 3464 fields from s; add a recipient per recipient block. */
+static void
+bounce_parse_dsn(struct bounce_report *r, const char *s)
+{
+	struct bp_dsn d = { 0 };
+	char	*copy = xstrdup(s), *p = copy;
+
+	while (p != NULL && *p != '\0') {
+		char *eol = strchr(p, '\n'), *next = eol ? eol + 1 : NULL;
+		if (eol)
+			*eol = '\0';
+		/* Unfold continuation lines into this one. */
+		while (next != NULL && (*next == ' ' || *next == '\t')) {
+			*eol = ' ';
+			eol = strchr(next, '\n');
+			next = eol ? eol + 1 : NULL;
+			if (eol)
+				*eol = '\0';
+		}
+		size_t n = strlen(p);
+		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+			p[--n] = '\0';
+		for (char *q = p; *q; q++)
+			if (*q == '\r')
+				*q = ' ';
+		char *colon = strchr(p, ':');
+		if (n == 0) {
+			bounce_parse_dsn_block(r, &d);
+		} else if (colon != NULL) {
+			char **slot = NULL;
+			*colon = '\0';
+			char *v = colon + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			if (strcasecmp(p, "Final-Recipient") == 0) {
+				if (d.final != NULL)
+					bounce_parse_dsn_block(r, &d);
+				slot = &d.final;
+			} else if (strcasecmp(p, "Original-Recipient") == 0) {
+				if (d.original != NULL || d.action != NULL)
+					bounce_parse_dsn_block(r, &d);
+				slot = &d.original;
+			} else if (strcasecmp(p, "Action") == 0)
+				slot = &d.action;
+			else if (strcasecmp(p, "Status") == 0)
+				slot = &d.status;
+			else if (strcasecmp(p, "Diagnostic-Code") == 0)
+				slot = &d.diag;
+			if (slot != NULL && *slot == NULL)
+				*slot = xstrdup(v);
+		}
+		p = next;
+	}
+	bounce_parse_dsn_block(r, &d);
+	free(copy);
+}
+
+/* bounce_parse_line_skip: is this line's address not a recipient mention? */
+static int
+bounce_parse_line_skip(const char *line, const char *at)
+{
+	static const char *const skip[] = {
+		"message-id", "message id", "msgid", "in-reply-to", "references",
+		"envelope-from", "mailto:", "x-postfix-sender", "return-path",
+		"from:", "sender:", "reporting-mta", "received-from-mta",
+	};
+	char	 pre[400];
+	size_t	 n = at - line < (long)sizeof(pre) - 1 ? (size_t)(at - line) : sizeof(pre) - 1;
+
+	memcpy(pre, at - n, n);
+	pre[n] = '\0';
+	if (bounce_parse_has_any(pre, skip, nitems(skip)))
+		return 1;
+	/* "(expanded from <alias>)": the alias is not where it failed. */
+	if (n >= 2 && strcasestr(pre, "expanded from") != NULL &&
+	    strcasestr(strcasestr(pre, "expanded from"), ")") == NULL)
+		return 1;
+	if (n > 0 && (at[-1] == '/' || at[-1] == '=' || at[-1] == '?'))
+		return 1;
+	return 0;
+}
+
+/* bounce_parse_text_rcpts: the failed recipients a text notice names, in order. */
+static void
+bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
+{
+	char	 a[BP_ADDR_MAX];
+
+	for (size_t i = 0; i < c->cut; i++) {
+		const char *s = c->lines[i].s, *end = s + c->lines[i].len, *at, *after;
+		char line[1024];
+		size_t n = c->lines[i].len < sizeof(line) - 1 ? c->lines[i].len :
+		    sizeof(line) - 1;
+
+		memcpy(line, s, n);
+		line[n] = '\0';
+		s = line;
+		end = line + n;
+		while (s < end && bounce_parse_addr(s, end, a, &at, &after) == 0) {
+			s = after;
+			if (bounce_parse_line_skip(line, at) || bounce_parse_is_notrcpt(c, a))
+				continue;
+			bounce_parse_rcpt_add(r, a);
+		}
+	}
+}
+
+/* bounce_parse_find: the first line before the cut that names addr, or c->cut. */
+static size_t
+bounce_parse_find(struct bp_ctx *c, const char *addr, size_t from)
+{
+	size_t alen = strlen(addr);
+
+	for (size_t i = from; i < c->cut; i++) {
+		const struct bp_line *l = &c->lines[i];
+		for (size_t k = 0; k + alen <= l->len; k++)
+			if (strncasecmp(l->s + k, addr, alen) == 0)
+				return i;
+	}
+	return c->cut;
+}
+
+/*
+ * bounce_parse_text_diag: fill what rc lacks (status, reply code, diagnostic) from the
+ * paragraph of the notice that follows the recipient's first mention.
+ */
+static void
+bounce_parse_text_diag(struct bp_ctx *c, struct bounce_report *r, struct bounce_rcpt *rc)
+{
+	size_t	 start = bounce_parse_find(c, rc->recipient, 0), end = c->cut;
+
+	if (start == c->cut)
+		start = 0;
+	for (size_t k = 0; k < r->nrcpts; k++) {
+		if (&r->rcpts[k] == rc)
+			continue;
+		size_t o = bounce_parse_find(c, r->rcpts[k].recipient, start + 1);
+		if (o > start && o < end)
+			end = o;
+	}
+
+	/* Find the line with the best code: "550 5.1.1" beats "5.1.1" beats "550". */
+	size_t	 best = end;
+	int	 bestq = 0, reply = 0;
+	char	 st[BOUNCE_STATUS_MAX] = "";
+	for (size_t i = start; i < end; i++) {
+		char code[BOUNCE_STATUS_MAX];
+		const char *s = c->lines[i].s, *e = s + c->lines[i].len, *w = NULL, *p;
+		int rp = bounce_parse_reply(s, e, &w), q = 0;
+		p = bounce_parse_code(s, e, 0, code);
+		if (p != NULL && rp != 0 && w < p && p - w <= 6)
+			q = 3;
+		else if (p != NULL)
+			q = 2;
+		else if (rp != 0)
+			q = 1;
+		if (q > bestq) {
+			bestq = q;
+			best = i;
+			reply = rp;
+			if (p != NULL)
+				memcpy(st, code, sizeof(st));
+			else
+				st[0] = '\0';
+			if (q == 3)
+				break;
+		}
+	}
+	if (rc->reply_code == 0)
+		rc->reply_code = reply;
+
+	if (rc->diagnostic[0] == '\0') {
+		GString *g = g_string_new(NULL);
+		size_t from = best < end ? best : (start < end ? start : end);
+		/* Paragraph of the code: back to a blank line too, for wrapped replies. */
+		if (best < end)
+			while (from > start && c->lines[from - 1].len > 0 && best - from < 3)
+				from--;
+		for (size_t i = from, nl = 0; i < end && nl < BP_DIAG_LINES; i++, nl++) {
+			if (c->lines[i].len == 0) {
+				if (i > best || best == end)
+					break;
+				continue;
+			}
+			g_string_append_len(g, c->lines[i].s, c->lines[i].len);
+			g_string_append_c(g, ' ');
+		}
+		free(rc->diagnostic);
+		rc->diagnostic = bounce_parse_squeeze(g->str, g->len, BP_DIAG_MAX);
+		g_string_free(g, TRUE);
+	}
+	if (rc->status[0] == '\0') {
+		if (st[0] != '\0')
+			memcpy(rc->status, st, sizeof(rc->status));
+		else
+			bounce_parse_guess(rc->diagnostic, rc->reply_code,
+			    strcmp(rc->action, "delayed") == 0, rc->status);
+	}
+}
+
+/* bounce_parse_header: a top-level header's value, or "". */
+static const char *
+bounce_parse_header(GMimeMessage *m, const char *name)
+{
+	const char *v = g_mime_object_get_header(GMIME_OBJECT(m), name);
+	return v ? v : "";
+}
+
+/* bounce_parse_is_autoreply: do the headers say RFC 3834 auto-reply or vacation? */
+static int
+bounce_parse_is_autoreply(GMimeMessage *m, const char *subject)
+{
+	const char *as = bounce_parse_header(m, "Auto-Submitted");
+	const char *prec = bounce_parse_header(m, "Precedence");
+
+	if (strncasecmp(as, "auto-replied", 12) == 0 ||
+	    *bounce_parse_header(m, "X-Autoreply") != '\0' ||
+	    *bounce_parse_header(m, "X-Autorespond") != '\0' ||
+	    *bounce_parse_header(m, "X-Autoresponse") != '\0' ||
+	    strcasestr(prec, "auto_reply") != NULL)
+		return 1;
+	for (size_t i = 0; i < nitems(bp_auto_subjects); i++)
+		if (strncasecmp(subject, bp_auto_subjects[i], strlen(bp_auto_subjects[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* bounce_parse_from_daemon: is the notice from a mailer daemon or postmaster? */
+static int
+bounce_parse_from_daemon(GMimeMessage *m)
+{
+	static const char *const names[] = {
+		"mailer-daemon", "mailer_daemon", "postmaster", "mail delivery",
+		"mail administrator", "maildaemon", "mail system", "mdaemon",
+		"systemadministrator", "system administrator",
+	};
+	const char *from = bounce_parse_header(m, "From");
+
+	return bounce_parse_has_any(from, names, nitems(names));
+}
+
+/* bounce_parse_ctx_free: release what a walk collected. */
+static void
+bounce_parse_ctx_free(struct bp_ctx *c)
+{
+	g_string_free(c->text, TRUE);
+	g_string_free(c->html, TRUE);
+	g_string_free(c->dsn, TRUE);
+	g_string_free(c->headers, TRUE);
+	free(c->orig_msgid);
+	for (size_t i = 0; i < c->nnotrcpt; i++)
+		free(c->notrcpt[i]);
+	free(c->notrcpt);
+	free(c->textbuf);
+	free(c->lines);
+}
+
+/* bounce_parse_classify: decide the report's type once recipients are known. */
+static enum bounce_type
+bounce_parse_classify(struct bounce_report *r)
+{
+	int failed = 0, delayed = 0, delivered = 0;
+
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		const char *a = r->rcpts[i].action, *st = r->rcpts[i].status;
+		if (strcmp(a, "failed") == 0)
+			failed++;
+		else if (strcmp(a, "delayed") == 0)
+			delayed++;
+		else if (strcmp(a, "delivered") == 0 || strcmp(a, "relayed") == 0 ||
+		    strcmp(a, "expanded") == 0 || (a[0] == '\0' && st[0] == '2'))
+			delivered++;
+		else
+			failed++;
+	}
+	if (failed)
+		return BOUNCE_FAILURE;
+	if (delayed)
+		return BOUNCE_DELAY;
+	if (delivered)
+		return BOUNCE_DELIVERED;
+	return BOUNCE_FAILURE;
+}
+
+int
+bounce_parse(const char *buf, size_t len, struct bounce_report *out)
+{
+	struct bp_ctx	 c = { 0 };
+	GMimeMessage	*m;
+
+	memset(out, 0, sizeof(*out));
+	/* An mbox "From " line is not a header; GMime would stop there. */
+	if (len >= 5 && memcmp(buf, "From ", 5) == 0) {
+		const char *eol = memchr(buf, '\n', len);
+		len -= eol ? (size_t)(eol + 1 - buf) : len;
+		buf = eol ? eol + 1 : buf + 5;
+	}
+	if (len == 0)
+		return -1;
+
+	bounce_parse_init();
+	GMimeStream *st = g_mime_stream_mem_new_with_buffer(buf, len);
+	GMimeParser *p = g_mime_parser_new_with_stream(st);
+	g_object_unref(st);
+	m = g_mime_parser_construct_message(p, NULL);
+	g_object_unref(p);
+	if (m == NULL)
+		return -1;
+
+	c.text = g_string_new(NULL);
+	c.html = g_string_new(NULL);
+	c.dsn = g_string_new(NULL);
+	c.headers = g_string_new(NULL);
+	bounce_parse_walk(&c, g_mime_message_get_mime_part(m), 0);
+	if (c.text->len == 0 && c.html->len > 0)
+		g_string_append(c.text, c.html->str);
+	bounce_parse_split(&c, c.text->str);
+
+	/* Who is not a recipient: the account the notice is addressed to, and the
+	 * original's sender (attached, in rfc822-headers, or quoted after the cut). */
+	bounce_parse_notrcpt_list(&c, g_mime_message_get_to(m));
+	bounce_parse_notrcpt_list(&c, g_mime_message_get_from(m));
+	if (c.headers->len > 0)
+		bounce_parse_headers_scan(&c, c.headers->str, c.headers->len, &c.orig_msgid);
+	if (c.cut < c.nlines) {
+		/* Skip blank lines between the marker and the quoted headers. */
+		size_t i = c.cut;
+		while (i < c.nlines && c.lines[i].len == 0)
+			i++;
+		if (i < c.nlines)
+			bounce_parse_headers_scan(&c, c.lines[i].s, strlen(c.lines[i].s),
+			    &c.orig_msgid);
+	}
+
+	const char *subject = g_mime_message_get_subject(m);
+	if (subject == NULL)
+		subject = "";
+	GMimeContentType *ct = g_mime_object_get_content_type(GMIME_OBJECT(m));
+	const char *rtype = ct ? g_mime_content_type_get_parameter(ct, "report-type") : NULL;
+	const char *xfailed = bounce_parse_header(m, "X-Failed-Recipients");
+
+	if (c.feedback || (rtype != NULL && strcasecmp(rtype, "feedback-report") == 0) ||
+	    (strcasestr(subject, "complaint about message") != NULL && c.original)) {
+		out->type = BOUNCE_FEEDBACK;
+		goto done;
+	}
+
+	if (c.dsn->len > 0)
+		bounce_parse_dsn(out, c.dsn->str);
+	else if (strcasestr(c.text->str, "final-recipient:") != NULL)
+		bounce_parse_dsn(out, c.text->str);
+
+	int daemon = bounce_parse_from_daemon(m);
+	int evidence = out->nrcpts > 0 || *xfailed != '\0' || daemon ||
+	    (rtype != NULL && strcasecmp(rtype, "delivery-status") == 0) ||
+	    bounce_parse_has_any(subject, bp_bounce_subjects, nitems(bp_bounce_subjects));
+	if (out->nrcpts == 0 && bounce_parse_is_autoreply(m, subject) && !evidence) {
+		out->type = BOUNCE_AUTOREPLY;
+		goto done;
+	}
+	if (!evidence) {
+		/* Text phrases count only in the notice part, never in a quoted original. */
+		GString *g = g_string_new(NULL);
+		for (size_t i = 0; i < c.cut; i++) {
+			g_string_append_len(g, c.lines[i].s, c.lines[i].len);
+			g_string_append_c(g, '\n');
+		}
+		evidence = bounce_parse_has_any(g->str, bp_bounce_phrases,
+		    nitems(bp_bounce_phrases));
+		g_string_free(g, TRUE);
+	}
+	if (!evidence)
+		goto done;
+
+	if (out->nrcpts == 0 && *xfailed != '\0') {
+		char a[BP_ADDR_MAX];
+		const char *s = xfailed, *end = s + strlen(s), *at, *after;
+		while (bounce_parse_addr(s, end, a, &at, &after) == 0) {
+			bounce_parse_rcpt_add(out, a);
+			s = after;
+		}
+	}
+	if (out->nrcpts == 0)
+		bounce_parse_text_rcpts(&c, out);
+	if (out->nrcpts == 0) {
+		const char *xo = bounce_parse_header(m, "X-Original-To");
+		char a[BP_ADDR_MAX];
+		const char *at, *after;
+		if (bounce_parse_addr(xo, xo + strlen(xo), a, &at, &after) == 0 &&
+		    !bounce_parse_is_notrcpt(&c, a))
+			bounce_parse_rcpt_add(out, a);
+	}
+	for (size_t i = 0; i < out->nrcpts; i++) {
+		struct bounce_rcpt *rc = &out->rcpts[i];
+		if (rc->status[0] == '\0' || rc->diagnostic[0] == '\0')
+			bounce_parse_text_diag(&c, out, rc);
+		if (rc->action[0] == '\0') {
+			free(rc->action);
+			rc->action = xstrdup(rc->status[0] == '2' ? "delivered" : "failed");
+		}
+		rc->kind = bounce_parse_kind(rc->status, rc->diagnostic);
+	}
+	out->type = bounce_parse_classify(out);
+
+done:
+	if (out->type != BOUNCE_FAILURE && out->type != BOUNCE_DELAY &&
+	    out->type != BOUNCE_DELIVERED) {
+		for (size_t i = 0; i < out->nrcpts; i++) {
+			free(out->rcpts[i].recipient);
+			free(out->rcpts[i].action);
+			free(out->rcpts[i].diagnostic);
+		}
+		free(out->rcpts);
+		out->rcpts = NULL;
+		out->nrcpts = 0;
+	}
+	if (c.orig_msgid == NULL) {
+		/* A Message-ID quoted anywhere in the notice (Exchange, Gmail text). */
+		for (size_t i = 0; i < c.nlines && c.orig_msgid == NULL; i++) {
+			const struct bp_line *l = &c.lines[i];
+			const char *k = bounce_parse_memcasestr(l->s, l->len, "message-id:");
+			if (k != NULL)
+				c.orig_msgid = bounce_parse_msgid(k + 11, l->s + l->len - k - 11);
+		}
+	}
+	out->message_id = c.orig_msgid;
+	c.orig_msgid = NULL;
+	bounce_parse_ctx_free(&c);
+	g_object_unref(m);
+	return 0;
+}
+
+void
+bounce_report_clear(struct bounce_report *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->nrcpts; i++) {
+		free(r->rcpts[i].recipient);
+		free(r->rcpts[i].action);
+		free(r->rcpts[i].diagnostic);
+	}
+	free(r->rcpts);
+	free(r->message_id);
+	memset(r, 0, sizeof(*r));
+}
