@@ -37,6 +37,7 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -167,7 +168,11 @@ queue_msg_new(struct queue *q, const char *client, const char *sender)
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 
 	m->fd = -1;
-	m->ctime = time(NULL);
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	m->ctime = tv.tv_sec;
+	m->t_received = tv.tv_sec + tv.tv_usec / 1e6;
 	m->client = queue_sanitize(client);
 	m->sender = queue_sanitize(sender);
 	m->sched_index = (size_t)-1;
@@ -475,8 +480,10 @@ queue_parse_env(const char *id, char *buf, size_t len, struct queue_msg *m)
 			return -1;
 		*v = '\0';
 		v += 2;
-		if (strcmp(p, "time") == 0)
+		if (strcmp(p, "time") == 0) {
 			m->ctime = (time_t)strtoll(v, NULL, 10);
+			m->t_received = (double)m->ctime;
+		}
 		else if (strcmp(p, "client") == 0) {
 			free(m->client);
 			m->client = xstrdup(v);

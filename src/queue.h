@@ -32,6 +32,7 @@ struct queue_rcpt {
 struct queue_msg {
 	char		 id[QUEUE_ID_LEN + 1];
 	time_t		 ctime;		/* when it was accepted */
+	double		 t_received;	/* the same, finer, for delay= in the log */
 	char		*sender;	/* envelope sender the app gave, "" for <> */
 	char		*client;	/* submitting client's address */
 	char		*message_id;	/* Message-ID (with <>) it has or will be given */

@@ -1,0 +1,99 @@
+/*
+ * scheduler: decides which queued message goes out when, and through which account.
+ * Messages wait in a min-heap ordered by their next attempt (O(log n) per event, no
+ * scan of the queue); one timer is armed for the earliest moment anything can move.
+ * Accounts are used in config order: the first one able to send takes the mail.
+ *
+ * It also turns the upstream sessions' results into queue state and log lines:
+ * the pipeline is listener -> smtp_session -> queue -> scheduler -> upstream -> outcome.
+ */
+#ifndef RELAYD_SCHEDULER_H
+#define RELAYD_SCHEDULER_H
+
+#include <time.h>
+
+#include <openssl/ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "outcome.h"
+#include "queue.h"
+
+struct upstream;
+
+#define SCHED_SESSIONS_MAX	16	/* config allows sessions = 1..16 */
+
+/* The scheduler's view of one provider account. */
+struct sched_account {
+	struct config_account	*cfg;
+	SSL_CTX			*ssl_ctx;
+	struct upstream		*sess[SCHED_SESSIONS_MAX]; /* live upstream sessions */
+	int			 nsessions;
+	int			 nbusy;		/* of which in a transaction */
+	int			 failures;	/* consecutive session failures */
+	time_t			 retry_at;	/* no new session before this */
+	time_t			 suspended_until; /* throttled by the provider */
+	int			 disabled;	/* until the config changes */
+	char			*why;		/* reason for the last three, or NULL */
+	char			*last_reply;	/* last upstream reply, for status */
+};
+
+/* The result of one upstream attempt for one recipient of a message. */
+struct sched_rcpt_result {
+	size_t			 idx;		/* recipient index in the message */
+	enum outcome_action	 action;
+	const char		*reply;		/* the reply or the reason */
+};
+
+struct scheduler;
+
+/*
+ * scheduler_new: a scheduler over the accounts of cfg and the spool q. Returns NULL
+ * after logging (an account's TLS context could not be set up).
+ */
+struct scheduler *scheduler_new(struct event_base *, struct evdns_base *,
+		    struct config *, struct queue *);
+void		 scheduler_free(struct scheduler *);
+
+/* scheduler_add: a committed message (new or loaded at start-up), ready now. */
+void		 scheduler_add(struct scheduler *, struct queue_msg *);
+
+/* scheduler_msg_loaded: the queue_load callback (arg is the scheduler). */
+void		 scheduler_msg_loaded(struct queue_msg *, void *);
+
+/* scheduler_count: messages queued (waiting or in flight). */
+size_t		 scheduler_count(struct scheduler *);
+
+/* For upstream sessions. */
+
+/* scheduler_take: the next message for this account, now in flight, or NULL. */
+struct queue_msg *scheduler_take(struct scheduler *, struct sched_account *);
+
+/* scheduler_msg_open: open a queued message's file for reading; an fd or -1. */
+int		 scheduler_msg_open(struct scheduler *, const struct queue_msg *);
+
+/*
+ * scheduler_done: the attempt on msg is over; results hold one entry per recipient
+ * tried (the others stay as they were). relay names the server for the log.
+ */
+void		 scheduler_done(struct scheduler *, struct sched_account *, struct queue_msg *,
+		    const struct sched_rcpt_result *, size_t nresults, const char *relay);
+
+/* scheduler_session_ready: the session is authenticated and ready for mail. */
+void		 scheduler_session_ready(struct scheduler *, struct sched_account *);
+
+/*
+ * scheduler_session_failed: the session ended before it could send (connect, TLS,
+ * EHLO, AUTH): action RETRY backs the account off on the retry schedule, THROTTLE
+ * suspends it, DISABLE stops it. The first waiting message is deferred with reason,
+ * so the trouble shows under a queue id in the log.
+ */
+void		 scheduler_session_failed(struct scheduler *, struct sched_account *,
+		    enum outcome_action, const char *reason, const char *relay);
+
+/* scheduler_session_closed: the session is gone. */
+void		 scheduler_session_closed(struct scheduler *, struct sched_account *,
+		    struct upstream *);
+
+#endif

@@ -1,0 +1,926 @@
+/*
+ * upstream: the SMTP client session to a provider.
+ *
+ * An explicit state machine (upstream_enter_state records every transition, with a
+ * per-state timeout from one table). upstream_send_* write the command for a state;
+ * upstream_response reads a complete reply and chooses the next state (OpenSMTPD's
+ * mta_enter_state / mta_response split). What a reply means is asked of outcome.c.
+ *
+ * Security: with tls "implicit" nothing is read or written before the handshake has
+ * verified the certificate and host name; with "starttls" only EHLO and STARTTLS go
+ * in clear, and a server that does not offer STARTTLS, refuses it, or sends anything
+ * after its 220 (a response injection, CVE-2011-0411 class) is left without AUTH.
+ */
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/util.h>
+
+#include "auth.h"
+#include "log.h"
+#include "outcome.h"
+#include "rewrite.h"
+#include "scheduler.h"
+#include "smtp_data.h"
+#include "tls.h"
+#include "upstream.h"
+#include "xmalloc.h"
+
+#define UPSTREAM_REPLY_MAX	4096	/* bound on one reply line we accept */
+#define UPSTREAM_IDLE		30	/* seconds an idle session stays open */
+#define UPSTREAM_CHUNK		(64 * 1024)
+
+enum upstream_state {
+	UP_INIT,
+	UP_RESOLVE,
+	UP_CONNECT,
+	UP_TLS,			/* TLS handshake (implicit, or after STARTTLS) */
+	UP_BANNER,
+	UP_EHLO,
+	UP_STARTTLS,
+	UP_AUTH,
+	UP_READY,		/* authenticated, waiting for mail */
+	UP_MAIL,		/* MAIL, RCPT and DATA replies being read */
+	UP_BODY,		/* message being written */
+	UP_EOM,			/* waiting for the reply to the final "." */
+	UP_RSET,
+	UP_QUIT,
+	UP_DEAD,
+	UP_NSTATES
+};
+
+/* Per-state timeouts in seconds: RFC 5321 4.5.3.2 minimums where it gives them. */
+static const int upstream_timeouts[UP_NSTATES] = {
+	[UP_INIT] = 0,
+	[UP_RESOLVE] = 30,
+	[UP_CONNECT] = 30,
+	[UP_TLS] = 60,
+	[UP_BANNER] = 300,	/* 4.5.3.2.1: initial 220, 5 minutes */
+	[UP_EHLO] = 300,
+	[UP_STARTTLS] = 120,
+	[UP_AUTH] = 120,
+	[UP_READY] = UPSTREAM_IDLE,
+	[UP_MAIL] = 300,	/* 4.5.3.2.2/3/4: MAIL, RCPT 5 min; DATA 2 min (>=) */
+	[UP_BODY] = 180,	/* 4.5.3.2.5: data block, 3 minutes */
+	[UP_EOM] = 600,		/* 4.5.3.2.6: DATA termination, 10 minutes */
+	[UP_RSET] = 120,
+	[UP_QUIT] = 30,
+	[UP_DEAD] = 0,
+};
+_Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NSTATES,
+    "a timeout for every state");
+
+static const char *upstream_state_names[UP_NSTATES] = {
+	[UP_INIT] = "init", [UP_RESOLVE] = "resolve", [UP_CONNECT] = "connect",
+	[UP_TLS] = "tls", [UP_BANNER] = "banner", [UP_EHLO] = "ehlo",
+	[UP_STARTTLS] = "starttls", [UP_AUTH] = "auth", [UP_READY] = "ready",
+	[UP_MAIL] = "mail", [UP_BODY] = "body", [UP_EOM] = "eom", [UP_RSET] = "rset",
+	[UP_QUIT] = "quit", [UP_DEAD] = "dead",
+};
+_Static_assert(sizeof(upstream_state_names) / sizeof(upstream_state_names[0]) ==
+    UP_NSTATES, "a name for every state");
+
+/* One recipient of the transaction in progress. */
+struct upstream_rcpt {
+	size_t			 idx;		/* in the message */
+	enum outcome_action	 action;
+	char			*reply;
+	int			 accepted;	/* RCPT got 2xx */
+};
+
+struct upstream {
+	struct scheduler	*sched;
+	struct sched_account	*acct;
+	struct config_account	*cfg;
+	struct event_base	*base;
+	struct evdns_base	*dns;
+	char			*helo;
+	enum upstream_state	 state;
+	struct event		*start_ev;	/* deferred start and deferred free */
+
+	struct evdns_getaddrinfo_request *dnsreq;
+	struct evutil_addrinfo	*ai, *ai_cur;
+	char			 relay[300];	/* host[address]:port */
+	char			 lasterr[512];	/* why the last address failed */
+	struct bufferevent	*bev;
+	evutil_socket_t		 fd;
+	SSL			*ssl;		/* owned by bev once TLS is up */
+	int			 tls_up;
+
+	/* The reply being read: code and lines joined by spaces. */
+	char			 reply[UPSTREAM_REPLY_MAX];
+	size_t			 replylen;
+	int			 code;
+
+	/* What EHLO said. */
+	int			 cap_pipelining, cap_starttls, cap_size, cap_8bitmime;
+	char			*cap_auth;
+
+	struct auth		*auth;
+
+	/* The transaction in progress. */
+	struct queue_msg	*msg;
+	struct upstream_rcpt	*rcpts;
+	size_t			 nrcpts;
+	size_t			 expect;	/* replies read: 0 MAIL, 1..n RCPT, n+1 DATA */
+	size_t			 sent_cmds;	/* commands written (unpipelined mode) */
+	int			 mail_failed;
+	size_t			 naccepted;
+	int			 body_fd;
+	uint64_t		 body_off, body_left;
+	int			 body_bol;
+	char			 body_last[2];
+};
+
+static void upstream_enter_state(struct upstream *, enum upstream_state);
+static void upstream_fail(struct upstream *, enum outcome_action, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static void upstream_close(struct upstream *);
+static void upstream_read_cb(struct bufferevent *, void *);
+static void upstream_write_cb(struct bufferevent *, void *);
+static void upstream_event_cb(struct bufferevent *, short, void *);
+static void upstream_connect_next(struct upstream *);
+static void upstream_next_tx(struct upstream *);
+
+static const char *
+upstream_state_name(enum upstream_state s)
+{
+	return s < UP_NSTATES ? upstream_state_names[s] : "?";
+}
+
+/* upstream_enter_state: the one place a session changes state. */
+static void
+upstream_enter_state(struct upstream *u, enum upstream_state s)
+{
+	log_debug("upstream: account=%s relay=%s state %s -> %s", u->cfg->name, u->relay,
+	    upstream_state_name(u->state), upstream_state_name(s));
+	u->state = s;
+	if (u->bev != NULL && upstream_timeouts[s] > 0) {
+		struct timeval tv = { .tv_sec = upstream_timeouts[s] };
+
+		bufferevent_set_timeouts(u->bev, &tv, &tv);
+	}
+}
+
+/* upstream_printf: write one command line. */
+static void __attribute__((format(printf, 2, 3)))
+upstream_printf(struct upstream *u, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(bufferevent_get_output(u->bev), fmt, ap);
+	va_end(ap);
+}
+
+/* upstream_free_cb: the deferred free of a dead session (never from its own chain). */
+static void
+upstream_free_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct upstream *u = arg;
+
+	event_free(u->start_ev);
+	if (u->ai != NULL)
+		evutil_freeaddrinfo(u->ai);
+	auth_free(u->auth);
+	free(u->cap_auth);
+	free(u->helo);
+	free(u);
+}
+
+/* upstream_tx_clear: forget the transaction (the message is the scheduler's again). */
+static void
+upstream_tx_clear(struct upstream *u)
+{
+	for (size_t i = 0; i < u->nrcpts; i++)
+		free(u->rcpts[i].reply);
+	free(u->rcpts);
+	u->rcpts = NULL;
+	u->nrcpts = 0;
+	u->msg = NULL;
+	if (u->body_fd != -1) {
+		close(u->body_fd);
+		u->body_fd = -1;
+	}
+}
+
+/* upstream_tx_report: hand the transaction's per-recipient results to the scheduler. */
+static void
+upstream_tx_report(struct upstream *u)
+{
+	struct sched_rcpt_result *res;
+	struct queue_msg *m = u->msg;
+
+	if (m == NULL)
+		return;
+	res = xcalloc(u->nrcpts ? u->nrcpts : 1, sizeof(*res));
+	for (size_t i = 0; i < u->nrcpts; i++) {
+		res[i].idx = u->rcpts[i].idx;
+		res[i].action = u->rcpts[i].action;
+		res[i].reply = u->rcpts[i].reply ? u->rcpts[i].reply : "no reply";
+	}
+	u->msg = NULL;
+	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, u->relay);
+	free(res);
+	upstream_tx_clear(u);
+}
+
+/*
+ * upstream_tx_set_all: give every recipient without a final reply of its own (those
+ * refused at RCPT have one) the same result.
+ */
+static void
+upstream_tx_set_all(struct upstream *u, enum outcome_action act, const char *reply)
+{
+	for (size_t i = 0; i < u->nrcpts; i++) {
+		struct upstream_rcpt *r = &u->rcpts[i];
+
+		if (r->reply != NULL && !r->accepted)
+			continue;
+		free(r->reply);
+		r->reply = xstrdup(reply);
+		r->action = act;
+	}
+}
+
+/*
+ * upstream_drop_conn: free the bufferevent and the socket. A plain bufferevent does
+ * not own its socket (u->fd does, so TLS can take it over); a TLS one owns both the
+ * socket and the SSL.
+ */
+static void
+upstream_drop_conn(struct upstream *u)
+{
+	if (u->bev != NULL) {
+		bufferevent_free(u->bev);
+		u->bev = NULL;
+	} else if (u->ssl != NULL)
+		SSL_free(u->ssl);
+	u->ssl = NULL;
+	if (u->fd != -1)
+		close(u->fd);
+	u->fd = -1;
+}
+
+/* upstream_close: end the session; the scheduler learns it; freed from the loop. */
+static void
+upstream_close(struct upstream *u)
+{
+	if (u->state == UP_DEAD)
+		return;
+	if (u->msg != NULL) {
+		char why[1024];
+
+		snprintf(why, sizeof(why), "lost connection with %s while in state %s%s%s",
+		    u->relay, upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
+		    u->lasterr);
+		upstream_tx_set_all(u, OUTCOME_RETRY, why);
+		upstream_tx_report(u);
+	}
+	if (u->dnsreq != NULL) {
+		evdns_getaddrinfo_cancel(u->dnsreq);
+		u->dnsreq = NULL;
+	}
+	upstream_drop_conn(u);
+	upstream_enter_state(u, UP_DEAD);
+	scheduler_session_closed(u->sched, u->acct, u);
+	event_assign(u->start_ev, u->base, -1, 0, upstream_free_cb, u);
+	event_active(u->start_ev, 0, 0);
+}
+
+/*
+ * upstream_fail: the session cannot go on. Before it was ready this is a session
+ * failure (the account backs off); during a transaction the message is deferred.
+ */
+static void
+upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
+{
+	char why[600];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (u->state < UP_READY)
+		scheduler_session_failed(u->sched, u->acct, act, why, u->relay);
+	else if (u->msg != NULL) {
+		upstream_tx_set_all(u, act, why);
+		upstream_tx_report(u);
+	}
+	upstream_close(u);
+}
+
+int
+upstream_is_idle(const struct upstream *u)
+{
+	return u->state == UP_READY && u->msg == NULL;
+}
+
+/* upstream_resolved: the host's addresses are known; try them in turn. */
+static void
+upstream_resolved(int err, struct evutil_addrinfo *ai, void *arg)
+{
+	struct upstream *u = arg;
+
+	u->dnsreq = NULL;
+	if (err == EVUTIL_EAI_CANCEL)
+		return;
+	if (err != 0) {
+		upstream_fail(u, OUTCOME_RETRY, "cannot resolve %s: %s", u->cfg->host,
+		    evutil_gai_strerror(err));
+		return;
+	}
+	u->ai = ai;
+	u->ai_cur = NULL;
+	upstream_connect_next(u);
+}
+
+/* upstream_start_cb: begin resolving (deferred so upstream_new never calls back). */
+static void
+upstream_start_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct upstream *u = arg;
+	struct evutil_addrinfo hints = { 0 };
+	char port[8];
+	struct evdns_getaddrinfo_request *req;
+
+	upstream_enter_state(u, UP_RESOLVE);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_protocol = IPPROTO_TCP;
+	snprintf(port, sizeof(port), "%d", u->cfg->port);
+	/* Answers from /etc/hosts or for literals come back before this returns. */
+	req = evdns_getaddrinfo(u->dns, u->cfg->host, port, &hints, upstream_resolved, u);
+	if (u->state == UP_RESOLVE && u->ai == NULL)
+		u->dnsreq = req;
+}
+
+struct upstream *
+upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *base,
+    struct evdns_base *dns, const char *helo)
+{
+	struct upstream *u = xcalloc(1, sizeof(*u));
+
+	u->sched = s;
+	u->acct = a;
+	u->cfg = a->cfg;
+	u->base = base;
+	u->dns = dns;
+	u->helo = xstrdup(helo);
+	u->fd = -1;
+	u->body_fd = -1;
+	u->state = UP_INIT;
+	snprintf(u->relay, sizeof(u->relay), "%s:%d", u->cfg->host, u->cfg->port);
+	u->start_ev = event_new(base, -1, 0, upstream_start_cb, u);
+	event_active(u->start_ev, 0, 0);
+	return u;
+}
+
+void
+upstream_stop(struct upstream *u)
+{
+	if (u->msg != NULL) {
+		/* Shutting down: the message stays queued as it is on disk. */
+		u->acct->nbusy--;
+		queue_msg_free(u->msg);
+		u->msg = NULL;
+		upstream_tx_clear(u);
+	}
+	upstream_close(u);
+}
+
+/* upstream_connect_next: try the next address of the host, or give up. */
+static void
+upstream_connect_next(struct upstream *u)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	upstream_drop_conn(u);
+	u->ai_cur = u->ai_cur == NULL ? u->ai : u->ai_cur->ai_next;
+	if (u->ai_cur == NULL) {
+		upstream_fail(u, OUTCOME_RETRY, "cannot connect to %s port %d: %s",
+		    u->cfg->host, u->cfg->port, u->lasterr[0] ? u->lasterr : "no address");
+		return;
+	}
+	const struct sockaddr *sa = u->ai_cur->ai_addr;
+	evutil_inet_ntop(sa->sa_family, sa->sa_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
+	snprintf(u->relay, sizeof(u->relay), "%s[%s]:%d", u->cfg->host, addr, u->cfg->port);
+
+	/* The plain bufferevent does not own the socket: TLS may take it over. */
+	u->bev = bufferevent_socket_new(u->base, -1, 0);
+	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
+	upstream_enter_state(u, UP_CONNECT);
+	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)sa,
+	    (int)u->ai_cur->ai_addrlen) == -1) {
+		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
+		    strerror(errno));
+		upstream_connect_next(u);
+		return;
+	}
+	u->fd = bufferevent_getfd(u->bev);
+}
+
+/* upstream_tls_start: put TLS on the connected socket (implicit, or after STARTTLS). */
+static void
+upstream_tls_start(struct upstream *u)
+{
+	bufferevent_free(u->bev);
+	u->bev = NULL;
+	if ((u->ssl = tls_client_ssl(u->acct->ssl_ctx, u->cfg->host)) == NULL) {
+		upstream_fail(u, OUTCOME_RETRY, "cannot create a TLS session");
+		return;
+	}
+	u->bev = bufferevent_openssl_socket_new(u->base, u->fd, u->ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (u->bev == NULL) {
+		upstream_fail(u, OUTCOME_RETRY, "cannot set up TLS on the connection");
+		return;
+	}
+	u->fd = -1;	/* the TLS bufferevent owns the socket and the SSL now */
+	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
+	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+	upstream_enter_state(u, UP_TLS);
+}
+
+static void
+upstream_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct upstream *u = arg;
+	char why[400];
+
+	if (u->state == UP_DEAD)
+		return;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (u->state == UP_CONNECT) {
+			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
+				upstream_tls_start(u);
+			else {
+				bufferevent_enable(u->bev, EV_READ | EV_WRITE);
+				upstream_enter_state(u, UP_BANNER);
+			}
+		} else if (u->state == UP_TLS) {
+			char desc[128];
+
+			u->tls_up = 1;
+			log_debug("upstream: account=%s relay=%s TLS %s", u->cfg->name, u->relay,
+			    tls_describe(u->ssl, desc, sizeof(desc)));
+			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
+				upstream_enter_state(u, UP_BANNER);
+			else {
+				upstream_enter_state(u, UP_EHLO);
+				upstream_printf(u, "EHLO %s\r\n", u->helo);
+			}
+		}
+		return;
+	}
+	if ((what & BEV_EVENT_TIMEOUT) && u->state == UP_READY) {
+		/* Idle long enough: leave politely. */
+		upstream_enter_state(u, UP_QUIT);
+		upstream_printf(u, "QUIT\r\n");
+		bufferevent_enable(bev, EV_READ | EV_WRITE);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		upstream_fail(u, OUTCOME_RETRY, "timeout after %ds in state %s with %s",
+		    upstream_timeouts[u->state], upstream_state_name(u->state), u->relay);
+		return;
+	}
+	if (u->state == UP_CONNECT) {
+		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		upstream_connect_next(u);
+		return;
+	}
+	if (u->state == UP_TLS) {
+		upstream_fail(u, OUTCOME_RETRY, "%s (%s); nothing was sent", tls_failure(u->ssl,
+		    bufferevent_get_openssl_error(bev), why, sizeof(why)), u->relay);
+		return;
+	}
+	if (u->state == UP_READY && (what & BEV_EVENT_EOF)) {
+		log_debug("upstream: account=%s relay=%s closed the idle session",
+		    u->cfg->name, u->relay);
+		upstream_close(u);
+		return;
+	}
+	if (u->state == UP_QUIT) {
+		upstream_close(u);
+		return;
+	}
+	snprintf(u->lasterr, sizeof(u->lasterr), "%s", (what & BEV_EVENT_EOF) ?
+	    "connection closed by the server" :
+	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	ERR_clear_error();
+	if (u->msg != NULL)
+		upstream_close(u);	/* defers the message with the reason */
+	else
+		upstream_fail(u, OUTCOME_RETRY, "lost connection with %s in state %s: %s",
+		    u->relay, upstream_state_name(u->state), u->lasterr);
+}
+
+/* upstream_parse_ehlo_line: remember one capability from an EHLO reply line. */
+static void
+upstream_parse_ehlo_line(struct upstream *u, const char *kw)
+{
+	if (strcasecmp(kw, "PIPELINING") == 0)
+		u->cap_pipelining = 1;
+	else if (strcasecmp(kw, "STARTTLS") == 0)
+		u->cap_starttls = 1;
+	else if (strncasecmp(kw, "SIZE", 4) == 0 && (kw[4] == '\0' || kw[4] == ' '))
+		u->cap_size = 1;
+	else if (strcasecmp(kw, "8BITMIME") == 0)
+		u->cap_8bitmime = 1;
+	else if (strncasecmp(kw, "AUTH", 4) == 0 && (kw[4] == ' ' || kw[4] == '=')) {
+		free(u->cap_auth);
+		u->cap_auth = xstrdup(kw + 5);
+	}
+}
+
+/* upstream_auth_begin: AUTH with the best mechanism both sides have, or ready. */
+static void
+upstream_auth_begin(struct upstream *u)
+{
+	const char *mech, *err;
+	char *initial;
+
+	if (u->cfg->username == NULL) {		/* a local smarthost without AUTH */
+		upstream_enter_state(u, UP_READY);
+		scheduler_session_ready(u->sched, u->acct);
+		upstream_next_tx(u);
+		return;
+	}
+	if (u->cfg->tls != CONFIG_TLS_NONE && !u->tls_up) {	/* never in clear */
+		upstream_fail(u, OUTCOME_RETRY, "refusing to authenticate without TLS");
+		return;
+	}
+	if (u->cap_auth == NULL) {
+		upstream_fail(u, OUTCOME_RETRY, "%s offers no AUTH; is SMTP access enabled "
+		    "for this mailbox in the provider's settings?", u->relay);
+		return;
+	}
+	auth_free(u->auth);
+	u->auth = auth_new(u->cfg->host, u->cfg->username, u->cfg->password);
+	if (auth_start(u->auth, u->cap_auth, &mech, &initial, &err) == -1) {
+		upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s (server offers: %s)",
+		    u->relay, err, u->cap_auth);
+		return;
+	}
+	upstream_enter_state(u, UP_AUTH);
+	if (initial != NULL)
+		upstream_printf(u, "AUTH %s %s\r\n", mech, initial);
+	else
+		upstream_printf(u, "AUTH %s\r\n", mech);
+	free(initial);
+	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, u->relay,
+	    mech, u->cfg->username);
+}
+
+/* upstream_send_rcpt: the RCPT command for transaction recipient i. */
+static void
+upstream_send_rcpt(struct upstream *u, size_t i)
+{
+	upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
+}
+
+/* upstream_next_tx: start a transaction with the next message, or wait for one. */
+static void
+upstream_next_tx(struct upstream *u)
+{
+	struct queue_msg *m;
+
+	if (u->state != UP_READY || u->msg != NULL)
+		return;
+	if ((m = scheduler_take(u->sched, u->acct)) == NULL)
+		return;		/* idle; the READY timeout ends the session */
+	u->msg = m;
+	u->rcpts = xcalloc(m->nrcpt, sizeof(*u->rcpts));
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+			u->rcpts[u->nrcpts].idx = i;
+			u->rcpts[u->nrcpts].action = OUTCOME_RETRY;
+			u->nrcpts++;
+		}
+	u->expect = 0;
+	u->mail_failed = 0;
+	u->naccepted = 0;
+	upstream_enter_state(u, UP_MAIL);
+	upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
+	if (u->cap_size)
+		upstream_printf(u, " SIZE=%llu", (unsigned long long)m->size + 1024);
+	if (u->cap_8bitmime)
+		upstream_printf(u, " BODY=8BITMIME");
+	upstream_printf(u, "\r\n");
+	if (u->cap_pipelining) {	/* RFC 2920: MAIL, RCPTs and DATA in one go */
+		for (size_t i = 0; i < u->nrcpts; i++)
+			upstream_send_rcpt(u, i);
+		upstream_printf(u, "DATA\r\n");
+		u->sent_cmds = u->nrcpts + 2;
+	} else
+		u->sent_cmds = 1;
+}
+
+/* upstream_body_fill: top up the output with the next part of the message. */
+static void
+upstream_body_fill(struct upstream *u)
+{
+	struct evbuffer *out = bufferevent_get_output(u->bev);
+	static char in[UPSTREAM_CHUNK], stuffed[2 * UPSTREAM_CHUNK];
+
+	while (u->body_left > 0 && evbuffer_get_length(out) < UPSTREAM_CHUNK) {
+		size_t want = u->body_left < sizeof(in) ? (size_t)u->body_left : sizeof(in);
+		ssize_t n = pread(u->body_fd, in, want, (off_t)u->body_off);
+
+		if (n <= 0) {
+			log_err("%s: spool: cannot read the message: %s", u->msg->id,
+			    n == 0 ? "file too short" : strerror(errno));
+			upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
+			return;
+		}
+		u->body_off += (uint64_t)n;
+		u->body_left -= (uint64_t)n;
+		if (n >= 2)
+			memcpy(u->body_last, in + n - 2, 2);
+		else {
+			u->body_last[0] = u->body_last[1];
+			u->body_last[1] = in[0];
+		}
+		evbuffer_add(out, stuffed, smtp_data_stuff(in, (size_t)n, stuffed, &u->body_bol));
+	}
+	if (u->body_left == 0) {
+		/* The stored message ends with CRLF; make sure of it before the dot. */
+		if (memcmp(u->body_last, "\r\n", 2) != 0)
+			evbuffer_add(out, "\r\n", 2);
+		evbuffer_add(out, ".\r\n", 3);
+		upstream_enter_state(u, UP_EOM);
+	}
+}
+
+/* upstream_body_begin: after 354, send the rewritten header and start the body. */
+static void
+upstream_body_begin(struct upstream *u)
+{
+	struct queue_msg *m = u->msg;
+	char *hdr = NULL, *out, *stuffed;
+	size_t outlen;
+	int bol = 1;
+
+	if ((u->body_fd = scheduler_msg_open(u->sched, m)) == -1) {
+		upstream_fail(u, OUTCOME_RETRY, "cannot open the queued message");
+		return;
+	}
+	hdr = xmalloc(m->header_size + 1);
+	if (m->header_size > 0 && pread(u->body_fd, hdr, m->header_size,
+	    (off_t)m->data_off) != (ssize_t)m->header_size) {
+		free(hdr);
+		upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
+		return;
+	}
+	rewrite_headers(hdr, m->header_size, u->cfg->address, m->sender, m->message_id,
+	    &out, &outlen);
+	free(hdr);
+	stuffed = xmalloc(2 * outlen + 1);
+	evbuffer_add(bufferevent_get_output(u->bev), stuffed,
+	    smtp_data_stuff(out, outlen, stuffed, &bol));
+	free(stuffed);
+	free(out);
+	u->body_off = m->data_off + m->header_size;
+	u->body_left = m->size - m->header_size;
+	u->body_bol = 1;	/* the header block ends with its empty line */
+	memcpy(u->body_last, "\r\n", 2);
+	upstream_enter_state(u, UP_BODY);
+	upstream_body_fill(u);
+}
+
+/* upstream_tx_reply: one reply of the MAIL/RCPT/DATA exchange. */
+static void
+upstream_tx_reply(struct upstream *u)
+{
+	size_t i = u->expect++;
+
+	if (i == 0) {					/* MAIL */
+		if (u->code / 100 != 2) {
+			u->mail_failed = 1;
+			upstream_tx_set_all(u, outcome_classify(OUTCOME_MAIL, u->reply),
+			    u->reply);
+		}
+	} else if (i <= u->nrcpts) {			/* RCPT */
+		struct upstream_rcpt *r = &u->rcpts[i - 1];
+
+		if (u->mail_failed)
+			;	/* the reply to MAIL says it all */
+		else if (u->code / 100 == 2) {
+			r->accepted = 1;
+			u->naccepted++;
+		} else {
+			r->action = outcome_classify(OUTCOME_RCPT, u->reply);
+			r->reply = xstrdup(u->reply);
+		}
+	} else {					/* DATA */
+		if (u->code == 354 && u->naccepted > 0 && !u->mail_failed) {
+			upstream_body_begin(u);
+			return;
+		}
+		if (u->code == 354) {	/* nobody to send to, yet the server waits */
+			upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
+			    u->relay);
+			return;
+		}
+		if (!u->mail_failed && u->naccepted > 0)
+			upstream_tx_set_all(u, outcome_classify(OUTCOME_DATA, u->reply),
+			    u->reply);
+	}
+	if (u->expect == u->nrcpts + 2) {	/* the DATA reply was the last one */
+		upstream_tx_report(u);
+		upstream_enter_state(u, UP_RSET);
+		upstream_printf(u, "RSET\r\n");
+		return;
+	}
+	if (!u->cap_pipelining) {	/* one command at a time */
+		if (u->mail_failed || (u->expect == u->nrcpts + 1 && u->naccepted == 0)) {
+			/* Nothing to send: skip the rest of the transaction. */
+			upstream_tx_report(u);
+			upstream_enter_state(u, UP_RSET);
+			upstream_printf(u, "RSET\r\n");
+			return;
+		}
+		if (u->expect <= u->nrcpts)
+			upstream_send_rcpt(u, u->expect - 1);
+		else
+			upstream_printf(u, "DATA\r\n");
+		u->sent_cmds++;
+	}
+}
+
+/* upstream_response: a complete reply arrived; choose the next state. */
+static void
+upstream_response(struct upstream *u)
+{
+	const char *err;
+	char *resp;
+
+	switch (u->state) {
+	case UP_BANNER:
+		if (u->code != 220) {
+			upstream_fail(u, outcome_classify(OUTCOME_CONNECT, u->reply),
+			    "%s greeted with: %s", u->relay, u->reply);
+			return;
+		}
+		upstream_enter_state(u, UP_EHLO);
+		upstream_printf(u, "EHLO %s\r\n", u->helo);
+		break;
+	case UP_EHLO:
+		if (u->code / 100 != 2) {
+			upstream_fail(u, outcome_classify(OUTCOME_EHLO, u->reply),
+			    "%s refused EHLO: %s", u->relay, u->reply);
+			return;
+		}
+		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !u->tls_up) {
+			if (!u->cap_starttls) {
+				upstream_fail(u, OUTCOME_RETRY, "%s does not offer STARTTLS; "
+				    "nothing is sent in clear", u->relay);
+				return;
+			}
+			upstream_enter_state(u, UP_STARTTLS);
+			upstream_printf(u, "STARTTLS\r\n");
+			return;
+		}
+		upstream_auth_begin(u);
+		break;
+	case UP_STARTTLS:
+		if (u->code != 220) {
+			upstream_fail(u, OUTCOME_RETRY, "%s refused STARTTLS: %s; nothing is "
+			    "sent in clear", u->relay, u->reply);
+			return;
+		}
+		if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0) {
+			upstream_fail(u, OUTCOME_RETRY, "%s sent data after its STARTTLS reply "
+			    "(response injection?); giving up on this connection", u->relay);
+			return;
+		}
+		/* What EHLO said in clear is forgotten (RFC 3207 4.2). */
+		u->cap_pipelining = u->cap_starttls = u->cap_size = u->cap_8bitmime = 0;
+		free(u->cap_auth);
+		u->cap_auth = NULL;
+		upstream_tls_start(u);
+		break;
+	case UP_AUTH:
+		if (u->code == 334) {
+			if (auth_step(u->auth, u->reply + 4 < u->reply + u->replylen ?
+			    u->reply + 4 : "", &resp, &err) == -1) {
+				upstream_printf(u, "*\r\n");	/* cancel (RFC 4954 4) */
+				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", u->relay, err);
+				return;
+			}
+			upstream_printf(u, "%s\r\n", resp);
+			explicit_bzero(resp, strlen(resp));
+			free(resp);
+			return;
+		}
+		if (u->code / 100 != 2) {
+			upstream_fail(u, outcome_classify(OUTCOME_AUTH, u->reply),
+			    "authentication as %s failed: %s", u->cfg->username, u->reply);
+			return;
+		}
+		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, u->relay,
+		    u->cfg->username);
+		upstream_enter_state(u, UP_READY);
+		scheduler_session_ready(u->sched, u->acct);
+		upstream_next_tx(u);
+		break;
+	case UP_MAIL:
+		upstream_tx_reply(u);
+		break;
+	case UP_EOM:
+		upstream_tx_set_all(u, outcome_classify(OUTCOME_DATA, u->reply), u->reply);
+		upstream_tx_report(u);
+		upstream_enter_state(u, UP_READY);
+		upstream_next_tx(u);
+		break;
+	case UP_RSET:
+		upstream_enter_state(u, UP_READY);
+		upstream_next_tx(u);
+		break;
+	case UP_QUIT:
+		upstream_close(u);
+		break;
+	default:
+		upstream_fail(u, OUTCOME_RETRY, "%s sent an unexpected reply in state %s: %s",
+		    u->relay, upstream_state_name(u->state), u->reply);
+		break;
+	}
+}
+
+/* upstream_read_cb: collect reply lines; act on each complete reply. */
+static void
+upstream_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream *u = arg;
+	struct evbuffer *in;
+	char *line;
+	size_t len;
+
+	while (u->state != UP_DEAD && u->bev == bev) {
+		in = bufferevent_get_input(bev);
+		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
+			if (evbuffer_get_length(in) > UPSTREAM_REPLY_MAX)
+				upstream_fail(u, OUTCOME_RETRY, "%s sent an overlong reply line",
+				    u->relay);
+			return;
+		}
+		if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
+		    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
+		    (len > 3 && line[3] != ' ' && line[3] != '-')) {
+			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply: %.80s",
+			    u->relay, line);
+			free(line);
+			return;
+		}
+		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		int more = len > 3 && line[3] == '-', first = u->replylen == 0;
+
+		if (u->replylen == 0) {
+			u->code = code;
+			u->replylen = (size_t)snprintf(u->reply, sizeof(u->reply), "%s", line);
+		} else if (u->replylen < sizeof(u->reply) - 1)
+			u->replylen += (size_t)snprintf(u->reply + u->replylen,
+			    sizeof(u->reply) - u->replylen, " %s", len > 4 ? line + 4 : "");
+		if (u->replylen >= sizeof(u->reply))
+			u->replylen = sizeof(u->reply) - 1;
+		if (u->state == UP_EHLO && code / 100 == 2 && len > 4 && !first)
+			upstream_parse_ehlo_line(u, line + 4);	/* the first line is a name */
+		free(line);
+		if (more)
+			continue;
+		upstream_response(u);
+		u->replylen = 0;
+	}
+}
+
+/* upstream_write_cb: the output drained; keep the message body flowing. */
+static void
+upstream_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct upstream *u = arg;
+
+	if (u->state == UP_BODY)
+		upstream_body_fill(u);
+}
+
+void
+upstream_wake(struct upstream *u)
+{
+	if (upstream_is_idle(u))
+		upstream_next_tx(u);
+}

@@ -1,0 +1,33 @@
+/*
+ * upstream: the client side of one SMTP session to a provider account: resolve,
+ * connect (trying each address), TLS (implicit or STARTTLS, verified before any
+ * command that matters), EHLO, AUTH, then as many transactions as the scheduler has
+ * mail for, reusing the one authenticated session, with PIPELINING when offered.
+ */
+#ifndef RELAYD_UPSTREAM_H
+#define RELAYD_UPSTREAM_H
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+struct scheduler;
+struct sched_account;
+struct upstream;
+
+/*
+ * upstream_new: start a session for the account. It reports to the scheduler as it
+ * goes (ready, done, failed, idle, closed) and frees itself when it ends.
+ */
+struct upstream	*upstream_new(struct scheduler *, struct sched_account *,
+		    struct event_base *, struct evdns_base *, const char *helo_name);
+
+/* upstream_wake: there may be work; an idle session asks the scheduler for it. */
+void		 upstream_wake(struct upstream *);
+
+/* upstream_is_idle: is the session authenticated and waiting for mail? */
+int		 upstream_is_idle(const struct upstream *);
+
+/* upstream_stop: end the session now (shutdown); in-flight mail stays queued. */
+void		 upstream_stop(struct upstream *);
+
+#endif
