@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from certs import make_certs  # noqa: E402
 from provider import Provider  # noqa: E402
 
-RELAYD = ROOT / "build" / "relayd"
+# RELAYD=/path/to/relayd runs the suite against another build (sanitizers, installed copy)
+RELAYD = Path(os.environ.get("RELAYD") or ROOT / "build" / "relayd")
 USER = "shop@example.ru"
 PASSWORD = "secret"
 DEADLINE = 60
