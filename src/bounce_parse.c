@@ -77,54 +77,99 @@ _Static_assert(sizeof(bp_kind_names) / sizeof(bp_kind_names[0]) == BOUNCE_SOFT +
     "bp_kind_names");
 
 /*
- * Phrases that say the address is gone (lower case, matched as substrings). Mail.ru
- * and Yandex write Russian; the rest is what MTAs and big providers say in English.
+ * What the remote's words say about the address, most specific first: the first
+ * phrase (lower case, a substring) of this table found in the diagnostic decides.
+ * Sender-side trouble comes first (a 5.1.8 "domain of sender does not exist" is not
+ * the recipient's), then causes that are not the address's fault even when a
+ * "user unknown" style phrase also appears (full, spam, rate), then "address gone",
+ * and nothing else: words like "blocked" or "policy" need no rule, soft is what is left
+ * when neither a phrase nor the status says the address is gone. Mail.ru and Yandex write Russian.
  */
-static const char *const bp_hard_phrases[] = {
-	"user unknown", "unknown user", "no such user", "user not found",
-	"user doesn't exist", "user does not exist", "unknown recipient",
-	"recipient unknown", "recipient not found", "recipientnotfound",
-	"no such recipient", "invalid recipient", "recipient is invalid",
-	"no such mailbox", "mailbox not found", "mailbox does not exist",
-	"mailbox doesn't exist", "mailbox unavailable", "mailbox is unavailable",
-	"mailbox not available", "invalid mailbox", "unknown mailbox", "no mailbox",
-	"not a valid mailbox", "address does not exist", "address doesn't exist",
-	"account does not exist", "account doesn't exist", "does not exist",
-	"unknown address", "address unknown", "addressee unknown", "no such address",
-	"bad address", "invalid address", "address rejected", "unrouteable address",
-	"not our customer", "no longer", "is not a valid user", "not a known user",
-	"user invalid", "unknown local part", "unknown or illegal alias",
-	"no such person", "no such domain", "host not found", "domain not found",
-	"host unknown", "unknown host", "host or domain name not found",
-	"name or service not known", "domain does not exist", "unknown domain",
-	"domain name not found", "does not accept mail", "null mx", "has moved",
-	"resolver.adr", "nosuchuser", "not listed in", "undeliverable address",
-	"нет такого", "не существует", "не найден", "unknown to address",
-};
-
-/*
- * Phrases that say the failure is not the address's fault: full, spam, policy,
- * throttling, content, authentication of the sender, transient trouble.
- */
-static const char *const bp_soft_phrases[] = {
-	"mailbox full", "mailbox is full", "mailbox has exceeded", "over quota",
-	"overquota", "quota exceeded", "exceeded quota", "exceeds quota",
-	"quota exceed", "storage limit", "insufficient storage", "out of storage",
-	"mailfolder is full", "mail box full", "size limit", "too large",
-	"too big", "exceeds the maximum", "message size", "spam", "blocked",
-	"blacklist", "blocklist", "block list", "listed in", "listed at",
-	"listed on", "reputation", "policy", "dmarc", "spf", "dkim",
-	"authentication", "not authorized", "unauthenticated", "relay access",
-	"relaying denied", "relay not permitted", "not permitted to relay",
-	"rate limit", "ratelimit", "too many", "throttl", "try again later",
-	"try later", "temporar", "virus", "malware", "content rejected",
-	"greylist", "reverse dns", "ptr record", "timed out", "timeout",
-	"expired", "connection refused", "suspended", "переполнен",
+static const struct bp_rule {
+	const char		*phrase;
+	enum bounce_kind	 kind;
+} bp_rules[] = {
+	/* The sender or its host is refused, not the recipient. */
+	{ "sender address", BOUNCE_SOFT }, { "domain of sender", BOUNCE_SOFT },
+	{ "after mail from", BOUNCE_SOFT }, { "to mail from command", BOUNCE_SOFT },
+	{ "sender domain", BOUNCE_SOFT }, { "sender rejected", BOUNCE_SOFT },
+	{ "unknown sender", BOUNCE_SOFT },
+	/* Amazon SES's label for any refusal: what follows it decides. */
+	{ "unknown address error", BOUNCE_SOFT },
+	/* Directory lookups that say "not listed" (Domino), Office 365's directory
+	 * edge blocking: the address is gone. */
+	{ "recipient address rejected: access denied", BOUNCE_HARD },
+	{ "not listed in", BOUNCE_HARD }, { "not listed on", BOUNCE_HARD },
+	/* Full, too big, throttled, spam, reputation, authentication, DNS trouble. */
+	{ "mailbox full", BOUNCE_SOFT }, { "mailbox is full", BOUNCE_SOFT },
+	{ "mailbox has exceeded", BOUNCE_SOFT }, { "over quota", BOUNCE_SOFT },
+	{ "overquota", BOUNCE_SOFT }, { "quota exceeded", BOUNCE_SOFT },
+	{ "exceeded quota", BOUNCE_SOFT }, { "exceeds quota", BOUNCE_SOFT },
+	{ "quota exceed", BOUNCE_SOFT }, { "storage limit", BOUNCE_SOFT },
+	{ "insufficient storage", BOUNCE_SOFT }, { "out of storage", BOUNCE_SOFT },
+	{ "mailfolder is full", BOUNCE_SOFT }, { "mail box full", BOUNCE_SOFT },
+	{ "переполнен", BOUNCE_SOFT }, { "size limit", BOUNCE_SOFT },
+	{ "too large", BOUNCE_SOFT }, { "too big", BOUNCE_SOFT },
+	{ "exceeds the maximum", BOUNCE_SOFT }, { "message size", BOUNCE_SOFT },
+	{ "at a rate", BOUNCE_SOFT }, { "rate limit", BOUNCE_SOFT },
+	{ "ratelimit", BOUNCE_SOFT }, { "too many", BOUNCE_SOFT },
+	{ "throttl", BOUNCE_SOFT }, { "spam", BOUNCE_SOFT }, { "blacklist", BOUNCE_SOFT },
+	{ "blocklist", BOUNCE_SOFT }, { "block list", BOUNCE_SOFT },
+	{ "listed in", BOUNCE_SOFT }, { "listed at", BOUNCE_SOFT },
+	{ "reputation", BOUNCE_SOFT }, { "dmarc", BOUNCE_SOFT }, { "spf", BOUNCE_SOFT },
+	{ "dkim", BOUNCE_SOFT }, { "unauthenticated", BOUNCE_SOFT },
+	{ "authentication", BOUNCE_SOFT }, { "virus", BOUNCE_SOFT },
+	{ "malware", BOUNCE_SOFT }, { "recipient preferences", BOUNCE_SOFT },
+	{ "relay access", BOUNCE_SOFT }, { "relaying denied", BOUNCE_SOFT },
+	{ "relay not permitted", BOUNCE_SOFT }, { "not permitted to relay", BOUNCE_SOFT },
+	{ "host not found, try again", BOUNCE_SOFT },
+	{ "malformed or unexpected name server reply", BOUNCE_SOFT },
+	{ "greylist", BOUNCE_SOFT }, { "reverse dns", BOUNCE_SOFT },
+	{ "ptr record", BOUNCE_SOFT },
+	/* The address is gone: no such user, no such domain, moved. */
+	{ "user unknown", BOUNCE_HARD }, { "unknown user", BOUNCE_HARD },
+	{ "no such user", BOUNCE_HARD }, { "user not found", BOUNCE_HARD },
+	{ "user doesn't exist", BOUNCE_HARD }, { "user does not exist", BOUNCE_HARD },
+	{ "unknown recipient", BOUNCE_HARD }, { "recipient unknown", BOUNCE_HARD },
+	{ "recipient not found", BOUNCE_HARD }, { "recipientnotfound", BOUNCE_HARD },
+	{ "no such recipient", BOUNCE_HARD }, { "invalid recipient", BOUNCE_HARD },
+	{ "recipient is invalid", BOUNCE_HARD }, { "no such mailbox", BOUNCE_HARD },
+	{ "mailbox not found", BOUNCE_HARD }, { "mailbox does not exist", BOUNCE_HARD },
+	{ "mailbox doesn't exist", BOUNCE_HARD }, { "mailbox unavailable", BOUNCE_HARD },
+	{ "mailbox is unavailable", BOUNCE_HARD }, { "mailbox not available", BOUNCE_HARD },
+	{ "invalid mailbox", BOUNCE_HARD }, { "unknown mailbox", BOUNCE_HARD },
+	{ "no mailbox", BOUNCE_HARD }, { "not a valid mailbox", BOUNCE_HARD },
+	{ "address does not exist", BOUNCE_HARD }, { "address doesn't exist", BOUNCE_HARD },
+	{ "account does not exist", BOUNCE_HARD }, { "account doesn't exist", BOUNCE_HARD },
+	{ "does not exist", BOUNCE_HARD }, { "doesn't exist", BOUNCE_HARD },
+	{ "doesn't have a", BOUNCE_HARD }, { "does not have a", BOUNCE_HARD },
+	{ "couldn't be found", BOUNCE_HARD }, { "could not be found", BOUNCE_HARD },
+	{ "unknown address", BOUNCE_HARD }, { "address unknown", BOUNCE_HARD },
+	{ "addressee unknown", BOUNCE_HARD }, { "no such address", BOUNCE_HARD },
+	{ "bad address", BOUNCE_HARD }, { "invalid address", BOUNCE_HARD },
+	{ "unrouteable address", BOUNCE_HARD }, { "not our customer", BOUNCE_HARD },
+	{ "is not a valid user", BOUNCE_HARD }, { "not a known user", BOUNCE_HARD },
+	{ "user invalid", BOUNCE_HARD }, { "unknown local part", BOUNCE_HARD },
+	{ "unknown or illegal alias", BOUNCE_HARD }, { "no such person", BOUNCE_HARD },
+	{ "name is not recognized", BOUNCE_HARD }, { "delivery userid", BOUNCE_HARD },
+	{ "no such domain", BOUNCE_HARD }, { "host not found", BOUNCE_HARD },
+	{ "domain not found", BOUNCE_HARD }, { "host unknown", BOUNCE_HARD },
+	{ "unknown host", BOUNCE_HARD }, { "host or domain name not found", BOUNCE_HARD },
+	{ "name or service not known", BOUNCE_HARD }, { "domain does not exist", BOUNCE_HARD },
+	{ "unknown domain", BOUNCE_HARD }, { "domain name not found", BOUNCE_HARD },
+	{ "domain is not reachable", BOUNCE_HARD }, { "no mx record", BOUNCE_HARD },
+	{ "no mx found", BOUNCE_HARD }, { "no smtp service", BOUNCE_HARD },
+	{ "does not accept mail", BOUNCE_HARD },
+	{ "not accepting network messages", BOUNCE_HARD }, { "null mx", BOUNCE_HARD },
+	{ "has moved", BOUNCE_HARD }, { "resolver.adr", BOUNCE_HARD },
+	{ "nosuchuser", BOUNCE_HARD }, { "undeliverable address", BOUNCE_HARD },
+	{ "нет такого", BOUNCE_HARD }, { "не существует", BOUNCE_HARD },
+	{ "не найден", BOUNCE_HARD },
 };
 
 /* Enhanced status codes (class.subject) whose 5.x.x form means "address gone". */
 static const char *const bp_hard_status[] = {
-	"5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.4.4",
+	"5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.3.2", "5.4.4",
 };
 
 /* Text-to-status guesses for notices that give a reply but no enhanced code. */
@@ -146,9 +191,10 @@ static const struct bp_guess {
 	{ "host or domain name not found", "5.1.2" }, { "unknown host", "5.1.2" },
 	{ "domain not found", "5.1.2" }, { "host unknown", "5.1.2" },
 	{ "unrouteable address", "5.1.2" },
-	{ "retry timeout exceeded", "4.4.7" }, { "timeout", "4.4.7" },
-	{ "timed out", "4.4.7" }, { "expired", "4.4.7" },
-	{ "too long", "4.4.7" },
+	/* Exim gave up after retrying: it says so with the last temporary error. */
+	{ "retry timeout exceeded", "4.4.7" }, { "failing for a long time", "4.4.7" },
+	{ "timeout", "5.4.7" }, { "timed out", "5.4.7" }, { "expired", "5.4.7" },
+	{ "too long", "5.4.7" },
 };
 
 /* SMTP reply codes we accept as such inside free text. */
@@ -201,6 +247,14 @@ static const char *const bp_bounce_phrases[] = {
 	"message was not delivered", "returned to sender", "mail delivery failed",
 	"could not deliver", "was undeliverable", "delivery attempts",
 	"permanent failure", "user unknown", "the mail system",
+};
+
+/* Phrases of a text notice that says delivery is only delayed (lower case). */
+static const char *const bp_delay_phrases[] = {
+	"has been delayed", "warning message only", "will be retried",
+	"will continue to try", "will keep trying", "still trying",
+	"not yet been delivered", "delivery is delayed", "still being retried",
+	"delivery has been delayed", "no need to resend", "not need to resend",
 };
 
 /* Subject words of auto-replies (lower case, matched at the start). */
@@ -357,6 +411,45 @@ bounce_parse_reply(const char *s, const char *end, const char **where)
 	return 0;
 }
 
+/*
+ * bounce_parse_best: the most telling status code in s[0..end): one that follows an
+ * SMTP reply code ("550 5.1.1", "550-'5.7.1") beats one alone. Copies it into
+ * out[BOUNCE_STATUS_MAX] ("" if none), sets *reply to the reply code seen (0 if none)
+ * and returns 3 (paired), 2 (status code alone), 1 (reply code alone) or 0.
+ */
+static int
+bounce_parse_best(const char *s, const char *end, char *out, int *reply)
+{
+	char	 code[BOUNCE_STATUS_MAX];
+	const char *w = NULL, *p, *first = NULL;
+	int	 rp = bounce_parse_reply(s, end, &w);
+
+	out[0] = '\0';
+	*reply = rp;
+	for (p = s; (p = bounce_parse_code(p, end, 0, code)) != NULL; p++) {
+		if (first == NULL) {
+			first = p;
+			memcpy(out, code, sizeof(code));
+		}
+		/* The reply just before this code, if any. */
+		const char *q = p;
+		while (q > s && q > p - 4 && strchr(" -'\":#", q[-1]) != NULL)
+			q--;
+		if (q - s >= 3 && q < p) {
+			const char *w2 = NULL;
+			int rp2 = bounce_parse_reply(q - 3, q, &w2);
+			if (rp2 != 0 && w2 == q - 3 && rp2 / 100 == code[0] - '0') {
+				memcpy(out, code, sizeof(code));
+				*reply = rp2;
+				return 3;
+			}
+		}
+	}
+	if (first != NULL)
+		return 2;
+	return rp != 0 ? 1 : 0;
+}
+
 enum bounce_kind
 bounce_parse_kind(const char *status, const char *diagnostic)
 {
@@ -364,20 +457,26 @@ bounce_parse_kind(const char *status, const char *diagnostic)
 		return BOUNCE_KIND_NONE;
 	if (status != NULL && status[0] == '4')
 		return BOUNCE_SOFT;
-	int soft = bounce_parse_has_any(diagnostic, bp_soft_phrases, nitems(bp_soft_phrases));
-	int hard = bounce_parse_has_any(diagnostic, bp_hard_phrases, nitems(bp_hard_phrases));
-	if (soft)
+	/* X.1.7, X.1.8: the sender's address is refused, not the recipient's. */
+	if (status != NULL && (strcmp(status, "5.1.7") == 0 || strcmp(status, "5.1.8") == 0))
 		return BOUNCE_SOFT;
-	if (hard)
-		return BOUNCE_HARD;
+	int hardstatus = 0;
 	if (status != NULL)
 		for (size_t i = 0; i < nitems(bp_hard_status); i++)
 			if (strcmp(status, bp_hard_status[i]) == 0)
-				return BOUNCE_HARD;
-	return BOUNCE_SOFT;
+				hardstatus = 1;
+	if (diagnostic != NULL)
+		for (size_t i = 0; i < nitems(bp_rules); i++)
+			if (strcasestr(diagnostic, bp_rules[i].phrase) != NULL)
+				return bp_rules[i].kind;
+	/* Otherwise (blocked, policy, disabled...) only the status can say "gone". */
+	return hardstatus ? BOUNCE_HARD : BOUNCE_SOFT;
 }
 
-/* bounce_parse_guess: an enhanced status for a failure that gave none. */
+/*
+ * bounce_parse_guess: an enhanced status for a failure that gave none, from its words;
+ * the class is the reply code's, else 4 for a delay, else the table's.
+ */
 static void
 bounce_parse_guess(const char *diag, int reply, int temporary, char *out)
 {
@@ -388,6 +487,8 @@ bounce_parse_guess(const char *diag, int reply, int temporary, char *out)
 				out[0] = '4';
 			else if (reply >= 500)
 				out[0] = '5';
+			else if (temporary)
+				out[0] = '4';
 			return;
 		}
 	if (reply >= 400 && reply < 500)
@@ -788,47 +889,60 @@ bounce_parse_field_addr(const char *v)
 	return xstrdup(a);
 }
 
-/* bounce_parse_dsn_block: turn one per-recipient DSN block into a recipient. */
+/* bounce_parse_dsn_type: skip a DSN value's "type;" prefix ("smtp; 550 ..."). */
+static const char *
+bounce_parse_dsn_type(const char *v)
+{
+	const char *p = v;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	const char *t = p;
+	while (isalnum((unsigned char)*p) || *p == '-')
+		p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	return *p == ';' && p > t && p - t < 16 ? p + 1 : v;
+}
+
+/*
+ * bounce_parse_dsn_block: turn one per-recipient DSN block into a recipient; a block
+ * naming a recipient seen before fills in only what is still missing.
+ */
 static void
 bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
 {
-	char *addr = NULL;
+	struct bounce_rcpt *rc = NULL;
+	char	*addr = NULL;
 
 	if (d->final != NULL)
 		addr = bounce_parse_field_addr(d->final);
 	if (addr == NULL && d->original != NULL)
 		addr = bounce_parse_field_addr(d->original);
-	if (addr != NULL) {
-		struct bounce_rcpt *rc = bounce_parse_rcpt_add(r, addr);
-		if (rc != NULL && rc->action[0] == '\0') {
-			char st[BOUNCE_STATUS_MAX] = "", dst[BOUNCE_STATUS_MAX] = "";
-			if (d->action != NULL) {
-				free(rc->action);
-				rc->action = bounce_parse_squeeze(d->action,
-				    strcspn(d->action, " \t;("), 32);
-				bounce_parse_lcase(rc->action);
-			}
-			if (d->status != NULL)
-				bounce_parse_code(d->status, d->status + strlen(d->status),
-				    1, st);
-			if (d->diag != NULL) {
-				const char *v = d->diag, *semi = strchr(v, ';');
-				if (semi != NULL && semi - v < 16 && strchr(v, ' ') > semi)
-					v = semi + 1;
-				else if (semi != NULL && strchr(v, ' ') == NULL)
-					v = semi + 1;
-				free(rc->diagnostic);
-				rc->diagnostic = bounce_parse_squeeze(v, strlen(v), BP_DIAG_MAX);
-				const char *e = rc->diagnostic + strlen(rc->diagnostic);
-				rc->reply_code = bounce_parse_reply(rc->diagnostic, e, NULL);
-				bounce_parse_code(rc->diagnostic, e, 0, dst);
-			}
-			/* A generic x.0.0 says less than the code the remote gave. */
-			if (st[0] == '\0' || (dst[0] == st[0] &&
-			    strcmp(st + 1, ".0.0") == 0))
-				snprintf(st, sizeof(st), "%s", dst[0] ? dst : st);
-			memcpy(rc->status, st, sizeof(rc->status));
-		}
+	if (addr != NULL)
+		rc = bounce_parse_rcpt_add(r, addr);
+	if (rc != NULL && rc->action[0] == '\0' && d->action != NULL) {
+		free(rc->action);
+		rc->action = bounce_parse_squeeze(d->action, strcspn(d->action, " \t;("), 32);
+		bounce_parse_lcase(rc->action);
+	}
+	if (rc != NULL && rc->diagnostic[0] == '\0' && d->diag != NULL) {
+		const char *v = bounce_parse_dsn_type(d->diag);
+		free(rc->diagnostic);
+		rc->diagnostic = bounce_parse_squeeze(v, strlen(v), BP_DIAG_MAX);
+	}
+	if (rc != NULL && rc->status[0] == '\0') {
+		char st[BOUNCE_STATUS_MAX] = "", dst[BOUNCE_STATUS_MAX];
+		int rp;
+		if (d->status != NULL)
+			bounce_parse_code(d->status, d->status + strlen(d->status), 1, st);
+		bounce_parse_best(rc->diagnostic, rc->diagnostic + strlen(rc->diagnostic),
+		    dst, &rp);
+		if (rc->reply_code == 0)
+			rc->reply_code = rp;
+		/* The remote's own code in the diagnostic says more than the reporting
+		 * MTA's summary (Sendmail's 4.4.7 "gave up" after a 4.7.1 refusal). */
+		memcpy(rc->status, dst[0] != '\0' ? dst : st, sizeof(rc->status));
 	}
 	free(addr);
 	free(d->final);
@@ -878,7 +992,7 @@ bounce_parse_dsn(struct bounce_report *r, const char *s)
 					bounce_parse_dsn_block(r, &d);
 				slot = &d.final;
 			} else if (strcasecmp(p, "Original-Recipient") == 0) {
-				if (d.original != NULL || d.action != NULL)
+				if (d.original != NULL || (d.final != NULL && d.status != NULL))
 					bounce_parse_dsn_block(r, &d);
 				slot = &d.original;
 			} else if (strcasecmp(p, "Action") == 0)
@@ -946,7 +1060,10 @@ bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
 	}
 }
 
-/* bounce_parse_find: the first line before the cut that names addr, or c->cut. */
+/*
+ * bounce_parse_find: the first line in [from, cut) that names addr, or c->cut. Lines
+ * that only repeat the original's To:/Cc: header (Exchange) are passed over.
+ */
 static size_t
 bounce_parse_find(struct bp_ctx *c, const char *addr, size_t from)
 {
@@ -954,20 +1071,64 @@ bounce_parse_find(struct bp_ctx *c, const char *addr, size_t from)
 
 	for (size_t i = from; i < c->cut; i++) {
 		const struct bp_line *l = &c->lines[i];
-		for (size_t k = 0; k + alen <= l->len; k++)
-			if (strncasecmp(l->s + k, addr, alen) == 0)
-				return i;
+		size_t k = 0;
+		while (k < l->len && (l->s[k] == ' ' || l->s[k] == '\t'))
+			k++;
+		if (l->len - k >= 3 && (strncasecmp(l->s + k, "to:", 3) == 0 ||
+		    strncasecmp(l->s + k, "cc:", 3) == 0))
+			continue;
+		if (bounce_parse_memcasestr(l->s, l->len, addr) != NULL && alen > 0)
+			return i;
 	}
 	return c->cut;
 }
 
+/* bounce_parse_has_lines: does a line of [from, end) hold one of the phrases? */
+static int
+bounce_parse_has_lines(struct bp_ctx *c, size_t from, size_t end,
+    const char *const *phrases, size_t n)
+{
+	for (size_t i = from; i < end && i < c->nlines; i++)
+		for (size_t k = 0; k < n; k++)
+			if (bounce_parse_memcasestr(c->lines[i].s, c->lines[i].len,
+			    phrases[k]) != NULL)
+				return 1;
+	return 0;
+}
+
+/* bounce_parse_best_line: the line of [from, end) with the best code, or end. */
+static size_t
+bounce_parse_best_line(struct bp_ctx *c, size_t from, size_t end)
+{
+	size_t	 best = end;
+	int	 bestq = 0;
+
+	for (size_t i = from; i < end; i++) {
+		char code[BOUNCE_STATUS_MAX];
+		int rp, q = bounce_parse_best(c->lines[i].s, c->lines[i].s + c->lines[i].len,
+		    code, &rp);
+		if (q > bestq) {
+			bestq = q;
+			best = i;
+			if (q == 3)
+				break;
+		}
+	}
+	return best;
+}
+
 /*
  * bounce_parse_text_diag: fill what rc lacks (status, reply code, diagnostic) from the
- * paragraph of the notice that follows the recipient's first mention.
+ * paragraph of the notice about the recipient: from its first mention to the next
+ * recipient's. Returns 1 when that paragraph or the diagnostic shows the refusal
+ * came after DATA (the address was accepted at RCPT TO), else 0.
  */
-static void
+static int
 bounce_parse_text_diag(struct bp_ctx *c, struct bounce_report *r, struct bounce_rcpt *rc)
 {
+	static const char *const data_phase[] = {
+		"end of data", "after data", "data command",
+	};
 	size_t	 start = bounce_parse_find(c, rc->recipient, 0), end = c->cut;
 
 	if (start == c->cut)
@@ -980,63 +1141,64 @@ bounce_parse_text_diag(struct bp_ctx *c, struct bounce_report *r, struct bounce_
 			end = o;
 	}
 
-	/* Find the line with the best code: "550 5.1.1" beats "5.1.1" beats "550". */
-	size_t	 best = end;
-	int	 bestq = 0, reply = 0;
-	char	 st[BOUNCE_STATUS_MAX] = "";
-	for (size_t i = start; i < end; i++) {
-		char code[BOUNCE_STATUS_MAX];
-		const char *s = c->lines[i].s, *e = s + c->lines[i].len, *w = NULL, *p;
-		int rp = bounce_parse_reply(s, e, &w), q = 0;
-		p = bounce_parse_code(s, e, 0, code);
-		if (p != NULL && rp != 0 && w < p && p - w <= 6)
-			q = 3;
-		else if (p != NULL)
-			q = 2;
-		else if (rp != 0)
-			q = 1;
-		if (q > bestq) {
-			bestq = q;
-			best = i;
-			reply = rp;
-			if (p != NULL)
-				memcpy(st, code, sizeof(st));
-			else
-				st[0] = '\0';
-			if (q == 3)
-				break;
-		}
+	/* The line with the best code: "550 5.1.1" beats "5.1.1" beats "550". A lone
+	 * recipient whose paragraph has none may have its reason elsewhere in the
+	 * notice (MailMarshal gives it before the address). */
+	size_t	 best = bounce_parse_best_line(c, start, end);
+	if (best == end && r->nrcpts == 1) {
+		size_t other = bounce_parse_best_line(c, 0, c->cut);
+		if (other < c->cut)
+			start = best = other, end = c->cut;
 	}
+	char	 st[BOUNCE_STATUS_MAX] = "";
+	int	 reply = 0, data = 0;
+	if (best < end) {
+		bounce_parse_best(c->lines[best].s, c->lines[best].s + c->lines[best].len,
+		    st, &reply);
+	}
+	/* Postfix "(in reply to end of DATA command)", Exim "after end of data". A
+	 * Sendmail transcript's ">>> DATA" alone says nothing (with PIPELINING the
+	 * RCPT replies follow it); its own "554 5.0.0" summary of the reply does. */
+	if (bounce_parse_has_lines(c, start, end, data_phase, nitems(data_phase)))
+		data = 1;
+	for (size_t i = 0; i + 2 < c->cut; i++)
+		if (c->lines[i].len >= 8 && strncasecmp(c->lines[i].s, ">>> data", 8) == 0 &&
+		    c->lines[i + 1].len > 5 && strncmp(c->lines[i + 1].s, "<<< 5", 5) == 0 &&
+		    c->lines[i + 2].len > 9 && strncmp(c->lines[i + 2].s, "554 5.0.0", 9) == 0)
+			data = 1;
 	if (rc->reply_code == 0)
 		rc->reply_code = reply;
 
+	/* The paragraph around the code (back over a wrapped reply), or around the
+	 * mention when there is none (a reason may come just before the address). */
+	size_t from = best < end ? best : start;
+	while (from > 0 && c->lines[from - 1].len > 0 && from + 3 > (best < end ?
+	    best : start) && (best == end || from > start))
+		from--;
 	if (rc->diagnostic[0] == '\0') {
 		GString *g = g_string_new(NULL);
-		size_t from = best < end ? best : (start < end ? start : end);
-		/* Paragraph of the code: back to a blank line too, for wrapped replies. */
-		if (best < end)
-			while (from > start && c->lines[from - 1].len > 0 && best - from < 3)
-				from--;
-		for (size_t i = from, nl = 0; i < end && nl < BP_DIAG_LINES; i++, nl++) {
+		for (size_t i = from, nl = 0; i < end && nl < BP_DIAG_LINES; i++) {
 			if (c->lines[i].len == 0) {
-				if (i > best || best == end)
+				if (best < end && i > best)
 					break;
 				continue;
 			}
 			g_string_append_len(g, c->lines[i].s, c->lines[i].len);
 			g_string_append_c(g, ' ');
+			nl++;
 		}
 		free(rc->diagnostic);
 		rc->diagnostic = bounce_parse_squeeze(g->str, g->len, BP_DIAG_MAX);
 		g_string_free(g, TRUE);
 	}
-	if (rc->status[0] == '\0') {
-		if (st[0] != '\0')
-			memcpy(rc->status, st, sizeof(rc->status));
-		else
-			bounce_parse_guess(rc->diagnostic, rc->reply_code,
-			    strcmp(rc->action, "delayed") == 0, rc->status);
-	}
+	/* A generic X.0.0 from the report says less than the remote's own code. */
+	if (st[0] != '\0' && (rc->status[0] == '\0' ||
+	    (rc->status[0] == st[0] && strcmp(rc->status + 1, ".0.0") == 0)))
+		memcpy(rc->status, st, sizeof(rc->status));
+	if (rc->status[0] == '\0')
+		bounce_parse_guess(rc->diagnostic, rc->reply_code,
+		    strcmp(rc->action, "delayed") == 0, rc->status);
+	return data || bounce_parse_has_any(rc->diagnostic, data_phase, nitems(data_phase));
 }
 
 /* bounce_parse_header: a top-level header's value, or "". */
@@ -1231,15 +1393,24 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 		    !bounce_parse_is_notrcpt(&c, a))
 			bounce_parse_rcpt_add(out, a);
 	}
+	int delayed = bounce_parse_has_lines(&c, 0, c.cut, bp_delay_phrases,
+	    nitems(bp_delay_phrases));
 	for (size_t i = 0; i < out->nrcpts; i++) {
 		struct bounce_rcpt *rc = &out->rcpts[i];
-		if (rc->status[0] == '\0' || rc->diagnostic[0] == '\0')
-			bounce_parse_text_diag(&c, out, rc);
+		if (rc->action[0] == '\0' && delayed) {
+			free(rc->action);
+			rc->action = xstrdup("delayed");
+		}
+		int data = bounce_parse_text_diag(&c, out, rc);
 		if (rc->action[0] == '\0') {
 			free(rc->action);
 			rc->action = xstrdup(rc->status[0] == '2' ? "delivered" : "failed");
 		}
 		rc->kind = bounce_parse_kind(rc->status, rc->diagnostic);
+		/* "User unknown" after DATA: RCPT TO was accepted, so the address
+		 * exists and a filter refused the message (KDDI, DoCoMo do this). */
+		if (rc->kind == BOUNCE_HARD && data)
+			rc->kind = BOUNCE_SOFT;
 	}
 	out->type = bounce_parse_classify(out);
 
