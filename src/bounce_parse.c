@@ -49,6 +49,8 @@ struct bp_ctx {
 	char		*orig_msgid;	/* from an attached message/rfc822 */
 	char		**notrcpt;	/* lower-cased addresses that are not recipients */
 	size_t		 nnotrcpt;
+	char		**origto;	/* the original's To/Cc addresses */
+	size_t		 norigto;
 	int		 feedback;	/* message/feedback-report seen */
 	int		 original;	/* an attached original was seen */
 	char		*textbuf;	/* the notice, split into lines */
@@ -220,6 +222,12 @@ static const char *const bp_orig_headers[] = {
 	"date:", "subject:", "mime-version:", "to:", "x-mailer:", "content-type:",
 };
 
+/* Of those, the ones a notice's own summary ("To:, Subject:, Sent:") lacks. */
+static const char *const bp_orig_strong[] = {
+	"received:", "return-path:", "dkim-signature:", "message-id:",
+	"mime-version:", "x-mailer:", "content-type:", "from:",
+};
+
 /* Local parts that are never a failed recipient (the reporting side's roles). */
 static const char *const bp_role_locals[] = {
 	"postmaster", "mailer-daemon", "mailer_daemon", "maildaemon", "abuse",
@@ -246,7 +254,8 @@ static const char *const bp_bounce_phrases[] = {
 	"delivery failed", "failed to deliver", "unable to deliver", "not be delivered",
 	"message was not delivered", "returned to sender", "mail delivery failed",
 	"could not deliver", "was undeliverable", "delivery attempts",
-	"permanent failure", "user unknown", "the mail system",
+	"permanent failure", "user unknown", "the mail system", "rcpt to:",
+	"error message below", "no such user", "invalid user",
 };
 
 /* Phrases of a text notice that says delivery is only delayed (lower case). */
@@ -570,6 +579,20 @@ bounce_parse_notrcpt_add(struct bp_ctx *c, const char *addr)
 	c->notrcpt[c->nnotrcpt++] = xstrdup(a);
 }
 
+/* bounce_parse_origto_add: remember the addresses of an original's To: value. */
+static void
+bounce_parse_origto_add(struct bp_ctx *c, const char *v)
+{
+	char	 a[BP_ADDR_MAX];
+	const char *at, *after, *end = v + strlen(v);
+
+	while (c->norigto < BP_RCPT_MAX && bounce_parse_addr(v, end, a, &at, &after) == 0) {
+		c->origto = xreallocarray(c->origto, c->norigto + 1, sizeof(char *));
+		c->origto[c->norigto++] = xstrdup(a);
+		v = after;
+	}
+}
+
 /* bounce_parse_notrcpt_list: remember every mailbox of an address list. */
 static void
 bounce_parse_notrcpt_list(struct bp_ctx *c, InternetAddressList *l)
@@ -650,6 +673,10 @@ bounce_parse_headers_scan(struct bp_ctx *c, const char *s, size_t len, char **ms
 		if (n > 11 && strncasecmp(p, "message-id:", 11) == 0) {
 			if (*msgid == NULL)
 				*msgid = bounce_parse_msgid(p + 11, vend - p - 11);
+		} else if (n > 3 && strncasecmp(p, "to:", 3) == 0) {
+			char *v = xstrndup(p + 3, vend - p - 3);
+			bounce_parse_origto_add(c, v);
+			free(v);
 		} else if ((n > 5 && strncasecmp(p, "from:", 5) == 0) ||
 		    (n > 12 && strncasecmp(p, "return-path:", 12) == 0) ||
 		    (n > 7 && strncasecmp(p, "sender:", 7) == 0)) {
@@ -727,6 +754,9 @@ bounce_parse_original(struct bp_ctx *c, GMimeMessage *m)
 	bounce_parse_notrcpt_list(c, g_mime_message_get_sender(m));
 	const char *rp = g_mime_object_get_header(GMIME_OBJECT(m), "Return-Path");
 	bounce_parse_notrcpt_add(c, rp);
+	const char *to = g_mime_object_get_header(GMIME_OBJECT(m), "To");
+	if (to != NULL)
+		bounce_parse_origto_add(c, to);
 }
 
 /* bounce_parse_walk: collect the parts of the notice that matter, depth first. */
@@ -833,7 +863,8 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 		buf[n] = '\0';
 		if (bounce_parse_has_any(buf, bp_cut_markers, nitems(bp_cut_markers)) ||
 		    ((buf[0] == '-' || buf[0] == '=' || buf[0] == '*' || buf[0] == '_') &&
-		    strcasestr(buf, "original message") != NULL)) {
+		    strcasestr(buf, "original message") != NULL) ||
+		    strncasecmp(buf, "original message:", 17) == 0) {
 			c->cut = i + 1;
 			return;
 		}
@@ -844,13 +875,20 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 				known = 1;
 		if (!known || i == 0)
 			continue;
-		int more = 0;
-		for (size_t j = i + 1; j < c->nlines && j < i + 8; j++) {
-			if (c->lines[j].len == 0)
+		int more = 0, strong = 0;
+		for (size_t j = i; j < c->nlines && j < i + 8; j++) {
+			const struct bp_line *h = &c->lines[j];
+			if (h->len == 0)
 				break;
-			if (bounce_parse_looks_header(&c->lines[j]))
+			if (j > i && bounce_parse_looks_header(h))
 				more++;
+			for (size_t k = 0; k < nitems(bp_orig_strong); k++)
+				if (h->len >= strlen(bp_orig_strong[k]) && strncasecmp(h->s,
+				    bp_orig_strong[k], strlen(bp_orig_strong[k])) == 0)
+					strong = 1;
 		}
+		if (!strong)
+			continue;
 		if (more >= 2) {
 			c->cut = i;
 			return;
@@ -1035,27 +1073,54 @@ bounce_parse_line_skip(const char *line, const char *at)
 	return 0;
 }
 
-/* bounce_parse_text_rcpts: the failed recipients a text notice names, in order. */
+/* bounce_parse_bare: is the line nothing but addr ("  <a@b>:", "a@b")? */
+static int
+bounce_parse_bare(const char *line, const char *at, const char *after)
+{
+	const char *p = line;
+
+	while (*p == ' ' || *p == '\t' || *p == '<')
+		p++;
+	if (p != at)
+		return 0;
+	p = after;
+	while (*p == '>' || *p == ':' || *p == ' ' || *p == '\t')
+		p++;
+	return *p == '\0';
+}
+
+/*
+ * bounce_parse_text_rcpts: the failed recipients a text notice names, in order: its
+ * addresses minus the sender's and the reporting side's roles. When that leaves
+ * none, an address standing alone on its line is taken even so: anonymised samples
+ * and mail to oneself make the recipient the sender (qmail, 1&1), and a postmaster
+ * can be a recipient too.
+ */
 static void
 bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
 {
 	char	 a[BP_ADDR_MAX];
 
-	for (size_t i = 0; i < c->cut; i++) {
-		const char *s = c->lines[i].s, *end = s + c->lines[i].len, *at, *after;
-		char line[1024];
-		size_t n = c->lines[i].len < sizeof(line) - 1 ? c->lines[i].len :
-		    sizeof(line) - 1;
+	for (int pass = 0; pass < 2 && r->nrcpts == 0; pass++) {
+		for (size_t i = 0; i < c->cut; i++) {
+			const char *s, *end, *at, *after;
+			char line[1024];
+			size_t n = c->lines[i].len < sizeof(line) - 1 ? c->lines[i].len :
+			    sizeof(line) - 1;
 
-		memcpy(line, s, n);
-		line[n] = '\0';
-		s = line;
-		end = line + n;
-		while (s < end && bounce_parse_addr(s, end, a, &at, &after) == 0) {
-			s = after;
-			if (bounce_parse_line_skip(line, at) || bounce_parse_is_notrcpt(c, a))
-				continue;
-			bounce_parse_rcpt_add(r, a);
+			memcpy(line, c->lines[i].s, n);
+			line[n] = '\0';
+			s = line;
+			end = line + n;
+			while (s < end && bounce_parse_addr(s, end, a, &at, &after) == 0) {
+				s = after;
+				if (pass == 0 && (bounce_parse_line_skip(line, at) ||
+				    bounce_parse_is_notrcpt(c, a)))
+					continue;
+				if (pass == 1 && !bounce_parse_bare(line, at, after))
+					continue;
+				bounce_parse_rcpt_add(r, a);
+			}
 		}
 	}
 }
@@ -1233,7 +1298,7 @@ static int
 bounce_parse_from_daemon(GMimeMessage *m)
 {
 	static const char *const names[] = {
-		"mailer-daemon", "mailer_daemon", "postmaster", "mail delivery",
+		"mailer-daemon", "mailer_daemon", "postmaster", "post_master", "mail delivery",
 		"mail administrator", "maildaemon", "mail system", "mdaemon",
 		"systemadministrator", "system administrator",
 	};
@@ -1254,6 +1319,9 @@ bounce_parse_ctx_free(struct bp_ctx *c)
 	for (size_t i = 0; i < c->nnotrcpt; i++)
 		free(c->notrcpt[i]);
 	free(c->notrcpt);
+	for (size_t i = 0; i < c->norigto; i++)
+		free(c->origto[i]);
+	free(c->origto);
 	free(c->textbuf);
 	free(c->lines);
 }
@@ -1317,6 +1385,17 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 	bounce_parse_walk(&c, g_mime_message_get_mime_part(m), 0);
 	if (c.text->len == 0 && c.html->len > 0)
 		g_string_append(c.text, c.html->str);
+	if (c.text->len == 0 && c.dsn->len == 0) {
+		/* A multipart without its boundaries (PMDF): GMime finds no parts, the
+		 * notice is the raw body. */
+		const char *b = bounce_parse_memcasestr(buf, len, "\n\n");
+		const char *b2 = bounce_parse_memcasestr(buf, len, "\n\r\n");
+		if (b == NULL || (b2 != NULL && b2 < b))
+			b = b2;
+		if (b != NULL)
+			for (const char *q = b; q < buf + len; q++)
+				g_string_append_c(c.text, *q ? *q : ' ');
+	}
 	bounce_parse_split(&c, c.text->str);
 
 	/* Who is not a recipient: the account the notice is addressed to, and the
@@ -1395,6 +1474,11 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 	}
 	int delayed = bounce_parse_has_lines(&c, 0, c.cut, bp_delay_phrases,
 	    nitems(bp_delay_phrases));
+	/* Last resort: whom the quoted original was addressed to (Verizon, old
+	 * Sendmail quote only the original). */
+	for (size_t i = 0; out->nrcpts == 0 && i < c.norigto; i++)
+		if (!bounce_parse_is_notrcpt(&c, c.origto[i]))
+			bounce_parse_rcpt_add(out, c.origto[i]);
 	for (size_t i = 0; i < out->nrcpts; i++) {
 		struct bounce_rcpt *rc = &out->rcpts[i];
 		if (rc->action[0] == '\0' && delayed) {
