@@ -1,11 +1,167 @@
 /*
- * relayd: main (placeholder while the core path is built).
+ * relayd: the daemon. Reads the config, opens the spool and recovers it, starts the
+ * scheduler on what is queued, listens, and runs the event loop until SIGTERM.
+ * It stays in the foreground and logs to stderr (systemd and journald style).
  */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <event2/dns.h>
+#include <event2/event.h>
+
+#include "auth.h"
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "outcome.h"
+#include "queue.h"
+#include "scheduler.h"
+#include "smtp_session.h"
+
+#define RELAYD_VERSION		"0.1"
+#define RELAYD_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
+
+static struct event_base *relayd_base;
+static struct listener *relayd_listener;
+static struct smtp_server relayd_srv;
+
+static void
+relayd_usage(FILE *fp)
+{
+	fprintf(fp, "usage: relayd [-t] [-c CONFIG]\n"
+	    "  -c CONFIG   configuration file (default %s)\n"
+	    "  -t          check the configuration and exit (0: valid)\n"
+	    "  -V          print the version and exit\n"
+	    "  -h          this help\n", RELAYD_DEFAULT_CONFIG);
+}
+
+/* relayd_signal: SIGTERM/SIGINT stop the daemon; SIGHUP is acknowledged. */
+static void
+relayd_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	switch (sig) {
+	case SIGHUP:
+		log_warn("SIGHUP: configuration reload is not supported yet; restart relayd "
+		    "to apply changes");
+		break;
+	default:
+		log_info("%s: shutting down; queued mail stays in the spool",
+		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
+		relayd_srv.closing = 1;
+		listener_free(relayd_listener);
+		relayd_listener = NULL;
+		event_base_loopexit(relayd_base, NULL);
+		break;
+	}
+}
+
+/* relayd_harden: no core dumps (they would hold passwords and mail), private files. */
+static void
+relayd_harden(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	umask(077);
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 int
 main(int argc, char **argv)
 {
-	fprintf(stderr, "relayd: not built yet\n");
-	return 1;
+	const char *path = RELAYD_DEFAULT_CONFIG;
+	int ch, check = 0;
+	struct config *cfg;
+	struct evdns_base *dns;
+	struct queue *q;
+	struct scheduler *sched;
+	struct event *sigs[3];
+	long n;
+
+	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		case 'V':
+			printf("relayd %s\n", RELAYD_VERSION);
+			return 0;
+		case 'h':
+			relayd_usage(stdout);
+			return 0;
+		default:
+			relayd_usage(stderr);
+			return 64;
+		}
+	}
+	if (optind != argc) {
+		relayd_usage(stderr);
+		return 64;
+	}
+	if ((cfg = config_load(path)) == NULL)
+		return 1;
+	if (check) {
+		fprintf(stderr, "%s: configuration is valid (%zu account%s)\n", path,
+		    cfg->naccounts, cfg->naccounts == 1 ? "" : "s");
+		config_free(cfg);
+		return 0;
+	}
+	relayd_harden();
+	log_init(0, cfg->log_level);
+	log_libevent();
+	if (outcome_init() == -1 || auth_init() == -1)
+		return 1;
+
+	relayd_base = event_base_new();
+	/* Resolver: /etc/hosts first, then the nameservers of /etc/resolv.conf. */
+	dns = evdns_base_new(relayd_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (dns == NULL)
+		dns = evdns_base_new(relayd_base, 0);	/* no resolv.conf: hosts only */
+	if (dns != NULL)
+		evdns_base_load_hosts(dns, NULL);
+	if ((q = queue_open(relayd_base, cfg->spool_dir)) == NULL)
+		return 1;
+	if ((sched = scheduler_new(relayd_base, dns, cfg, q)) == NULL)
+		return 1;
+	if ((n = queue_load(q, scheduler_msg_loaded, sched)) == -1)
+		return 1;
+	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg, .q = q,
+	    .sched = sched };
+	if ((relayd_listener = listener_new(&relayd_srv)) == NULL)
+		return 1;
+	sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
+	sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
+	sigs[2] = evsignal_new(relayd_base, SIGHUP, relayd_signal, NULL);
+	for (int i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
+	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
+	    RELAYD_VERSION, path, cfg->spool_dir, n, cfg->naccounts);
+	scheduler_run(sched);
+
+	event_base_dispatch(relayd_base);
+
+	scheduler_free(sched);
+	queue_close(q);
+	for (int i = 0; i < 3; i++)
+		event_free(sigs[i]);
+	if (dns != NULL)
+		evdns_base_free(dns, 0);
+	event_base_free(relayd_base);
+	config_free(cfg);
+	log_info("stopped");
+	return 0;
 }

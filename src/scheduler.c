@@ -177,6 +177,12 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 	scheduler_heap_push(s, m);
 }
 
+void
+scheduler_run(struct scheduler *s)
+{
+	scheduler_kick(s);
+}
+
 /* scheduler_account_usable: may this account start sending now? */
 static int
 scheduler_account_usable(const struct sched_account *a, time_t now)

@@ -62,6 +62,9 @@ void		 scheduler_add(struct scheduler *, struct queue_msg *);
 /* scheduler_msg_loaded: the queue_load callback (arg is the scheduler). */
 void		 scheduler_msg_loaded(struct queue_msg *, void *);
 
+/* scheduler_run: attempt whatever may go now (after loading the queue). */
+void		 scheduler_run(struct scheduler *);
+
 /* scheduler_count: messages queued (waiting or in flight). */
 size_t		 scheduler_count(struct scheduler *);
 

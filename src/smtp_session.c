@@ -1,0 +1,640 @@
+/*
+ * smtp_session: inbound ESMTP (RFC 5321) for local apps.
+ *
+ * States: CMD (reading commands), DATA (reading the message), COMMIT (the message is
+ * written and waits for the spool's group commit; input is paused), QUIT (the last
+ * reply is being flushed), DEAD (freed from the event loop, never from its own
+ * callback chain). smtp_session_enter_state records every transition and sets the
+ * state's timeout from one table.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/util.h>
+
+#include "config.h"
+#include "log.h"
+#include "queue.h"
+#include "rewrite.h"
+#include "scheduler.h"
+#include "smtp_data.h"
+#include "smtp_parse.h"
+#include "smtp_session.h"
+#include "xmalloc.h"
+
+#define SMTP_ERRORS_MAX		20	/* then 421 and close (a client gone wrong) */
+#define SMTP_DATA_CHUNK		(64 * 1024)
+
+enum smtp_state {
+	SMTP_CMD,
+	SMTP_DATA,
+	SMTP_COMMIT,
+	SMTP_QUIT,
+	SMTP_DEAD,
+	SMTP_NSTATES
+};
+
+/* Inbound timeouts (seconds): short for commands, RFC-sized for data. */
+static const int smtp_timeouts[SMTP_NSTATES] = {
+	[SMTP_CMD] = 120,
+	[SMTP_DATA] = 300,
+	[SMTP_COMMIT] = 0,	/* input paused; the spool answers */
+	[SMTP_QUIT] = 10,
+	[SMTP_DEAD] = 0,
+};
+_Static_assert(sizeof(smtp_timeouts) / sizeof(smtp_timeouts[0]) == SMTP_NSTATES,
+    "a timeout for every state");
+
+static const char *smtp_state_names[SMTP_NSTATES] = {
+	[SMTP_CMD] = "cmd", [SMTP_DATA] = "data", [SMTP_COMMIT] = "commit",
+	[SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
+};
+
+struct smtp_session {
+	struct smtp_server	*srv;
+	struct bufferevent	*bev;
+	struct event		*free_ev;
+	enum smtp_state		 state;
+	char			 addr[INET6_ADDRSTRLEN];
+	char			*helo;		/* NULL until HELO/EHLO */
+	int			 errors;
+	int			 client_gone;	/* disconnected while the spool commits */
+
+	/* The transaction. */
+	struct queue_msg	*msg;		/* from MAIL to the end of DATA */
+	struct smtp_data	 dr;
+	char			*hdr;		/* the header block, until it is complete */
+	size_t			 hdrlen, hdrcap;
+	int			 begun;		/* the spool file exists */
+	int			 store_errno;	/* the spool could not take it */
+	int			 too_big;
+	int			 hdr_too_big;
+};
+
+/* Flags of a command: what must come first. */
+#define CMD_HELO	0x01	/* after HELO/EHLO */
+#define CMD_MAIL	0x02	/* inside a transaction (after MAIL) */
+#define CMD_RCPT	0x04	/* after at least one RCPT */
+#define CMD_NOMAIL	0x08	/* outside a transaction */
+
+static void smtp_cmd_helo(struct smtp_session *, const char *);
+static void smtp_cmd_ehlo(struct smtp_session *, const char *);
+static void smtp_cmd_mail(struct smtp_session *, const char *);
+static void smtp_cmd_rcpt(struct smtp_session *, const char *);
+static void smtp_cmd_data(struct smtp_session *, const char *);
+static void smtp_cmd_rset(struct smtp_session *, const char *);
+static void smtp_cmd_noop(struct smtp_session *, const char *);
+static void smtp_cmd_quit(struct smtp_session *, const char *);
+static void smtp_cmd_vrfy(struct smtp_session *, const char *);
+static void smtp_cmd_help(struct smtp_session *, const char *);
+static void smtp_cmd_unsupported(struct smtp_session *, const char *);
+
+static const struct smtp_cmd {
+	const char	*verb;
+	void		(*fn)(struct smtp_session *, const char *);
+	unsigned	 flags;
+} smtp_cmds[] = {
+	{ "EHLO", smtp_cmd_ehlo, 0 },
+	{ "HELO", smtp_cmd_helo, 0 },
+	{ "MAIL", smtp_cmd_mail, CMD_HELO | CMD_NOMAIL },
+	{ "RCPT", smtp_cmd_rcpt, CMD_HELO | CMD_MAIL },
+	{ "DATA", smtp_cmd_data, CMD_HELO | CMD_MAIL | CMD_RCPT },
+	{ "RSET", smtp_cmd_rset, 0 },
+	{ "NOOP", smtp_cmd_noop, 0 },
+	{ "QUIT", smtp_cmd_quit, 0 },
+	{ "VRFY", smtp_cmd_vrfy, 0 },
+	{ "HELP", smtp_cmd_help, 0 },
+	{ "STARTTLS", smtp_cmd_unsupported, 0 },
+	{ "AUTH", smtp_cmd_unsupported, 0 },
+	{ "BDAT", smtp_cmd_unsupported, 0 },
+	{ "ETRN", smtp_cmd_unsupported, 0 },
+	{ "EXPN", smtp_cmd_unsupported, 0 },
+};
+
+static void smtp_session_read_cb(struct bufferevent *, void *);
+static void smtp_session_process(struct smtp_session *);
+
+/* smtp_session_enter_state: the one place a session changes state. */
+static void
+smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	log_debug("smtp: client=%s state %s -> %s", s->addr, smtp_state_names[s->state],
+	    smtp_state_names[st]);
+	s->state = st;
+	if (s->bev != NULL && smtp_timeouts[st] > 0) {
+		struct timeval tv = { .tv_sec = smtp_timeouts[st] };
+
+		bufferevent_set_timeouts(s->bev, &tv, &tv);
+	} else if (s->bev != NULL)
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+}
+
+/* smtp_session_reply: send one reply line (CRLF added). */
+static void __attribute__((format(printf, 2, 3)))
+smtp_session_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* smtp_session_error: a 4xx/5xx reply; too many of them end the session. */
+static void __attribute__((format(printf, 2, 3)))
+smtp_session_error(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (++s->errors >= SMTP_ERRORS_MAX) {
+		smtp_session_reply(s, "421 4.7.0 %s Error: too many errors; closing",
+		    s->srv->cfg->hostname);
+		smtp_session_enter_state(s, SMTP_QUIT);
+	}
+}
+
+/* smtp_session_free_cb: the deferred free of a finished session. */
+static void
+smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	event_free(s->free_ev);
+	free(s->helo);
+	free(s);
+}
+
+/* smtp_session_tx_reset: forget the transaction (and any half-received message). */
+static void
+smtp_session_tx_reset(struct smtp_session *s)
+{
+	if (s->msg != NULL)
+		queue_msg_abort(s->srv->q, s->msg);
+	s->msg = NULL;
+	free(s->hdr);
+	s->hdr = NULL;
+	s->hdrlen = s->hdrcap = 0;
+	s->begun = s->store_errno = s->too_big = s->hdr_too_big = 0;
+}
+
+/* smtp_session_close: end the session now; freed from the event loop. */
+static void
+smtp_session_close(struct smtp_session *s)
+{
+	if (s->state == SMTP_DEAD)
+		return;
+	if (s->state == SMTP_COMMIT) {
+		/* The spool still owns the message: wait for its answer. */
+		s->client_gone = 1;
+		if (s->bev != NULL)
+			bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+		return;
+	}
+	log_debug("smtp: client=%s disconnected", s->addr);
+	smtp_session_tx_reset(s);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	s->bev = NULL;
+	s->srv->nclients--;
+	smtp_session_enter_state(s, SMTP_DEAD);
+	event_active(s->free_ev, 0, 0);
+}
+
+static void
+smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTP_QUIT) {
+		log_info("smtp: client=%s timeout in state %s", s->addr,
+		    smtp_state_names[s->state]);
+		smtp_session_tx_reset(s);
+		smtp_session_reply(s, "421 4.4.2 %s Error: timeout exceeded; closing",
+		    s->srv->cfg->hostname);
+		smtp_session_enter_state(s, SMTP_QUIT);
+		bufferevent_enable(bev, EV_WRITE);	/* a timeout disabled it */
+		return;
+	}
+	smtp_session_close(s);
+}
+
+/* smtp_session_write_cb: the output drained; a session that said goodbye ends. */
+static void
+smtp_session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_QUIT)
+		smtp_session_close(s);
+}
+
+void
+smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen)
+{
+	struct smtp_session *s;
+
+	if (srv->closing || srv->nclients >= srv->cfg->max_clients) {
+		static const char busy[] = "421 4.7.0 Too many connections; try again later\r\n";
+
+		if (write(fd, busy, sizeof(busy) - 1) == -1) {
+			/* nothing more to tell a client we cannot serve */
+		}
+		close(fd);
+		log_warn("smtp: refused a connection: %s", srv->closing ? "shutting down" :
+		    "max_clients reached");
+		return;
+	}
+	s = xcalloc(1, sizeof(*s));
+	s->srv = srv;
+	srv->nclients++;
+	if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    s->addr, sizeof(s->addr));
+	else
+		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    s->addr, sizeof(s->addr));
+	s->free_ev = event_new(srv->base, -1, 0, smtp_session_free_cb, s);
+	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
+	    smtp_session_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->state = SMTP_CMD;
+	smtp_session_enter_state(s, SMTP_CMD);
+	log_debug("smtp: client=%s connected", s->addr);
+	smtp_session_reply(s, "220 %s ESMTP relayd", srv->cfg->hostname);
+}
+
+/* Commands. */
+
+static void
+smtp_cmd_helo(struct smtp_session *s, const char *args)
+{
+	if (*args == '\0') {
+		smtp_session_error(s, "501 5.5.4 Syntax: HELO hostname");
+		return;
+	}
+	smtp_session_tx_reset(s);
+	free(s->helo);
+	s->helo = xstrdup(args);
+	smtp_session_reply(s, "250 %s", s->srv->cfg->hostname);
+}
+
+static void
+smtp_cmd_ehlo(struct smtp_session *s, const char *args)
+{
+	if (*args == '\0') {
+		smtp_session_error(s, "501 5.5.4 Syntax: EHLO hostname");
+		return;
+	}
+	smtp_session_tx_reset(s);
+	free(s->helo);
+	s->helo = xstrdup(args);
+	smtp_session_reply(s, "250-%s", s->srv->cfg->hostname);
+	smtp_session_reply(s, "250-PIPELINING");
+	smtp_session_reply(s, "250-SIZE %llu", s->srv->cfg->max_message_size);
+	smtp_session_reply(s, "250-8BITMIME");
+	smtp_session_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static void
+smtp_cmd_mail(struct smtp_session *s, const char *args)
+{
+	struct smtp_mail_args ma;
+	const char *err;
+
+	if (smtp_parse_mail(args, &ma, &err) == -1) {
+		smtp_session_error(s, "%s", err);
+		return;
+	}
+	if (ma.size > s->srv->cfg->max_message_size) {
+		smtp_session_error(s, "552 5.3.4 Message size exceeds the limit of %llu bytes",
+		    s->srv->cfg->max_message_size);
+		return;
+	}
+	s->msg = queue_msg_new(s->srv->q, s->addr, ma.addr);
+	smtp_session_reply(s, "250 2.1.0 Ok");
+}
+
+static void
+smtp_cmd_rcpt(struct smtp_session *s, const char *args)
+{
+	char addr[SMTP_PATH_MAX];
+	const char *err;
+
+	if (smtp_parse_rcpt(args, addr, &err) == -1) {
+		smtp_session_error(s, "%s", err);
+		return;
+	}
+	if (s->msg->nrcpt >= (size_t)s->srv->cfg->max_recipients) {
+		smtp_session_error(s, "452 4.5.3 Error: too many recipients (at most %d per "
+		    "message)", s->srv->cfg->max_recipients);
+		return;
+	}
+	queue_msg_add_rcpt(s->msg, addr);
+	smtp_session_reply(s, "250 2.1.5 Ok");
+}
+
+static void
+smtp_cmd_data(struct smtp_session *s, const char *args)
+{
+	if (*args != '\0') {
+		smtp_session_error(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	smtp_data_init(&s->dr);
+	smtp_session_enter_state(s, SMTP_DATA);
+	smtp_session_reply(s, "354 2.0.0 End data with <CR><LF>.<CR><LF>");
+}
+
+static void
+smtp_cmd_rset(struct smtp_session *s, const char *args)
+{
+	smtp_session_tx_reset(s);
+	smtp_session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_noop(struct smtp_session *s, const char *args)
+{
+	smtp_session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_cmd_quit(struct smtp_session *s, const char *args)
+{
+	smtp_session_reply(s, "221 2.0.0 Bye");
+	smtp_session_enter_state(s, SMTP_QUIT);
+}
+
+static void
+smtp_cmd_vrfy(struct smtp_session *s, const char *args)
+{
+	smtp_session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept the message");
+}
+
+static void
+smtp_cmd_help(struct smtp_session *s, const char *args)
+{
+	smtp_session_reply(s, "214 2.0.0 relayd: EHLO MAIL RCPT DATA RSET NOOP QUIT "
+	    "(RFC 5321)");
+}
+
+static void
+smtp_cmd_unsupported(struct smtp_session *s, const char *args)
+{
+	smtp_session_error(s, "502 5.5.1 Error: command not implemented");
+}
+
+/* smtp_session_command: dispatch one command line through the table. */
+static void
+smtp_session_command(struct smtp_session *s, const char *line, size_t len)
+{
+	char verb[SMTP_VERB_MAX];
+	const char *args;
+	size_t i;
+
+	if (len > SMTP_LINE_MAX - 2) {
+		smtp_session_error(s, "500 5.5.2 Error: line too long (RFC 5321 4.5.3.1.4)");
+		return;
+	}
+	if (smtp_parse_command(line, len, verb, &args) == -1) {
+		smtp_session_error(s, "500 5.5.2 Error: bad syntax");
+		return;
+	}
+	for (i = 0; i < sizeof(smtp_cmds) / sizeof(smtp_cmds[0]); i++)
+		if (strcmp(verb, smtp_cmds[i].verb) == 0)
+			break;
+	if (i == sizeof(smtp_cmds) / sizeof(smtp_cmds[0])) {
+		smtp_session_error(s, "502 5.5.2 Error: command not recognized");
+		return;
+	}
+	const struct smtp_cmd *c = &smtp_cmds[i];
+	if ((c->flags & CMD_HELO) && s->helo == NULL)
+		smtp_session_error(s, "503 5.5.1 Error: send HELO/EHLO first");
+	else if ((c->flags & CMD_NOMAIL) && s->msg != NULL)
+		smtp_session_error(s, "503 5.5.1 Error: nested MAIL command");
+	else if ((c->flags & CMD_MAIL) && s->msg == NULL)
+		smtp_session_error(s, "503 5.5.1 Error: need MAIL command");
+	else if ((c->flags & CMD_RCPT) && s->msg->nrcpt == 0)
+		smtp_session_error(s, "503 5.5.1 Error: need RCPT command");
+	else
+		c->fn(s, args);
+}
+
+/* smtp_session_begin: the header is known; create the spool file and write it. */
+static void
+smtp_session_begin(struct smtp_session *s, const struct rewrite_info *ri)
+{
+	char genid[300];
+	const char *mid = ri->message_id;
+
+	s->begun = 1;
+	if (*mid == '\0') {
+		/* Every message gets a unique Message-ID: bounces are matched by it. */
+		snprintf(genid, sizeof(genid), "<%08x%08x.%08x@%s>", arc4random(),
+		    arc4random(), arc4random(), s->srv->cfg->hostname);
+		mid = genid;
+	}
+	if (queue_msg_begin(s->srv->q, s->msg, mid, ri->header_len) == -1) {
+		s->store_errno = errno;
+		log_err("smtp: client=%s cannot create a spool file: %s", s->addr,
+		    strerror(errno));
+		return;
+	}
+	queue_msg_write(s->msg, s->hdr, s->hdrlen);
+	free(s->hdr);
+	s->hdr = NULL;
+	s->hdrlen = s->hdrcap = 0;
+}
+
+/* smtp_session_data_out: message octets from the DATA reader. */
+static void
+smtp_session_data_out(struct smtp_session *s, const char *buf, size_t n)
+{
+	struct rewrite_info ri;
+
+	if (n == 0 || s->too_big || s->store_errno || s->hdr_too_big)
+		return;
+	if (s->dr.total > s->srv->cfg->max_message_size) {
+		s->too_big = 1;
+		return;
+	}
+	if (s->begun) {
+		queue_msg_write(s->msg, buf, n);
+		return;
+	}
+	/* Still in the header block: keep it until its end is found. */
+	if (s->hdrlen + n > REWRITE_HEADER_MAX) {
+		s->hdr_too_big = 1;
+		return;
+	}
+	if (s->hdrlen + n > s->hdrcap) {
+		s->hdrcap = (s->hdrlen + n) * 2;
+		s->hdr = xrealloc(s->hdr, s->hdrcap);
+	}
+	memcpy(s->hdr + s->hdrlen, buf, n);
+	s->hdrlen += n;
+	rewrite_scan(s->hdr, s->hdrlen, &ri);
+	if (ri.complete)
+		smtp_session_begin(s, &ri);
+}
+
+/* smtp_session_committed: the spool's answer for the message of this session. */
+static void
+smtp_session_committed(struct queue_msg *m, int ok, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->msg = NULL;
+	if (ok) {
+		log_info("%s: client=%s from=<%s> size=%llu nrcpt=%zu message-id=%s "
+		    "status=queued%s", m->id, s->addr, m->sender, (unsigned long long)m->size,
+		    m->nrcpt, m->message_id, s->client_gone ? " (client left before 250)" : "");
+		if (!s->client_gone)
+			smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", m->id);
+		scheduler_add(s->srv->sched, m);
+	} else {
+		log_err("smtp: client=%s message not stored: %s", s->addr,
+		    strerror(m->werrno));
+		if (!s->client_gone)
+			smtp_session_reply(s, m->werrno == ENOSPC || m->werrno == EDQUOT ?
+			    "452 4.3.1 Insufficient system storage; try again later" :
+			    "451 4.3.0 Local error: the message could not be stored; try again");
+		queue_msg_free(m);
+	}
+	smtp_session_tx_reset(s);
+	smtp_session_enter_state(s, SMTP_CMD);
+	if (s->client_gone) {
+		smtp_session_close(s);
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_session_process(s);	/* commands pipelined behind the message */
+}
+
+/* smtp_session_eom: the end of data; refuse, or commit and wait for the spool. */
+static void
+smtp_session_eom(struct smtp_session *s)
+{
+	struct rewrite_info ri;
+
+	smtp_session_enter_state(s, SMTP_CMD);
+	if (s->too_big) {
+		smtp_session_error(s, "552 5.3.4 Message too big (the limit is %llu bytes)",
+		    s->srv->cfg->max_message_size);
+	} else if (s->hdr_too_big) {
+		smtp_session_error(s, "552 5.3.4 Message header too large (the limit is %d "
+		    "bytes)", REWRITE_HEADER_MAX);
+	} else if (s->dr.long_line) {
+		smtp_session_error(s, "554 5.6.0 Message refused: a line is longer than 998 "
+		    "characters (RFC 5321 4.5.3.1.6); encode long lines (quoted-printable)");
+	} else {
+		if (!s->begun && !s->store_errno) {
+			rewrite_scan(s->hdr ? s->hdr : "", s->hdrlen, &ri);
+			smtp_session_begin(s, &ri);
+		}
+		if (s->store_errno == 0) {
+			smtp_session_enter_state(s, SMTP_COMMIT);
+			bufferevent_disable(s->bev, EV_READ);
+			queue_msg_commit(s->srv->q, s->msg, smtp_session_committed, s);
+			return;
+		}
+		smtp_session_error(s, s->store_errno == ENOSPC || s->store_errno == EDQUOT ?
+		    "452 4.3.1 Insufficient system storage; try again later" :
+		    "451 4.3.0 Local error: the message could not be stored; try again");
+	}
+	smtp_session_tx_reset(s);
+}
+
+/* smtp_session_data: feed buffered input to the DATA reader. */
+static void
+smtp_session_data(struct smtp_session *s)
+{
+	static char out[SMTP_DATA_CHUNK];
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer_iovec v;
+
+	while (s->state == SMTP_DATA && evbuffer_peek(in, -1, NULL, &v, 1) > 0) {
+		size_t n = v.iov_len < sizeof(out) ? v.iov_len : sizeof(out), outlen, used;
+		enum smtp_data_status st;
+
+		st = smtp_data_feed(&s->dr, v.iov_base, n, out, &outlen, &used);
+		smtp_session_data_out(s, out, outlen);
+		evbuffer_drain(in, used);
+		if (st == SMTP_DATA_END)
+			smtp_session_eom(s);
+		else if (st == SMTP_DATA_BAD_EOL) {
+			/*
+			 * A bare CR or LF: where this message ends is ambiguous (SMTP
+			 * smuggling), so nothing of it is kept and the session ends.
+			 */
+			log_warn("smtp: client=%s sent a bare CR or LF in DATA; message "
+			    "refused, connection closed", s->addr);
+			smtp_session_tx_reset(s);
+			smtp_session_reply(s, "521 5.5.2 Error: bare CR or LF in message "
+			    "(RFC 5321 2.3.8); closing");
+			evbuffer_drain(in, evbuffer_get_length(in));
+			smtp_session_enter_state(s, SMTP_QUIT);
+		}
+	}
+}
+
+/* smtp_session_process: act on buffered input as far as the state allows. */
+static void
+smtp_session_process(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	char *line;
+	size_t len;
+
+	for (;;) {
+		if (s->state == SMTP_DATA) {
+			smtp_session_data(s);
+			if (s->state == SMTP_DATA)
+				return;		/* needs more input */
+			continue;
+		}
+		if (s->state != SMTP_CMD)
+			return;
+		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
+			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+				smtp_session_reply(s, "500 5.5.2 Error: line too long; closing");
+				evbuffer_drain(in, evbuffer_get_length(in));
+				smtp_session_enter_state(s, SMTP_QUIT);
+			}
+			return;
+		}
+		smtp_session_command(s, line, len);
+		free(line);
+	}
+}
+
+static void
+smtp_session_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_QUIT) {	/* said goodbye: ignore the rest */
+		evbuffer_drain(bufferevent_get_input(bev),
+		    evbuffer_get_length(bufferevent_get_input(bev)));
+		return;
+	}
+	smtp_session_process(s);
+}
