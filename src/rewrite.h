@@ -30,7 +30,12 @@ struct rewrite_info {
  * block and the Message-ID and From: address. buf may hold only the first part of the
  * message: complete is 0 (and header_len == len) when no empty line was found within
  * len, and the caller may scan again with more. A message with no header block at all
- * (first line is empty or not a header field) has header_len 0 and complete 1.
+ * (first line is not a header field) has header_len 0 and complete 1; when the first
+ * line is empty, header_len is 2 (the empty block is just its CRLF), so that
+ * buf + header_len is always the body. A line that is not a field (no "name:") ends
+ * the block there, without an empty line. A last line still open at len (a field may
+ * yet be continued) leaves complete 0. message_id and from_addr are "" when absent,
+ * unparseable or too long for their arrays; from_addr comes from the first From: only.
  * Always returns 0.
  */
 int	rewrite_scan(const char *buf, size_t len, struct rewrite_info *ri);
@@ -44,6 +49,14 @@ int	rewrite_scan(const char *buf, size_t len, struct rewrite_info *ri);
  * *out receives a newly allocated block (xmalloc; the caller frees it), ending with
  * the empty line, and *outlen its length. Returns 0; never fails on odd input (an
  * unparseable From: is replaced whole, and its text goes nowhere else).
+ * Details: the first From: is rewritten in place ("From: DISPLAY <account>
+", or
+ * "From: <account>
+"; a name in a comment, "a@b (Name)", becomes the display
+ * name); later From: fields are dropped. Added fields (From: when missing, Reply-To:,
+ * Message-ID:) go at the end of the block, in that order, before the empty line.
+ * message_id NULL or "" adds none; "<>" are added around it when missing. Octets of
+ * hdr after its empty line are not header and are ignored.
  */
 int	rewrite_headers(const char *hdr, size_t hdrlen, const char *account_addr,
 	    const char *env_sender, const char *message_id, char **out, size_t *outlen);
