@@ -219,13 +219,16 @@ static const char *const bp_cut_markers[] = {
 /* Header names that start a quoted original in a text bounce. */
 static const char *const bp_orig_headers[] = {
 	"received:", "return-path:", "dkim-signature:", "message-id:", "from:",
-	"date:", "subject:", "mime-version:", "to:", "x-mailer:", "content-type:",
+	"date:", "subject:", "to:", "x-mailer:",
 };
 
-/* Of those, the ones a notice's own summary ("To:, Subject:, Sent:") lacks. */
+/*
+ * Of those, the ones a notice's own summary ("To:, Subject:, Sent:") lacks. MIME part
+ * headers (Content-Type...) start no original: a notice read raw has them too.
+ */
 static const char *const bp_orig_strong[] = {
-	"received:", "return-path:", "dkim-signature:", "message-id:",
-	"mime-version:", "x-mailer:", "content-type:", "from:",
+	"received:", "return-path:", "dkim-signature:", "message-id:", "x-mailer:",
+	"from:",
 };
 
 /* Local parts that are never a failed recipient (the reporting side's roles). */
@@ -540,7 +543,7 @@ bounce_parse_addr(const char *s, const char *end, char *out, const char **at,
 				r++, dots = 1;
 		} else {
 			while (r < end && (isalnum((unsigned char)*r) || *r == '-' ||
-			    *r == '.' || *r == '_' || (unsigned char)*r >= 0x80)) {
+			    *r == '.' || *r == '_')) {
 				if (*r == '.')
 					dots++;
 				r++;
@@ -1055,7 +1058,7 @@ bounce_parse_line_skip(const char *line, const char *at)
 	static const char *const skip[] = {
 		"message-id", "message id", "msgid", "in-reply-to", "references",
 		"envelope-from", "mailto:", "x-postfix-sender", "return-path",
-		"from:", "sender:", "reporting-mta", "received-from-mta",
+		"from:", "sender:", "reporting-mta", "received-from-mta", "contact",
 	};
 	char	 pre[400];
 	size_t	 n = at - line < (long)sizeof(pre) - 1 ? (size_t)(at - line) : sizeof(pre) - 1;
@@ -1072,6 +1075,8 @@ bounce_parse_line_skip(const char *line, const char *at)
 		return 1;
 	return 0;
 }
+
+static size_t	bounce_parse_find(struct bp_ctx *, const char *, size_t);
 
 /* bounce_parse_bare: is the line nothing but addr ("  <a@b>:", "a@b")? */
 static int
@@ -1114,8 +1119,13 @@ bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
 			end = line + n;
 			while (s < end && bounce_parse_addr(s, end, a, &at, &after) == 0) {
 				s = after;
-				if (pass == 0 && (bounce_parse_line_skip(line, at) ||
-				    bounce_parse_is_notrcpt(c, a)))
+				if (pass == 0 && bounce_parse_line_skip(line, at)) {
+					/* "contact <x>" once: x is never the recipient. */
+					bounce_parse_notrcpt_add(c, a);
+					continue;
+				}
+				if (pass == 0 && (bounce_parse_is_notrcpt(c, a) ||
+				    bounce_parse_find(c, a, i) != i))
 					continue;
 				if (pass == 1 && !bounce_parse_bare(line, at, after))
 					continue;
@@ -1460,6 +1470,20 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 		while (bounce_parse_addr(s, end, a, &at, &after) == 0) {
 			bounce_parse_rcpt_add(out, a);
 			s = after;
+		}
+		/* Trust the header unless the notice names none of its addresses
+		 * and names others (a header rewritten on the way). */
+		int named = 0;
+		for (size_t i = 0; i < out->nrcpts; i++)
+			named |= bounce_parse_find(&c, out->rcpts[i].recipient, 0) < c.cut;
+		if (!named) {
+			struct bounce_report t = { 0 };
+			bounce_parse_text_rcpts(&c, &t);
+			if (t.nrcpts > 0) {
+				bounce_report_clear(out);
+				*out = t;
+			} else
+				bounce_report_clear(&t);
 		}
 	}
 	if (out->nrcpts == 0)
