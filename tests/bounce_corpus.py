@@ -37,15 +37,109 @@ BATCH = 100
 
 # Regression guard: a little below what the parser achieves (percent).
 FLOORS = {
-    "recipients exact": 95.0,
-    "status agreement": 94.0,
-    "hard/soft agreement": 87.0,
+    "recipients exact": 96.5,
+    "status agreement": 95.5,
+    "hard/soft agreement": 87.5,
     "non-bounces rejected": 100.0,
 }
 
-# (file, index) -> why we judge the reference wrong there. Keep it short and true.
-REFERENCE_WRONG = {
+# (file, index) -> why we judge the reference wrong there. Grouped by reason; every
+# row was read by hand. Rows listed here still count as misses in the raw figures.
+_WHY = {
+    "USER_UNKNOWN": (
+        "the remote says the user is unknown at RCPT time (or the notice does not say "
+        "when); the reference's 'filtered'/'suspend'/'rejected' is sisimai's per-MTA guess "
+        "that such replies come after DATA. Nothing in the message says so: the address is "
+        "gone (hard), as the issue defines it"),
+    "RCPT_EXPLICIT": (
+        "'550 user unknown (in reply to RCPT TO command)': refused at RCPT, the address is "
+        "gone; the reference's 'suspend' is a provider guess"),
+    "S521": (
+        "5.2.1 (mailbox disabled) with 'User Unknown' or 'account disabled/inactive': the "
+        "issue defines 5.2.1 as hard (address gone); the reference calls it "
+        "suspend/filtered"),
+    "TEMP": (
+        "a 450 4.1.1 is a temporary reply (Postfix soft_bounce-style); a temporary failure "
+        "never suppresses an address, so soft"),
+    "DELAY": (
+        "the report says Action: delayed (a delay warning, not a failure) with a 4.x.x "
+        "status; the reference gives it a permanent 5.x class (and 'hard' for 'No MX' "
+        "while the MTA is still retrying)"),
+    "WRONG_ROW": (
+        "the label belongs to another recipient or reason: the message gives this "
+        "recipient '552 5.2.2 Mailbox full' (qmail-25) / '550 5.1.1 User Unknown' "
+        "(rfc3464-01, labelled mailboxfull)"),
+    "SAME_CODE": (
+        "Status and Diagnostic-Code both say 4.4.7; the reference's 4.4.1 is not in the "
+        "message"),
 }
+_ROWS = {
+    "USER_UNKNOWN": [
+        "lhost-amazonses-02.eml#1",
+        "lhost-apachejames-01.eml#1",
+        "lhost-courier-02.eml#1",
+        "lhost-exchange2003-04.eml#1",
+        "lhost-mailfoundry-01.eml#1",
+        "lhost-mcafee-01.eml#1",
+        "lhost-mcafee-04.eml#1",
+        "lhost-messagingserver-03.eml#1",
+        "lhost-messagingserver-03.eml#2",
+        "lhost-messagingserver-08.eml#1",
+        "lhost-mfilter-01.eml#1",
+        "lhost-mfilter-03.eml#1",
+        "lhost-mxlogic-03.eml#1",
+        "lhost-postfix-07.eml#1",
+        "lhost-surfcontrol-01.eml#1",
+        "lhost-x1-01.eml#1",
+        "lhost-x1-02.eml#1",
+        "lhost-x2-01.eml#1",
+        "lhost-x2-02.eml#1",
+        "lhost-x2-02.eml#3",
+        "lhost-yahoo-06.eml#1",
+        "lhost-zoho-03.eml#1",
+        "rfc3464-35.eml#3",
+        "rfc3464-42.eml#1",
+        "rfc3464-57.eml#1",
+        "rhost-gsuite-08.eml#1",
+        "lhost-sendmail-27.eml#1",
+        "lhost-sendmail-48.eml#1",
+    ],
+    "RCPT_EXPLICIT": [
+        "lhost-ezweb-02.eml#1",
+    ],
+    "S521": [
+        "lhost-amazonses-20.eml#1",
+        "lhost-amazonworkmail-02.eml#1",
+        "lhost-messagingserver-06.eml#1",
+        "lhost-powermta-01.eml#1",
+        "lhost-powermta-03.eml#1",
+        "lhost-sendmail-02.eml#2",
+        "lhost-zoho-02.eml#1",
+        "rhost-google-01.eml#1",
+        "rhost-google-07.eml#1",
+    ],
+    "TEMP": [
+        "lhost-postfix-05.eml#1",
+    ],
+    "DELAY": [
+        "lhost-opensmtpd-06.eml#1",
+        "lhost-opensmtpd-12.eml#1",
+        "lhost-opensmtpd-15.eml#1",
+        "lhost-opensmtpd-16.eml#1",
+        "lhost-gmail-08.eml#1",
+    ],
+    "WRONG_ROW": [
+        "lhost-qmail-25.eml#1",
+        "rfc3464-01.eml#1",
+    ],
+    "SAME_CODE": [
+        "lhost-exchange2007-05.eml#1",
+    ],
+}
+REFERENCE_WRONG = {tuple(r.split("#")): _WHY[k] for k, rs in _ROWS.items() for r in rs}
+# Files whose recipient set we judge the reference wrong on (the notice names both
+# failed recipients; the reference keeps one).
+RECIPIENTS_WRONG = {"lhost-qmail-25.eml"}
 
 
 def corpus_dir():
@@ -92,6 +186,7 @@ def main():
         sys.exit("bounce-corpus: no corpus at %s (set BOUNCES_DIR)" % base)
     if not os.access(RELAYCTL, os.X_OK):
         sys.exit("bounce-corpus: %s missing (run make)" % RELAYCTL)
+    verbose = "-v" in sys.argv[1:]
 
     rows = {}
     with open(tsv, newline="") as f:
@@ -101,14 +196,20 @@ def main():
     files = sorted(os.listdir(cdir))
     got = run_parser([os.path.join(cdir, n) for n in files])
 
-    rexact = [0, 0]
-    status = [0, 0]
-    kind = [0, 0]
-    nonb = [0, 0]
+    # Each figure: [agree, total, judged] where judged counts the disagreements on
+    # rows we judge the reference wrong on.
+    fig = {k: [0, 0, 0] for k in FLOORS}
     msgid = [0, 0]
     passed = failed = 0
     misses = []
-    judged = []
+    judged = {}
+
+    def count(label, ok, key=None):
+        fig[label][1] += 1
+        if ok:
+            fig[label][0] += 1
+        elif key is not None:
+            fig[label][2] += 1
 
     for name in files:
         if name not in rows:
@@ -117,28 +218,27 @@ def main():
         if j is None:
             sys.exit("bounce-corpus: no output for %s" % name)
         exp = rows[name]
-        nonbounce = name.startswith("rfc3834-") or name.startswith("arf-")
-        if nonbounce:
-            nonb[1] += 1
+        if name.startswith("rfc3834-") or name.startswith("arf-"):
             ok = not j["is_bounce"]
-            nonb[0] += ok
-            for r in exp:
-                if ok:
-                    passed += 1
-                else:
-                    failed += 1
-                    misses.append("%s: taken as a bounce (type %s)" % (name, j.get("type")))
+            count("non-bounces rejected", ok)
+            passed += len(exp) if ok else 0
+            failed += 0 if ok else len(exp)
+            if not ok:
+                misses.append("%s: taken as a bounce (type %s)" % (name, j.get("type")))
             continue
 
         ours = {r["recipient"].lower(): r for r in j["recipients"]}
         want = {r["recipient"].lower() for r in exp if r["recipient"]}
         if want:
-            rexact[1] += 1
-            if set(ours) == want:
-                rexact[0] += 1
-            else:
-                misses.append("%s: recipients %s, expected %s" %
-                              (name, sorted(ours), sorted(want)))
+            ok = set(ours) == want
+            count("recipients exact", ok, name if name in RECIPIENTS_WRONG else None)
+            if not ok:
+                what = "%s: recipients %s, expected %s" % (name, sorted(ours), sorted(want))
+                if name in RECIPIENTS_WRONG:
+                    judged.setdefault("the notice names more failed recipients than the "
+                                      "reference keeps", []).append(name)
+                else:
+                    misses.append(what)
         ref_ids = {r["original_message_id"] for r in exp if r["original_message_id"]}
         if ref_ids:
             msgid[1] += 1
@@ -146,6 +246,7 @@ def main():
 
         for r in exp:
             key = (name, r["index"])
+            wrong = key if key in REFERENCE_WRONG else None
             if r["recipient"]:
                 o = ours.get(r["recipient"].lower())
             else:
@@ -153,11 +254,9 @@ def main():
                 o = j["recipients"][0] if len(j["recipients"]) == 1 else None
             st_ok = o is not None and status_agrees(r["status"], o["status"])
             k_ok = o is not None and (o["kind"] == "hard") == (r["hard"] == "true")
-            status[1] += 1
-            status[0] += st_ok
-            kind[1] += 1
-            kind[0] += k_ok
-            if o is not None and st_ok and k_ok:
+            count("status agreement", st_ok, wrong)
+            count("hard/soft agreement", k_ok, wrong)
+            if st_ok and k_ok:
                 passed += 1
                 continue
             failed += 1
@@ -165,36 +264,34 @@ def main():
                 name, r["index"], r["recipient"] or "?",
                 "%s %s" % (o["status"], o["kind"]) if o else "nothing",
                 r["status"], "hard" if r["hard"] == "true" else "soft", r["reason"])
-            if o is not None and "-v" in sys.argv[1:]:
+            if o is not None and verbose:
                 what += "\n      diag: " + o["diagnostic"][:200]
-            if key in REFERENCE_WRONG:
-                judged.append("%s\n      why: %s" % (what, REFERENCE_WRONG[key]))
+            if wrong:
+                judged.setdefault(REFERENCE_WRONG[key], []).append("%s#%s" % key)
             else:
                 misses.append(what)
 
-    figures = [
-        ("recipients exact", rexact),
-        ("status agreement", status),
-        ("hard/soft agreement", kind),
-        ("non-bounces rejected", nonb),
-    ]
-    verbose = "-v" in sys.argv[1:]
     if verbose and misses:
         print("misses:")
         for m in misses:
             print("  " + m)
     if judged:
-        print("misses where we judge the reference wrong (%d):" % len(judged))
-        for m in judged:
-            print("  " + m)
+        print("misses where we judge the reference wrong (tests/bounce_corpus.py "
+              "REFERENCE_WRONG):")
+        for why, keys in judged.items():
+            print("  - %s:" % why)
+            print("      " + " ".join(sorted(set(keys))))
     print("figures over %s:" % base)
     bad = 0
-    for label, (n, m) in figures:
+    for label in FLOORS:
+        n, m, w = fig[label]
         p = pct(n, m)
         low = p < FLOORS[label]
         bad += low
-        print("  %-22s %4d/%-4d %6.2f%%%s" % (label, n, m, p,
-              "  BELOW FLOOR %.1f%%" % FLOORS[label] if low else ""))
+        adj = "" if not w else "   (%d/%d %.2f%% without the %d judged rows)" % (
+            n, m - w, pct(n, m - w), w)
+        print("  %-22s %4d/%-4d %6.2f%%%s%s" % (label, n, m, p,
+              "  BELOW FLOOR %.1f%%" % FLOORS[label] if low else "", adj))
     print("  %-22s %4d/%-4d %6.2f%%  (informative)" % ("original message-id", msgid[0],
           msgid[1], pct(*msgid)))
     if not verbose and misses:
