@@ -56,7 +56,8 @@ struct bp_ctx {
 	char		*textbuf;	/* the notice, split into lines */
 	struct bp_line	*lines;
 	size_t		 nlines;
-	size_t		 cut;		/* first line of the quoted original */
+	size_t		 cut;		/* first line past the notice (a marker or the original) */
+	size_t		 orig;		/* first line of the quoted original */
 };
 
 static const char *const bp_type_names[] = {
@@ -856,7 +857,7 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 		p = eol + 1;
 	}
 
-	c->cut = c->nlines;
+	c->cut = c->orig = c->nlines;
 	for (size_t i = 0; i < c->nlines; i++) {
 		const struct bp_line *l = &c->lines[i];
 		char buf[160];
@@ -868,7 +869,8 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 		    ((buf[0] == '-' || buf[0] == '=' || buf[0] == '*' || buf[0] == '_') &&
 		    strcasestr(buf, "original message") != NULL) ||
 		    strncasecmp(buf, "original message:", 17) == 0) {
-			c->cut = i + 1;
+			c->cut = i;
+			c->orig = i + 1;
 			return;
 		}
 		/* A run of message headers starts a quoted original without a marker. */
@@ -893,7 +895,7 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 		if (!strong)
 			continue;
 		if (more >= 2) {
-			c->cut = i;
+			c->cut = c->orig = i;
 			return;
 		}
 	}
@@ -1414,9 +1416,9 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 	bounce_parse_notrcpt_list(&c, g_mime_message_get_from(m));
 	if (c.headers->len > 0)
 		bounce_parse_headers_scan(&c, c.headers->str, c.headers->len, &c.orig_msgid);
-	if (c.cut < c.nlines) {
+	if (c.orig < c.nlines) {
 		/* Skip blank lines between the marker and the quoted headers. */
-		size_t i = c.cut;
+		size_t i = c.orig;
 		while (i < c.nlines && c.lines[i].len == 0)
 			i++;
 		if (i < c.nlines)

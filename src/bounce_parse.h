@@ -72,10 +72,12 @@ void	bounce_report_clear(struct bounce_report *r);
 /*
  * bounce_parse_kind: classify one failed recipient from its RFC 3463 status ("5.1.1",
  * may be "" or NULL) and the diagnostic text (may be NULL). A 2.x.x status gives
- * BOUNCE_KIND_NONE, 4.x.x always BOUNCE_SOFT (a temporary failure never suppresses);
- * 5.x.x is BOUNCE_HARD when the address is gone (5.1.1/2/3/6/10, 5.2.1, 5.4.4, or the
- * text says user unknown, no such domain...) unless the text shows a mailbox-full,
- * spam or policy cause; everything else is BOUNCE_SOFT.
+ * BOUNCE_KIND_NONE, 4.x.x always BOUNCE_SOFT (a temporary failure never suppresses),
+ * 5.1.7/5.1.8 (the sender's address refused) BOUNCE_SOFT. Otherwise the first phrase
+ * of an ordered table found in the text decides (sender trouble, full, spam, rate,
+ * policy: soft; user unknown, no such domain, moved: hard); with none, the status
+ * decides: BOUNCE_HARD for 5.1.0/1/2/3/6/10, 5.2.1, 5.3.2, 5.4.4, else BOUNCE_SOFT.
+ * bounce_parse may further soften a "user unknown" refused after DATA (a filter).
  */
 enum bounce_kind bounce_parse_kind(const char *status, const char *diagnostic);
 
