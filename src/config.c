@@ -29,6 +29,7 @@
 struct config_ctx {
 	const char	*path;
 	int		 errors;
+	int		 lastline;	/* where a missing top-level key would go */
 };
 
 static const char *config_top_keys[] = {
@@ -52,7 +53,8 @@ config_path(const config_setting_t *s, char *buf, size_t len)
 	for (; s != NULL && config_setting_parent(s) != NULL; s = config_setting_parent(s)) {
 		name = config_setting_name(s);
 		if (name != NULL)
-			snprintf(tmp, sizeof(tmp), "%s%s%s", name, buf[0] ? "." : "", buf);
+			snprintf(tmp, sizeof(tmp), "%s%s%s", name,
+			    buf[0] && buf[0] != '[' ? "." : "", buf);
 		else
 			snprintf(tmp, sizeof(tmp), "[%d]%s%s", config_setting_index(s),
 			    buf[0] ? "." : "", buf);
@@ -60,7 +62,16 @@ config_path(const config_setting_t *s, char *buf, size_t len)
 	}
 }
 
-/* config_error: report one problem with a setting (or the file, when s is NULL). */
+/* config_line: the line of a setting; the root has none: the end of the file. */
+static int
+config_line(const struct config_ctx *ctx, const config_setting_t *s)
+{
+	int line = s ? config_setting_source_line(s) : 0;
+
+	return line > 0 ? line : ctx->lastline;
+}
+
+/* config_error: report one problem with a setting (or a missing top-level one). */
 static void __attribute__((format(printf, 3, 4)))
 config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
@@ -71,12 +82,11 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	ctx->errors++;
-	if (s == NULL) {
-		fprintf(stderr, "%s: %s\n", ctx->path, msg);
-		return;
-	}
-	config_path(s, key, sizeof(key));
-	fprintf(stderr, "%s:%d: %s: %s\n", ctx->path, config_setting_source_line(s), key, msg);
+	key[0] = '\0';
+	if (s != NULL)
+		config_path(s, key, sizeof(key));
+	fprintf(stderr, "%s:%d: %s%s%s\n", ctx->path, config_line(ctx, s), key,
+	    key[0] ? ": " : "", msg);
 }
 
 /* config_check_keys: every member of group g must be one of allowed. */
@@ -112,7 +122,7 @@ config_missing(struct config_ctx *ctx, const config_setting_t *g, const char *ke
 	config_path(g, where, sizeof(where));
 	ctx->errors++;
 	fprintf(stderr, "%s:%d: %s%s%s: missing (required)\n", ctx->path,
-	    config_setting_source_line(g), where, where[0] ? "." : "", key);
+	    config_line(ctx, g), where, where[0] ? "." : "", key);
 }
 
 /* config_str: a string member; *out untouched when absent. Returns 1 if present. */
@@ -454,6 +464,14 @@ config_load(const char *path)
 		config_destroy(&cf);
 		return NULL;
 	}
+	FILE *fp = fopen(path, "r");
+	int chr;
+
+	ctx.lastline = 1;
+	while (fp != NULL && (chr = getc(fp)) != EOF)
+		ctx.lastline += chr == '\n';
+	if (fp != NULL)
+		fclose(fp);
 	c = xcalloc(1, sizeof(*c));
 	c->path = xstrdup(path);
 	config_check(&ctx, &cf, c);

@@ -372,6 +372,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			/* Not the message's fault: it goes back untouched, not counted. */
 			if (!requeue)
 				scheduler_suspend(s, a, act, r->reply);
+			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
+			    "account throttled by the provider" : "account disabled");
 			requeue = 1;
 			break;
 		}
@@ -400,29 +402,33 @@ void
 scheduler_session_failed(struct scheduler *s, struct sched_account *a,
     enum outcome_action act, const char *reason, const char *relay)
 {
-	time_t now = time(NULL);
+	time_t now = time(NULL), until;
 
 	free(a->last_reply);
 	a->last_reply = xstrdup(reason);
 	if (act == OUTCOME_THROTTLE || act == OUTCOME_DISABLE) {
 		scheduler_suspend(s, a, act, reason);
-		return;		/* the session's close kicks the scheduler */
+		until = a->suspended_until;
+	} else {
+		a->failures++;
+		a->retry_at = now + scheduler_backoff(s->cfg->retry_initial,
+		    s->cfg->retry_max, a->failures - 1);
+		free(a->why);
+		a->why = xstrdup(reason);
+		until = a->retry_at;
 	}
-	a->failures++;
-	a->retry_at = now + scheduler_backoff(s->cfg->retry_initial, s->cfg->retry_max,
-	    a->failures - 1);
-	free(a->why);
-	a->why = xstrdup(reason);
-	/* Show the trouble under the first waiting message's id, and defer it. */
+	/* Show the trouble under the first waiting message's id: its story is whole. */
 	if (s->nheap > 0 && s->heap[0]->next_try <= now) {
 		struct queue_msg *m = s->heap[0];
 
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
-		queue_msg_deferred(s->q, m, a->retry_at, reason);
-		scheduler_heap_down(s, 0);
-	} else
+		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
+			queue_msg_deferred(s->q, m, until, reason);
+			scheduler_heap_down(s, 0);
+		}
+	} else if (act == OUTCOME_RETRY)
 		log_warn("account=%s relay=%s status=deferred (%s)", a->cfg->name,
 		    relay ? relay : "none", reason);
 }

@@ -75,6 +75,7 @@ struct smtp_session {
 	struct smtp_data	 dr;
 	char			*hdr;		/* the header block, until it is complete */
 	size_t			 hdrlen, hdrcap;
+	size_t			 hdrscan;	/* rescan the header when it reaches this */
 	int			 begun;		/* the spool file exists */
 	int			 store_errno;	/* the spool could not take it */
 	int			 too_big;
@@ -190,7 +191,7 @@ smtp_session_tx_reset(struct smtp_session *s)
 	s->msg = NULL;
 	free(s->hdr);
 	s->hdr = NULL;
-	s->hdrlen = s->hdrcap = 0;
+	s->hdrlen = s->hdrcap = s->hdrscan = 0;
 	s->begun = s->store_errno = s->too_big = s->hdr_too_big = 0;
 }
 
@@ -491,6 +492,15 @@ smtp_session_data_out(struct smtp_session *s, const char *buf, size_t n)
 	}
 	memcpy(s->hdr + s->hdrlen, buf, n);
 	s->hdrlen += n;
+	/*
+	 * Scan when an empty line may have arrived, or when the header has doubled
+	 * since the last scan: linear overall, even for a header sent a byte at a time.
+	 */
+	size_t from = s->hdrlen - n >= 3 ? s->hdrlen - n - 3 : 0;
+	if (memmem(s->hdr + from, s->hdrlen - from, "\r\n\r\n", 4) == NULL &&
+	    s->hdrlen < s->hdrscan && from > 0)
+		return;
+	s->hdrscan = s->hdrlen * 2;
 	rewrite_scan(s->hdr, s->hdrlen, &ri);
 	if (ri.complete)
 		smtp_session_begin(s, &ri);
