@@ -149,8 +149,10 @@ def test_config_check_rejects_bad_config(make_relay, provider, change, key, need
     where = "%s\n--- stderr:\n%s--- config:\n%s" % (key, p.stderr, r.config_text)
     assert p.returncode == 1, "relayd -t exit %d, expected 1 for bad %s" % (p.returncode, where)
     line = r"\d+" if needle is None else str(line_of(r.config_text, needle))
-    # FILE:LINE: key: problem  (the key may be given with its path, e.g. accounts.[0].tls)
-    rx = r"^%s:%s: (?:\S*[.\]])?%s: \S" % (re.escape(str(r.conf)), line, re.escape(key))
+    # FILE:LINE: key: problem  (the key may come with its path and index: accounts.[0].tls,
+    # accounts[0].tls, listen[0])
+    rx = r"^%s:%s: (?:\S*[.\]])?%s(?:\.?\[\d+\])?: \S" % (re.escape(str(r.conf)), line,
+                                                         re.escape(key))
     assert re.search(rx, p.stderr, re.M), "no line matching /%s/ for bad %s" % (rx, where)
 
 
