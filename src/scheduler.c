@@ -287,7 +287,7 @@ scheduler_backoff(int initial, int max, int n)
 	if (d > max)
 		d = max;
 	d *= 0.9 + 0.2 * (arc4random() / (double)UINT32_MAX);
-	return (time_t)(d < 1 ? 1 : d);
+	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
 }
 
 /* scheduler_log: one delivery log line for one recipient. */
