@@ -34,13 +34,18 @@ struct config_ctx {
 
 static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
-	"max_clients", "max_recipients", "log_level", "retry", "accounts", NULL
+	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
-	"address", "ca_file", "sessions", NULL
+	"address", "ca_file", "sessions", "bounces", NULL
 };
+static const char *config_imap_keys[] = {
+	"host", "port", "tls", "username", "password", "password_file", "ca_file",
+	"folder", "move_to", "poll", NULL
+};
+static const char *config_suppress_keys[] = { "hard", "soft_after", NULL };
 
 /* config_path: the dotted key path of a setting, e.g. "accounts.[1].port". */
 static void
@@ -227,13 +232,94 @@ config_read_secret(struct config_ctx *ctx, const config_setting_t *s, const char
 	return p;
 }
 
+/* config_tls: the "tls" key of group g for a connection to host. */
+static void
+config_tls(struct config_ctx *ctx, const config_setting_t *g, const char *host,
+    int required, enum config_tls *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, "tls");
+	char *tls = NULL;
+
+	if (!config_str(ctx, g, "tls", &tls, required))
+		return;
+	if (strcmp(tls, "implicit") == 0)
+		*out = CONFIG_TLS_IMPLICIT;
+	else if (strcmp(tls, "starttls") == 0)
+		*out = CONFIG_TLS_STARTTLS;
+	else if (strcmp(tls, "none") == 0) {
+		*out = CONFIG_TLS_NONE;
+		if (host != NULL && !config_is_loopback(host))
+			config_error(ctx, s, "\"none\" (clear text) is allowed only for a "
+			    "loopback host, and %s is not one: providers need \"implicit\" "
+			    "(port 465) or \"starttls\" (587)", host);
+	} else
+		config_error(ctx, s, "\"%s\" is not a TLS mode (allowed: \"implicit\", "
+		    "\"starttls\")", tls);
+	free(tls);
+}
+
+/* config_password: password or password_file of group g into *out. */
+static void
+config_password(struct config_ctx *ctx, const config_setting_t *g, char **out)
+{
+	char *pwfile = NULL;
+
+	config_str(ctx, g, "password", out, 0);
+	if (config_str(ctx, g, "password_file", &pwfile, 0)) {
+		const config_setting_t *s = config_setting_get_member(g, "password_file");
+
+		if (*out != NULL)
+			config_error(ctx, s, "give password or password_file, not both");
+		else
+			*out = config_read_secret(ctx, s, pwfile);
+		free(pwfile);
+	}
+}
+
+/* config_bounces: an account's "bounces" group (the IMAP mailbox to watch). */
+static void
+config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_imap *b = &a->bounces;
+	long long v;
+
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { host = \"imap.example.org\"; port = 993; "
+		    "tls = \"implicit\"; }");
+		return;
+	}
+	config_check_keys(ctx, g, config_imap_keys);
+	b->enabled = 1;
+	config_str(ctx, g, "host", &b->host, 1);
+	b->tls = CONFIG_TLS_IMPLICIT;
+	config_tls(ctx, g, b->host, 0, &b->tls);
+	v = b->tls == CONFIG_TLS_IMPLICIT ? 993 : 143;
+	config_int(ctx, g, "port", 1, 65535, &v);
+	b->port = (int)v;
+	config_str(ctx, g, "username", &b->username, 0);
+	config_password(ctx, g, &b->password);
+	config_str(ctx, g, "ca_file", &b->ca_file, 0);
+	if (b->username == NULL && a->username != NULL)
+		b->username = xstrdup(a->username);
+	if (b->password == NULL && a->password != NULL)
+		b->password = xstrdup(a->password);
+	if (b->ca_file == NULL && a->ca_file != NULL)
+		b->ca_file = xstrdup(a->ca_file);
+	if (b->username == NULL || b->password == NULL)
+		config_error(ctx, g, "needs username and password (its own, or the account's)");
+	b->folder = xstrdup("INBOX");
+	config_str(ctx, g, "folder", &b->folder, 0);
+	config_str(ctx, g, "move_to", &b->move_to, 0);
+	v = 60;
+	config_int(ctx, g, "poll", 5, 86400, &v);
+	b->poll = (int)v;
+}
+
 /* config_account: check and fill one entry of the accounts list. */
 static void
 config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
 {
 	long long v;
-	char *tls = NULL, *pwfile = NULL;
-
 	if (!config_setting_is_group(g)) {
 		config_error(ctx, g, "each account must be a group { name = ...; host = ...; }");
 		return;
@@ -248,36 +334,10 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	a->port = (int)v;
 
 	a->tls = CONFIG_TLS_IMPLICIT;
-	if (config_str(ctx, g, "tls", &tls, 1)) {
-		const config_setting_t *s = config_setting_get_member(g, "tls");
-
-		if (strcmp(tls, "implicit") == 0)
-			a->tls = CONFIG_TLS_IMPLICIT;
-		else if (strcmp(tls, "starttls") == 0)
-			a->tls = CONFIG_TLS_STARTTLS;
-		else if (strcmp(tls, "none") == 0) {
-			a->tls = CONFIG_TLS_NONE;
-			if (a->host != NULL && !config_is_loopback(a->host))
-				config_error(ctx, s, "\"none\" (clear text) is allowed only for a "
-				    "loopback host, and %s is not one: providers need \"implicit\" "
-				    "(port 465) or \"starttls\" (587)", a->host);
-		} else
-			config_error(ctx, s, "\"%s\" is not a TLS mode (allowed: \"implicit\", "
-			    "\"starttls\")", tls);
-	}
-	free(tls);
+	config_tls(ctx, g, a->host, 1, &a->tls);
 
 	config_str(ctx, g, "username", &a->username, 0);
-	config_str(ctx, g, "password", &a->password, 0);
-	if (config_str(ctx, g, "password_file", &pwfile, 0)) {
-		const config_setting_t *s = config_setting_get_member(g, "password_file");
-
-		if (a->password != NULL)
-			config_error(ctx, s, "give password or password_file, not both");
-		else
-			a->password = config_read_secret(ctx, s, pwfile);
-		free(pwfile);
-	}
+	config_password(ctx, g, &a->password);
 	if (a->tls != CONFIG_TLS_NONE && a->username == NULL)
 		config_missing(ctx, g, "username");
 	if (a->username != NULL && a->password == NULL &&
@@ -297,6 +357,8 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	v = 1;
 	config_int(ctx, g, "sessions", 1, 16, &v);
 	a->sessions = (int)v;
+	if (config_setting_get_member(g, "bounces") != NULL)
+		config_bounces(ctx, config_setting_get_member(g, "bounces"), a);
 }
 
 /* config_listen: the listen array; each entry a loopback ADDR:PORT. */
@@ -425,6 +487,25 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		}
 	}
 
+	c->suppress_hard = 1;
+	c->suppress_soft_after = 5;
+	if ((s = config_setting_get_member(root, "suppress")) != NULL) {
+		if (!config_setting_is_group(s))
+			config_error(ctx, s, "must be a group { hard = true; soft_after = 5; }");
+		else {
+			const config_setting_t *h = config_setting_get_member(s, "hard");
+
+			config_check_keys(ctx, s, config_suppress_keys);
+			if (h != NULL && config_setting_type(h) != CONFIG_TYPE_BOOL)
+				config_error(ctx, h, "must be true or false");
+			else if (h != NULL)
+				c->suppress_hard = config_setting_get_bool(h);
+			v = c->suppress_soft_after;
+			config_int(ctx, s, "soft_after", 0, 1000, &v);
+			c->suppress_soft_after = (int)v;
+		}
+	}
+
 	s = config_setting_get_member(root, "accounts");
 	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
 		config_error(ctx, s, "accounts: %s", s == NULL ? "missing: at least one "
@@ -502,6 +583,14 @@ config_free(struct config *c)
 		free(a->password);
 		free(a->address);
 		free(a->ca_file);
+		free(a->bounces.host);
+		free(a->bounces.username);
+		if (a->bounces.password != NULL)
+			explicit_bzero(a->bounces.password, strlen(a->bounces.password));
+		free(a->bounces.password);
+		free(a->bounces.ca_file);
+		free(a->bounces.folder);
+		free(a->bounces.move_to);
 	}
 	free(c->accounts);
 	free(c->spool_dir);

@@ -15,6 +15,20 @@ enum config_tls {
 	CONFIG_TLS_NONE,	/* clear text: loopback hosts only (local smarthost) */
 };
 
+/* Where an account's bounce notifications arrive (IMAP), from its "bounces" group. */
+struct config_imap {
+	int		 enabled;	/* the group is present */
+	char		*host;
+	int		 port;		/* default 993 (implicit) or 143 (starttls) */
+	enum config_tls	 tls;
+	char		*username;	/* default: the account's */
+	char		*password;	/* default: the account's */
+	char		*ca_file;	/* default: the account's */
+	char		*folder;	/* default "INBOX" */
+	char		*move_to;	/* processed notifications go here, or NULL */
+	int		 poll;		/* seconds between checks without IDLE (default 60) */
+};
+
 struct config_account {
 	char		*name;
 	char		*host;
@@ -25,6 +39,7 @@ struct config_account {
 	char		*address;	/* the sender mail goes out as; default username */
 	char		*ca_file;	/* extra trust anchors, or NULL */
 	int		 sessions;	/* parallel upstream sessions */
+	struct config_imap bounces;
 };
 
 struct config {
@@ -41,6 +56,8 @@ struct config {
 	int		 retry_initial;	/* seconds */
 	int		 retry_max;
 	int		 retry_lifetime;
+	int		 suppress_hard;		/* suppress an address after a hard bounce */
+	int		 suppress_soft_after;	/* ... or after this many soft ones (0: never) */
 	struct config_account *accounts;
 	size_t		 naccounts;
 };

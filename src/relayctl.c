@@ -1,42 +1,173 @@
 /*
  * relayctl: the operator's command. Most commands talk to a running relayd over its
- * control socket; a few (bounce-parse) work offline.
+ * control socket (found through -c CONFIG or -s SOCKET); a few (bounce-parse) work
+ * offline. Output is a table for people, or one JSON document with --json.
  */
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "relayctl_bounce.h"
+#include "relayctl_client.h"
+
+#define RELAYCTL_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
 
 static int relayctl_help(int, char **);
+static int relayctl_status(int, char **);
 
 static const struct relayctl_cmd {
 	const char	*name;
 	int		(*run)(int, char **);
+	int		 offline;	/* needs no running relayd */
 	const char	*usage;
 } relayctl_cmds[] = {
-	{ "bounce-parse", relayctl_bounce_parse,
-	  "bounce-parse FILE... [--json]   parse saved messages, say whether and why they bounced" },
-	{ "help", relayctl_help, "help                            this text" },
+	{ "status", relayctl_status, 0,
+	  "status [--json]                  accounts (state, quota used and left), queue" },
+	{ "bounce-parse", relayctl_bounce_parse, 1,
+	  "bounce-parse FILE... [--json]    parse saved messages: did they bounce, and why" },
+	{ "help", relayctl_help, 1,
+	  "help                             this text" },
 };
 
 static int
 relayctl_help(int argc, char **argv)
 {
-	printf("usage: relayctl [-c CONFIG | -s SOCKET] COMMAND [ARGS]\n\ncommands:\n");
+	printf("usage: relayctl [-c CONFIG | -s SOCKET] COMMAND [ARGS]\n\n"
+	    "  -c CONFIG   relayd's configuration, to find its control socket\n"
+	    "              (default %s)\n"
+	    "  -s SOCKET   the control socket itself\n\ncommands:\n", RELAYCTL_DEFAULT_CONFIG);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++)
 		printf("  %s\n", relayctl_cmds[i].usage);
+	printf("\nExit status: 0 done, 64 usage, 69 relayd not reachable, 70 relayd refused.\n");
+	return 0;
+}
+
+/* relayctl_has_flag: is flag among the command's arguments? */
+static int
+relayctl_has_flag(int argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], flag) == 0)
+			return 1;
+	return 0;
+}
+
+/* relayctl_when: "in 12m" style for a unix time, "-" for none. */
+static const char *
+relayctl_when(json_t *t, char *buf, size_t len)
+{
+	long long v = json_integer_value(t), d = v - (long long)time(NULL);
+
+	if (!json_is_integer(t) || v == 0)
+		return "-";
+	if (d <= 0)
+		snprintf(buf, len, "now");
+	else if (d < 120)
+		snprintf(buf, len, "in %llds", d);
+	else if (d < 7200)
+		snprintf(buf, len, "in %lldm", d / 60);
+	else
+		snprintf(buf, len, "in %lldh%02lldm", d / 3600, d / 60 % 60);
+	return buf;
+}
+
+/* relayctl_window: "5/100" for a quota window, "5/-" when unlimited. */
+static const char *
+relayctl_window(json_t *w, char *buf, size_t len)
+{
+	json_t *limit = json_object_get(w, "limit");
+
+	if (json_is_integer(limit))
+		snprintf(buf, len, "%lld/%lld", json_integer_value(json_object_get(w, "used")),
+		    json_integer_value(limit));
+	else
+		snprintf(buf, len, "%lld/-", json_integer_value(json_object_get(w, "used")));
+	return buf;
+}
+
+static int
+relayctl_status(int argc, char **argv)
+{
+	json_t *r, *acct, *q;
+	size_t i;
+	int rc;
+	char b1[32], b2[32], b3[32];
+
+	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
+		return rc;
+	if (relayctl_has_flag(argc, argv, "--json")) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	printf("%-12s %-10s %-11s %-11s %-10s %s\n", "ACCOUNT", "STATE", "HOUR", "DAY",
+	    "NEXT FREE", "WHY / LAST REPLY");
+	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
+		const char *why = json_string_value(json_object_get(acct, "why"));
+		const char *last = json_string_value(json_object_get(acct, "last_reply"));
+
+		printf("%-12s %-10s %-11s %-11s %-10s %s\n",
+		    json_string_value(json_object_get(acct, "name")),
+		    json_string_value(json_object_get(acct, "state")),
+		    relayctl_window(json_object_get(acct, "hour"), b1, sizeof(b1)),
+		    relayctl_window(json_object_get(acct, "day"), b2, sizeof(b2)),
+		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
+		    why ? why : last ? last : "");
+	}
+	q = json_object_get(r, "queue");
+	printf("\nqueue: %lld message(s): %lld waiting, %lld in flight, %lld deferred; "
+	    "drains %s\n", json_integer_value(json_object_get(q, "total")),
+	    json_integer_value(json_object_get(q, "waiting")),
+	    json_integer_value(json_object_get(q, "inflight")),
+	    json_integer_value(json_object_get(q, "deferred")),
+	    json_is_integer(json_object_get(q, "drain_estimate")) ?
+	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
+	    "(unknown: no account can send)");
+	json_decref(r);
 	return 0;
 }
 
 int
 main(int argc, char **argv)
 {
-	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		return relayctl_help(argc, argv) == 0 && argc >= 2 ? 0 : 64;
-	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++)
-		if (strcmp(argv[1], relayctl_cmds[i].name) == 0)
-			return relayctl_cmds[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "relayctl: unknown command '%s' (relayctl --help lists them)\n", argv[1]);
+	const char *config = RELAYCTL_DEFAULT_CONFIG, *sock = NULL;
+	int ch;
+
+	while ((ch = getopt(argc, argv, "+c:s:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			config = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		case 'h':
+			return relayctl_help(argc, argv);
+		default:
+			fprintf(stderr, "relayctl: relayctl --help lists the options\n");
+			return 64;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1 || strcmp(argv[0], "--help") == 0) {
+		relayctl_help(argc, argv);
+		return argc < 1 ? 64 : 0;
+	}
+	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++) {
+		if (strcmp(argv[0], relayctl_cmds[i].name) != 0)
+			continue;
+		if (!relayctl_cmds[i].offline) {
+			if (sock != NULL)
+				relayctl_client_socket(sock);
+			else if (relayctl_client_socket_from_config(config) == -1)
+				return 69;
+		}
+		return relayctl_cmds[i].run(argc, argv);
+	}
+	fprintf(stderr, "relayctl: unknown command '%s' (relayctl --help lists them)\n",
+	    argv[0]);
 	return 64;
 }

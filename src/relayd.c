@@ -19,7 +19,10 @@
 #include <event2/event.h>
 
 #include "auth.h"
+#include "bounce_store.h"
 #include "config.h"
+#include "control.h"
+#include "imap_watch.h"
 #include "listener.h"
 #include "log.h"
 #include "outcome.h"
@@ -33,6 +36,13 @@
 static struct event_base *relayd_base;
 static struct listener *relayd_listener;
 static struct smtp_server relayd_srv;
+
+/* relayd_cmd_status: relayctl status. */
+static json_t *
+relayd_cmd_status(json_t *args, char **err, void *arg)
+{
+	return scheduler_status(arg);
+}
 
 static void
 relayd_usage(FILE *fp)
@@ -85,6 +95,9 @@ main(int argc, char **argv)
 	struct evdns_base *dns;
 	struct queue *q;
 	struct scheduler *sched;
+	struct control *ctl;
+	struct bounce_store *bounces;
+	struct imap_watch *imap;
 	struct event *sigs[3];
 	long n;
 
@@ -141,6 +154,13 @@ main(int argc, char **argv)
 		return 1;
 	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg, .q = q,
 	    .sched = sched };
+	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
+		return 1;
+	control_register(ctl, "status", relayd_cmd_status, sched);
+	if ((bounces = bounce_store_open(relayd_base, cfg, ctl)) == NULL)
+		return 1;
+	scheduler_set_bounces(sched, bounces);
+	relayd_srv.bounces = bounces;
 	if ((relayd_listener = listener_new(&relayd_srv)) == NULL)
 		return 1;
 	sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
@@ -151,10 +171,14 @@ main(int argc, char **argv)
 	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
 	    RELAYD_VERSION, path, cfg->spool_dir, n, cfg->naccounts);
 	scheduler_run(sched);
+	imap = imap_watch_start(relayd_base, dns, cfg, bounces);
 
 	event_base_dispatch(relayd_base);
 
+	imap_watch_stop(imap);
+	control_free(ctl);
 	scheduler_free(sched);
+	bounce_store_close(bounces);
 	queue_close(q);
 	for (int i = 0; i < 3; i++)
 		event_free(sigs[i]);

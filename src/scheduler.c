@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "bounce_store.h"
 #include "log.h"
 #include "scheduler.h"
 #include "tls.h"
@@ -18,6 +19,7 @@ struct scheduler {
 	struct evdns_base	*dns;
 	struct config		*cfg;
 	struct queue		*q;
+	struct bounce_store	*bounces;
 	struct sched_account	*accounts;
 	size_t			 naccounts;
 	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
@@ -28,6 +30,8 @@ struct scheduler {
 };
 
 static void scheduler_kick(struct scheduler *);
+static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
+    const char *, const char *, const char *);
 
 /* Heap of waiting messages, keyed by next_try; each message knows its slot. */
 
@@ -160,6 +164,46 @@ scheduler_count(struct scheduler *s)
 	return s->nheap + s->ninflight;
 }
 
+/* scheduler_account_state: "ready", "throttled", "disabled" or "backoff". */
+static const char *
+scheduler_account_state(const struct sched_account *a, time_t now)
+{
+	if (a->disabled)
+		return "disabled";
+	if (a->suspended_until > now)
+		return "throttled";
+	if (a->retry_at > now)
+		return "backoff";
+	return "ready";
+}
+
+json_t *
+scheduler_status(struct scheduler *s)
+{
+	time_t now = time(NULL);
+	json_t *accts = json_array();
+	size_t deferred = 0;
+
+	for (size_t i = 0; i < s->naccounts; i++) {
+		struct sched_account *a = &s->accounts[i];
+		json_t *o = json_pack("{s:s, s:s, s:i, s:i}", "name", a->cfg->name, "state",
+		    scheduler_account_state(a, now), "sessions", a->nsessions, "busy", a->nbusy);
+
+		json_object_set_new(o, "until", json_integer(a->suspended_until > now ?
+		    a->suspended_until : a->retry_at > now ? a->retry_at : 0));
+		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
+		    a->retry_at > now) ? json_string(a->why) : json_null());
+		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
+		    json_null());
+		json_array_append_new(accts, o);
+	}
+	for (size_t i = 0; i < s->nheap; i++)
+		deferred += s->heap[i]->attempts > 0;
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}}", "accounts", accts, "queue",
+	    "total", (json_int_t)(s->nheap + s->ninflight), "waiting", (json_int_t)s->nheap,
+	    "inflight", (json_int_t)s->ninflight, "deferred", (json_int_t)deferred);
+}
+
 void
 scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
@@ -256,20 +300,52 @@ scheduler_kick(struct scheduler *s)
 	scheduler_arm(s, now);
 }
 
+/*
+ * scheduler_drop_suppressed: fail the recipients of m that are on the suppression
+ * list (they hard-bounced since m was queued). Returns 1 if m is finished and freed.
+ */
+static int
+scheduler_drop_suppressed(struct scheduler *s, struct queue_msg *m)
+{
+	char why[256];
+
+	for (size_t i = 0; i < m->nrcpt; i++) {
+		if (m->rcpts[i].state != QUEUE_RCPT_PENDING ||
+		    !bounce_store_suppressed(s->bounces, m->rcpts[i].addr, why, sizeof(why)))
+			continue;
+		scheduler_log(m, i, NULL, NULL, "failed", why);
+		if (queue_msg_rcpt_done(s->q, m, i, QUEUE_RCPT_FAILED, "none", why)) {
+			log_info("%s: removed", m->id);
+			queue_msg_free(m);
+			return 1;
+		}
+	}
+	return 0;
+}
+
 struct queue_msg *
 scheduler_take(struct scheduler *s, struct sched_account *a)
 {
 	time_t now = time(NULL);
 	struct queue_msg *m;
 
+again:
 	if (s->nheap == 0 || s->heap[0]->next_try > now || !scheduler_account_usable(a, now))
 		return NULL;
 	m = s->heap[0];
 	scheduler_heap_remove(s, m);
+	if (scheduler_drop_suppressed(s, m))
+		goto again;
 	m->inflight = 1;
 	s->ninflight++;
 	a->nbusy++;
 	return m;
+}
+
+void
+scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
+{
+	s->bounces = b;
 }
 
 int
@@ -355,6 +431,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_SENT:
 			a->failures = 0;
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
+			bounce_store_sent(s->bounces, m, r->idx, a->cfg->name);
 			finished = queue_msg_rcpt_done(s->q, m, r->idx, QUEUE_RCPT_SENT,
 			    a->cfg->name, r->reply);
 			break;

@@ -12,6 +12,8 @@
 
 #include <time.h>
 
+#include <jansson.h>
+
 #include <openssl/ssl.h>
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -20,6 +22,7 @@
 #include "outcome.h"
 #include "queue.h"
 
+struct bounce_store;
 struct upstream;
 
 #define SCHED_SESSIONS_MAX	16	/* config allows sessions = 1..16 */
@@ -56,6 +59,9 @@ struct scheduler *scheduler_new(struct event_base *, struct evdns_base *,
 		    struct config *, struct queue *);
 void		 scheduler_free(struct scheduler *);
 
+/* scheduler_set_bounces: where sent mail is recorded and suppression is asked. */
+void		 scheduler_set_bounces(struct scheduler *, struct bounce_store *);
+
 /* scheduler_add: a committed message (new or loaded at start-up), ready now. */
 void		 scheduler_add(struct scheduler *, struct queue_msg *);
 
@@ -67,6 +73,12 @@ void		 scheduler_run(struct scheduler *);
 
 /* scheduler_count: messages queued (waiting or in flight). */
 size_t		 scheduler_count(struct scheduler *);
+
+/*
+ * scheduler_status: accounts (state, quota windows, last reply) and queue totals,
+ * as relayctl status shows them. A new JSON reference; the caller owns it.
+ */
+json_t		*scheduler_status(struct scheduler *);
 
 /* For upstream sessions. */
 

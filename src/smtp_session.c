@@ -22,6 +22,7 @@
 #include <event2/bufferevent.h>
 #include <event2/util.h>
 
+#include "bounce_store.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -336,11 +337,16 @@ smtp_cmd_mail(struct smtp_session *s, const char *args)
 static void
 smtp_cmd_rcpt(struct smtp_session *s, const char *args)
 {
-	char addr[SMTP_PATH_MAX];
+	char addr[SMTP_PATH_MAX], why[256];
 	const char *err;
 
 	if (smtp_parse_rcpt(args, addr, &err) == -1) {
 		smtp_session_error(s, "%s", err);
+		return;
+	}
+	if (bounce_store_suppressed(s->srv->bounces, addr, why, sizeof(why))) {
+		/* Sending again to dead addresses is what gets accounts blocked. */
+		smtp_session_error(s, "550 5.1.1 <%s>: %s", addr, why);
 		return;
 	}
 	if (s->msg->nrcpt >= (size_t)s->srv->cfg->max_recipients) {

@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+struct bounce_store;
 struct config;
 struct queue;
 struct scheduler;
@@ -20,6 +21,7 @@ struct smtp_server {
 	struct config		*cfg;
 	struct queue		*q;
 	struct scheduler	*sched;
+	struct bounce_store	*bounces;	/* for the suppression list */
 	int			 nclients;	/* sessions open now */
 	int			 closing;	/* shutting down: no new sessions */
 };

@@ -1,0 +1,40 @@
+/*
+ * bounce_store: what relayd knows about bounces. It remembers what went out (the
+ * Message-ID and recipients of every sent message, for matching), records the
+ * bounces the IMAP watcher finds, keeps the suppression list, and answers relayctl's
+ * "bounces" and "suppress" commands. Its state lives in the spool and survives
+ * restarts.
+ */
+#ifndef RELAYD_BOUNCE_STORE_H
+#define RELAYD_BOUNCE_STORE_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+struct config;
+struct control;
+struct queue_msg;
+struct bounce_store;
+
+/*
+ * bounce_store_open: load the state under cfg->spool_dir and register the control
+ * commands. Returns NULL after logging (an unreadable state file).
+ */
+struct bounce_store *bounce_store_open(struct event_base *, struct config *,
+		    struct control *);
+void		 bounce_store_close(struct bounce_store *);
+
+/* bounce_store_sent: recipient idx of m was accepted by the provider via account. */
+void		 bounce_store_sent(struct bounce_store *, const struct queue_msg *m,
+		    size_t idx, const char *account);
+
+/*
+ * bounce_store_suppressed: is addr on the suppression list? If so, why receives the
+ * text for the refusal, e.g. "suppressed after hard bounce on 2026-11-22".
+ * Returns 1 or 0.
+ */
+int		 bounce_store_suppressed(struct bounce_store *, const char *addr, char *why,
+		    size_t whylen);
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * control: the daemon's side of the control socket.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+
+#include "control.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CONTROL_CMDS_MAX	32
+#define CONTROL_TIMEOUT		10
+
+struct control_cmd {
+	const char	*name;
+	control_fn	 fn;
+	void		*arg;
+};
+
+struct control {
+	struct event_base	*base;
+	struct evconnlistener	*evl;
+	char			*path;
+	struct control_cmd	 cmds[CONTROL_CMDS_MAX];
+	size_t			 ncmds;
+};
+
+/* control_reply: write the answer and close once it is out. */
+static void
+control_reply(struct bufferevent *bev, json_t *reply)
+{
+	char *s = json_dumps(reply, JSON_COMPACT);
+
+	evbuffer_add_printf(bufferevent_get_output(bev), "%s\n", s ? s : "{}");
+	free(s);
+	json_decref(reply);
+	bufferevent_disable(bev, EV_READ);
+}
+
+/* control_error: a failure answer. */
+static json_t *
+control_error(const char *msg)
+{
+	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_VERSION, "ok", 0, "error", msg);
+}
+
+/* control_dispatch: parse one request line and run its command. */
+static json_t *
+control_dispatch(struct control *c, const char *line)
+{
+	json_error_t jerr;
+	json_t *req = json_loads(line, 0, &jerr), *args, *result;
+	const char *cmd;
+	char *err = NULL, buf[256];
+	json_int_t v;
+
+	if (req == NULL || !json_is_object(req)) {
+		json_decref(req);
+		return control_error("request is not a JSON object");
+	}
+	v = json_integer_value(json_object_get(req, "v"));
+	if (v != CONTROL_VERSION) {
+		json_decref(req);
+		snprintf(buf, sizeof(buf), "protocol version %lld is not spoken here (relayd "
+		    "speaks %d): use the relayctl of the same release", (long long)v,
+		    CONTROL_VERSION);
+		return control_error(buf);
+	}
+	cmd = json_string_value(json_object_get(req, "cmd"));
+	args = json_object_get(req, "args");
+	if (args == NULL || !json_is_object(args))
+		args = json_object();
+	else
+		json_incref(args);
+	for (size_t i = 0; cmd != NULL && i < c->ncmds; i++) {
+		if (strcmp(c->cmds[i].name, cmd) != 0)
+			continue;
+		result = c->cmds[i].fn(args, &err, c->cmds[i].arg);
+		json_decref(args);
+		json_decref(req);
+		if (result == NULL) {
+			json_t *e = control_error(err ? err : "failed");
+
+			free(err);
+			return e;
+		}
+		return json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 1, "result",
+		    result);
+	}
+	snprintf(buf, sizeof(buf), "unknown command \"%s\"", cmd ? cmd : "");
+	json_decref(args);
+	json_decref(req);
+	return control_error(buf);
+}
+
+static void
+control_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct control *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char *line;
+	size_t len;
+
+	if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) == NULL) {
+		if (evbuffer_get_length(in) > CONTROL_REQUEST_MAX)
+			control_reply(bev, control_error("request too long"));
+		return;
+	}
+	control_reply(bev, control_dispatch(c, line));
+	free(line);
+}
+
+static void
+control_write_cb(struct bufferevent *bev, void *arg)
+{
+	if (!(bufferevent_get_enabled(bev) & EV_READ))	/* answered: done */
+		bufferevent_free(bev);
+}
+
+static void
+control_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	bufferevent_free(bev);
+}
+
+static void
+control_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct bufferevent *bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	struct timeval tv = { .tv_sec = CONTROL_TIMEOUT };
+
+	bufferevent_setcb(bev, control_read_cb, control_write_cb, control_event_cb, arg);
+	bufferevent_set_timeouts(bev, &tv, &tv);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+struct control *
+control_new(struct event_base *base, const char *path)
+{
+	struct control *c = xcalloc(1, sizeof(*c));
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char *dir = xstrdup(path);
+
+	c->base = base;
+	c->path = xstrdup(path);
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_err("control: socket path %s is too long", path);
+		goto fail;
+	}
+	if (mkdir(dirname(dir), 0755) == -1 && errno != EEXIST) {
+		log_err("control: cannot create %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	unlink(path);	/* a stale socket of an earlier run; the spool lock rules out two */
+	mode_t old = umask(0117);
+	c->evl = evconnlistener_new_bind(base, control_accept_cb, c, LEV_OPT_CLOSE_ON_FREE |
+	    LEV_OPT_CLOSE_ON_EXEC, 16, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (c->evl == NULL) {
+		log_err("control: cannot listen on %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	free(dir);
+	return c;
+fail:
+	free(dir);
+	control_free(c);
+	return NULL;
+}
+
+void
+control_free(struct control *c)
+{
+	if (c == NULL)
+		return;
+	if (c->evl != NULL) {
+		evconnlistener_free(c->evl);
+		unlink(c->path);
+	}
+	free(c->path);
+	free(c);
+}
+
+void
+control_register(struct control *c, const char *name, control_fn fn, void *arg)
+{
+	if (c->ncmds == CONTROL_CMDS_MAX)
+		fatal("control: too many commands (raise CONTROL_CMDS_MAX)");
+	c->cmds[c->ncmds++] = (struct control_cmd){ name, fn, arg };
+}

@@ -1,0 +1,23 @@
+/*
+ * imap_watch: one IMAP session per account with a "bounces" group: logs in over TLS,
+ * waits with IDLE (or polls), fetches new messages, has bounce_parse read them and
+ * hands the results to bounce_store.
+ */
+#ifndef RELAYD_IMAP_WATCH_H
+#define RELAYD_IMAP_WATCH_H
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+struct config;
+struct bounce_store;
+struct imap_watch;
+
+/* imap_watch_start: start watching every account that has bounces configured. */
+struct imap_watch *imap_watch_start(struct event_base *, struct evdns_base *,
+		    struct config *, struct bounce_store *);
+
+/* imap_watch_stop: log out and free. NULL is a no-op. */
+void		 imap_watch_stop(struct imap_watch *);
+
+#endif

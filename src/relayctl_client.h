@@ -1,0 +1,29 @@
+/*
+ * relayctl_client: relayctl's side of the control socket (see control.h for the
+ * protocol). Every relayctl command that needs the daemon goes through here.
+ */
+#ifndef RELAYD_RELAYCTL_CLIENT_H
+#define RELAYD_RELAYCTL_CLIENT_H
+
+#include <jansson.h>
+
+/* relayctl_client_socket: use this socket path (from -s, or the config's key). */
+void	relayctl_client_socket(const char *path);
+
+/*
+ * relayctl_client_socket_from_config: read control_socket from the config file (only
+ * that key: relayctl need not read the secrets). Returns 0, or -1 after printing why.
+ */
+int	relayctl_client_socket_from_config(const char *config_path);
+
+/*
+ * relayctl_client_call: run cmd with args (borrowed; NULL for none) in relayd.
+ * Returns 0 with *result a new reference, or an exit code (69: relayd not running,
+ * 70: relayd refused, the reason printed on stderr).
+ */
+int	relayctl_client_call(const char *cmd, json_t *args, json_t **result);
+
+/* relayctl_client_print_json: print v as one JSON line on stdout. */
+void	relayctl_client_print_json(json_t *v);
+
+#endif
