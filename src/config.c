@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "preset.h"
 #include "xmalloc.h"
 
 struct config_ctx {
@@ -39,8 +40,15 @@ static const char *config_top_keys[] = {
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
-	"address", "ca_file", "sessions", "bounces", NULL
+	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
+	NULL
 };
+static const char *config_limits_keys[] = {
+	"per_hour", "per_day", "count", "min_interval", "max_recipients", "max_message_size",
+	"sessions", NULL
+};
+static const char *config_rule_keys[] = { "match", "stage", "action", NULL };
+static const char *config_backoff_keys[] = { "initial", "max", NULL };
 static const char *config_imap_keys[] = {
 	"host", "port", "tls", "username", "password", "password_file", "ca_file",
 	"folder", "move_to", "poll", NULL
@@ -278,7 +286,8 @@ config_password(struct config_ctx *ctx, const config_setting_t *g, char **out)
 
 /* config_bounces: an account's "bounces" group (the IMAP mailbox to watch). */
 static void
-config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a,
+    const struct preset *p)
 {
 	struct config_imap *b = &a->bounces;
 	long long v;
@@ -290,7 +299,8 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	}
 	config_check_keys(ctx, g, config_imap_keys);
 	b->enabled = 1;
-	config_str(ctx, g, "host", &b->host, 1);
+	if (!config_str(ctx, g, "host", &b->host, p == NULL) && p != NULL)
+		b->host = xstrdup(p->imap_host);
 	b->tls = CONFIG_TLS_IMPLICIT;
 	config_tls(ctx, g, b->host, 0, &b->tls);
 	v = b->tls == CONFIG_TLS_IMPLICIT ? 993 : 143;
@@ -315,26 +325,125 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	b->poll = (int)v;
 }
 
+/* config_limits: an account's "limits" group over the preset's (or no) limits. */
+static void
+config_limits(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_limits *l = &a->limits;
+	long long v;
+	char *count = NULL;
+
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { per_hour = 100; per_day = 500; ... }");
+		return;
+	}
+	config_check_keys(ctx, g, config_limits_keys);
+	v = l->per_hour;
+	config_int(ctx, g, "per_hour", 0, 1000000, &v);
+	l->per_hour = (int)v;
+	v = l->per_day;
+	config_int(ctx, g, "per_day", 0, 10000000, &v);
+	l->per_day = (int)v;
+	if (config_str(ctx, g, "count", &count, 0)) {
+		if (strcmp(count, "recipients") == 0)
+			l->count_recipients = 1;
+		else if (strcmp(count, "messages") == 0)
+			l->count_recipients = 0;
+		else
+			config_error(ctx, config_setting_get_member(g, "count"), "\"%s\" is not "
+			    "a unit (allowed: \"recipients\", \"messages\")", count);
+		free(count);
+	}
+	v = l->min_interval;
+	config_int(ctx, g, "min_interval", 0, 86400, &v);
+	l->min_interval = (int)v;
+	v = l->max_recipients;
+	config_int(ctx, g, "max_recipients", 1, 10000, &v);
+	l->max_recipients = (int)v;
+	v = (long long)l->max_message_size;
+	config_int(ctx, g, "max_message_size", 1024, 1LL << 31, &v);
+	l->max_message_size = (unsigned long long)v;
+	v = a->sessions;
+	config_int(ctx, g, "sessions", 1, 16, &v);
+	a->sessions = (int)v;
+}
+
+/* config_rules: the account's reply rules, then its preset's. */
+static void
+config_rules(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a,
+    const struct preset *p)
+{
+	size_t n = g ? (size_t)config_setting_length(g) : 0, np = 0;
+	char err[256];
+
+	if (g != NULL && !config_setting_is_list(g)) {
+		config_error(ctx, g, "must be a list ( { match = \"^553 \"; stage = \"mail\"; "
+		    "action = \"throttle\"; }, ... )");
+		return;
+	}
+	while (p != NULL && p->rules[np].match != NULL)
+		np++;
+	a->rules = xcalloc(n + np + 1, sizeof(*a->rules));
+	for (size_t i = 0; i < n; i++) {
+		const config_setting_t *r = config_setting_get_elem(g, i);
+		char *match = NULL, *stage = NULL, *action = NULL;
+
+		if (!config_setting_is_group(r)) {
+			config_error(ctx, r, "each rule is a group { match = ...; action = ...; }");
+			continue;
+		}
+		config_check_keys(ctx, r, config_rule_keys);
+		if (config_str(ctx, r, "match", &match, 1) &&
+		    config_str(ctx, r, "action", &action, 1)) {
+			config_str(ctx, r, "stage", &stage, 0);
+			if (outcome_rule_compile(&a->rules[a->nrules], match, stage, action, err,
+			    sizeof(err)) == 0)
+				a->nrules++;
+			else
+				config_error(ctx, r, "%s", err);
+		}
+		free(match);
+		free(stage);
+		free(action);
+	}
+	for (size_t i = 0; i < np; i++) {
+		if (outcome_rule_compile(&a->rules[a->nrules], p->rules[i].match,
+		    p->rules[i].stage, p->rules[i].action, err, sizeof(err)) == -1)
+			fatal("preset %s: %s", p->name, err);	/* a bug in preset.c */
+		a->nrules++;
+	}
+}
+
 /* config_account: check and fill one entry of the accounts list. */
 static void
-config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a,
+    const struct config *c)
 {
+	const struct preset *p = NULL;
+	const config_setting_t *s;
 	long long v;
+
 	if (!config_setting_is_group(g)) {
 		config_error(ctx, g, "each account must be a group { name = ...; host = ...; }");
 		return;
 	}
 	config_check_keys(ctx, g, config_account_keys);
 	config_str(ctx, g, "name", &a->name, 1);
-	config_str(ctx, g, "host", &a->host, 1);
-	v = 0;
+	if (config_str(ctx, g, "provider", &a->provider, 0) &&
+	    (p = preset_find(a->provider)) == NULL)
+		config_error(ctx, config_setting_get_member(g, "provider"), "\"%s\" is not a "
+		    "known provider (known: %s); or leave it out and set host, port and tls",
+		    a->provider, preset_names());
+	/* A preset gives host, port, tls and limits; keys set here override it. */
+	if (!config_str(ctx, g, "host", &a->host, p == NULL) && p != NULL)
+		a->host = xstrdup(p->host);
+	v = p ? p->port : 0;
 	config_int(ctx, g, "port", 1, 65535, &v);
-	if (config_setting_get_member(g, "port") == NULL)
+	if (config_setting_get_member(g, "port") == NULL && p == NULL)
 		config_missing(ctx, g, "port");
 	a->port = (int)v;
-
-	a->tls = CONFIG_TLS_IMPLICIT;
-	config_tls(ctx, g, a->host, 1, &a->tls);
+	a->tls = p ? p->tls : CONFIG_TLS_IMPLICIT;
+	config_tls(ctx, g, a->host, p == NULL, &a->tls);
 
 	config_str(ctx, g, "username", &a->username, 0);
 	config_password(ctx, g, &a->password);
@@ -357,8 +466,36 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	v = 1;
 	config_int(ctx, g, "sessions", 1, 16, &v);
 	a->sessions = (int)v;
-	if (config_setting_get_member(g, "bounces") != NULL)
-		config_bounces(ctx, config_setting_get_member(g, "bounces"), a);
+
+	a->limits = (struct config_limits){ .count_recipients = 1, .max_recipients = 100,
+	    .max_message_size = c->max_message_size };
+	if (p != NULL)
+		a->limits = (struct config_limits){ p->per_hour, p->per_day, p->count_recipients,
+		    p->min_interval, p->max_recipients, p->max_message_size };
+	if ((s = config_setting_get_member(g, "limits")) != NULL)
+		config_limits(ctx, s, a);
+
+	a->backoff_initial = 300;
+	a->backoff_max = 3600;
+	if ((s = config_setting_get_member(g, "backoff")) != NULL) {
+		if (!config_setting_is_group(s))
+			config_error(ctx, s, "must be a group { initial = 300; max = 3600; }");
+		else {
+			config_check_keys(ctx, s, config_backoff_keys);
+			v = a->backoff_initial;
+			config_int(ctx, s, "initial", 1, 7 * 86400, &v);
+			a->backoff_initial = (int)v;
+			v = a->backoff_max;
+			config_int(ctx, s, "max", 1, 30 * 86400, &v);
+			a->backoff_max = (int)v;
+			if (a->backoff_max < a->backoff_initial)
+				config_error(ctx, s, "max (%d) must not be below initial (%d)",
+				    a->backoff_max, a->backoff_initial);
+		}
+	}
+	config_rules(ctx, config_setting_get_member(g, "rules"), a, p);
+	if ((s = config_setting_get_member(g, "bounces")) != NULL)
+		config_bounces(ctx, s, a, p);
 }
 
 /* config_listen: the listen array; each entry a loopback ADDR:PORT. */
@@ -517,7 +654,7 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 	for (size_t i = 0; i < c->naccounts; i++) {
 		const config_setting_t *g = config_setting_get_elem(s, i);
 
-		config_account(ctx, g, &c->accounts[i]);
+		config_account(ctx, g, &c->accounts[i], c);
 		for (size_t j = 0; j < i && c->accounts[i].name; j++)
 			if (c->accounts[j].name &&
 			    strcmp(c->accounts[j].name, c->accounts[i].name) == 0)
@@ -591,6 +728,10 @@ config_free(struct config *c)
 		free(a->bounces.ca_file);
 		free(a->bounces.folder);
 		free(a->bounces.move_to);
+		free(a->provider);
+		for (size_t j = 0; j < a->nrules; j++)
+			outcome_rule_free(&a->rules[j]);
+		free(a->rules);
 	}
 	free(c->accounts);
 	free(c->spool_dir);

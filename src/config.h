@@ -9,6 +9,8 @@
 
 #include <stddef.h>
 
+#include "outcome.h"
+
 enum config_tls {
 	CONFIG_TLS_IMPLICIT,	/* TLS from the first byte (465) */
 	CONFIG_TLS_STARTTLS,	/* clear greeting, then STARTTLS before anything else */
@@ -29,6 +31,16 @@ struct config_imap {
 	int		 poll;		/* seconds between checks without IDLE (default 60) */
 };
 
+/* An account's sending limits (0: no limit). */
+struct config_limits {
+	int		 per_hour;	/* units in any sliding hour */
+	int		 per_day;	/* units in any sliding 24 hours */
+	int		 count_recipients; /* 1: a unit is a recipient; 0: a message */
+	int		 min_interval;	/* seconds between two sends */
+	int		 max_recipients; /* per upstream transaction */
+	unsigned long long max_message_size;
+};
+
 struct config_account {
 	char		*name;
 	char		*host;
@@ -39,6 +51,12 @@ struct config_account {
 	char		*address;	/* the sender mail goes out as; default username */
 	char		*ca_file;	/* extra trust anchors, or NULL */
 	int		 sessions;	/* parallel upstream sessions */
+	char		*provider;	/* the preset used, or NULL */
+	struct config_limits limits;
+	int		 backoff_initial; /* suspension after a throttle reply, doubling */
+	int		 backoff_max;
+	struct outcome_rule *rules;	/* the account's rules, then its preset's */
+	size_t		 nrules;
 	struct config_imap bounces;
 };
 

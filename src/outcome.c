@@ -10,21 +10,25 @@
  */
 #include <regex.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "log.h"
 #include "outcome.h"
+#include "xmalloc.h"
 
 #define ST(s)		(1u << (s))
 #define ST_ANY		(~0u)
 #define ST_SESSION	(ST(OUTCOME_CONNECT) | ST(OUTCOME_EHLO))
 
-struct outcome_rule {
+struct outcome_builtin {
 	const char		*match;		/* POSIX extended regex, case-insensitive */
 	unsigned		 stages;
 	enum outcome_action	 action;
 };
 
-static struct outcome_rule outcome_rules[] = {
+static const struct outcome_builtin outcome_rules[] = {
 	{ "^[23]", ST_ANY, OUTCOME_SENT },
 	/* About one recipient. */
 	{ "^5[0-9][0-9] 5\\.(1\\.[0-9]|2\\.1)", ST(OUTCOME_RCPT), OUTCOME_FAIL },
@@ -77,11 +81,71 @@ outcome_init(void)
 	return 0;
 }
 
+static const char *outcome_action_names[] = {
+	[OUTCOME_SENT] = "sent", [OUTCOME_RETRY] = "retry", [OUTCOME_THROTTLE] = "throttle",
+	[OUTCOME_FAIL] = "fail", [OUTCOME_DISABLE] = "disable",
+};
+
+int
+outcome_rule_compile(struct outcome_rule *r, const char *match, const char *stage,
+    const char *action, char *err, size_t len)
+{
+	int e, i;
+
+	memset(r, 0, sizeof(*r));
+	if (stage == NULL || strcmp(stage, "any") == 0)
+		r->stages = ST_ANY;
+	else {
+		for (i = 0; i < OUTCOME_NSTAGES; i++)
+			if (strcmp(stage, outcome_stage_name(i)) == 0)
+				r->stages = ST(i);
+		if (r->stages == 0) {
+			snprintf(err, len, "stage \"%s\" is not one of any, connect, ehlo, auth, "
+			    "mail, rcpt, data", stage);
+			return -1;
+		}
+	}
+	for (i = 0; i < (int)(sizeof(outcome_action_names) / sizeof(*outcome_action_names)); i++)
+		if (strcmp(action, outcome_action_names[i]) == 0)
+			break;
+	if (i == (int)(sizeof(outcome_action_names) / sizeof(*outcome_action_names))) {
+		snprintf(err, len, "action \"%s\" is not one of sent, retry, throttle, fail, "
+		    "disable", action);
+		return -1;
+	}
+	r->action = (enum outcome_action)i;
+	if ((e = regcomp(&r->re, match, REG_EXTENDED | REG_ICASE | REG_NOSUB)) != 0) {
+		char msg[128];
+
+		regerror(e, &r->re, msg, sizeof(msg));
+		snprintf(err, len, "match \"%s\" is not a valid regular expression: %s", match,
+		    msg);
+		return -1;
+	}
+	r->match = xstrdup(match);
+	return 0;
+}
+
+void
+outcome_rule_free(struct outcome_rule *r)
+{
+	if (r->match == NULL)
+		return;
+	regfree(&r->re);
+	free(r->match);
+	r->match = NULL;
+}
+
 enum outcome_action
-outcome_classify(enum outcome_stage stage, const char *reply)
+outcome_classify(const struct outcome_rule *extra, size_t nextra, enum outcome_stage stage,
+    const char *reply)
 {
 	if (!outcome_ready && outcome_init() == -1)
 		return OUTCOME_RETRY;
+	for (size_t i = 0; i < nextra; i++)
+		if ((extra[i].stages & ST(stage)) &&
+		    regexec(&extra[i].re, reply, 0, NULL, 0) == 0)
+			return extra[i].action;
 	for (size_t i = 0; i < OUTCOME_NRULES; i++)
 		if ((outcome_rules[i].stages & ST(stage)) &&
 		    regexec(&outcome_re[i], reply, 0, NULL, 0) == 0)
@@ -106,17 +170,5 @@ outcome_stage_name(enum outcome_stage s)
 const char *
 outcome_action_name(enum outcome_action a)
 {
-	switch (a) {
-	case OUTCOME_SENT:
-		return "sent";
-	case OUTCOME_RETRY:
-		return "retry";
-	case OUTCOME_THROTTLE:
-		return "throttle";
-	case OUTCOME_FAIL:
-		return "fail";
-	case OUTCOME_DISABLE:
-		return "disable";
-	}
-	return "?";
+	return a <= OUTCOME_DISABLE ? outcome_action_names[a] : "?";
 }

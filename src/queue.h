@@ -54,8 +54,9 @@ struct queue_msg {
 	struct queue_msg *commit_next;
 
 	/* owned by the scheduler */
-	size_t		 sched_index;
+	size_t		 sched_index;	/* slot in the heap of waiting mail */
 	int		 inflight;
+	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
 };
 
 struct queue;

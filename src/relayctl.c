@@ -16,6 +16,7 @@
 
 static int relayctl_help(int, char **);
 static int relayctl_status(int, char **);
+static int relayctl_enable(int, char **);
 
 static const struct relayctl_cmd {
 	const char	*name;
@@ -25,6 +26,8 @@ static const struct relayctl_cmd {
 } relayctl_cmds[] = {
 	{ "status", relayctl_status, 0,
 	  "status [--json]                  accounts (state, quota used and left), queue" },
+	{ "enable", relayctl_enable, 0,
+	  "enable ACCOUNT                   let a disabled or throttled account send again" },
 	{ "bounce-parse", relayctl_bounce_parse, 1,
 	  "bounce-parse FILE... [--json]    parse saved messages: did they bounce, and why" },
 	{ "help", relayctl_help, 1,
@@ -125,6 +128,26 @@ relayctl_status(int argc, char **argv)
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
+	json_decref(r);
+	return 0;
+}
+
+static int
+relayctl_enable(int argc, char **argv)
+{
+	json_t *args, *r;
+	int rc;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: relayctl enable ACCOUNT\n");
+		return 64;
+	}
+	args = json_pack("{s:s}", "account", argv[1]);
+	rc = relayctl_client_call("enable", args, &r);
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	printf("%s: enabled\n", argv[1]);
 	json_decref(r);
 	return 0;
 }

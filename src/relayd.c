@@ -29,6 +29,7 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "smtp_session.h"
+#include "xmalloc.h"
 
 #define RELAYD_VERSION		"0.1"
 #define RELAYD_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
@@ -42,6 +43,23 @@ static json_t *
 relayd_cmd_status(json_t *args, char **err, void *arg)
 {
 	return scheduler_status(arg);
+}
+
+/* relayd_cmd_enable: relayctl enable ACCOUNT. */
+static json_t *
+relayd_cmd_enable(json_t *args, char **err, void *arg)
+{
+	const char *name = json_string_value(json_object_get(args, "account"));
+
+	if (name == NULL) {
+		*err = xstrdup("enable needs an account name");
+		return NULL;
+	}
+	if (scheduler_enable(arg, name) == -1) {
+		*err = xasprintf("there is no account called \"%s\"", name);
+		return NULL;
+	}
+	return json_pack("{s:s, s:s}", "account", name, "state", "enabled");
 }
 
 static void
@@ -157,6 +175,7 @@ main(int argc, char **argv)
 	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
 		return 1;
 	control_register(ctl, "status", relayd_cmd_status, sched);
+	control_register(ctl, "enable", relayd_cmd_enable, sched);
 	if ((bounces = bounce_store_open(relayd_base, cfg, ctl)) == NULL)
 		return 1;
 	scheduler_set_bounces(sched, bounces);

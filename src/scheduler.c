@@ -1,6 +1,7 @@
 /*
  * scheduler: the waiting room between the spool and the upstream sessions.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct scheduler {
 	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
 	size_t			 nheap, heapcap;
 	size_t			 ninflight;
+	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
 	struct event		*timer;
 	int			 kicking;
 };
@@ -114,6 +116,7 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
     struct queue *q)
 {
 	struct scheduler *s = xcalloc(1, sizeof(*s));
+	time_t now = time(NULL);
 
 	s->base = base;
 	s->dns = dns;
@@ -123,8 +126,18 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 	s->accounts = xcalloc(s->naccounts, sizeof(*s->accounts));
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = &s->accounts[i];
+		const struct config_limits *l;
 
 		a->cfg = &cfg->accounts[i];
+		l = &a->cfg->limits;
+		/* Only a limited account needs its ledger on disk. */
+		a->quota = quota_open(cfg->spool_dir, a->cfg->name,
+		    l->per_hour > 0 || l->per_day > 0, now);
+		if (a->quota == NULL) {
+			scheduler_free(s);
+			return NULL;
+		}
+		quota_set_limits(a->quota, l->per_hour, l->per_day);
 		if (a->cfg->tls != CONFIG_TLS_NONE &&
 		    (a->ssl_ctx = tls_client_ctx(a->cfg->ca_file)) == NULL) {
 			scheduler_free(s);
@@ -146,6 +159,7 @@ scheduler_free(struct scheduler *s)
 		while (a->nsessions > 0)
 			upstream_stop(a->sess[a->nsessions - 1]);
 		SSL_CTX_free(a->ssl_ctx);
+		quota_free(a->quota);
 		free(a->why);
 		free(a->last_reply);
 	}
@@ -164,50 +178,34 @@ scheduler_count(struct scheduler *s)
 	return s->nheap + s->ninflight;
 }
 
-/* scheduler_account_state: "ready", "throttled", "disabled" or "backoff". */
-static const char *
-scheduler_account_state(const struct sched_account *a, time_t now)
+void
+scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
 {
-	if (a->disabled)
-		return "disabled";
-	if (a->suspended_until > now)
-		return "throttled";
-	if (a->retry_at > now)
-		return "backoff";
-	return "ready";
+	s->bounces = b;
 }
 
-json_t *
-scheduler_status(struct scheduler *s)
+int
+scheduler_msg_open(struct scheduler *s, const struct queue_msg *m)
 {
-	time_t now = time(NULL);
-	json_t *accts = json_array();
-	size_t deferred = 0;
+	return queue_msg_open(s->q, m);
+}
 
-	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = &s->accounts[i];
-		json_t *o = json_pack("{s:s, s:s, s:i, s:i}", "name", a->cfg->name, "state",
-		    scheduler_account_state(a, now), "sessions", a->nsessions, "busy", a->nbusy);
+/* scheduler_pending: recipients of m not yet done. */
+static size_t
+scheduler_pending(const struct queue_msg *m)
+{
+	size_t n = 0;
 
-		json_object_set_new(o, "until", json_integer(a->suspended_until > now ?
-		    a->suspended_until : a->retry_at > now ? a->retry_at : 0));
-		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
-		    a->retry_at > now) ? json_string(a->why) : json_null());
-		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
-		    json_null());
-		json_array_append_new(accts, o);
-	}
-	for (size_t i = 0; i < s->nheap; i++)
-		deferred += s->heap[i]->attempts > 0;
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I}}", "accounts", accts, "queue",
-	    "total", (json_int_t)(s->nheap + s->ninflight), "waiting", (json_int_t)s->nheap,
-	    "inflight", (json_int_t)s->ninflight, "deferred", (json_int_t)deferred);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		n += m->rcpts[i].state == QUEUE_RCPT_PENDING;
+	return n;
 }
 
 void
 scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
 	m->inflight = 0;
+	s->pending_rcpts += scheduler_pending(m);
 	scheduler_heap_push(s, m);
 	scheduler_kick(s);
 }
@@ -218,6 +216,7 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 	struct scheduler *s = arg;
 
 	m->next_try = 0;	/* everything queued is attempted right away at start-up */
+	s->pending_rcpts += scheduler_pending(m);
 	scheduler_heap_push(s, m);
 }
 
@@ -227,77 +226,183 @@ scheduler_run(struct scheduler *s)
 	scheduler_kick(s);
 }
 
-/* scheduler_account_usable: may this account start sending now? */
+/* scheduler_units: quota units a transaction of n recipients uses on account a. */
+static long
+scheduler_units(const struct sched_account *a, size_t n)
+{
+	return a->cfg->limits.count_recipients ? (long)n : (n > 0 ? 1 : 0);
+}
+
+/*
+ * scheduler_ready_at: the earliest time, not before now, at which account a may start
+ * a transaction: after a throttle or backoff, min_interval after its last send, and
+ * once its quota has room for one unit. 0: not at all (disabled).
+ */
+static time_t
+scheduler_ready_at(const struct sched_account *a, time_t now)
+{
+	time_t t = now, q;
+
+	if (a->disabled)
+		return 0;
+	if (a->suspended_until > t)
+		t = a->suspended_until;
+	if (a->retry_at > t)
+		t = a->retry_at;
+	if (a->cfg->limits.min_interval > 0 && quota_last(a->quota) > 0 &&
+	    quota_last(a->quota) + a->cfg->limits.min_interval > t)
+		t = quota_last(a->quota) + a->cfg->limits.min_interval;
+	if ((q = quota_next_free(a->quota, now, 1)) > t)
+		t = q;
+	return t;
+}
+
+/* scheduler_fits: may account a send message m at all (its size)? */
 static int
-scheduler_account_usable(const struct sched_account *a, time_t now)
+scheduler_fits(const struct sched_account *a, const struct queue_msg *m)
 {
-	return !a->disabled && a->suspended_until <= now && a->retry_at <= now;
+	return m->size <= a->cfg->limits.max_message_size;
 }
 
-/* scheduler_arm: set the timer for the earliest moment something can move. */
-static void
-scheduler_arm(struct scheduler *s, time_t now)
+/* scheduler_account_state: what relayctl status says of an account. */
+static const char *
+scheduler_account_state(const struct sched_account *a, time_t now)
 {
-	time_t when = 0;
-
-	if (s->nheap == 0) {
-		evtimer_del(s->timer);
-		return;
-	}
-	when = s->heap[0]->next_try;
-	if (when <= now) {
-		/* Mail is ready but no account may send: wake when the first one may. */
-		when = 0;
-		for (size_t i = 0; i < s->naccounts; i++) {
-			const struct sched_account *a = &s->accounts[i];
-			time_t t = a->suspended_until > a->retry_at ?
-			    a->suspended_until : a->retry_at;
-
-			if (a->disabled || t <= now)
-				continue;
-			if (when == 0 || t < when)
-				when = t;
-		}
-		if (when == 0) {	/* waiting for a session, or all disabled */
-			evtimer_del(s->timer);
-			return;
-		}
-	}
-	struct timeval tv = { .tv_sec = when > now ? when - now : 0 };
-	evtimer_add(s->timer, &tv);
+	if (a->disabled)
+		return "disabled";
+	if (a->suspended_until > now)
+		return "throttled";
+	if (a->retry_at > now)
+		return "backoff";
+	if (quota_room(a->quota, now) == 0)
+		return "exhausted";
+	return "ready";
 }
 
-/* scheduler_kick: hand ready mail to the first account able to send it. */
-static void
-scheduler_kick(struct scheduler *s)
+/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
+static json_t *
+scheduler_window(long used, int limit)
 {
-	time_t now = time(NULL);
+	return json_pack("{s:I, s:o, s:o}", "used", (json_int_t)used, "limit",
+	    limit > 0 ? json_integer(limit) : json_null(), "remaining",
+	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null());
+}
 
-	if (s->kicking)
-		return;
-	s->kicking = 1;
-	if (s->nheap > 0 && s->heap[0]->next_try <= now) {
-		for (size_t i = 0; i < s->naccounts; i++) {
-			struct sched_account *a = &s->accounts[i];
+/*
+ * scheduler_drain_estimate: when the queue should be empty at the accounts' limits:
+ * what they may send now, then their combined sustained rate (the hourly limit, or
+ * the daily one spread over the day if that is lower). 0 when no account can send.
+ */
+static time_t
+scheduler_drain_estimate(struct scheduler *s, time_t now)
+{
+	double room = 0, rate = 0;	/* units now; units per second after */
+	size_t units = s->pending_rcpts;
 
-			if (!scheduler_account_usable(a, now))
-				continue;
-			int j;
+	if (units == 0)
+		return now;
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const struct sched_account *a = &s->accounts[i];
+		const struct config_limits *l = &a->cfg->limits;
+		double r;
 
-			for (j = 0; j < a->nsessions && !upstream_is_idle(a->sess[j]); j++)
-				;
-			if (j < a->nsessions)
-				upstream_wake(a->sess[j]);
-			else if (a->nsessions == a->nbusy && a->nsessions < a->cfg->sessions) {
-				/* Sessions open one at a time, and only when all are busy. */
-				a->sess[a->nsessions++] = upstream_new(s, a, s->base, s->dns,
-				    s->cfg->hostname);
-			}
-			break;	/* the first usable account takes the mail */
-		}
+		if (a->disabled)
+			continue;
+		if (l->per_hour == 0 && l->per_day == 0)
+			return scheduler_ready_at(a, now);	/* no limit: as fast as it goes */
+		room += (double)quota_room(a->quota, now);
+		r = l->per_hour > 0 ? l->per_hour / 3600.0 : 1e9;
+		if (l->per_day > 0 && l->per_day / 86400.0 < r)
+			r = l->per_day / 86400.0;
+		rate += r;
 	}
-	s->kicking = 0;
-	scheduler_arm(s, now);
+	if (rate == 0)
+		return 0;
+	if (units <= room)
+		return now;
+	return now + (time_t)((units - room) / rate + 0.5);
+}
+
+json_t *
+scheduler_status(struct scheduler *s)
+{
+	time_t now = time(NULL), drain = scheduler_drain_estimate(s, now);
+	json_t *accts = json_array();
+	size_t deferred = 0;
+
+	for (size_t i = 0; i < s->naccounts; i++) {
+		struct sched_account *a = &s->accounts[i];
+		const struct config_limits *l = &a->cfg->limits;
+		const char *state = scheduler_account_state(a, now);
+		long hour, day;
+		time_t free_at;
+		json_t *o;
+
+		quota_used(a->quota, now, &hour, &day);
+		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
+		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i}", "name", a->cfg->name,
+		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
+		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
+		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
+		json_object_set_new(o, "provider", a->cfg->provider ?
+		    json_string(a->cfg->provider) : json_null());
+		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
+		json_object_set_new(o, "until", json_integer(a->suspended_until > now ?
+		    a->suspended_until : a->retry_at > now ? a->retry_at : 0));
+		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
+		    a->retry_at > now) ? json_string(a->why) : json_null());
+		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
+		    json_null());
+		json_array_append_new(accts, o);
+	}
+	for (size_t i = 0; i < s->nheap; i++)
+		deferred += s->heap[i]->attempts > 0;
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:o}}", "accounts", accts,
+	    "queue", "total", (json_int_t)(s->nheap + s->ninflight), "waiting",
+	    (json_int_t)s->nheap, "inflight", (json_int_t)s->ninflight, "deferred",
+	    (json_int_t)deferred, "recipients", (json_int_t)s->pending_rcpts,
+	    "drain_estimate", drain ? json_integer(drain) : json_null());
+}
+
+/* scheduler_log: one delivery log line for one recipient. */
+static void
+scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
+    const char *relay, const char *status, const char *reply)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
+	    m->rcpts[idx].addr, a ? a->cfg->name : "none", relay ? relay : "none",
+	    tv.tv_sec + tv.tv_usec / 1e6 - m->t_received, status, reply);
+}
+
+/*
+ * scheduler_rcpt_done: a recipient is finished (sent or failed) and logged. Returns 1
+ * when that finished the message: its file is gone and it is freed.
+ */
+static int
+scheduler_rcpt_done(struct scheduler *s, struct queue_msg *m, size_t idx,
+    enum queue_rcpt_state st, const char *account, const char *reply)
+{
+	s->pending_rcpts--;
+	if (!queue_msg_rcpt_done(s->q, m, idx, st, account, reply))
+		return 0;
+	log_info("%s: removed", m->id);
+	queue_msg_free(m);
+	return 1;
+}
+
+/* scheduler_fail_all: every pending recipient of m fails with why (m is freed). */
+static void
+scheduler_fail_all(struct scheduler *s, struct queue_msg *m, const char *why)
+{
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+			scheduler_log(m, i, NULL, NULL, "failed", why);
+			if (scheduler_rcpt_done(s, m, i, QUEUE_RCPT_FAILED, "none", why))
+				return;
+		}
 }
 
 /*
@@ -314,44 +419,125 @@ scheduler_drop_suppressed(struct scheduler *s, struct queue_msg *m)
 		    !bounce_store_suppressed(s->bounces, m->rcpts[i].addr, why, sizeof(why)))
 			continue;
 		scheduler_log(m, i, NULL, NULL, "failed", why);
-		if (queue_msg_rcpt_done(s->q, m, i, QUEUE_RCPT_FAILED, "none", why)) {
-			log_info("%s: removed", m->id);
-			queue_msg_free(m);
+		if (scheduler_rcpt_done(s, m, i, QUEUE_RCPT_FAILED, "none", why))
 			return 1;
-		}
 	}
 	return 0;
 }
 
+/* scheduler_arm: set the timer for when; 0 stops it. */
+static void
+scheduler_arm(struct scheduler *s, time_t when, time_t now)
+{
+	if (when == 0) {
+		evtimer_del(s->timer);
+		return;
+	}
+	struct timeval tv = { .tv_sec = when > now ? when - now : 0 };
+	evtimer_add(s->timer, &tv);
+}
+
+/* scheduler_start_on: make account a send: wake an idle session or open one. */
+static void
+scheduler_start_on(struct scheduler *s, struct sched_account *a)
+{
+	int j;
+
+	for (j = 0; j < a->nsessions && !upstream_is_idle(a->sess[j]); j++)
+		;
+	if (j < a->nsessions)
+		upstream_wake(a->sess[j]);
+	else if (a->nsessions == a->nbusy && a->nsessions < a->cfg->sessions)
+		/* Sessions open one at a time, and only when all are busy. */
+		a->sess[a->nsessions++] = upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+}
+
+/*
+ * scheduler_kick: hand ready mail to the first account able to send it now (spill-
+ * over in config order); otherwise arm the timer for the first moment one can.
+ */
+static void
+scheduler_kick(struct scheduler *s)
+{
+	time_t now = time(NULL), when = 0;
+
+	if (s->kicking)
+		return;
+	s->kicking = 1;
+	while (s->nheap > 0) {
+		struct queue_msg *m = s->heap[0];
+		int fits = 0, chosen = 0;
+
+		if (m->next_try > now) {
+			when = m->next_try;
+			break;
+		}
+		for (size_t i = 0; i < s->naccounts && !chosen; i++) {
+			struct sched_account *a = &s->accounts[i];
+			time_t t;
+
+			if (!scheduler_fits(a, m))
+				continue;
+			fits = 1;
+			if ((t = scheduler_ready_at(a, now)) == 0)
+				continue;	/* disabled */
+			if (t <= now) {
+				/* The first able account takes it, even if its sessions are
+				 * busy: accounts are used in order, not round robin. */
+				scheduler_start_on(s, a);
+				chosen = 1;
+			} else if (when == 0 || t < when)
+				when = t;
+		}
+		if (fits) {
+			if (chosen)
+				when = 0;	/* sessions report back and kick again */
+			break;
+		}
+		/* No account takes a message this big: it can never go. */
+		scheduler_heap_remove(s, m);
+		scheduler_fail_all(s, m, "message too big for every account (largest "
+		    "max_message_size is smaller than the message)");
+	}
+	s->kicking = 0;
+	scheduler_arm(s, when, now);
+}
+
 struct queue_msg *
-scheduler_take(struct scheduler *s, struct sched_account *a)
+scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 {
 	time_t now = time(NULL);
 	struct queue_msg *m;
+	size_t n;
+	long room;
 
 again:
-	if (s->nheap == 0 || s->heap[0]->next_try > now || !scheduler_account_usable(a, now))
+	if (s->nheap == 0 || s->heap[0]->next_try > now)
+		return NULL;
+	if (scheduler_ready_at(a, now) != now)
 		return NULL;
 	m = s->heap[0];
+	if (!scheduler_fits(a, m))
+		return NULL;	/* another account takes it; kick sees to that */
 	scheduler_heap_remove(s, m);
 	if (scheduler_drop_suppressed(s, m))
 		goto again;
+	n = scheduler_pending(m);
+	if (n > (size_t)a->cfg->limits.max_recipients)
+		n = (size_t)a->cfg->limits.max_recipients;
+	room = quota_room(a->quota, now);
+	if (a->cfg->limits.count_recipients && (long)n > room)
+		n = (size_t)room;	/* what the quota allows now; the rest later */
+	if ((m->quota_id = quota_reserve(a->quota, now, scheduler_units(a, n))) == 0) {
+		scheduler_heap_push(s, m);	/* the ledger cannot be written: wait */
+		a->retry_at = now + s->cfg->retry_initial;
+		return NULL;
+	}
 	m->inflight = 1;
 	s->ninflight++;
 	a->nbusy++;
+	*max_rcpts = n;
 	return m;
-}
-
-void
-scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
-{
-	s->bounces = b;
-}
-
-int
-scheduler_msg_open(struct scheduler *s, const struct queue_msg *m)
-{
-	return queue_msg_open(s->q, m);
 }
 
 /* scheduler_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
@@ -366,19 +552,6 @@ scheduler_backoff(int initial, int max, int n)
 	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
 }
 
-/* scheduler_log: one delivery log line for one recipient. */
-static void
-scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
-    const char *relay, const char *status, const char *reply)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
-	    m->rcpts[idx].addr, a ? a->cfg->name : "none", relay ? relay : "none",
-	    tv.tv_sec + tv.tv_usec / 1e6 - m->t_received, status, reply);
-}
-
 /* scheduler_suspend: the provider told the account to slow down, or refused it. */
 static void
 scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_action act,
@@ -391,13 +564,13 @@ scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_act
 	if (act == OUTCOME_DISABLE) {
 		a->disabled = 1;
 		log_err("account=%s status=disabled (%s): it sends nothing until its "
-		    "configuration changes", a->cfg->name, reason);
+		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
+		    a->cfg->name);
 		return;
 	}
-	/* Throttle: the retry schedule until the per-account backoff of the quota work. */
-	a->failures++;
-	a->suspended_until = now + scheduler_backoff(s->cfg->retry_initial,
-	    s->cfg->retry_max, a->failures - 1);
+	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
+	a->suspended_until = now + scheduler_backoff(a->cfg->backoff_initial,
+	    a->cfg->backoff_max, a->throttles++);
 	log_warn("account=%s status=throttled until=%lld (%s)", a->cfg->name,
 	    (long long)a->suspended_until, reason);
 }
@@ -408,19 +581,24 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 {
 	time_t now = time(NULL);
 	const char *retry_reply = NULL;
-	int requeue = 0, finished = 0;
+	int suspended = 0;
+	size_t nsent = 0;
 
 	a->nbusy--;
 	s->ninflight--;
 	m->inflight = 0;
-	for (size_t i = 0; i < n && !finished; i++) {
+	for (size_t i = 0; i < n; i++)
+		nsent += res[i].action == OUTCOME_SENT;
+	/* What the provider took is what counts against the quota. */
+	quota_settle(a->quota, m->quota_id, scheduler_units(a, nsent));
+	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
 		enum outcome_action act = r->action;
+		char *expired = NULL;
+		int finished = 0;
 
 		free(a->last_reply);
 		a->last_reply = xstrdup(r->reply);
-		char *expired = NULL;
-
 		if (act == OUTCOME_RETRY && now - m->ctime > s->cfg->retry_lifetime) {
 			expired = xasprintf("gave up after %llds in the queue (retry lifetime "
 			    "%ds); last reply: %s", (long long)(now - m->ctime),
@@ -429,15 +607,15 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		}
 		switch (act) {
 		case OUTCOME_SENT:
-			a->failures = 0;
+			a->failures = a->throttles = 0;
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
 			bounce_store_sent(s->bounces, m, r->idx, a->cfg->name);
-			finished = queue_msg_rcpt_done(s->q, m, r->idx, QUEUE_RCPT_SENT,
+			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_SENT,
 			    a->cfg->name, r->reply);
 			break;
 		case OUTCOME_FAIL:
 			scheduler_log(m, r->idx, a, relay, "failed", expired ? expired : r->reply);
-			finished = queue_msg_rcpt_done(s->q, m, r->idx, QUEUE_RCPT_FAILED,
+			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_FAILED,
 			    a->cfg->name, expired ? expired : r->reply);
 			break;
 		case OUTCOME_RETRY:
@@ -447,24 +625,24 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_THROTTLE:
 		case OUTCOME_DISABLE:
 			/* Not the message's fault: it goes back untouched, not counted. */
-			if (!requeue)
+			if (!suspended)
 				scheduler_suspend(s, a, act, r->reply);
 			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
 			    "account throttled by the provider" : "account disabled");
-			requeue = 1;
+			suspended = 1;
 			break;
 		}
 		free(expired);
+		if (finished) {
+			scheduler_kick(s);
+			return;
+		}
 	}
-	if (finished) {
-		log_info("%s: removed", m->id);
-		queue_msg_free(m);
-	} else {
-		if (retry_reply != NULL)
-			queue_msg_deferred(s->q, m, now + scheduler_backoff(s->cfg->retry_initial,
-			    s->cfg->retry_max, m->attempts), retry_reply);
-		scheduler_heap_push(s, m);
-	}
+	/* Recipients left for later (deferred, or beyond this transaction's share). */
+	if (retry_reply != NULL)
+		queue_msg_deferred(s->q, m, now + scheduler_backoff(s->cfg->retry_initial,
+		    s->cfg->retry_max, m->attempts), retry_reply);
+	scheduler_heap_push(s, m);
 	scheduler_kick(s);
 }
 
@@ -519,4 +697,23 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 			break;
 		}
 	scheduler_kick(s);
+}
+
+int
+scheduler_enable(struct scheduler *s, const char *name)
+{
+	for (size_t i = 0; i < s->naccounts; i++) {
+		struct sched_account *a = &s->accounts[i];
+
+		if (strcmp(a->cfg->name, name) != 0)
+			continue;
+		a->disabled = a->failures = a->throttles = 0;
+		a->suspended_until = a->retry_at = 0;
+		free(a->why);
+		a->why = NULL;
+		log_info("account=%s status=enabled (by relayctl)", name);
+		scheduler_kick(s);
+		return 0;
+	}
+	return -1;
 }

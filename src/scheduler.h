@@ -2,7 +2,10 @@
  * scheduler: decides which queued message goes out when, and through which account.
  * Messages wait in a min-heap ordered by their next attempt (O(log n) per event, no
  * scan of the queue); one timer is armed for the earliest moment anything can move.
- * Accounts are used in config order: the first one able to send takes the mail.
+ * Accounts are used in config order: the first one able to send takes the mail, and
+ * when its quota is used up (or the provider throttles it) the next one does. Quota
+ * is reserved in the account's ledger (quota.c) before a transaction starts, so the
+ * limits hold with parallel sessions too.
  *
  * It also turns the upstream sessions' results into queue state and log lines:
  * the pipeline is listener -> smtp_session -> queue -> scheduler -> upstream -> outcome.
@@ -21,6 +24,7 @@
 #include "config.h"
 #include "outcome.h"
 #include "queue.h"
+#include "quota.h"
 
 struct bounce_store;
 struct upstream;
@@ -34,10 +38,12 @@ struct sched_account {
 	struct upstream		*sess[SCHED_SESSIONS_MAX]; /* live upstream sessions */
 	int			 nsessions;
 	int			 nbusy;		/* of which in a transaction */
+	struct quota		*quota;		/* the sending ledger */
 	int			 failures;	/* consecutive session failures */
 	time_t			 retry_at;	/* no new session before this */
+	int			 throttles;	/* consecutive throttle replies */
 	time_t			 suspended_until; /* throttled by the provider */
-	int			 disabled;	/* until the config changes */
+	int			 disabled;	/* until the config changes or enable */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
 };
@@ -71,6 +77,12 @@ void		 scheduler_msg_loaded(struct queue_msg *, void *);
 /* scheduler_run: attempt whatever may go now (after loading the queue). */
 void		 scheduler_run(struct scheduler *);
 
+/*
+ * scheduler_enable: let a disabled, throttled or backed-off account send again now.
+ * Returns 0, or -1 if there is no account called name.
+ */
+int		 scheduler_enable(struct scheduler *, const char *name);
+
 /* scheduler_count: messages queued (waiting or in flight). */
 size_t		 scheduler_count(struct scheduler *);
 
@@ -82,8 +94,13 @@ json_t		*scheduler_status(struct scheduler *);
 
 /* For upstream sessions. */
 
-/* scheduler_take: the next message for this account, now in flight, or NULL. */
-struct queue_msg *scheduler_take(struct scheduler *, struct sched_account *);
+/*
+ * scheduler_take: the next message for this account, now in flight, or NULL. Its
+ * quota is reserved; *max_rcpts says how many of its pending recipients (in order)
+ * this transaction may carry (max_recipients, and what the quota allows).
+ */
+struct queue_msg *scheduler_take(struct scheduler *, struct sched_account *,
+		    size_t *max_rcpts);
 
 /* scheduler_msg_open: open a queued message's file for reading; an fd or -1. */
 int		 scheduler_msg_open(struct scheduler *, const struct queue_msg *);

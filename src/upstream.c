@@ -153,6 +153,13 @@ static void upstream_event_cb(struct bufferevent *, short, void *);
 static void upstream_connect_next(struct upstream *);
 static void upstream_next_tx(struct upstream *);
 
+/* upstream_classify: what a reply means, by the account's rules and the built-ins. */
+static enum outcome_action
+upstream_classify(struct upstream *u, enum outcome_stage stage, const char *reply)
+{
+	return outcome_classify(u->cfg->rules, u->cfg->nrules, stage, reply);
+}
+
 static const char *
 upstream_state_name(enum upstream_state s)
 {
@@ -599,14 +606,16 @@ static void
 upstream_next_tx(struct upstream *u)
 {
 	struct queue_msg *m;
+	size_t max;
 
 	if (u->state != UP_READY || u->msg != NULL)
 		return;
-	if ((m = scheduler_take(u->sched, u->acct)) == NULL)
+	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL)
 		return;		/* idle; the READY timeout ends the session */
 	u->msg = m;
 	u->rcpts = xcalloc(m->nrcpt, sizeof(*u->rcpts));
-	for (size_t i = 0; i < m->nrcpt; i++)
+	/* This transaction's share: the first max recipients still pending. */
+	for (size_t i = 0; i < m->nrcpt && u->nrcpts < max; i++)
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
 			u->rcpts[u->nrcpts].idx = i;
 			u->rcpts[u->nrcpts].action = OUTCOME_RETRY;
@@ -712,7 +721,7 @@ upstream_tx_reply(struct upstream *u)
 	if (i == 0) {					/* MAIL */
 		if (u->code / 100 != 2) {
 			u->mail_failed = 1;
-			upstream_tx_set_all(u, outcome_classify(OUTCOME_MAIL, u->reply),
+			upstream_tx_set_all(u, upstream_classify(u, OUTCOME_MAIL, u->reply),
 			    u->reply);
 		}
 	} else if (i <= u->nrcpts) {			/* RCPT */
@@ -724,7 +733,7 @@ upstream_tx_reply(struct upstream *u)
 			r->accepted = 1;
 			u->naccepted++;
 		} else {
-			r->action = outcome_classify(OUTCOME_RCPT, u->reply);
+			r->action = upstream_classify(u, OUTCOME_RCPT, u->reply);
 			r->reply = xstrdup(u->reply);
 		}
 	} else {					/* DATA */
@@ -738,7 +747,7 @@ upstream_tx_reply(struct upstream *u)
 			return;
 		}
 		if (!u->mail_failed && u->naccepted > 0)
-			upstream_tx_set_all(u, outcome_classify(OUTCOME_DATA, u->reply),
+			upstream_tx_set_all(u, upstream_classify(u, OUTCOME_DATA, u->reply),
 			    u->reply);
 	}
 	if (u->expect == u->nrcpts + 2) {	/* the DATA reply was the last one */
@@ -773,7 +782,7 @@ upstream_response(struct upstream *u)
 	switch (u->state) {
 	case UP_BANNER:
 		if (u->code != 220) {
-			upstream_fail(u, outcome_classify(OUTCOME_CONNECT, u->reply),
+			upstream_fail(u, upstream_classify(u, OUTCOME_CONNECT, u->reply),
 			    "%s greeted with: %s", u->relay, u->reply);
 			return;
 		}
@@ -782,7 +791,7 @@ upstream_response(struct upstream *u)
 		break;
 	case UP_EHLO:
 		if (u->code / 100 != 2) {
-			upstream_fail(u, outcome_classify(OUTCOME_EHLO, u->reply),
+			upstream_fail(u, upstream_classify(u, OUTCOME_EHLO, u->reply),
 			    "%s refused EHLO: %s", u->relay, u->reply);
 			return;
 		}
@@ -829,7 +838,7 @@ upstream_response(struct upstream *u)
 			return;
 		}
 		if (u->code / 100 != 2) {
-			upstream_fail(u, outcome_classify(OUTCOME_AUTH, u->reply),
+			upstream_fail(u, upstream_classify(u, OUTCOME_AUTH, u->reply),
 			    "authentication as %s failed: %s", u->cfg->username, u->reply);
 			return;
 		}
@@ -843,7 +852,7 @@ upstream_response(struct upstream *u)
 		upstream_tx_reply(u);
 		break;
 	case UP_EOM:
-		upstream_tx_set_all(u, outcome_classify(OUTCOME_DATA, u->reply), u->reply);
+		upstream_tx_set_all(u, upstream_classify(u, OUTCOME_DATA, u->reply), u->reply);
 		upstream_tx_report(u);
 		upstream_enter_state(u, UP_READY);
 		upstream_next_tx(u);

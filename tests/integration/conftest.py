@@ -278,7 +278,9 @@ class Relay:
         acct = {"name": "main", "host": "localhost", "port": provider.port,
                 "tls": provider.tls if provider.tls != "none" else "starttls",
                 "username": USER, "password": PASSWORD, "ca_file": self.certs.ca,
-                "sessions": 1}
+                "sessions": 1,
+                # throttle replies suspend the account for its backoff (default 300 s)
+                "backoff": {"initial": 1, "max": 2}}
         acct.update(over)
         return acct
 

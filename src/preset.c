@@ -1,0 +1,78 @@
+/*
+ * preset: the provider table.
+ *
+ * Limits, and why (PROVIDERS.md):
+ *   mail.ru  nothing published; observed: slow after ~120 messages, 553 after ~182,
+ *            then ~5/hour for days. 60/hour, 150/day keeps well clear of both.
+ *   yandex   published 500 recipients/24 h and 35 per message; observed 550 after ~90
+ *            messages. 40/hour, 80/day (recipients).
+ *   gmail    free: more than 500 recipients a day blocks for 1-24 h; 100 recipients per
+ *            message from a client. 100/hour, 400/day (recipients).
+ *   rambler  nothing published; From: must be the login. 30/hour, 100/day.
+ *   outlook  free accounts about 300 recipients a day. 60/hour, 250/day.
+ * Each minimum interval smooths bursts: providers punish many sends in a row.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "preset.h"
+
+#define MB	(1024ULL * 1024)
+
+static const struct preset_rule preset_rules_mailru[] = {
+	/* "the server does not want to send" after many sends: a quota, not a bad sender */
+	{ "^553 ", "mail", "throttle" },
+	{ "^550 .*(sending|message sending) for this account is disabled", "any", "disable" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct preset_rule preset_rules_yandex[] = {
+	{ "^550 ", "mail", "throttle" },
+	{ "^55[0-9] .*(limit|too many|frequency)", "data", "throttle" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct preset_rule preset_rules_gmail[] = {
+	{ "^550 5\\.4\\.5", "any", "throttle" },	/* Daily user sending limit exceeded */
+	{ "^(421|454) 4\\.7\\.0", "any", "throttle" },	/* too many logins or sessions */
+	{ NULL, NULL, NULL },
+};
+
+static const struct preset_rule preset_rules_rambler[] = {
+	{ "^550 5\\.7\\.1 .*spam message rejected", "any", "fail" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct preset_rule preset_rules_outlook[] = {
+	{ "^(550|554) 5\\.2\\.0 .*(outboundspam|sending limit|daily)", "any", "throttle" },
+	{ "^5[0-9][0-9] 5\\.7\\.3 .*(blocked|disabled)", "any", "disable" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct preset presets[] = {
+	{ "mail.ru", "smtp.mail.ru", 465, CONFIG_TLS_IMPLICIT, "imap.mail.ru",
+	  60, 150, 1, 10, 30, 30 * MB, preset_rules_mailru },
+	{ "yandex", "smtp.yandex.ru", 465, CONFIG_TLS_IMPLICIT, "imap.yandex.ru",
+	  40, 80, 1, 10, 35, 30 * MB, preset_rules_yandex },
+	{ "gmail", "smtp.gmail.com", 465, CONFIG_TLS_IMPLICIT, "imap.gmail.com",
+	  100, 400, 1, 5, 100, 25 * MB, preset_rules_gmail },
+	{ "rambler", "smtp.rambler.ru", 465, CONFIG_TLS_IMPLICIT, "imap.rambler.ru",
+	  30, 100, 1, 10, 30, 20 * MB, preset_rules_rambler },
+	{ "outlook", "smtp-mail.outlook.com", 587, CONFIG_TLS_STARTTLS, "outlook.office365.com",
+	  60, 250, 1, 5, 100, 20 * MB, preset_rules_outlook },
+};
+
+const struct preset *
+preset_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(presets) / sizeof(presets[0]); i++)
+		if (strcmp(presets[i].name, name) == 0)
+			return &presets[i];
+	return NULL;
+}
+
+const char *
+preset_names(void)
+{
+	return "\"mail.ru\", \"yandex\", \"gmail\", \"rambler\", \"outlook\"";
+}

@@ -1,0 +1,40 @@
+/*
+ * preset: built-in provider presets (account key provider = "mail.ru" etc.): server,
+ * port, TLS mode, conservative sending limits and the provider's known throttle and
+ * disable replies. The figures come from ../shared/PROVIDERS.md; where a limit was
+ * observed rather than published, the preset stays well below it. Any key set in the
+ * account overrides its preset's value.
+ */
+#ifndef RELAYD_PRESET_H
+#define RELAYD_PRESET_H
+
+#include "config.h"
+
+struct preset_rule {
+	const char	*match;		/* POSIX extended regex, case-insensitive */
+	const char	*stage;		/* "any" or a stage name */
+	const char	*action;	/* "throttle", "disable", "fail", "retry", "sent" */
+};
+
+struct preset {
+	const char	*name;
+	const char	*host;
+	int		 port;
+	enum config_tls	 tls;
+	const char	*imap_host;	/* for the bounces group */
+	int		 per_hour;
+	int		 per_day;
+	int		 count_recipients;	/* 1: a recipient is a unit; 0: a message */
+	int		 min_interval;
+	int		 max_recipients;
+	unsigned long long max_message_size;
+	const struct preset_rule *rules;	/* NULL-terminated by match */
+};
+
+/* preset_find: the preset called name, or NULL. */
+const struct preset *preset_find(const char *name);
+
+/* preset_names: "mail.ru, yandex, ..." for error messages (static). */
+const char	*preset_names(void);
+
+#endif

@@ -1,0 +1,309 @@
+/*
+ * quota: the per-account sliding-window ledger.
+ *
+ * File SPOOL/ledger/ACCOUNT, format version 1, one record per line:
+ *   relayd-ledger 1
+ *   R <id> <time> <units>      units reserved at time, fsynced before sending
+ *   S <id> <units>             the reservation settled to units (not fsynced)
+ * A reservation without its S line (a crash mid-transaction) counts in full: the
+ * ledger errs on the side of sending less. At open the file is rewritten with only
+ * the last day's records (temporary file, fsync, rename, fsync of the directory), and
+ * again whenever it has grown to several times that.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "quota.h"
+#include "xmalloc.h"
+
+#define QUOTA_MAGIC	"relayd-ledger 1\n"
+
+struct quota_entry {
+	uint64_t	id;
+	time_t		t;
+	long		units;
+};
+
+struct quota {
+	char			*dir;
+	char			*path;
+	int			 durable;
+	int			 fd;
+	struct quota_entry	*e;		/* oldest first */
+	size_t			 n, cap;
+	uint64_t		 next_id;
+	int			 per_hour, per_day;
+	time_t			 last;
+	size_t			 lines;		/* records in the file */
+};
+
+/* quota_prune: drop records that left the day window. */
+static void
+quota_prune(struct quota *q, time_t now)
+{
+	size_t i = 0;
+
+	while (i < q->n && q->e[i].t <= now - QUOTA_DAY)
+		i++;
+	if (i > 0) {
+		memmove(q->e, q->e + i, (q->n - i) * sizeof(*q->e));
+		q->n -= i;
+	}
+}
+
+/* quota_add: append a record in memory (records arrive in time order). */
+static void
+quota_add(struct quota *q, uint64_t id, time_t t, long units)
+{
+	if (q->n == q->cap) {
+		q->cap = q->cap ? q->cap * 2 : 64;
+		q->e = xreallocarray(q->e, q->cap, sizeof(*q->e));
+	}
+	q->e[q->n++] = (struct quota_entry){ id, t, units };
+	if (t > q->last)
+		q->last = t;
+	if (id >= q->next_id)
+		q->next_id = id + 1;
+}
+
+/* quota_find: the record of reservation id, or NULL. */
+static struct quota_entry *
+quota_find(struct quota *q, uint64_t id)
+{
+	for (size_t i = q->n; i > 0; i--)
+		if (q->e[i - 1].id == id)
+			return &q->e[i - 1];
+	return NULL;
+}
+
+/* quota_load: read the ledger file, keeping the last day's records. */
+static void
+quota_load(struct quota *q, time_t now)
+{
+	FILE *fp = fopen(q->path, "r");
+	char line[128];
+	unsigned long long id;
+	long long t;
+	long units;
+
+	if (fp == NULL)
+		return;
+	if (fgets(line, sizeof(line), fp) == NULL || strcmp(line, QUOTA_MAGIC) != 0) {
+		log_err("quota: %s is not a ledger of this version; starting it anew", q->path);
+		fclose(fp);
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		struct quota_entry *e;
+
+		if (sscanf(line, "R %llu %lld %ld", &id, &t, &units) == 3) {
+			if (t > now - QUOTA_DAY)
+				quota_add(q, id, (time_t)t, units);
+			else if (id >= q->next_id)
+				q->next_id = id + 1;
+		} else if (sscanf(line, "S %llu %ld", &id, &units) == 2 &&
+		    (e = quota_find(q, id)) != NULL)
+			e->units = units;
+		/* A torn last line (a crash while appending) is ignored. */
+	}
+	fclose(fp);
+}
+
+/* quota_rewrite: write the file anew with only what is in memory. */
+static int
+quota_rewrite(struct quota *q)
+{
+	char *tmp = xasprintf("%s.tmp", q->path);
+	FILE *fp;
+	int fd, dfd, ok;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
+		log_err("quota: cannot write %s: %s", tmp, strerror(errno));
+		if (fd != -1)
+			close(fd);
+		free(tmp);
+		return -1;
+	}
+	fputs(QUOTA_MAGIC, fp);
+	for (size_t i = 0; i < q->n; i++)
+		fprintf(fp, "R %llu %lld %ld\n", (unsigned long long)q->e[i].id,
+		    (long long)q->e[i].t, q->e[i].units);
+	ok = fflush(fp) == 0 && fsync(fd) == 0;
+	fclose(fp);
+	if (!ok || rename(tmp, q->path) == -1) {
+		log_err("quota: cannot replace %s: %s", q->path, strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	if ((dfd = open(q->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+	if (q->fd != -1)
+		close(q->fd);
+	q->fd = open(q->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	q->lines = q->n;
+	return q->fd == -1 ? -1 : 0;
+}
+
+struct quota *
+quota_open(const char *spool_dir, const char *name, int durable, time_t now)
+{
+	struct quota *q = xcalloc(1, sizeof(*q));
+
+	q->fd = -1;
+	q->next_id = 1;
+	q->durable = durable;
+	if (!durable)
+		return q;
+	q->dir = xasprintf("%s/ledger", spool_dir);
+	q->path = xasprintf("%s/%s", q->dir, name);
+	if (mkdir(q->dir, 0700) == -1 && errno != EEXIST) {
+		log_err("quota: cannot create %s: %s", q->dir, strerror(errno));
+		quota_free(q);
+		return NULL;
+	}
+	quota_load(q, now);
+	if (quota_rewrite(q) == -1) {
+		quota_free(q);
+		return NULL;
+	}
+	return q;
+}
+
+void
+quota_free(struct quota *q)
+{
+	if (q == NULL)
+		return;
+	if (q->fd != -1)
+		close(q->fd);
+	free(q->e);
+	free(q->path);
+	free(q->dir);
+	free(q);
+}
+
+void
+quota_set_limits(struct quota *q, int per_hour, int per_day)
+{
+	q->per_hour = per_hour;
+	q->per_day = per_day;
+}
+
+void
+quota_used(const struct quota *q, time_t now, long *hour, long *day)
+{
+	*hour = *day = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->e[i].t <= now - QUOTA_DAY || q->e[i].t > now + QUOTA_DAY)
+			continue;
+		*day += q->e[i].units;
+		if (q->e[i].t > now - QUOTA_HOUR)
+			*hour += q->e[i].units;
+	}
+}
+
+long
+quota_room(const struct quota *q, time_t now)
+{
+	long hour, day, room = LONG_MAX;
+
+	quota_used(q, now, &hour, &day);
+	if (q->per_hour > 0)
+		room = q->per_hour - hour;
+	if (q->per_day > 0 && q->per_day - day < room)
+		room = q->per_day - day;
+	return room < 0 ? 0 : room;
+}
+
+/* quota_window_free: earliest t >= now when a window of len with limit has units. */
+static time_t
+quota_window_free(const struct quota *q, time_t now, long units, long limit, time_t len)
+{
+	long used = 0;
+
+	if (limit <= 0)
+		return now;
+	for (size_t i = 0; i < q->n; i++)
+		if (q->e[i].t > now - len)
+			used += q->e[i].units;
+	if (used + units <= limit)
+		return now;
+	/* Records leave the window oldest first: find the one whose leaving is enough. */
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->e[i].t <= now - len)
+			continue;
+		used -= q->e[i].units;
+		if (used + units <= limit)
+			return q->e[i].t + len;
+	}
+	return now + len;	/* units beyond the limit itself: never; say a window */
+}
+
+time_t
+quota_next_free(const struct quota *q, time_t now, long units)
+{
+	time_t h = quota_window_free(q, now, units, q->per_hour, QUOTA_HOUR);
+	time_t d = quota_window_free(q, now, units, q->per_day, QUOTA_DAY);
+
+	return h > d ? h : d;
+}
+
+time_t
+quota_last(const struct quota *q)
+{
+	return q->last;
+}
+
+uint64_t
+quota_reserve(struct quota *q, time_t now, long units)
+{
+	uint64_t id = q->next_id;
+	char line[96];
+	int len;
+
+	quota_prune(q, now);
+	if (q->durable) {
+		if (q->lines > 4 * q->n + 1024)
+			quota_rewrite(q);
+		len = snprintf(line, sizeof(line), "R %llu %lld %ld\n", (unsigned long long)id,
+		    (long long)now, units);
+		/* On disk before anything is sent: a crash must not hand out a fresh hour. */
+		if (q->fd == -1 || write(q->fd, line, (size_t)len) != len || fdatasync(q->fd) == -1) {
+			log_err("quota: cannot record a send in %s: %s", q->path, strerror(errno));
+			return 0;
+		}
+		q->lines++;
+	}
+	quota_add(q, id, now, units);
+	return id;
+}
+
+void
+quota_settle(struct quota *q, uint64_t id, long units)
+{
+	struct quota_entry *e = quota_find(q, id);
+	char line[64];
+	int len;
+
+	if (e == NULL || e->units == units)
+		return;
+	e->units = units;
+	if (q->durable && q->fd != -1) {
+		len = snprintf(line, sizeof(line), "S %llu %ld\n", (unsigned long long)id, units);
+		if (write(q->fd, line, (size_t)len) == len)
+			q->lines++;
+	}
+}

@@ -1,0 +1,55 @@
+/*
+ * quota: an account's sending ledger. Every send is recorded with its time and its
+ * units (recipients or messages); the hour and day windows slide over the records.
+ * The ledger lives in the spool (SPOOL/ledger/ACCOUNT) and survives restarts and
+ * crashes, so a restart never hands out a fresh hour: units are reserved, durably,
+ * before a transaction starts, and settled to what the provider took when it ends.
+ *
+ * Every function takes the current time from the caller, so the windows are tested
+ * with a clock the tests move.
+ */
+#ifndef RELAYD_QUOTA_H
+#define RELAYD_QUOTA_H
+
+#include <stdint.h>
+#include <time.h>
+
+#define QUOTA_HOUR	3600
+#define QUOTA_DAY	86400
+
+struct quota;
+
+/*
+ * quota_open: the ledger of account name under spool_dir/ledger (created if
+ * missing), with records older than a day dropped. durable 0 keeps the ledger in
+ * memory only (an account without limits). Returns NULL after logging.
+ */
+struct quota	*quota_open(const char *spool_dir, const char *name, int durable, time_t now);
+void		 quota_free(struct quota *);
+
+/* quota_set_limits: units allowed per sliding hour and day (0: no limit). */
+void		 quota_set_limits(struct quota *, int per_hour, int per_day);
+
+/* quota_used: units used in the hour and the day before now. */
+void		 quota_used(const struct quota *, time_t now, long *hour, long *day);
+
+/* quota_room: units that may be sent now without passing either limit. */
+long		 quota_room(const struct quota *, time_t now);
+
+/* quota_next_free: the earliest time, not before now, when units may be sent. */
+time_t		 quota_next_free(const struct quota *, time_t now, long units);
+
+/* quota_last: when the last reservation was made (0: never). */
+time_t		 quota_last(const struct quota *);
+
+/*
+ * quota_reserve: record units about to be sent at now, on disk before it returns.
+ * Returns the reservation's id for quota_settle, or 0 if it could not be written
+ * (then nothing may be sent: the caller waits and tries again).
+ */
+uint64_t	 quota_reserve(struct quota *, time_t now, long units);
+
+/* quota_settle: reservation id ended up using units (what the provider took). */
+void		 quota_settle(struct quota *, uint64_t id, long units);
+
+#endif
