@@ -1,0 +1,107 @@
+/*
+ * test_config: config validation as a table: each text either loads, or is refused
+ * with a message naming the line and the key.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "t.h"
+
+#define ACCT	"accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n" \
+		"  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n"
+
+static const struct {
+	const char	*text;
+	const char	*want;		/* NULL: loads; else a substring of the error */
+} cases[] = {
+	{ ACCT, NULL },
+	{ "listen = [ \"127.0.0.1:2525\", \"[::1]:2525\" ];\n" ACCT, NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"gmail\"; username = \"a@gmail.com\";\n"
+	  "  password = \"p\"; } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; host = \"127.0.0.1\"; port = 25; tls = \"none\";\n"
+	  "  address = \"a@example.org\"; } );\n", NULL },
+	{ "", ":1: accounts: missing" },
+	{ "listen = [ \"0.0.0.0:2525\" ];\n" ACCT, ":1: listen[0]: 0.0.0.0:2525 is not a loopback" },
+	{ "listen = [ \"10.1.2.3:25\" ];\n" ACCT, "open relay" },
+	{ "listen = [ \"localhost\" ];\n" ACCT, ":1: listen[0]: \"localhost\" is not ADDRESS:PORT" },
+	{ "lisen = [ \"127.0.0.1:2525\" ];\n" ACCT, ":1: lisen: unknown key" },
+	{ "max_message_size = 10;\n" ACCT, ":1: max_message_size: 10 is out of range" },
+	{ "log_level = \"loud\";\n" ACCT, ":1: log_level: \"loud\" is not a level" },
+	{ "retry = { initial = 60; max = 10; };\n" ACCT, ":1: retry: max (10) must not be below" },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 70000;\n"
+	  "  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":1: accounts[0].port: 70000 is out of range" },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n"
+	  "  tls = \"none\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":2: accounts[0].tls: \"none\" (clear text) is allowed only for a loopback host" },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n"
+	  "  tls = \"ssl\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":2: accounts[0].tls: \"ssl\" is not a TLS mode" },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n"
+	  "  tls = \"implicit\"; username = \"a@example.org\"; } );\n", "password: missing" },
+	{ "accounts = ( { name = \"m\"; provider = \"hotmail\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; } );\n", ":1: accounts[0].provider: \"hotmail\" is not a known" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { per_hour = -1; }; } );\n",
+	  ":2: accounts[0].limits.per_hour: -1 is out of range" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { count = \"bytes\"; }; } );\n",
+	  "\"bytes\" is not a unit" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  rules = ( { match = \"(\"; action = \"throttle\"; } ); } );\n",
+	  ":3: accounts[0].rules[0]: match \"(\" is not a valid regular expression" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  rules = ( { match = \"^5\"; action = \"bounce\"; } ); } );\n",
+	  "action \"bounce\" is not one of" },
+	{ "accounts = ( " "{ name = \"m\"; provider = \"gmail\"; username = \"a@b.c\"; password = \"p\"; },\n"
+	  "{ name = \"m\"; provider = \"gmail\"; username = \"a@b.c\"; password = \"p\"; } );\n",
+	  ":2: accounts[1].name: \"m\" is used by another account" },
+	{ "accounts = ( { name = \"m\"; host = ; } );\n", ":1: syntax error" },
+};
+
+/* load: write text to a file, load it, return what config_load printed. */
+static int
+load(const char *text, char *errbuf, size_t len)
+{
+	char path[] = "/tmp/test_config.XXXXXX", errpath[] = "/tmp/test_config_err.XXXXXX";
+	int fd = mkstemp(path), efd = mkstemp(errpath), saved = dup(2);
+	struct config *c;
+	ssize_t n;
+
+	if (fd == -1 || efd == -1 || write(fd, text, strlen(text)) < 0)
+		return -1;
+	close(fd);
+	dup2(efd, 2);
+	c = config_load(path);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(efd, errbuf, len - 1, 0);
+	errbuf[n > 0 ? n : 0] = '\0';
+	close(efd);
+	unlink(path);
+	unlink(errpath);
+	config_free(c);
+	return c != NULL;
+}
+
+int
+main(void)
+{
+	char err[4096];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ok = load(cases[i].text, err, sizeof(err));
+
+		if (cases[i].want == NULL)
+			CHECK(ok == 1, "case %zu should load; got: %s", i, err);
+		else
+			CHECK(ok == 0 && strstr(err, cases[i].want) != NULL,
+			    "case %zu: want \"%s\" in: %s", i, cases[i].want, err);
+	}
+	T_DONE();
+}
