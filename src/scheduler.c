@@ -298,6 +298,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 {
 	double room = 0, rate = 0;	/* units now; units per second after */
 	size_t units = s->pending_rcpts;
+	time_t start = 0, t;
 
 	if (units == 0)
 		return now;
@@ -306,10 +307,12 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		const struct config_limits *l = &a->cfg->limits;
 		double r;
 
-		if (a->disabled)
-			continue;
+		if ((t = scheduler_ready_at(a, now)) == 0)
+			continue;	/* disabled */
+		if (start == 0 || t < start)
+			start = t;	/* nothing goes before the first account may send */
 		if (l->per_hour == 0 && l->per_day == 0)
-			return scheduler_ready_at(a, now);	/* no limit: as fast as it goes */
+			return t;	/* no limit: as fast as it goes */
 		room += (double)quota_room(a->quota, now);
 		r = l->per_hour > 0 ? l->per_hour / 3600.0 : 1e9;
 		if (l->per_day > 0 && l->per_day / 86400.0 < r)
@@ -319,8 +322,9 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 	if (rate == 0)
 		return 0;
 	if (units <= room)
-		return now;
-	return now + (time_t)((units - room) / rate + 0.5);
+		return start;
+	t = now + (time_t)((units - room) / rate + 0.5);
+	return t > start ? t : start;
 }
 
 json_t *
