@@ -87,6 +87,37 @@ test-corpus: all
 test-integration: all
 	@sh tests/run-integration.sh
 
+# libFuzzer targets (clang from Debian), each run for FUZZTIME seconds from its seeds in
+# tests/fuzz/seeds/NAME; crashes land in build/fuzz/ and fail the run.
+FUZZTIME ?= 60
+FUZZCC   ?= clang
+FUZZSRC  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZBIN  := $(FUZZSRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZFLAGS := -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=address,undefined $(PKG_CFLAGS) -Isrc
+FUZZOBJ  := $(LIBSRC:src/%.c=$(B)/fuzz/obj/%.o)
+
+$(B)/fuzz/obj/%.o: src/%.c
+	@mkdir -p $(@D)
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(B)/fuzz/libfuzzrelay.a: $(FUZZOBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libfuzzrelay.a
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libfuzzrelay.a $(PKG_LIBS) -lz -lm
+
+fuzz: $(FUZZBIN)
+	@for f in $(FUZZBIN); do \
+		n=$$(basename $$f | sed 's/^fuzz_//'); \
+		mkdir -p $(B)/fuzz/corpus/$$n; \
+		echo "fuzz: $$n for $(FUZZTIME)s"; \
+		$$f -max_total_time=$(FUZZTIME) -print_final_stats=1 -artifact_prefix=$(B)/fuzz/$$n- \
+		    $(B)/fuzz/corpus/$$n tests/fuzz/seeds/$$n 2>&1 | \
+		    grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || true; \
+		ls $(B)/fuzz/$$n-crash-* $(B)/fuzz/$$n-leak-* 2>/dev/null && exit 1; \
+	done; echo "fuzz: no crashes"
+
 clean:
 	rm -rf $(B)
 
