@@ -141,30 +141,36 @@ smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
 		bufferevent_set_timeouts(s->bev, NULL, NULL);
 }
 
-/* smtp_session_reply: send one reply line (CRLF added). */
+/* smtp_session_vreply: queue one reply line (CRLF added). */
+static void
+smtp_session_vreply(struct smtp_session *s, const char *fmt, va_list ap)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	evbuffer_add_vprintf(out, fmt, ap);
+	evbuffer_add(out, "\r\n", 2);
+}
+
+/* smtp_session_reply: send one reply line. */
 static void __attribute__((format(printf, 2, 3)))
 smtp_session_reply(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_session_vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 }
 
 /* smtp_session_error: a 4xx/5xx reply; too many of them end the session. */
 static void __attribute__((format(printf, 2, 3)))
 smtp_session_error(struct smtp_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	smtp_session_vreply(s, fmt, ap);
 	va_end(ap);
-	evbuffer_add(out, "\r\n", 2);
 	if (++s->errors >= SMTP_ERRORS_MAX) {
 		smtp_session_reply(s, "421 4.7.0 %s Error: too many errors; closing",
 		    s->srv->cfg->hostname);
@@ -285,29 +291,32 @@ smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, 
 
 /* Commands. */
 
-static void
-smtp_cmd_helo(struct smtp_session *s, const char *args)
+/* smtp_session_hello: HELO or EHLO: a new start; returns -1 after a syntax error. */
+static int
+smtp_session_hello(struct smtp_session *s, const char *verb, const char *args)
 {
 	if (*args == '\0') {
-		smtp_session_error(s, "501 5.5.4 Syntax: HELO hostname");
-		return;
+		smtp_session_error(s, "501 5.5.4 Syntax: %s hostname", verb);
+		return -1;
 	}
 	smtp_session_tx_reset(s);
 	free(s->helo);
 	s->helo = xstrdup(args);
-	smtp_session_reply(s, "250 %s", s->srv->cfg->hostname);
+	return 0;
+}
+
+static void
+smtp_cmd_helo(struct smtp_session *s, const char *args)
+{
+	if (smtp_session_hello(s, "HELO", args) == 0)
+		smtp_session_reply(s, "250 %s", s->srv->cfg->hostname);
 }
 
 static void
 smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 {
-	if (*args == '\0') {
-		smtp_session_error(s, "501 5.5.4 Syntax: EHLO hostname");
+	if (smtp_session_hello(s, "EHLO", args) == -1)
 		return;
-	}
-	smtp_session_tx_reset(s);
-	free(s->helo);
-	s->helo = xstrdup(args);
 	smtp_session_reply(s, "250-%s", s->srv->cfg->hostname);
 	smtp_session_reply(s, "250-PIPELINING");
 	smtp_session_reply(s, "250-SIZE %llu", s->srv->cfg->max_message_size);
