@@ -84,10 +84,11 @@ relayd_signal(evutil_socket_t sig, short ev, void *arg)
 	default:
 		log_info("%s: shutting down; queued mail stays in the spool",
 		    sig == SIGTERM ? "SIGTERM" : "SIGINT");
-		relayd_srv.closing = 1;
 		listener_free(relayd_listener);
 		relayd_listener = NULL;
-		event_base_loopexit(relayd_base, NULL);
+		smtp_session_shutdown(&relayd_srv);
+		/* A moment for messages being committed to be answered, then stop. */
+		event_base_loopexit(relayd_base, &(struct timeval){ .tv_sec = 1 });
 		break;
 	}
 }
@@ -172,6 +173,7 @@ main(int argc, char **argv)
 		return 1;
 	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg, .q = q,
 	    .sched = sched };
+	TAILQ_INIT(&relayd_srv.sessions);
 	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
 		return 1;
 	control_register(ctl, "status", relayd_cmd_status, sched);
@@ -197,6 +199,7 @@ main(int argc, char **argv)
 	imap_watch_stop(imap);
 	control_free(ctl);
 	scheduler_free(sched);
+	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(bounces);
 	queue_close(q);
 	for (int i = 0; i < 3; i++)

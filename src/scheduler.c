@@ -153,6 +153,7 @@ scheduler_free(struct scheduler *s)
 {
 	if (s == NULL)
 		return;
+	s->kicking = 1;		/* closing sessions must not start new ones */
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = &s->accounts[i];
 

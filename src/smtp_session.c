@@ -62,6 +62,7 @@ static const char *smtp_state_names[SMTP_NSTATES] = {
 };
 
 struct smtp_session {
+	TAILQ_ENTRY(smtp_session) entry;	/* in srv->sessions */
 	struct smtp_server	*srv;
 	struct bufferevent	*bev;
 	struct event		*free_ev;
@@ -221,6 +222,7 @@ smtp_session_close(struct smtp_session *s)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
 	s->srv->nclients--;
+	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	smtp_session_enter_state(s, SMTP_DEAD);
 	event_active(s->free_ev, 0, 0);
 }
@@ -272,6 +274,7 @@ smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, 
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
 	srv->nclients++;
+	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	if (sa->sa_family == AF_INET6)
 		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 		    s->addr, sizeof(s->addr));
@@ -287,6 +290,25 @@ smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, 
 	smtp_session_enter_state(s, SMTP_CMD);
 	log_debug("smtp: client=%s connected", s->addr);
 	smtp_session_reply(s, "220 %s ESMTP relayd", srv->cfg->hostname);
+}
+
+void
+smtp_session_shutdown(struct smtp_server *srv)
+{
+	struct smtp_session *s, *next;
+
+	srv->closing = 1;
+	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == SMTP_COMMIT) {
+			s->client_gone = 1;	/* the spool answers; then it ends */
+			continue;
+		}
+		if (s->state != SMTP_QUIT && s->state != SMTP_DEAD)
+			smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again "
+			    "later", srv->cfg->hostname);
+		smtp_session_close(s);
+	}
 }
 
 /* Commands. */

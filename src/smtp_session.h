@@ -6,6 +6,7 @@
 #ifndef RELAYD_SMTP_SESSION_H
 #define RELAYD_SMTP_SESSION_H
 
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include <event2/event.h>
@@ -14,6 +15,7 @@ struct bounce_store;
 struct config;
 struct queue;
 struct scheduler;
+struct smtp_session;
 
 /* What every inbound session shares. */
 struct smtp_server {
@@ -24,6 +26,7 @@ struct smtp_server {
 	struct bounce_store	*bounces;	/* for the suppression list */
 	int			 nclients;	/* sessions open now */
 	int			 closing;	/* shutting down: no new sessions */
+	TAILQ_HEAD(, smtp_session) sessions;	/* open sessions; init with TAILQ_INIT */
 };
 
 /*
@@ -32,5 +35,12 @@ struct smtp_server {
  */
 void	smtp_session_accept(struct smtp_server *, int fd, const struct sockaddr *sa,
 	    int salen);
+
+/*
+ * smtp_session_shutdown: end every session: 421 to those between messages; a message
+ * already being committed still is (and its session ends after). Call with the
+ * listeners closed and the event loop still to run briefly.
+ */
+void	smtp_session_shutdown(struct smtp_server *);
 
 #endif

@@ -405,6 +405,7 @@ upstream_stop(struct upstream *u)
 		upstream_tx_clear(u);
 	}
 	upstream_close(u);
+	upstream_free_cb(-1, 0, u);	/* not from a callback: free now */
 }
 
 /* upstream_connect_next: try the next address of the host, or give up. */

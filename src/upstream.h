@@ -27,7 +27,10 @@ void		 upstream_wake(struct upstream *);
 /* upstream_is_idle: is the session authenticated and waiting for mail? */
 int		 upstream_is_idle(const struct upstream *);
 
-/* upstream_stop: end the session now (shutdown); in-flight mail stays queued. */
+/*
+ * upstream_stop: end the session now and free it (shutdown; never call it from the
+ * session's own callbacks). In-flight mail stays queued as it is on disk.
+ */
 void		 upstream_stop(struct upstream *);
 
 #endif
