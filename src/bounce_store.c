@@ -1,36 +1,1258 @@
 /*
- * bounce_store: placeholder until the bounce work lands: remembers nothing and
- * suppresses nothing.
+ * bounce_store: what relayd knows about bounces, kept under SPOOL/bounces/.
+ *
+ * The scheduler tells it every recipient the provider accepted (bounce_store_sent);
+ * imap_watch hands it every notification read from a watched mailbox
+ * (bounce_store_report); smtp_session and the scheduler ask it whether an address is
+ * suppressed (bounce_store_suppressed, a hash lookup: it runs for every RCPT).
+ * Addresses are compared case-insensitively (ASCII), Message-IDs too.
+ *
+ * Three files, each starting with a format line, each appended one line per event
+ * and synced; a line cut short by a crash (no final LF) is dropped at start-up.
+ *
+ * SPOOL/bounces/sent: what went out, for matching; entries older than 30 days are
+ * pruned (at start-up and daily, by rewriting the file: tmp, fsync, rename).
+ *   relayd-sent 1
+ *   TIME<TAB>QUEUE-ID<TAB>ACCOUNT<TAB>MESSAGE-ID<TAB>RECIPIENT
+ * TIME is unix seconds; MESSAGE-ID without <>. Lines are appended as recipients are
+ * sent and synced once per turn of the event loop (group commit).
+ *
+ * SPOOL/bounces/bounces: the bounces found, one JSON object per line (the diagnostic
+ * is free text); kept 180 days (pruned like sent):
+ *   relayd-bounces 1
+ *   {"time":1732300000,"key":"<digest of the notification>","recipient":"a@example.org",
+ *    "kind":"hard","status":"5.1.1","diagnostic":"...","queue_id":"3F2A...",
+ *    "message_id":"...","account":"main","matched":"message-id"}
+ * queue_id and message_id are null when unknown; matched is how the sent mail was
+ * found: "message-id" (Message-ID and recipient), "message-id-only" (the message, but
+ * another recipient: a forward), "recipient" (no Message-ID quoted: the latest mail
+ * to that recipient) or "none". (key, recipient) is unique: a notification read again
+ * after a crash or a change of UIDVALIDITY is not counted twice.
+ *
+ * SPOOL/bounces/suppress: the suppression list as a log, replayed at start-up:
+ *   relayd-suppress 1
+ *   add<TAB>TIME<TAB>ADDRESS<TAB>REASON      REASON: hard, soft:N (N soft bounces), operator
+ *   del<TAB>TIME<TAB>ADDRESS                 removed by the operator
+ * It is rewritten (tmp, fsync, rename) at start-up when superseded lines pile up.
+ * Soft bounces count toward soft_after only after an address's last "del". At
+ * start-up the rules are applied again to the bounces on record, so a suppression
+ * lost to a crash between the two appends is made again.
  */
-#include <stdlib.h>
+#include <sys/stat.h>
 
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bounce_parse.h"
 #include "bounce_store.h"
+#include "config.h"
+#include "control.h"
+#include "log.h"
+#include "queue.h"
 #include "xmalloc.h"
 
-struct bounce_store {
-	int	unused;
+#define BOUNCE_STORE_SENT_DAYS		30
+#define BOUNCE_STORE_BOUNCE_DAYS	180
+#define BOUNCE_STORE_PRUNE_EVERY	(24 * 3600)	/* seconds */
+#define BOUNCE_STORE_ADDR_MAX		512
+#define BOUNCE_STORE_LINE_MAX		(64 * 1024)
+
+#define BOUNCE_STORE_SENT_MAGIC		"relayd-sent 1"
+#define BOUNCE_STORE_BOUNCES_MAGIC	"relayd-bounces 1"
+#define BOUNCE_STORE_SUPPRESS_MAGIC	"relayd-suppress 1"
+
+/* A string-keyed hash table (chained); keys are copied, values borrowed. */
+struct bounce_map_ent {
+	char			*key;
+	void			*val;
+	struct bounce_map_ent	*next;
 };
 
-struct bounce_store *
-bounce_store_open(struct event_base *base, struct config *cfg, struct control *ctl)
+struct bounce_map {
+	struct bounce_map_ent	**b;
+	size_t			 nb, n;
+};
+
+/* One sent recipient. */
+struct bounce_sent {
+	time_t	 t;
+	char	 qid[QUEUE_ID_LEN + 1];
+	char	*account, *mid, *rcpt;	/* mid without <>; rcpt lower-cased */
+};
+
+/* One bounce record. */
+struct bounce_rec {
+	time_t		 t;
+	char		*key, *recipient, *diagnostic, *queue_id, *message_id, *account;
+	const char	*matched;	/* static */
+	enum bounce_kind kind;
+	char		 status[BOUNCE_STATUS_MAX];
+};
+
+/* What is known about one address (lower-cased). */
+struct bounce_addr {
+	int	 suppressed;
+	time_t	 since;		/* when it was suppressed */
+	char	 reason[24];	/* "hard", "soft:N", "operator" */
+	time_t	 cleared;	/* last removal by the operator, 0 if never */
+	int	 nsoft;		/* soft bounces since then */
+	char	 addr[];
+};
+
+/* An append-only file. */
+struct bounce_file {
+	const char	*name;		/* under SPOOL/bounces */
+	const char	*magic;
+	int		 fd;
+};
+
+struct bounce_store {
+	struct event_base	*base;
+	struct config		*cfg;
+	int			 dirfd;
+	struct bounce_file	 f_sent, f_bounces, f_suppress;
+
+	struct bounce_sent	**sent;
+	size_t			 nsent, capsent;
+	struct bounce_map	 by_mid_rcpt, by_mid, by_rcpt;	/* -> struct bounce_sent */
+
+	struct bounce_rec	**recs;
+	size_t			 nrecs, caprecs;
+	struct bounce_map	 seen;		/* "key\trecipient" -> struct bounce_rec */
+
+	struct bounce_map	 addrs;		/* address -> struct bounce_addr */
+	size_t			 nsuppress_lines;
+
+	struct event		*sync_ev;	/* group fdatasync of the sent file */
+	int			 sent_dirty;
+	struct event		*prune_ev;
+};
+
+/* ---- hash table --------------------------------------------------------------------- */
+
+/* bounce_map_hash: FNV-1a. */
+static size_t
+bounce_map_hash(const char *s)
 {
-	return xcalloc(1, sizeof(struct bounce_store));
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return (size_t)h;
 }
 
-void
-bounce_store_close(struct bounce_store *b)
+/* bounce_map_get: the value under key, or NULL. */
+static void *
+bounce_map_get(const struct bounce_map *m, const char *key)
 {
-	free(b);
+	if (m->nb == 0)
+		return NULL;
+	for (struct bounce_map_ent *e = m->b[bounce_map_hash(key) % m->nb]; e; e = e->next)
+		if (strcmp(e->key, key) == 0)
+			return e->val;
+	return NULL;
+}
+
+/* bounce_map_put: set key to val (replacing any earlier value). */
+static void
+bounce_map_put(struct bounce_map *m, const char *key, void *val)
+{
+	struct bounce_map_ent *e;
+	size_t i;
+
+	if (m->n >= m->nb) {	/* grow: keep chains short */
+		size_t nb = m->nb ? m->nb * 2 : 64;
+		struct bounce_map_ent **b = xcalloc(nb, sizeof(*b));
+
+		for (i = 0; i < m->nb; i++)
+			while ((e = m->b[i]) != NULL) {
+				m->b[i] = e->next;
+				size_t j = bounce_map_hash(e->key) % nb;
+				e->next = b[j];
+				b[j] = e;
+			}
+		free(m->b);
+		m->b = b;
+		m->nb = nb;
+	}
+	i = bounce_map_hash(key) % m->nb;
+	for (e = m->b[i]; e != NULL; e = e->next)
+		if (strcmp(e->key, key) == 0) {
+			e->val = val;
+			return;
+		}
+	e = xmalloc(sizeof(*e));
+	e->key = xstrdup(key);
+	e->val = val;
+	e->next = m->b[i];
+	m->b[i] = e;
+	m->n++;
+}
+
+/* bounce_map_clear: empty the table, freeing each value with freeval (may be NULL). */
+static void
+bounce_map_clear(struct bounce_map *m, void (*freeval)(void *))
+{
+	struct bounce_map_ent *e;
+
+	for (size_t i = 0; i < m->nb; i++)
+		while ((e = m->b[i]) != NULL) {
+			m->b[i] = e->next;
+			if (freeval != NULL)
+				freeval(e->val);
+			free(e->key);
+			free(e);
+		}
+	free(m->b);
+	memset(m, 0, sizeof(*m));
+}
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+/* bounce_store_lower: s lower-cased (ASCII) in a new string. */
+static char *
+bounce_store_lower(const char *s)
+{
+	char *d = xstrdup(s);
+
+	for (char *p = d; *p != '\0'; p++)
+		*p = (char)tolower((unsigned char)*p);
+	return d;
+}
+
+/* bounce_store_mid: a Message-ID without blanks and <>, in a new string. */
+static char *
+bounce_store_mid(const char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '<')
+		s++;
+	n = strlen(s);
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' ||
+	    s[n - 1] == '\n' || s[n - 1] == '>'))
+		n--;
+	char *d = xstrndup(s, n);
+	for (char *p = d; *p != '\0'; p++)
+		if (*p == '\t' || *p == '\r' || *p == '\n')
+			*p = ' ';
+	return d;
+}
+
+/* bounce_store_date: "2026-11-22" (UTC) for t. */
+static const char *
+bounce_store_date(time_t t, char *buf, size_t len)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%d", &tm);
+	return buf;
+}
+
+/* bounce_store_iso: "2026-11-22T10:00:00Z" for t, as a JSON string. */
+static json_t *
+bounce_store_iso(time_t t)
+{
+	char buf[32];
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_string(buf);
+}
+
+/* bounce_store_jstr: s as a JSON string (null for NULL); bad UTF-8 bytes become '?'. */
+static json_t *
+bounce_store_jstr(const char *s)
+{
+	json_t *j;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	char *c = xstrdup(s);
+	for (char *p = c; *p != '\0'; p++)
+		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+			*p = '?';
+	j = json_string(c);
+	free(c);
+	return j;
+}
+
+/* bounce_store_addr_ok: a plausible address for the list: local@domain, no blanks. */
+static int
+bounce_store_addr_ok(const char *a)
+{
+	const char *at = strrchr(a, '@');
+	size_t n = strlen(a);
+
+	if (n == 0 || n >= BOUNCE_STORE_ADDR_MAX || at == NULL || at == a || at[1] == '\0')
+		return 0;
+	for (; *a != '\0'; a++)
+		if ((unsigned char)*a <= 0x20 || *a == 0x7f || *a == '<' || *a == '>')
+			return 0;
+	return 1;
+}
+
+/* ---- files -------------------------------------------------------------------------- */
+
+/*
+ * bounce_file_load: open f (creating it with its format line), drop a torn last line,
+ * and call fn for each line after the format line (without its LF, NUL-terminated).
+ * Returns the number of lines, or -1 after logging.
+ */
+static long
+bounce_file_load(struct bounce_store *b, struct bounce_file *f,
+    void (*fn)(struct bounce_store *, char *, size_t, void *), void *arg)
+{
+	struct stat st;
+	char *buf = NULL, *p, *nl;
+	long nlines = 0;
+	size_t len, keep;
+
+	f->fd = openat(b->dirfd, f->name, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (f->fd == -1 || fstat(f->fd, &st) == -1) {
+		log_err("bounces: cannot open %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
+		    strerror(errno));
+		return -1;
+	}
+	len = (size_t)st.st_size;
+	if (len == 0) {
+		char line[64];
+		int n = snprintf(line, sizeof(line), "%s\n", f->magic);
+
+		if (write(f->fd, line, (size_t)n) != n || fsync(f->fd) == -1 ||
+		    fsync(b->dirfd) == -1) {
+			log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir,
+			    f->name, strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	buf = xmalloc(len + 1);
+	if (pread(f->fd, buf, len, 0) != (ssize_t)len) {
+		log_err("bounces: cannot read %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
+		    strerror(errno));
+		free(buf);
+		return -1;
+	}
+	buf[len] = '\0';
+	for (keep = len; keep > 0 && buf[keep - 1] != '\n'; keep--)
+		;
+	if (keep < len) {	/* a line cut short by a crash: it never counted */
+		log_warn("bounces: %s/bounces/%s: dropping a torn last line (%zu octets)",
+		    b->cfg->spool_dir, f->name, len - keep);
+		if (ftruncate(f->fd, (off_t)keep) == -1 || fsync(f->fd) == -1) {
+			log_err("bounces: cannot repair %s/bounces/%s: %s", b->cfg->spool_dir,
+			    f->name, strerror(errno));
+			free(buf);
+			return -1;
+		}
+		buf[keep] = '\0';
+	}
+	nl = strchr(buf, '\n');
+	if (nl == NULL || (size_t)(nl - buf) != strlen(f->magic) ||
+	    memcmp(buf, f->magic, strlen(f->magic)) != 0) {
+		log_err("bounces: %s/bounces/%s: not a \"%s\" file (written by another "
+		    "release?); move it away to start afresh", b->cfg->spool_dir, f->name,
+		    f->magic);
+		free(buf);
+		return -1;
+	}
+	for (p = nl + 1; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		*nl = '\0';
+		if (nl > p)
+			fn(b, p, (size_t)(nl - p), arg);
+		nlines++;
+	}
+	free(buf);
+	return nlines;
+}
+
+/* bounce_file_append: append one line durably (sync unless nosync). 0 or -1 (logged). */
+static int
+bounce_file_append(struct bounce_store *b, struct bounce_file *f, const char *line,
+    int nosync)
+{
+	size_t len = strlen(line), off = 0;
+	struct stat st;
+
+	if (f->fd == -1 || fstat(f->fd, &st) == -1)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(f->fd, line + off, len - off);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int e = errno;	/* leave no torn line behind */
+			if (ftruncate(f->fd, st.st_size) == -1)
+				log_warn("bounces: cannot undo a partial write to %s: %s",
+				    f->name, strerror(errno));
+			errno = e;
+			goto fail;
+		}
+		off += (size_t)n;
+	}
+	if (!nosync && fdatasync(f->fd) == -1)
+		goto fail;
+	return 0;
+fail:
+	log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
+	    strerror(errno ? errno : EIO));
+	return -1;
+}
+
+/*
+ * bounce_file_rewrite: replace f's contents with its format line and text (tmp,
+ * fsync, rename, fsync the directory). Returns 0 or -1 (logged; the old file stays).
+ */
+static int
+bounce_file_rewrite(struct bounce_store *b, struct bounce_file *f, const char *text)
+{
+	char tmp[64];
+	int fd;
+	FILE *fp;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", f->name);
+	if ((fd = openat(b->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
+	    (fp = fdopen(fd, "w")) == NULL) {
+		log_err("bounces: cannot create %s/bounces/%s: %s", b->cfg->spool_dir, tmp,
+		    strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	fprintf(fp, "%s\n%s", f->magic, text);
+	if (fflush(fp) == EOF || fsync(fd) == -1) {
+		log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir, tmp,
+		    strerror(errno));
+		fclose(fp);
+		unlinkat(b->dirfd, tmp, 0);
+		return -1;
+	}
+	fclose(fp);
+	if (renameat(b->dirfd, tmp, b->dirfd, f->name) == -1) {
+		log_err("bounces: cannot rename %s into place: %s", tmp, strerror(errno));
+		unlinkat(b->dirfd, tmp, 0);
+		return -1;
+	}
+	fsync(b->dirfd);
+	if (f->fd != -1)
+		close(f->fd);
+	f->fd = openat(b->dirfd, f->name, O_RDWR | O_APPEND | O_CLOEXEC);
+	if (f->fd == -1)
+		log_err("bounces: cannot reopen %s/bounces/%s: %s", b->cfg->spool_dir,
+		    f->name, strerror(errno));
+	return 0;
+}
+
+/* ---- sent mail ---------------------------------------------------------------------- */
+
+/* bounce_store_index_sent: make s findable (the latest entry wins). */
+static void
+bounce_store_index_sent(struct bounce_store *b, struct bounce_sent *s)
+{
+	char *mid = bounce_store_lower(s->mid), *k = xasprintf("%s\t%s", mid, s->rcpt);
+
+	bounce_map_put(&b->by_mid_rcpt, k, s);
+	bounce_map_put(&b->by_mid, mid, s);
+	bounce_map_put(&b->by_rcpt, s->rcpt, s);
+	free(k);
+	free(mid);
+}
+
+/* bounce_store_add_sent: keep one sent entry in memory (strings copied). */
+static void
+bounce_store_add_sent(struct bounce_store *b, time_t t, const char *qid,
+    const char *account, const char *mid, const char *rcpt)
+{
+	struct bounce_sent *s = xcalloc(1, sizeof(*s));
+
+	s->t = t;
+	snprintf(s->qid, sizeof(s->qid), "%s", qid);
+	s->account = xstrdup(account);
+	s->mid = bounce_store_mid(mid);
+	s->rcpt = bounce_store_lower(rcpt);
+	if (b->nsent == b->capsent) {
+		b->capsent = b->capsent ? b->capsent * 2 : 256;
+		b->sent = xreallocarray(b->sent, b->capsent, sizeof(*b->sent));
+	}
+	b->sent[b->nsent++] = s;
+	bounce_store_index_sent(b, s);
+}
+
+static void
+bounce_store_free_sent(struct bounce_sent *s)
+{
+	free(s->account);
+	free(s->mid);
+	free(s->rcpt);
+	free(s);
+}
+
+/* bounce_store_load_sent: one line of the sent file. */
+static void
+bounce_store_load_sent(struct bounce_store *b, char *line, size_t len, void *arg)
+{
+	char *f[5], *p = line;
+	int n = 0;
+
+	while (n < 5 && (f[n] = strsep(&p, "\t")) != NULL)
+		n++;
+	if (n != 5 || p != NULL || strlen(f[1]) > QUEUE_ID_LEN) {
+		log_warn("bounces: sent: skipping a malformed line");
+		return;
+	}
+	bounce_store_add_sent(b, (time_t)strtoll(f[0], NULL, 10), f[1], f[2], f[3], f[4]);
+}
+
+/* bounce_store_prune_sent: forget entries older than the retention. 1 if any went. */
+static int
+bounce_store_prune_sent(struct bounce_store *b, time_t now)
+{
+	time_t cut = now - BOUNCE_STORE_SENT_DAYS * 24 * 3600;
+	size_t i, j;
+
+	for (i = 0; i < b->nsent && b->sent[i]->t >= cut; i++)
+		;
+	if (i == b->nsent)
+		return 0;
+	bounce_map_clear(&b->by_mid_rcpt, NULL);
+	bounce_map_clear(&b->by_mid, NULL);
+	bounce_map_clear(&b->by_rcpt, NULL);
+	for (i = j = 0; i < b->nsent; i++) {
+		if (b->sent[i]->t < cut) {
+			bounce_store_free_sent(b->sent[i]);
+			continue;
+		}
+		b->sent[j++] = b->sent[i];
+		bounce_store_index_sent(b, b->sent[i]);
+	}
+	b->nsent = j;
+	return 1;
+}
+
+/* bounce_store_rewrite_sent: write the sent file from memory. */
+static void
+bounce_store_rewrite_sent(struct bounce_store *b)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	for (size_t i = 0; i < b->nsent; i++) {
+		const struct bounce_sent *s = b->sent[i];
+		fprintf(fp, "%lld\t%s\t%s\t%s\t%s\n", (long long)s->t, s->qid, s->account,
+		    s->mid, s->rcpt);
+	}
+	fclose(fp);
+	bounce_file_rewrite(b, &b->f_sent, text);
+	free(text);
+}
+
+/* bounce_store_sync_cb: the group sync of the sent file, once per loop turn. */
+static void
+bounce_store_sync_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bounce_store *b = arg;
+
+	b->sent_dirty = 0;
+	if (b->f_sent.fd != -1 && fdatasync(b->f_sent.fd) == -1)
+		log_err("bounces: cannot sync %s/bounces/%s: %s", b->cfg->spool_dir,
+		    b->f_sent.name, strerror(errno));
 }
 
 void
 bounce_store_sent(struct bounce_store *b, const struct queue_msg *m, size_t idx,
     const char *account)
 {
+	time_t now = time(NULL);
+	char *mid, *rcpt, *line;
+
+	if (b == NULL || m->message_id == NULL || idx >= m->nrcpt)
+		return;
+	mid = bounce_store_mid(m->message_id);
+	rcpt = bounce_store_lower(m->rcpts[idx].addr);
+	if (*mid == '\0' || strpbrk(rcpt, "\t\r\n") != NULL || strchr(account, '\t')) {
+		free(mid);
+		free(rcpt);
+		return;
+	}
+	line = xasprintf("%lld\t%s\t%s\t%s\t%s\n", (long long)now, m->id, account, mid, rcpt);
+	if (bounce_file_append(b, &b->f_sent, line, 1) == 0 && !b->sent_dirty) {
+		b->sent_dirty = 1;
+		event_active(b->sync_ev, 0, 0);
+	}
+	bounce_store_add_sent(b, now, m->id, account, mid, rcpt);
+	free(line);
+	free(mid);
+	free(rcpt);
+}
+
+/* ---- the suppression list ----------------------------------------------------------- */
+
+/* bounce_store_addr: the entry for address a (lower-cased), created if asked. */
+static struct bounce_addr *
+bounce_store_addr(struct bounce_store *b, const char *a, int create)
+{
+	struct bounce_addr *e = bounce_map_get(&b->addrs, a);
+
+	if (e == NULL && create) {
+		e = xcalloc(1, sizeof(*e) + strlen(a) + 1);
+		strcpy(e->addr, a);
+		bounce_map_put(&b->addrs, a, e);
+	}
+	return e;
+}
+
+/* bounce_store_why: the refusal text for a suppressed entry. */
+static void
+bounce_store_why(const struct bounce_addr *e, char *why, size_t len)
+{
+	char day[16];
+
+	bounce_store_date(e->since, day, sizeof(day));
+	if (strcmp(e->reason, "hard") == 0)
+		snprintf(why, len, "suppressed after hard bounce on %s", day);
+	else if (strncmp(e->reason, "soft:", 5) == 0)
+		snprintf(why, len, "suppressed after %s soft bounces on %s", e->reason + 5, day);
+	else
+		snprintf(why, len, "suppressed by the operator on %s", day);
+}
+
+/* bounce_store_reason: the list's short reason for a suppressed entry. */
+static json_t *
+bounce_store_reason(const struct bounce_addr *e)
+{
+	if (strcmp(e->reason, "hard") == 0)
+		return json_string("hard bounce");
+	if (strncmp(e->reason, "soft:", 5) == 0) {
+		char buf[48];
+		snprintf(buf, sizeof(buf), "%s soft bounces", e->reason + 5);
+		return json_string(buf);
+	}
+	return json_string("added by the operator");
+}
+
+/* bounce_store_load_suppress: replay one line of the suppression log. */
+static void
+bounce_store_load_suppress(struct bounce_store *b, char *line, size_t len, void *arg)
+{
+	char *f[4], *p = line;
+	int n = 0;
+	struct bounce_addr *e;
+
+	while (n < 4 && (f[n] = strsep(&p, "\t")) != NULL)
+		n++;
+	b->nsuppress_lines++;
+	if (n == 4 && strcmp(f[0], "add") == 0 && p == NULL) {
+		char *a = bounce_store_lower(f[2]);
+		e = bounce_store_addr(b, a, 1);
+		free(a);
+		e->suppressed = 1;
+		e->since = (time_t)strtoll(f[1], NULL, 10);
+		snprintf(e->reason, sizeof(e->reason), "%s", f[3]);
+	} else if (n == 3 && strcmp(f[0], "del") == 0) {
+		char *a = bounce_store_lower(f[2]);
+		e = bounce_store_addr(b, a, 1);
+		free(a);
+		e->suppressed = 0;
+		e->cleared = (time_t)strtoll(f[1], NULL, 10);
+		e->nsoft = 0;
+	} else
+		log_warn("bounces: suppress: skipping a malformed line");
+}
+
+/* bounce_store_suppress: put e on the list (memory first, then the log). */
+static void
+bounce_store_suppress(struct bounce_store *b, struct bounce_addr *e, time_t t,
+    const char *reason)
+{
+	char why[128];
+
+	e->suppressed = 1;
+	e->since = t;
+	snprintf(e->reason, sizeof(e->reason), "%s", reason);
+	char *line = xasprintf("add\t%lld\t%s\t%s\n", (long long)t, e->addr, reason);
+	bounce_file_append(b, &b->f_suppress, line, 0);	/* redone at start-up if lost */
+	b->nsuppress_lines++;
+	free(line);
+	bounce_store_why(e, why, sizeof(why));
+	log_info("suppress: address=<%s> reason=%s (%s)", e->addr, reason, why);
+}
+
+/* bounce_store_apply: count bounce r against its address; suppress if the rules say. */
+static void
+bounce_store_apply(struct bounce_store *b, const struct bounce_rec *r)
+{
+	char reason[24];
+	struct bounce_addr *e = bounce_store_addr(b, r->recipient, 1);
+
+	if (r->t < e->cleared)
+		return;		/* counted before the operator took it off the list */
+	if (r->kind == BOUNCE_SOFT)
+		e->nsoft++;
+	if (e->suppressed)
+		return;
+	if (r->kind == BOUNCE_HARD && b->cfg->suppress_hard)
+		bounce_store_suppress(b, e, r->t, "hard");
+	else if (r->kind == BOUNCE_SOFT && b->cfg->suppress_soft_after > 0 &&
+	    e->nsoft >= b->cfg->suppress_soft_after) {
+		snprintf(reason, sizeof(reason), "soft:%d", e->nsoft);
+		bounce_store_suppress(b, e, r->t, reason);
+	}
+}
+
+/* bounce_store_compact_suppress: rewrite the log with one or two lines per address. */
+static void
+bounce_store_compact_suppress(struct bounce_store *b)
+{
+	char *text = NULL;
+	size_t len = 0, n = 0;
+	FILE *fp = open_memstream(&text, &len);
+	time_t cut = time(NULL) - BOUNCE_STORE_BOUNCE_DAYS * 24 * 3600;
+
+	for (size_t i = 0; i < b->addrs.nb; i++)
+		for (struct bounce_map_ent *me = b->addrs.b[i]; me; me = me->next) {
+			const struct bounce_addr *e = me->val;
+
+			if (e->cleared != 0 && e->cleared >= cut) {
+				fprintf(fp, "del\t%lld\t%s\n", (long long)e->cleared, e->addr);
+				n++;
+			}
+			if (e->suppressed) {
+				fprintf(fp, "add\t%lld\t%s\t%s\n", (long long)e->since, e->addr,
+				    e->reason);
+				n++;
+			}
+		}
+	fclose(fp);
+	if (bounce_file_rewrite(b, &b->f_suppress, text) == 0)
+		b->nsuppress_lines = n;
+	free(text);
 }
 
 int
 bounce_store_suppressed(struct bounce_store *b, const char *addr, char *why, size_t whylen)
 {
-	return 0;
+	char key[BOUNCE_STORE_ADDR_MAX];
+	size_t i;
+	const struct bounce_addr *e;
+
+	if (b == NULL)
+		return 0;
+	for (i = 0; addr[i] != '\0' && i + 1 < sizeof(key); i++)
+		key[i] = (char)tolower((unsigned char)addr[i]);
+	if (addr[i] != '\0')
+		return 0;
+	key[i] = '\0';
+	if ((e = bounce_map_get(&b->addrs, key)) == NULL || !e->suppressed)
+		return 0;
+	if (why != NULL && whylen > 0)
+		bounce_store_why(e, why, whylen);
+	return 1;
+}
+
+/* ---- bounce records ----------------------------------------------------------------- */
+
+static void
+bounce_store_free_rec(struct bounce_rec *r)
+{
+	free(r->key);
+	free(r->recipient);
+	free(r->diagnostic);
+	free(r->queue_id);
+	free(r->message_id);
+	free(r->account);
+	free(r);
+}
+
+/* bounce_store_seen_key: "key\trecipient", newly allocated. */
+static char *
+bounce_store_seen_key(const struct bounce_rec *r)
+{
+	return xasprintf("%s\t%s", r->key, r->recipient);
+}
+
+/* bounce_store_keep_rec: take r into memory (the store owns it now). */
+static void
+bounce_store_keep_rec(struct bounce_store *b, struct bounce_rec *r)
+{
+	char *k = bounce_store_seen_key(r);
+
+	if (b->nrecs == b->caprecs) {
+		b->caprecs = b->caprecs ? b->caprecs * 2 : 64;
+		b->recs = xreallocarray(b->recs, b->caprecs, sizeof(*b->recs));
+	}
+	b->recs[b->nrecs++] = r;
+	bounce_map_put(&b->seen, k, r);
+	free(k);
+}
+
+/* bounce_store_matched: the static name of a match kind read back from the file. */
+static const char *
+bounce_store_matched(const char *s)
+{
+	static const char *const names[] = { "message-id", "message-id-only", "recipient" };
+
+	for (size_t i = 0; s != NULL && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i]) == 0)
+			return names[i];
+	return "none";
+}
+
+/* bounce_store_rec_json: r as stored (file) or shown (relayctl, with ISO times). */
+static json_t *
+bounce_store_rec_json(const struct bounce_rec *r, int file)
+{
+	json_t *o = json_object();
+
+	json_object_set_new(o, "time", file ? json_integer(r->t) : bounce_store_iso(r->t));
+	if (file)
+		json_object_set_new(o, "key", json_string(r->key));
+	json_object_set_new(o, "recipient", bounce_store_jstr(r->recipient));
+	json_object_set_new(o, "kind", json_string(bounce_parse_kind_name(r->kind)));
+	json_object_set_new(o, "status", bounce_store_jstr(r->status));
+	json_object_set_new(o, "diagnostic", bounce_store_jstr(r->diagnostic));
+	json_object_set_new(o, "queue_id", bounce_store_jstr(r->queue_id));
+	json_object_set_new(o, "message_id", bounce_store_jstr(r->message_id));
+	json_object_set_new(o, "account", bounce_store_jstr(r->account));
+	json_object_set_new(o, "matched", json_string(r->matched));
+	return o;
+}
+
+/* bounce_store_jget: a string member of o, copied, or NULL. */
+static char *
+bounce_store_jget(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s ? xstrdup(s) : NULL;
+}
+
+/* bounce_store_load_rec: one line of the bounces file. */
+static void
+bounce_store_load_rec(struct bounce_store *b, char *line, size_t len, void *arg)
+{
+	json_t *o = json_loadb(line, len, 0, NULL);
+	struct bounce_rec *r;
+	const char *kind, *status;
+
+	if (o == NULL || !json_is_object(o) || !json_is_string(json_object_get(o, "key")) ||
+	    !json_is_string(json_object_get(o, "recipient"))) {
+		log_warn("bounces: bounces: skipping a malformed line");
+		json_decref(o);
+		return;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->t = (time_t)json_integer_value(json_object_get(o, "time"));
+	r->key = bounce_store_jget(o, "key");
+	r->recipient = bounce_store_jget(o, "recipient");
+	kind = json_string_value(json_object_get(o, "kind"));
+	r->kind = kind && strcmp(kind, "hard") == 0 ? BOUNCE_HARD : BOUNCE_SOFT;
+	status = json_string_value(json_object_get(o, "status"));
+	snprintf(r->status, sizeof(r->status), "%s", status ? status : "");
+	r->diagnostic = bounce_store_jget(o, "diagnostic");
+	if (r->diagnostic == NULL)
+		r->diagnostic = xstrdup("");
+	r->queue_id = bounce_store_jget(o, "queue_id");
+	r->message_id = bounce_store_jget(o, "message_id");
+	r->account = bounce_store_jget(o, "account");
+	if (r->account == NULL)
+		r->account = xstrdup("");
+	r->matched = bounce_store_matched(json_string_value(json_object_get(o, "matched")));
+	json_decref(o);
+	bounce_store_keep_rec(b, r);
+}
+
+/* bounce_store_prune_recs: drop records past the retention and rewrite the file. */
+static void
+bounce_store_prune_recs(struct bounce_store *b, time_t now)
+{
+	time_t cut = now - BOUNCE_STORE_BOUNCE_DAYS * 24 * 3600;
+	size_t i, j;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+
+	for (i = 0; i < b->nrecs && b->recs[i]->t >= cut; i++)
+		;
+	if (i == b->nrecs)
+		return;
+	bounce_map_clear(&b->seen, NULL);
+	fp = open_memstream(&text, &len);
+	for (i = j = 0; i < b->nrecs; i++) {
+		struct bounce_rec *r = b->recs[i];
+
+		if (r->t < cut) {
+			bounce_store_free_rec(r);
+			continue;
+		}
+		b->recs[j++] = r;
+		char *k = bounce_store_seen_key(r);
+		bounce_map_put(&b->seen, k, r);
+		free(k);
+		json_t *o = bounce_store_rec_json(r, 1);
+		char *s = json_dumps(o, JSON_COMPACT);
+		fprintf(fp, "%s\n", s ? s : "{}");
+		free(s);
+		json_decref(o);
+	}
+	b->nrecs = j;
+	fclose(fp);
+	bounce_file_rewrite(b, &b->f_bounces, text);
+	free(text);
+}
+
+/* bounce_store_match: find the sent mail a failed recipient reports. */
+static const struct bounce_sent *
+bounce_store_match(struct bounce_store *b, const char *mid, const char *rcpt,
+    const char **how)
+{
+	const struct bounce_sent *s = NULL;
+
+	if (mid != NULL) {
+		char *lmid = bounce_store_lower(mid), *k = xasprintf("%s\t%s", lmid, rcpt);
+
+		if ((s = bounce_map_get(&b->by_mid_rcpt, k)) != NULL)
+			*how = "message-id";
+		else if ((s = bounce_map_get(&b->by_mid, lmid)) != NULL)
+			*how = "message-id-only";
+		free(k);
+		free(lmid);
+	} else if ((s = bounce_map_get(&b->by_rcpt, rcpt)) != NULL)
+		*how = "recipient";
+	if (s == NULL)
+		*how = "none";
+	return s;
+}
+
+int
+bounce_store_report(struct bounce_store *b, const char *account, const char *key,
+    const struct bounce_report *rep)
+{
+	time_t now = time(NULL);
+	char *mid = NULL;
+	int n = 0;
+
+	if (rep->type != BOUNCE_FAILURE)
+		return 0;
+	if (rep->message_id != NULL && *rep->message_id != '\0')
+		mid = bounce_store_mid(rep->message_id);
+	for (size_t i = 0; i < rep->nrcpts; i++) {
+		const struct bounce_rcpt *rc = &rep->rcpts[i];
+		const struct bounce_sent *s;
+		struct bounce_rec *r;
+		const char *how;
+
+		if (rc->kind == BOUNCE_KIND_NONE || strcmp(rc->action, "delayed") == 0 ||
+		    !bounce_store_addr_ok(rc->recipient))
+			continue;
+		r = xcalloc(1, sizeof(*r));
+		r->t = now;
+		r->key = xstrdup(key);
+		r->recipient = bounce_store_lower(rc->recipient);
+		char *k = bounce_store_seen_key(r);
+		int dup = bounce_map_get(&b->seen, k) != NULL;
+		free(k);
+		if (dup) {
+			log_debug("bounce: to=<%s> account=%s notification %s already recorded",
+			    r->recipient, account, key);
+			bounce_store_free_rec(r);
+			continue;
+		}
+		r->kind = rc->kind;
+		snprintf(r->status, sizeof(r->status), "%s", rc->status);
+		r->diagnostic = xstrdup(rc->diagnostic);
+		r->account = xstrdup(account);
+		s = bounce_store_match(b, mid, r->recipient, &how);
+		r->matched = how;
+		r->queue_id = s ? xstrdup(s->qid) : NULL;
+		r->message_id = mid ? xstrdup(mid) : s ? xstrdup(s->mid) : NULL;
+
+		json_t *o = bounce_store_rec_json(r, 1);
+		char *js = json_dumps(o, JSON_COMPACT);
+		char *line = xasprintf("%s\n", js ? js : "{}");
+		int rc_w = bounce_file_append(b, &b->f_bounces, line, 0);
+		free(line);
+		free(js);
+		json_decref(o);
+		if (rc_w == -1) {
+			bounce_store_free_rec(r);
+			free(mid);
+			return -1;
+		}
+		if (s != NULL)
+			log_info("%s: to=<%s> account=%s status=bounced kind=%s dsn=%s "
+			    "message-id=<%s> matched=%s (%s)", s->qid, r->recipient, account,
+			    bounce_parse_kind_name(r->kind), r->status[0] ? r->status : "-",
+			    r->message_id, how, r->diagnostic);
+		else
+			log_info("bounce: to=<%s> account=%s status=bounced kind=%s dsn=%s "
+			    "message-id=<%s> matched=none (%s)", r->recipient, account,
+			    bounce_parse_kind_name(r->kind), r->status[0] ? r->status : "-",
+			    mid ? mid : "", r->diagnostic);
+		bounce_store_keep_rec(b, r);
+		bounce_store_apply(b, r);
+		n++;
+	}
+	free(mid);
+	return n;
+}
+
+/* ---- control commands --------------------------------------------------------------- */
+
+/* bounce_store_cmd_bounces: {"limit":N} -> {"bounces":[...]}, newest first. */
+static json_t *
+bounce_store_cmd_bounces(json_t *args, char **err, void *arg)
+{
+	struct bounce_store *b = arg;
+	json_t *limit = json_object_get(args, "limit"), *list = json_array();
+	size_t n = b->nrecs;
+
+	if (limit != NULL && (!json_is_integer(limit) || json_integer_value(limit) < 0)) {
+		json_decref(list);
+		*err = xstrdup("limit must be a non-negative integer");
+		return NULL;
+	}
+	if (limit != NULL && (json_int_t)n > json_integer_value(limit))
+		n = (size_t)json_integer_value(limit);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, bounce_store_rec_json(b->recs[b->nrecs - 1 - i], 0));
+	return json_pack("{s:o}", "bounces", list);
+}
+
+/* bounce_store_by_since: newest suppression first, then by address. */
+static int
+bounce_store_by_since(const void *x, const void *y)
+{
+	const struct bounce_addr *a = *(const struct bounce_addr *const *)x;
+	const struct bounce_addr *c = *(const struct bounce_addr *const *)y;
+
+	if (a->since != c->since)
+		return a->since < c->since ? 1 : -1;
+	return strcmp(a->addr, c->addr);
+}
+
+/* bounce_store_cmd_list: {"suppressed":[{"address","reason","since"}]}. */
+static json_t *
+bounce_store_cmd_list(json_t *args, char **err, void *arg)
+{
+	struct bounce_store *b = arg;
+	struct bounce_addr **v = xcalloc(b->addrs.n + 1, sizeof(*v));
+	size_t n = 0;
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < b->addrs.nb; i++)
+		for (struct bounce_map_ent *me = b->addrs.b[i]; me; me = me->next)
+			if (((struct bounce_addr *)me->val)->suppressed)
+				v[n++] = me->val;
+	qsort(v, n, sizeof(*v), bounce_store_by_since);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "address", v[i]->addr,
+		    "reason", bounce_store_reason(v[i]), "since", bounce_store_iso(v[i]->since)));
+	free(v);
+	return json_pack("{s:o}", "suppressed", list);
+}
+
+/* bounce_store_arg_addr: the "address" argument, lower-cased and checked, or NULL. */
+static char *
+bounce_store_arg_addr(json_t *args, char **err)
+{
+	const char *a = json_string_value(json_object_get(args, "address"));
+	char *l;
+
+	if (a == NULL) {
+		*err = xstrdup("an address is needed");
+		return NULL;
+	}
+	char *t = bounce_store_mid(a);	/* the same trimming: blanks and <> */
+	l = bounce_store_lower(t);
+	free(t);
+	if (!bounce_store_addr_ok(l)) {
+		*err = xasprintf("\"%s\" is not a mail address", a);
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+/* bounce_store_cmd_add: {"address"} -> {"address","added"}. */
+static json_t *
+bounce_store_cmd_add(json_t *args, char **err, void *arg)
+{
+	struct bounce_store *b = arg;
+	char *a = bounce_store_arg_addr(args, err), *line;
+	struct bounce_addr *e;
+	time_t now = time(NULL);
+	json_t *res;
+
+	if (a == NULL)
+		return NULL;
+	e = bounce_store_addr(b, a, 1);
+	if (e->suppressed) {
+		res = json_pack("{s:s, s:b}", "address", a, "added", 0);
+		free(a);
+		return res;
+	}
+	line = xasprintf("add\t%lld\t%s\toperator\n", (long long)now, a);
+	if (bounce_file_append(b, &b->f_suppress, line, 0) == -1) {
+		free(line);
+		free(a);
+		*err = xstrdup("cannot write the suppression list (see relayd's log)");
+		return NULL;
+	}
+	free(line);
+	b->nsuppress_lines++;
+	e->suppressed = 1;
+	e->since = now;
+	snprintf(e->reason, sizeof(e->reason), "operator");
+	log_info("suppress: address=<%s> reason=operator (added with relayctl)", a);
+	res = json_pack("{s:s, s:b}", "address", a, "added", 1);
+	free(a);
+	return res;
+}
+
+/* bounce_store_cmd_remove: {"address"} -> {"address"}; an error if not listed. */
+static json_t *
+bounce_store_cmd_remove(json_t *args, char **err, void *arg)
+{
+	struct bounce_store *b = arg;
+	char *a = bounce_store_arg_addr(args, err), *line;
+	struct bounce_addr *e;
+	time_t now = time(NULL);
+	json_t *res;
+
+	if (a == NULL)
+		return NULL;
+	if ((e = bounce_store_addr(b, a, 0)) == NULL || !e->suppressed) {
+		*err = xasprintf("%s is not on the suppression list", a);
+		free(a);
+		return NULL;
+	}
+	line = xasprintf("del\t%lld\t%s\n", (long long)now, a);
+	if (bounce_file_append(b, &b->f_suppress, line, 0) == -1) {
+		free(line);
+		free(a);
+		*err = xstrdup("cannot write the suppression list (see relayd's log)");
+		return NULL;
+	}
+	free(line);
+	b->nsuppress_lines++;
+	e->suppressed = 0;
+	e->cleared = now;
+	e->nsoft = 0;
+	log_info("suppress: address=<%s> removed with relayctl", a);
+	res = json_pack("{s:s}", "address", a);
+	free(a);
+	return res;
+}
+
+/* ---- life cycle --------------------------------------------------------------------- */
+
+/* bounce_store_prune_cb: the daily pruning of old entries. */
+static void
+bounce_store_prune_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bounce_store *b = arg;
+	time_t now = time(NULL);
+
+	if (bounce_store_prune_sent(b, now))
+		bounce_store_rewrite_sent(b);
+	bounce_store_prune_recs(b, now);
+}
+
+struct bounce_store *
+bounce_store_open(struct event_base *base, struct config *cfg, struct control *ctl)
+{
+	struct bounce_store *b = xcalloc(1, sizeof(*b));
+	char *dir = xasprintf("%s/bounces", cfg->spool_dir);
+	time_t now = time(NULL);
+	long nsupp;
+	struct timeval day = { .tv_sec = BOUNCE_STORE_PRUNE_EVERY };
+
+	b->base = base;
+	b->cfg = cfg;
+	b->f_sent = (struct bounce_file){ "sent", BOUNCE_STORE_SENT_MAGIC, -1 };
+	b->f_bounces = (struct bounce_file){ "bounces", BOUNCE_STORE_BOUNCES_MAGIC, -1 };
+	b->f_suppress = (struct bounce_file){ "suppress", BOUNCE_STORE_SUPPRESS_MAGIC, -1 };
+	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
+	    (b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_err("bounces: cannot open %s: %s", dir, strerror(errno));
+		free(dir);
+		b->dirfd = -1;
+		bounce_store_close(b);
+		return NULL;
+	}
+	free(dir);
+	if ((nsupp = bounce_file_load(b, &b->f_suppress, bounce_store_load_suppress,
+	    NULL)) == -1 ||
+	    bounce_file_load(b, &b->f_bounces, bounce_store_load_rec, NULL) == -1 ||
+	    bounce_file_load(b, &b->f_sent, bounce_store_load_sent, NULL) == -1) {
+		bounce_store_close(b);
+		return NULL;
+	}
+	if (bounce_store_prune_sent(b, now))
+		bounce_store_rewrite_sent(b);
+	bounce_store_prune_recs(b, now);
+	/* The rules again over what is on record: redo a suppression a crash lost. */
+	for (size_t i = 0; i < b->nrecs; i++)
+		bounce_store_apply(b, b->recs[i]);
+	if (b->nsuppress_lines > 2 * b->addrs.n + 64)
+		bounce_store_compact_suppress(b);
+
+	b->sync_ev = event_new(base, -1, 0, bounce_store_sync_cb, b);
+	b->prune_ev = event_new(base, -1, EV_PERSIST, bounce_store_prune_cb, b);
+	event_add(b->prune_ev, &day);
+	control_register(ctl, "bounces", bounce_store_cmd_bounces, b);
+	control_register(ctl, "suppress-list", bounce_store_cmd_list, b);
+	control_register(ctl, "suppress-add", bounce_store_cmd_add, b);
+	control_register(ctl, "suppress-remove", bounce_store_cmd_remove, b);
+	log_info("bounces: %zu bounce record(s), %zu sent recipient(s) remembered, "
+	    "suppress hard=%s soft_after=%d", b->nrecs, b->nsent,
+	    cfg->suppress_hard ? "yes" : "no", cfg->suppress_soft_after);
+	return b;
+}
+
+void
+bounce_store_close(struct bounce_store *b)
+{
+	if (b == NULL)
+		return;
+	if (b->sent_dirty && b->f_sent.fd != -1)
+		fdatasync(b->f_sent.fd);
+	if (b->sync_ev != NULL)
+		event_free(b->sync_ev);
+	if (b->prune_ev != NULL)
+		event_free(b->prune_ev);
+	for (size_t i = 0; i < b->nsent; i++)
+		bounce_store_free_sent(b->sent[i]);
+	free(b->sent);
+	for (size_t i = 0; i < b->nrecs; i++)
+		bounce_store_free_rec(b->recs[i]);
+	free(b->recs);
+	bounce_map_clear(&b->by_mid_rcpt, NULL);
+	bounce_map_clear(&b->by_mid, NULL);
+	bounce_map_clear(&b->by_rcpt, NULL);
+	bounce_map_clear(&b->seen, NULL);
+	bounce_map_clear(&b->addrs, free);
+	struct bounce_file *files[] = { &b->f_sent, &b->f_bounces, &b->f_suppress };
+	for (size_t i = 0; i < 3; i++)
+		if (files[i]->fd != -1)
+			close(files[i]->fd);
+	if (b->dirfd != -1)
+		close(b->dirfd);
+	free(b);
 }

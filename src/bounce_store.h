@@ -15,6 +15,7 @@
 struct config;
 struct control;
 struct queue_msg;
+struct bounce_report;
 struct bounce_store;
 
 /*
@@ -36,5 +37,18 @@ void		 bounce_store_sent(struct bounce_store *, const struct queue_msg *m,
  */
 int		 bounce_store_suppressed(struct bounce_store *, const char *addr, char *why,
 		    size_t whylen);
+
+/*
+ * bounce_store_report: record what the notification r, found in account's mailbox,
+ * says. key names the notification (a digest of its octets): a (key, recipient)
+ * already recorded is not recorded or counted again, so reading a message twice is
+ * harmless. Each failed recipient is matched to the mail it reports, recorded
+ * (appended and synced before this returns), logged, and suppressed if the rules
+ * say so. Reports that are not failures (delays, auto-replies...) record nothing.
+ * Returns the number of new bounce records, or -1 when they could not be written
+ * (logged): the caller must not count the notification as processed.
+ */
+int		 bounce_store_report(struct bounce_store *, const char *account,
+		    const char *key, const struct bounce_report *r);
 
 #endif

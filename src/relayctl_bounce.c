@@ -1,5 +1,8 @@
 /*
- * relayctl_bounce: "relayctl bounce-parse FILE... [--json]": read saved messages and
+ * relayctl_bounce: the bounce commands of relayctl. "bounces" and "suppress" ask the
+ * running relayd (bounce_store's control commands); "bounce-parse" works offline.
+ *
+ * "relayctl bounce-parse FILE... [--json]": read saved messages and
  * run them through bounce_parse, offline (no relayd needed). Operators use it to ask
  * "why did this bounce?"; tests/bounce_corpus.py uses --json to measure the parser.
  * With --json, one JSON object per file and line:
@@ -18,6 +21,7 @@
 
 #include "bounce_parse.h"
 #include "relayctl_bounce.h"
+#include "relayctl_client.h"
 #include "xmalloc.h"
 
 #define RELAYCTL_BOUNCE_MAX	(64 * 1024 * 1024)	/* larger files are refused */
@@ -176,4 +180,129 @@ relayctl_bounce_parse(int argc, char **argv)
 	}
 	fflush(stdout);
 	return status;
+}
+
+/* relayctl_bounce_str: a member's string value, "-" if absent or null. */
+static const char *
+relayctl_bounce_str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+
+	return s != NULL && *s != '\0' ? s : "-";
+}
+
+int
+relayctl_bounces(int argc, char **argv)
+{
+	json_t *args = json_object(), *r, *rec;
+	int json = 0, rc;
+	size_t i;
+
+	for (int a = 1; a < argc; a++) {
+		if (strcmp(argv[a], "--json") == 0)
+			json = 1;
+		else if (strcmp(argv[a], "--limit") == 0 && a + 1 < argc) {
+			char *end;
+			long n = strtol(argv[++a], &end, 10);
+
+			if (*argv[a] == '\0' || *end != '\0' || n < 0) {
+				fprintf(stderr, "relayctl: bounces: --limit needs a number, not "
+				    "\"%s\"\n", argv[a]);
+				json_decref(args);
+				return 64;
+			}
+			json_object_set_new(args, "limit", json_integer(n));
+		} else {
+			fprintf(stderr, "usage: relayctl bounces [--limit N] [--json]\n");
+			json_decref(args);
+			return 64;
+		}
+	}
+	rc = relayctl_client_call("bounces", args, &r);
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	if (json) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	if (json_array_size(json_object_get(r, "bounces")) == 0)
+		printf("no bounces recorded\n");
+	else
+		printf("%-20s %-32s %-4s %-7s %-16s %-10s %s\n", "TIME", "RECIPIENT", "KIND",
+		    "STATUS", "QUEUE ID", "ACCOUNT", "DIAGNOSTIC");
+	json_array_foreach(json_object_get(r, "bounces"), i, rec)
+		printf("%-20s %-32s %-4s %-7s %-16s %-10s %s\n", relayctl_bounce_str(rec, "time"),
+		    relayctl_bounce_str(rec, "recipient"), relayctl_bounce_str(rec, "kind"),
+		    relayctl_bounce_str(rec, "status"), relayctl_bounce_str(rec, "queue_id"),
+		    relayctl_bounce_str(rec, "account"), relayctl_bounce_str(rec, "diagnostic"));
+	json_decref(r);
+	return 0;
+}
+
+/* relayctl_suppress_usage: the subcommands, on stderr. */
+static int
+relayctl_suppress_usage(void)
+{
+	fprintf(stderr, "usage: relayctl suppress list [--json]\n"
+	    "       relayctl suppress add ADDRESS\n"
+	    "       relayctl suppress remove ADDRESS\n");
+	return 64;
+}
+
+int
+relayctl_suppress(int argc, char **argv)
+{
+	json_t *r, *e;
+	size_t i;
+	int rc;
+
+	if (argc < 2)
+		return relayctl_suppress_usage();
+	if (strcmp(argv[1], "list") == 0) {
+		int json = argc == 3 && strcmp(argv[2], "--json") == 0;
+
+		if (argc > 3 || (argc == 3 && !json))
+			return relayctl_suppress_usage();
+		if ((rc = relayctl_client_call("suppress-list", NULL, &r)) != 0)
+			return rc;
+		if (json)
+			relayctl_client_print_json(r);
+		else if (json_array_size(json_object_get(r, "suppressed")) == 0)
+			printf("the suppression list is empty\n");
+		else {
+			printf("%-40s %-20s %s\n", "ADDRESS", "SINCE", "REASON");
+			json_array_foreach(json_object_get(r, "suppressed"), i, e)
+				printf("%-40s %-20s %s\n", relayctl_bounce_str(e, "address"),
+				    relayctl_bounce_str(e, "since"), relayctl_bounce_str(e, "reason"));
+		}
+		json_decref(r);
+		return 0;
+	}
+	if (strcmp(argv[1], "add") == 0 || strcmp(argv[1], "remove") == 0) {
+		int add = argv[1][0] == 'a';
+		json_t *args;
+
+		if (argc != 3)
+			return relayctl_suppress_usage();
+		args = json_pack("{s:s}", "address", argv[2]);
+		rc = relayctl_client_call(add ? "suppress-add" : "suppress-remove", args, &r);
+		json_decref(args);
+		if (rc != 0)
+			return rc;
+		if (!add)
+			printf("%s removed from the suppression list\n",
+			    relayctl_bounce_str(r, "address"));
+		else if (json_is_true(json_object_get(r, "added")))
+			printf("%s added to the suppression list\n",
+			    relayctl_bounce_str(r, "address"));
+		else
+			printf("%s was already on the suppression list\n",
+			    relayctl_bounce_str(r, "address"));
+		json_decref(r);
+		return 0;
+	}
+	fprintf(stderr, "relayctl: suppress: unknown subcommand '%s'\n", argv[1]);
+	return relayctl_suppress_usage();
 }
