@@ -2,6 +2,8 @@
 
     d = Dovecot(dir, cert=certs.good.cert, key=certs.good.key, user=..., password=...)
     d.start()                  # listens on 127.0.0.1:d.port (implicit TLS, IMAPS)
+    Dovecot(..., tls="starttls")   # d.port is a plain IMAP port offering STARTTLS instead
+    Dovecot(..., capability="IMAP4rev1 ...")   # what it announces after login (no IDLE...)
     d.append(msg_bytes)        # APPEND into INBOX (or folder=...) -> the new UID
     d.uids("Bounces")          # UIDs in a folder; d.folders() lists them
     d.stop(); d.restart()      # same port, same mailbox
@@ -53,11 +55,12 @@ def _accepts(port):
 
 class Dovecot:
     def __init__(self, dir, cert, key, ca, user="shop@example.ru", password="secret",
-                 port=None):
+                 port=None, tls="implicit", capability=None):
         self.dir = Path(dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cert, self.key, self.ca = cert, key, ca
         self.user, self.password = user, password
+        self.tls, self.capability = tls, capability
         self.port = port or _free_port()
         self.maildir = self.dir / "mail" / "Maildir"
         self.home = self.dir / "mail" / "home"
@@ -88,17 +91,20 @@ class Dovecot:
             "default_login_user = nobody",
             "first_valid_uid = 1",
             "auth_mechanisms = plain login",
+            "disable_plaintext_auth = yes",
             "mail_location = maildir:%s" % self.maildir,
             "passdb {", "  driver = passwd-file", "  args = %s/passwd" % d, "}",
             "userdb {", "  driver = static",
             "  args = uid=nobody gid=nogroup home=%s" % self.home, "}",
             "service imap-login {", "  chroot =",
-            "  inet_listener imap {", "    port = 0", "  }",
-            "  inet_listener imaps {", "    port = %d" % self.port, "    ssl = yes", "  }",
+            "  inet_listener imap {",
+            "    port = %d" % (self.port if self.tls == "starttls" else 0), "  }",
+            "  inet_listener imaps {",
+            "    port = %d" % (self.port if self.tls == "implicit" else 0), "    ssl = yes",
+            "  }",
             "}",
             "service anvil {", "  chroot =", "}",
-            "",
-        ])
+        ] + (["imap_capability = %s" % self.capability] if self.capability else []) + [""])
 
     # -- process
 
@@ -160,7 +166,11 @@ class Dovecot:
 
     def client(self, timeout=10):
         ctx = ssl.create_default_context(cafile=self.ca)
-        m = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=ctx, timeout=timeout)
+        if self.tls == "starttls":
+            m = imaplib.IMAP4("127.0.0.1", self.port, timeout=timeout)
+            m.starttls(ssl_context=ctx)
+        else:
+            m = imaplib.IMAP4_SSL("127.0.0.1", self.port, ssl_context=ctx, timeout=timeout)
         m.login(self.user, self.password)
         return m
 

@@ -345,6 +345,35 @@ def test_bounces_unmatched_recorded_as_such(bounce_relay, provider, dovecot):
     assert b["message_id"] == "not-ours.1@elsewhere.example"
 
 
+@pytest.mark.deadline(90)
+def test_bounces_starttls_and_poll_without_idle(make_relay, provider, tmp_path, certs):
+    """A server on the plain port with STARTTLS, announcing neither IDLE nor MOVE after login:
+    relayd upgrades before logging in, polls, and moves with COPY + STORE + UID EXPUNGE."""
+    d = Dovecot(tmp_path / "dovecot-starttls", cert=certs.good.cert, key=certs.good.key,
+                ca=certs.ca, user=USER, tls="starttls",
+                capability="IMAP4rev1 SASL-IR LITERAL+ ID ENABLE UIDPLUS")
+    d.start()
+    try:
+        r = make_relay(provider, start=False)
+        r.settings["accounts"][0]["bounces"] = {
+            "host": "127.0.0.1", "port": d.port, "tls": "starttls", "move_to": "Bounces",
+            "poll": 5}
+        r.write_config()
+        r.start()
+        r.wait_log(r"imap: account=main .* selected: .* wait=poll", timeout=WAIT)
+        dead = "dead@example.org"
+        sent = send_and_learn(r, provider, [dead])
+        d.append(dsn_bounce(sent[dead][1], dead, status="5.1.1",
+                            diag="550 5.1.1 <dead@example.org>: Recipient address rejected"))
+        b = wait_bounces(r, 1, timeout=20)[0]
+        assert (b["kind"], b["queue_id"]) == ("hard", sent[dead][0]), b
+        wait_until(lambda: d.uids("Bounces") and not d.uids("INBOX"), WAIT,
+                   "the report moved by COPY/STORE/EXPUNGE", interval=0.3, detail=r.log_tail)
+    finally:
+        d.stop()
+        print("===== dovecot (starttls) log =====\n" + d.log())
+
+
 @pytest.mark.deadline(60)
 def test_suppress_add_remove_list(make_relay, provider):
     relay = make_relay(provider)
