@@ -24,6 +24,8 @@
  *   done: 0 sent 1732300100 main 250 2.0.0 OK          recipient 0 is finished
  *   done: 1 failed 1732300100 main 550 5.1.1 unknown   recipient 1 failed for good
  *   deferred: 1732300100 1732300160 451 4.3.0 later    an attempt failed; next at
+ *   hold: 1732300200                                   put on hold by relayctl
+ *   release: 1732300300                                released by relayctl
  *
  * Commit (group commit): the message is written to incoming/ID with size and crc left
  * as placeholders; at the end of DATA both are written in place; once per turn of the
@@ -70,6 +72,7 @@ struct queue {
 };
 
 static void queue_commit_run(evutil_socket_t, short, void *);
+static ssize_t queue_read_at(int, char *, size_t, off_t);
 
 /* queue_mkdirat: open the subdirectory name of dirfd, creating it if needed. */
 static int
@@ -202,6 +205,7 @@ queue_msg_free(struct queue_msg *m)
 	free(m->client);
 	free(m->message_id);
 	free(m->last_reply);
+	free(m->account);
 	free(m);
 }
 
@@ -438,6 +442,87 @@ queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char
 	free(line);
 }
 
+void
+queue_msg_hold(struct queue *q, struct queue_msg *m, int on)
+{
+	char line[64];
+
+	m->held = on;
+	snprintf(line, sizeof(line), "%s: %lld\n", on ? "hold" : "release", (long long)time(NULL));
+	queue_append(q, m, line);
+}
+
+void
+queue_msg_remove(struct queue *q, struct queue_msg *m)
+{
+	if (unlinkat(q->qfd, m->id, 0) == -1 && errno == ENOENT)
+		unlinkat(q->infd, m->id, 0);
+}
+
+/* queue_history_add: one state record as a JSON object for queue show. */
+static void
+queue_history_add(json_t *hist, const char *line)
+{
+	char what[16], st[16];
+	long long t, next;
+	size_t idx;
+	int n = 0;
+
+	if (sscanf(line, "done: %zu %15s %lld %n", &idx, st, &t, &n) == 3)
+		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event", st,
+		    "time", (json_int_t)t, "rcpt", (json_int_t)idx, "detail", line + n));
+	else if (sscanf(line, "deferred: %lld %lld %n", &t, &next, &n) == 2)
+		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event",
+		    "deferred", "time", (json_int_t)t, "next", (json_int_t)next, "detail",
+		    line + n));
+	else if (sscanf(line, "%15[a-z]: %lld", what, &t) == 2)
+		json_array_append_new(hist, json_pack("{s:s, s:I}", "event", what, "time",
+		    (json_int_t)t));
+}
+
+json_t *
+queue_msg_describe(struct queue *q, const struct queue_msg *m)
+{
+	int fd = queue_msg_open(q, m);
+	size_t hlen = m->header_size < 65536 ? (size_t)m->header_size : 65536;
+	char *buf, *p, *nl;
+	json_t *o, *rcpts = json_array(), *hist = json_array();
+	struct stat st;
+	ssize_t n;
+
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	for (size_t i = 0; i < m->nrcpt; i++)
+		json_array_append_new(rcpts, json_pack("{s:s, s:s}", "address",
+		    m->rcpts[i].addr, "state", m->rcpts[i].state == QUEUE_RCPT_PENDING ?
+		    "pending" : m->rcpts[i].state == QUEUE_RCPT_SENT ? "sent" : "failed"));
+	buf = xmalloc(hlen + 1);
+	n = queue_read_at(fd, buf, hlen, (off_t)m->data_off);
+	buf[n > 0 ? n : 0] = '\0';
+	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:o, s:s%}", "id", m->id, "time",
+	    (json_int_t)m->ctime, "client", m->client, "from", m->sender, "message_id",
+	    m->message_id, "size", (json_int_t)m->size, "recipients", rcpts, "headers",
+	    buf, (size_t)(n > 0 ? n : 0));
+	free(buf);
+	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
+	if (tail > 0 && tail < QUEUE_ENV_MAX) {
+		buf = xmalloc((size_t)tail + 1);
+		n = queue_read_at(fd, buf, (size_t)tail, (off_t)(m->data_off + m->size));
+		buf[n > 0 ? n : 0] = '\0';
+		for (p = buf; n > 0 && (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+			*nl = '\0';
+			queue_history_add(hist, p);
+		}
+		free(buf);
+	}
+	close(fd);
+	json_object_set_new(o, "history", hist);
+	return o;
+}
+
 /* queue_read_at: read up to n octets at off; returns octets read or -1. */
 static ssize_t
 queue_read_at(int fd, char *buf, size_t n, off_t off)
@@ -529,7 +614,11 @@ queue_parse_state(struct queue_msg *m, char *buf, size_t len)
 			if (sscanf(p + 6, "%zu %15s", &idx, st) == 2 && idx < m->nrcpt)
 				m->rcpts[idx].state = strcmp(st, "sent") == 0 ?
 				    QUEUE_RCPT_SENT : QUEUE_RCPT_FAILED;
-		} else if (strncmp(p, "deferred: ", 10) == 0) {
+		} else if (strncmp(p, "hold: ", 6) == 0)
+			m->held = 1;
+		else if (strncmp(p, "release: ", 9) == 0)
+			m->held = 0;
+		else if (strncmp(p, "deferred: ", 10) == 0) {
 			long long t, next;
 			int n = 0;
 

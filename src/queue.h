@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <event2/event.h>
 
 #define QUEUE_ID_LEN	16
@@ -44,6 +45,7 @@ struct queue_msg {
 	int		 attempts;	/* deferred attempts so far */
 	time_t		 next_try;	/* earliest next attempt */
 	char		*last_reply;	/* last deferral reason, or NULL */
+	int		 held;		/* on hold (relayctl queue hold) */
 
 	/* private to queue.c */
 	int		 fd;		/* incoming file while receiving, else -1 */
@@ -55,6 +57,9 @@ struct queue_msg {
 
 	/* owned by the scheduler */
 	size_t		 sched_index;	/* slot in the heap of waiting mail */
+	struct queue_msg *hnext;	/* chain in the scheduler's id table */
+	char		*account;	/* account of the attempt in flight, or NULL */
+	int		 deleted;	/* delete when the attempt in flight ends */
 	int		 inflight;
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
 };
@@ -117,6 +122,19 @@ int		 queue_msg_rcpt_done(struct queue *, struct queue_msg *, size_t idx,
 /* queue_msg_deferred: record a failed attempt and when the next one is due. */
 void		 queue_msg_deferred(struct queue *, struct queue_msg *, time_t next,
 		    const char *reply);
+
+/* queue_msg_hold: put on hold (on 1) or release (on 0), recorded in the spool. */
+void		 queue_msg_hold(struct queue *, struct queue_msg *, int on);
+
+/* queue_msg_remove: delete a committed message's file (relayctl queue delete). */
+void		 queue_msg_remove(struct queue *, struct queue_msg *);
+
+/*
+ * queue_msg_describe: the message as relayctl queue show prints it: envelope, its
+ * header block (up to 64 KB), and the history of attempts from the state records.
+ * A new JSON reference, or NULL if the file cannot be read.
+ */
+json_t		*queue_msg_describe(struct queue *, const struct queue_msg *);
 
 void		 queue_msg_free(struct queue_msg *);
 

@@ -11,6 +11,7 @@
 
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
+#include "relayctl_queue.h"
 
 #define RELAYCTL_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
 
@@ -28,6 +29,12 @@ static const struct relayctl_cmd {
 	  "status [--json]                  accounts (state, quota used and left), queue" },
 	{ "enable", relayctl_enable, 0,
 	  "enable ACCOUNT                   let a disabled or throttled account send again" },
+	{ "queue", relayctl_queue, 0,
+	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
+	  "  queue show ID [--json]           envelope, header and history of one message\n"
+	  "  queue hold|release|delete ID|--all" },
+	{ "flush", relayctl_flush, 0,
+	  "flush                            attempt all deferred mail now (within quota)" },
 	{ "bounces", relayctl_bounces, 0,
 	  "bounces [--limit N] [--json]     bounces found in the watched mailboxes, newest first" },
 	{ "suppress", relayctl_suppress, 0,
@@ -162,7 +169,12 @@ main(int argc, char **argv)
 	const char *config = RELAYCTL_DEFAULT_CONFIG, *sock = NULL;
 	int ch;
 
-	while ((ch = getopt(argc, argv, "+c:s:h")) != -1) {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -186,6 +198,10 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++) {
 		if (strcmp(argv[0], relayctl_cmds[i].name) != 0)
 			continue;
+		if (argc == 2 && strcmp(argv[1], "--help") == 0) {	/* relayctl CMD --help */
+			printf("usage: relayctl [-c CONFIG | -s SOCKET] %s\n", relayctl_cmds[i].usage);
+			return 0;
+		}
 		if (!relayctl_cmds[i].offline) {
 			if (sock != NULL)
 				relayctl_client_socket(sock);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "outcome.h"
 #include "queue.h"
+#include "queue_ctl.h"
 #include "scheduler.h"
 #include "smtp_session.h"
 #include "xmalloc.h"
@@ -178,6 +179,7 @@ main(int argc, char **argv)
 		return 1;
 	control_register(ctl, "status", relayd_cmd_status, sched);
 	control_register(ctl, "enable", relayd_cmd_enable, sched);
+	queue_ctl_register(ctl, sched);
 	if ((bounces = bounce_store_open(relayd_base, cfg, ctl)) == NULL)
 		return 1;
 	scheduler_set_bounces(sched, bounces);

@@ -26,7 +26,10 @@ struct scheduler {
 	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
 	size_t			 nheap, heapcap;
 	size_t			 ninflight;
+	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
+	struct queue_msg	**ids;		/* every message by queue id (chained) */
+	size_t			 idcap, nids;
 	struct event		*timer;
 	int			 kicking;
 };
@@ -105,6 +108,89 @@ scheduler_heap_remove(struct scheduler *s, struct queue_msg *m)
 	scheduler_heap_up(s, last->sched_index);
 }
 
+/* The id table: every message the scheduler owns, found by its queue id. */
+
+static size_t
+scheduler_id_slot(const struct scheduler *s, const char *id)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h & (s->idcap - 1);
+}
+
+static void
+scheduler_id_insert(struct scheduler *s, struct queue_msg *m)
+{
+	if (s->nids >= s->idcap) {	/* grow: load factor at most 1 */
+		struct queue_msg **old = s->ids;
+		size_t oldcap = s->idcap;
+
+		s->idcap = s->idcap ? s->idcap * 2 : 1024;
+		s->ids = xcalloc(s->idcap, sizeof(*s->ids));
+		for (size_t i = 0; i < oldcap; i++)
+			for (struct queue_msg *e = old[i], *next; e != NULL; e = next) {
+				size_t slot = scheduler_id_slot(s, e->id);
+
+				next = e->hnext;
+				e->hnext = s->ids[slot];
+				s->ids[slot] = e;
+			}
+		free(old);
+	}
+	size_t slot = scheduler_id_slot(s, m->id);
+	m->hnext = s->ids[slot];
+	s->ids[slot] = m;
+	s->nids++;
+}
+
+static void
+scheduler_id_remove(struct scheduler *s, struct queue_msg *m)
+{
+	struct queue_msg **pp = &s->ids[scheduler_id_slot(s, m->id)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == m) {
+			*pp = m->hnext;
+			s->nids--;
+			return;
+		}
+}
+
+struct queue_msg *
+scheduler_find(struct scheduler *s, const char *id)
+{
+	if (s->idcap == 0)
+		return NULL;
+	for (struct queue_msg *m = s->ids[scheduler_id_slot(s, id)]; m; m = m->hnext)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+void
+scheduler_foreach(struct scheduler *s, void (*fn)(struct queue_msg *, void *), void *arg)
+{
+	for (size_t i = 0; i < s->idcap; i++)
+		for (struct queue_msg *m = s->ids[i]; m != NULL; m = m->hnext)
+			fn(m, arg);
+}
+
+struct queue *
+scheduler_queue(struct scheduler *s)
+{
+	return s->q;
+}
+
+/* scheduler_forget: m leaves the scheduler for good (finished or deleted); freed. */
+static void
+scheduler_forget(struct scheduler *s, struct queue_msg *m)
+{
+	scheduler_id_remove(s, m);
+	queue_msg_free(m);
+}
+
 static void
 scheduler_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -164,8 +250,13 @@ scheduler_free(struct scheduler *s)
 		free(a->why);
 		free(a->last_reply);
 	}
-	for (size_t i = 0; i < s->nheap; i++)
-		queue_msg_free(s->heap[i]);
+	for (size_t i = 0; i < s->idcap; i++)	/* waiting and held ones */
+		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
+			next = m->hnext;
+			if (!m->inflight)	/* in-flight ones were freed by their session */
+				queue_msg_free(m);
+		}
+	free(s->ids);
 	free(s->heap);
 	free(s->accounts);
 	if (s->timer != NULL)
@@ -176,7 +267,7 @@ scheduler_free(struct scheduler *s)
 size_t
 scheduler_count(struct scheduler *s)
 {
-	return s->nheap + s->ninflight;
+	return s->nids;
 }
 
 void
@@ -207,6 +298,7 @@ scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
 	m->inflight = 0;
 	s->pending_rcpts += scheduler_pending(m);
+	scheduler_id_insert(s, m);
 	scheduler_heap_push(s, m);
 	scheduler_kick(s);
 }
@@ -218,7 +310,77 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 
 	m->next_try = 0;	/* everything queued is attempted right away at start-up */
 	s->pending_rcpts += scheduler_pending(m);
-	scheduler_heap_push(s, m);
+	scheduler_id_insert(s, m);
+	if (m->held)
+		s->nheld++;
+	else
+		scheduler_heap_push(s, m);
+}
+
+int
+scheduler_hold(struct scheduler *s, struct queue_msg *m, int on)
+{
+	if (m->held == on || m->deleted)
+		return 0;
+	queue_msg_hold(s->q, m, on);
+	if (on) {
+		s->nheld++;
+		if (!m->inflight)	/* an attempt in flight ends first */
+			scheduler_heap_remove(s, m);
+	} else {
+		s->nheld--;
+		if (!m->inflight) {
+			m->next_try = 0;
+			scheduler_heap_push(s, m);
+			scheduler_kick(s);
+		}
+	}
+	log_info("%s: %s by relayctl", m->id, on ? "held" : "released");
+	return 1;
+}
+
+/* scheduler_drop: carry out relayctl queue delete on m, which is not in flight. */
+static void
+scheduler_drop(struct scheduler *s, struct queue_msg *m)
+{
+	if (m->held)
+		s->nheld--;
+	else if (m->sched_index != (size_t)-1)
+		scheduler_heap_remove(s, m);
+	s->pending_rcpts -= scheduler_pending(m);
+	queue_msg_remove(s->q, m);
+	log_info("%s: removed by relayctl (queue delete)", m->id);
+	scheduler_forget(s, m);
+}
+
+void
+scheduler_delete(struct scheduler *s, struct queue_msg *m)
+{
+	if (m->inflight)
+		m->deleted = 1;		/* dropped when its attempt ends */
+	else
+		scheduler_drop(s, m);
+}
+
+size_t
+scheduler_flush(struct scheduler *s)
+{
+	time_t now = time(NULL);
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nheap; i++)
+		if (s->heap[i]->next_try > now) {
+			s->heap[i]->next_try = 0;
+			n++;
+		}
+	/* Keys only went down, each to 0: rebuild the heap from the bottom up. */
+	for (size_t i = s->nheap / 2; i-- > 0;)
+		scheduler_heap_down(s, i);
+	for (size_t i = 0; i < s->naccounts; i++)	/* connection backoff too, not throttles */
+		s->accounts[i].retry_at = 0;
+	log_info("flush: %zu deferred message(s) to be attempted now", n);
+	scheduler_kick(s);
+	return n;
 }
 
 void
@@ -362,9 +524,9 @@ scheduler_status(struct scheduler *s)
 	}
 	for (size_t i = 0; i < s->nheap; i++)
 		deferred += s->heap[i]->attempts > 0;
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:o}}", "accounts", accts,
-	    "queue", "total", (json_int_t)(s->nheap + s->ninflight), "waiting",
-	    (json_int_t)s->nheap, "inflight", (json_int_t)s->ninflight, "deferred",
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o}}", "accounts", accts,
+	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
+	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
 	    (json_int_t)deferred, "recipients", (json_int_t)s->pending_rcpts,
 	    "drain_estimate", drain ? json_integer(drain) : json_null());
 }
@@ -394,7 +556,11 @@ scheduler_rcpt_done(struct scheduler *s, struct queue_msg *m, size_t idx,
 	if (!queue_msg_rcpt_done(s->q, m, idx, st, account, reply))
 		return 0;
 	log_info("%s: removed", m->id);
-	queue_msg_free(m);
+	if (m->inflight) {
+		m->inflight = 0;
+		s->ninflight--;
+	}
+	scheduler_forget(s, m);
 	return 1;
 }
 
@@ -539,6 +705,8 @@ again:
 		return NULL;
 	}
 	m->inflight = 1;
+	free(m->account);
+	m->account = xstrdup(a->cfg->name);
 	s->ninflight++;
 	a->nbusy++;
 	*max_rcpts = n;
@@ -590,8 +758,6 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	size_t nsent = 0;
 
 	a->nbusy--;
-	s->ninflight--;
-	m->inflight = 0;
 	for (size_t i = 0; i < n; i++)
 		nsent += res[i].action == OUTCOME_SENT;
 	/* What the provider took is what counts against the quota. */
@@ -644,10 +810,17 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		}
 	}
 	/* Recipients left for later (deferred, or beyond this transaction's share). */
+	m->inflight = 0;
+	s->ninflight--;
+	free(m->account);
+	m->account = NULL;
 	if (retry_reply != NULL)
 		queue_msg_deferred(s->q, m, now + scheduler_backoff(s->cfg->retry_initial,
 		    s->cfg->retry_max, m->attempts), retry_reply);
-	scheduler_heap_push(s, m);
+	if (m->deleted)
+		scheduler_drop(s, m);
+	else if (!m->held)
+		scheduler_heap_push(s, m);
 	scheduler_kick(s);
 }
 

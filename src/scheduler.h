@@ -83,8 +83,29 @@ void		 scheduler_run(struct scheduler *);
  */
 int		 scheduler_enable(struct scheduler *, const char *name);
 
-/* scheduler_count: messages queued (waiting or in flight). */
+/* scheduler_count: messages queued (waiting, held or in flight). */
 size_t		 scheduler_count(struct scheduler *);
+
+/* Queue control (relayctl queue ...). */
+
+/* scheduler_find: the queued message with this queue id, or NULL. */
+struct queue_msg *scheduler_find(struct scheduler *, const char *id);
+
+/* scheduler_foreach: call fn for every queued message (waiting, held, in flight). */
+void		 scheduler_foreach(struct scheduler *, void (*fn)(struct queue_msg *, void *),
+		    void *);
+
+/* scheduler_hold: hold (on 1) or release (on 0) m. Returns 1 if it changed. */
+int		 scheduler_hold(struct scheduler *, struct queue_msg *, int on);
+
+/* scheduler_delete: remove m from the queue (after its attempt if one is in flight). */
+void		 scheduler_delete(struct scheduler *, struct queue_msg *);
+
+/* scheduler_flush: attempt every deferred message now (within quota). Returns how many. */
+size_t		 scheduler_flush(struct scheduler *);
+
+/* scheduler_queue: the spool the scheduler works on. */
+struct queue	*scheduler_queue(struct scheduler *);
 
 /*
  * scheduler_status: accounts (state, quota windows, last reply) and queue totals,

@@ -1,0 +1,176 @@
+/*
+ * relayctl_queue: the queue commands of relayctl, printed as tables for people or
+ * JSON (--json) for scripts.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "relayctl_client.h"
+#include "relayctl_queue.h"
+
+#define RELAYCTL_QUEUE_USAGE \
+	"usage: relayctl queue list [--json]\n" \
+	"       relayctl queue show ID [--json]\n" \
+	"       relayctl queue hold|release|delete ID|--all\n"
+
+/* relayctl_queue_age: "42s", "5m", "3h", "2d". */
+static const char *
+relayctl_queue_age(long long s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%llds", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%lldm", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%lldh", s / 3600);
+	else
+		snprintf(buf, len, "%lldd", s / 86400);
+	return buf;
+}
+
+/* relayctl_queue_list: the queue as a table, oldest first. */
+static int
+relayctl_queue_list(int json)
+{
+	json_t *r, *m;
+	size_t i;
+	int rc;
+	char age[32], next[32];
+
+	if ((rc = relayctl_client_call("queue-list", NULL, &r)) != 0)
+		return rc;
+	if (json) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	printf("%-16s %-8s %5s %9s %-8s %-40s %s\n", "ID", "STATE", "AGE", "SIZE", "NEXT",
+	    "SENDER -> RECIPIENTS", "LAST REPLY");
+	json_array_foreach(json_object_get(r, "queue"), i, m) {
+		json_t *rc_ = json_object_get(m, "recipients"), *na;
+		const char *last = json_string_value(json_object_get(m, "last_reply"));
+		char who[256];
+		long long d;
+
+		snprintf(who, sizeof(who), "<%s> -> %s%s", json_string_value(json_object_get(m,
+		    "sender")), json_array_size(rc_) ? json_string_value(json_array_get(rc_, 0)) :
+		    "(none)", json_array_size(rc_) > 1 ? " ..." : "");
+		na = json_object_get(m, "next_attempt");
+		d = json_integer_value(na) - (long long)time(NULL);
+		if (json_is_integer(na))
+			relayctl_queue_age(d > 0 ? d : 0, next, sizeof(next));
+		else
+			snprintf(next, sizeof(next), "-");
+		printf("%-16s %-8s %5s %9lld %-8s %-40s %s\n",
+		    json_string_value(json_object_get(m, "id")),
+		    json_string_value(json_object_get(m, "state")),
+		    relayctl_queue_age(json_integer_value(json_object_get(m, "age")), age,
+		    sizeof(age)), json_integer_value(json_object_get(m, "size")), next, who,
+		    last ? last : "");
+	}
+	printf("%zu message(s)\n", json_array_size(json_object_get(r, "queue")));
+	json_decref(r);
+	return 0;
+}
+
+/* relayctl_queue_show: one message: envelope, header, history. */
+static int
+relayctl_queue_show(const char *id, int json)
+{
+	json_t *args = json_pack("{s:s}", "id", id), *r, *v;
+	size_t i;
+	int rc = relayctl_client_call("queue-show", args, &r);
+
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	if (json) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return 0;
+	}
+	printf("id:         %s\nstate:      %s\nreceived:   %lld from %s\nsender:     <%s>\n"
+	    "message-id: %s\nsize:       %lld\nattempts:   %lld\n",
+	    json_string_value(json_object_get(r, "id")),
+	    json_string_value(json_object_get(r, "state")),
+	    json_integer_value(json_object_get(r, "time")),
+	    json_string_value(json_object_get(r, "client")),
+	    json_string_value(json_object_get(r, "from")),
+	    json_string_value(json_object_get(r, "message_id")),
+	    json_integer_value(json_object_get(r, "size")),
+	    json_integer_value(json_object_get(r, "attempts")));
+	json_array_foreach(json_object_get(r, "recipients"), i, v)
+		printf("recipient:  <%s> %s\n", json_string_value(json_object_get(v, "address")),
+		    json_string_value(json_object_get(v, "state")));
+	printf("\nhistory:\n");
+	json_array_foreach(json_object_get(r, "history"), i, v) {
+		const char *d = json_string_value(json_object_get(v, "detail"));
+
+		printf("  %lld %-9s %s\n", json_integer_value(json_object_get(v, "time")),
+		    json_string_value(json_object_get(v, "event")), d ? d : "");
+	}
+	printf("\nheader:\n%s", json_string_value(json_object_get(r, "headers")));
+	json_decref(r);
+	return 0;
+}
+
+/* relayctl_queue_change: hold, release or delete one message or --all. */
+static int
+relayctl_queue_change(const char *op, const char *target)
+{
+	char cmd[32];
+	json_t *args, *r;
+	int rc;
+
+	snprintf(cmd, sizeof(cmd), "queue-%s", op);
+	args = strcmp(target, "--all") == 0 ? json_pack("{s:b}", "all", 1) :
+	    json_pack("{s:s}", "id", target);
+	rc = relayctl_client_call(cmd, args, &r);
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	/* The answer has one count: held, released or deleted. */
+	const char *key;
+	json_t *v;
+	json_object_foreach(r, key, v)
+		printf("%s: %lld message(s)\n", key, json_integer_value(v));
+	json_decref(r);
+	return 0;
+}
+
+int
+relayctl_queue(int argc, char **argv)
+{
+	int json = argc > 2 && strcmp(argv[argc - 1], "--json") == 0;
+
+	if (json)
+		argc--;
+	if (argc == 2 && strcmp(argv[1], "list") == 0)
+		return relayctl_queue_list(json);
+	if (argc == 3 && strcmp(argv[1], "show") == 0)
+		return relayctl_queue_show(argv[2], json);
+	if (argc == 3 && (strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "release") == 0 ||
+	    strcmp(argv[1], "delete") == 0))
+		return relayctl_queue_change(argv[1], argv[2]);
+	fprintf(stderr, "%s", RELAYCTL_QUEUE_USAGE);
+	return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 64;
+}
+
+int
+relayctl_flush(int argc, char **argv)
+{
+	json_t *r;
+	int rc;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: relayctl flush\n");
+		return 64;
+	}
+	if ((rc = relayctl_client_call("flush", NULL, &r)) != 0)
+		return rc;
+	printf("flush: %lld deferred message(s) to be attempted now (within quota)\n",
+	    json_integer_value(json_object_get(r, "flushed")));
+	json_decref(r);
+	return 0;
+}
