@@ -144,6 +144,7 @@ class Rule:
     delay: float = 0.0
     fired: int = 0
     first_fired: Optional[float] = None
+    fired_times: List[float] = field(default_factory=list)   # wall clock, each time applied
 
     def expired(self, now):
         if self.times is not None and self.fired >= self.times:
@@ -494,6 +495,7 @@ class Provider:
             for r in self._rules:
                 if r.stage == stage and r.matches(addr, len(self._messages)):
                     r.fired += 1
+                    r.fired_times.append(time.time())
                     if r.first_fired is None:
                         r.first_fired = now
                     return r

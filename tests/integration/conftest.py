@@ -15,11 +15,17 @@ Fixtures
                    (pytest shows it for failing tests).
   relay            make_relay(provider) with the implicit provider, started
 
+Relay extras: relay.set_clock_offset(S) runs relayd from its next start() with its wall
+clock S seconds ahead (libfaketime); relay.ctl(*args) runs relayctl against it (-s its
+socket, or config=/sock=); relay.status() / relay.account_status(name) parse
+`relayctl status --json`.
+
 Every test has a deadline (SIGALRM, default 60 s, @pytest.mark.deadline(N) to change), so no
 test can hang; all waits in the helpers have their own shorter timeouts.
 """
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -42,6 +48,10 @@ from provider import Provider  # noqa: E402
 
 # RELAYD=/path/to/relayd runs the suite against another build (sanitizers, installed copy)
 RELAYD = Path(os.environ.get("RELAYD") or ROOT / "build" / "relayd")
+RELAYCTL = Path(os.environ.get("RELAYCTL") or ROOT / "build" / "relayctl")
+# libfaketime (Debian package libfaketime): relayd can run with its clock shifted
+LIBFAKETIME = next((str(p) for p in sorted(
+    Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
 USER = "shop@example.ru"
 PASSWORD = "secret"
 DEADLINE = 60
@@ -261,6 +271,8 @@ class Relay:
         self.proc = None
         self.expect_exit = False      # set while we stop/kill it on purpose
         self.deaths = []              # unexpected exits: (returncode, when)
+        self.clock_offset = 0         # seconds relayd's clock is ahead (set_clock_offset)
+        self.extra_env = {}           # environment added for relayd (start)
         if accounts is None:
             accounts = [self.account_for(provider)] if provider is not None else []
         self.settings = {
@@ -311,9 +323,10 @@ class Relay:
         self._logf.write(b"--- harness: starting %s -c %s\n" % (bytes(RELAYD), bytes(self.conf)))
         self._logf.flush()
         self.expect_exit = False
+        env = dict(os.environ, **self.extra_env) if self.extra_env else None
         self.proc = subprocess.Popen([str(RELAYD), "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=self._logf,
-                                     stderr=self._logf, cwd=str(self.dir))
+                                     stderr=self._logf, cwd=str(self.dir), env=env)
         _running.add(self.proc)
         if wait_listen:
             addrs = [("127.0.0.1", self.port), ("::1", self.port)]
@@ -326,6 +339,19 @@ class Relay:
             wait_until(listening, timeout, "relayd to listen on 127.0.0.1 and ::1 port %d"
                        % self.port, detail=self.log_tail)
         return self
+
+    def set_clock_offset(self, seconds):
+        """From the next start() on, relayd runs with its wall clock `seconds` ahead
+        (libfaketime via LD_PRELOAD; monotonic clock untouched, so timers keep real
+        durations). 0 runs it on the real clock again."""
+        for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
+            self.extra_env.pop(k, None)
+        self.clock_offset = seconds
+        if seconds:
+            if LIBFAKETIME is None:
+                pytest.skip("libfaketime is not installed (apt-get install faketime)")
+            self.extra_env.update(LD_PRELOAD=LIBFAKETIME, FAKETIME="%+ds" % seconds,
+                                  FAKETIME_DONT_FAKE_MONOTONIC="1")
 
     def _reap(self, timeout):
         try:
@@ -430,6 +456,34 @@ class Relay:
             return None
         return wait_until(found, timeout, "relayd log line /%s/" % pattern,
                           detail=self.log_tail)
+
+    # -- relayctl
+
+    def ctl(self, *args, sock=None, config=None, timeout=10):
+        """Run relayctl (-s this relay's socket, or -c config / -s sock if given) with
+        args; CompletedProcess with text stdout/stderr."""
+        if config is not None:
+            where = ["-c", str(config)]
+        else:
+            where = ["-s", str(sock or self.control_socket)]
+        return subprocess.run([str(RELAYCTL)] + where + [str(a) for a in args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              timeout=timeout)
+
+    def status(self, timeout=10):
+        """`relayctl status --json`, parsed; AssertionError if relayctl fails."""
+        p = self.ctl("status", "--json", timeout=timeout)
+        assert p.returncode == 0, "relayctl status --json exited %d: %s%s" % (
+            p.returncode, p.stderr, p.stdout)
+        return json.loads(p.stdout)
+
+    def account_status(self, name="main"):
+        """The status entry of one account."""
+        st = self.status()
+        for a in st["accounts"]:
+            if a["name"] == name:
+                return a
+        raise AssertionError("no account %r in relayctl status: %r" % (name, st))
 
     # -- spool
 
