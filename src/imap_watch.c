@@ -8,7 +8,9 @@
  * tagged reply and chooses the next state. Responses are framed and read by the
  * pure imap_parse.
  *
- * The conversation: connect (implicit TLS, or STARTTLS before anything else; the
+ * imap_session_send enters a state and writes its command; imap_session_tagged
+ * reads the reply and chooses the next state (OpenSMTPD's mta_enter_state /
+ * mta_response split). The conversation: connect (implicit TLS, or STARTTLS before anything else; the
  * certificate and host name checked by tls.c), CAPABILITY, AUTHENTICATE PLAIN
  * (with SASL-IR when offered) or LOGIN, CREATE move_to (if set; "already exists" is
  * fine), SELECT folder, UID FETCH last+1:* (UID BODY.PEEK[]) so nothing is marked
@@ -18,14 +20,9 @@
  * or a poll every cfg->poll seconds. A dropped or refused connection is retried
  * with a growing delay (1 s doubling to 5 min).
  *
- * What has been read survives restarts in SPOOL/imap/ACCOUNT (rewritten with tmp,
- * fsync, rename), format version 1:
- *   relayd-imap 1
- *   folder: INBOX
- *   uidvalidity: 1700000000
- *   last-uid: 42            every message with a UID up to this one was processed
- * It is written after each FETCH, once the bounces it found are on disk, so a crash
- * can only make relayd read a message again; bounce_store ignores what it already
+ * What has been read survives restarts in SPOOL/imap/ACCOUNT (imap_mailbox.c has
+ * the format). It is written after each FETCH, once the bounces it found are on
+ * disk, so a crash can only make relayd read a message again; bounce_store ignores what it already
  * has (by a digest of the message), so nothing is counted twice. On the first
  * contact with a mailbox (no state, another folder, or a new UIDVALIDITY) the
  * messages already there are left alone and watching starts at UIDNEXT.
@@ -52,6 +49,7 @@
 #include "bounce_parse.h"
 #include "bounce_store.h"
 #include "config.h"
+#include "imap_mailbox.h"
 #include "imap_parse.h"
 #include "imap_watch.h"
 #include "log.h"
@@ -65,7 +63,7 @@
 #define IMAP_WATCH_BACKOFF_MAX	300
 #define IMAP_WATCH_AUTH_BACKOFF	300	/* after a refused login: logins get accounts blocked */
 #define IMAP_WATCH_MOVE_MAX	500	/* UIDs moved per command */
-#define IMAP_WATCH_MAGIC	"relayd-imap 1"
+#define IMAP_WATCH_PEEK_MAX	(8 * 1024 * 1024)	/* octets of a message fetched */
 
 enum imap_state {
 	IMAP_S_INIT,
@@ -164,6 +162,7 @@ struct imap_session {
 	int			 plain_sent;	/* AUTHENTICATE PLAIN: credentials sent */
 
 	/* The mailbox. */
+	char			*folder_q, *move_to_q;	/* as sent: quoted, modified UTF-7 */
 	char			*statepath;
 	uint32_t		 uidvalidity, last_uid;	/* as saved */
 	int			 have_state;
@@ -191,7 +190,7 @@ static void imap_session_read_cb(struct bufferevent *, void *);
 static void imap_session_event_cb(struct bufferevent *, short, void *);
 static void imap_session_connect_next(struct imap_session *);
 static void imap_session_wait(struct imap_session *);
-static void imap_session_send_fetch(struct imap_session *);
+static void imap_session_send(struct imap_session *, enum imap_state);
 
 static const char *
 imap_state_name(enum imap_state s)
@@ -229,93 +228,15 @@ imap_session_cmd(struct imap_session *s, const char *fmt, ...)
 	evbuffer_add(out, "\r\n", 2);
 }
 
-/* ---- state file --------------------------------------------------------------------- */
-
-/* imap_session_load_state: read SPOOL/imap/ACCOUNT if it is for our folder. */
-static void
-imap_session_load_state(struct imap_session *s)
-{
-	FILE *fp = fopen(s->statepath, "r");
-	char line[1024], folder[1024] = "";
-	unsigned long long v;
-	int magic = 0, uv = 0, lu = 0;
-
-	if (fp == NULL) {
-		if (errno != ENOENT)
-			log_warn("imap: account=%s cannot read %s: %s", s->account, s->statepath,
-			    strerror(errno));
-		return;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if (strcmp(line, IMAP_WATCH_MAGIC) == 0)
-			magic = 1;
-		else if (strncmp(line, "folder: ", 8) == 0)
-			snprintf(folder, sizeof(folder), "%s", line + 8);
-		else if (sscanf(line, "uidvalidity: %llu", &v) == 1 && v <= UINT32_MAX) {
-			s->uidvalidity = (uint32_t)v;
-			uv = 1;
-		} else if (sscanf(line, "last-uid: %llu", &v) == 1 && v <= UINT32_MAX) {
-			s->last_uid = (uint32_t)v;
-			lu = 1;
-		}
-	}
-	fclose(fp);
-	if (!magic || !uv || !lu) {
-		log_warn("imap: account=%s %s is not a \"%s\" file; starting afresh",
-		    s->account, s->statepath, IMAP_WATCH_MAGIC);
-		return;
-	}
-	if (strcmp(folder, s->cfg->folder) != 0) {
-		log_info("imap: account=%s the folder changed from %s to %s; starting afresh",
-		    s->account, folder, s->cfg->folder);
-		return;
-	}
-	s->have_state = 1;
-}
-
-/* imap_session_save_state: write the state durably. Returns 0 or -1 (logged). */
+/* imap_session_save_state: write the position durably. Returns 0 or -1 (logged). */
 static int
 imap_session_save_state(struct imap_session *s)
 {
-	char *tmp = xasprintf("%s.tmp", s->statepath), *dir = xstrdup(s->statepath);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), dfd, rc = -1;
-	FILE *fp = fd == -1 ? NULL : fdopen(fd, "w");
-
-	if (fp == NULL) {
-		log_err("imap: account=%s cannot create %s: %s", s->account, tmp,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		goto out;
-	}
-	fprintf(fp, "%s\nfolder: %s\nuidvalidity: %" PRIu32 "\nlast-uid: %" PRIu32 "\n",
-	    IMAP_WATCH_MAGIC, s->cfg->folder, s->uidvalidity, s->last_uid);
-	if (fflush(fp) == EOF || fsync(fd) == -1) {
-		log_err("imap: account=%s cannot write %s: %s", s->account, tmp,
-		    strerror(errno));
-		fclose(fp);
-		unlink(tmp);
-		goto out;
-	}
-	fclose(fp);
-	if (rename(tmp, s->statepath) == -1) {
-		log_err("imap: account=%s cannot rename %s: %s", s->account, tmp,
-		    strerror(errno));
-		unlink(tmp);
-		goto out;
-	}
-	*strrchr(dir, '/') = '\0';
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1) {
-		fsync(dfd);
-		close(dfd);
-	}
+	if (imap_mailbox_save(s->statepath, s->account, s->cfg->folder, s->uidvalidity,
+	    s->last_uid) == -1)
+		return -1;
 	s->have_state = 1;
-	rc = 0;
-out:
-	free(tmp);
-	free(dir);
-	return rc;
+	return 0;
 }
 
 /* ---- connection --------------------------------------------------------------------- */
@@ -415,11 +336,10 @@ imap_session_timer_cb(evutil_socket_t fd, short ev, void *arg)
 
 	switch (s->state) {
 	case IMAP_S_POLL:
-		imap_session_send_fetch(s);
+		imap_session_send(s, IMAP_S_FETCH);
 		return;
 	case IMAP_S_IDLE:	/* RFC 2177: end IDLE before the server's 29 minutes */
-		imap_session_enter_state(s, IMAP_S_DONE);
-		evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
+		imap_session_send(s, IMAP_S_DONE);
 		return;
 	case IMAP_S_INIT:
 	case IMAP_S_BACKOFF:
@@ -520,8 +440,7 @@ imap_session_event_cb(struct bufferevent *bev, short what, void *arg)
 			if (s->cfg->tls == CONFIG_TLS_IMPLICIT)
 				imap_session_enter_state(s, IMAP_S_GREETING);
 			else {		/* after STARTTLS: what was said in clear is forgotten */
-				imap_session_enter_state(s, IMAP_S_CAPABILITY);
-				imap_session_cmd(s, "CAPABILITY");
+				imap_session_send(s, IMAP_S_CAPABILITY);
 			}
 		}
 		return;
@@ -607,43 +526,110 @@ imap_session_quoted(const char *str)
 	return q;
 }
 
-/* imap_session_login: log in with AUTHENTICATE PLAIN or LOGIN, never in clear. */
+/* imap_session_send_uids: "TAG UID VERB 3,7,9" for the batch being moved, and rest. */
 static void
-imap_session_login(struct imap_session *s)
+imap_session_send_uids(struct imap_session *s, const char *verb, const char *rest)
 {
-	if (s->cfg->tls != CONFIG_TLS_NONE && !s->tls_up) {
-		imap_session_fail(s, "refusing to log in without TLS");
-		return;
-	}
-	s->plain_sent = 0;
-	if (s->caps.auth_plain) {
-		imap_session_enter_state(s, IMAP_S_AUTH);
-		if (s->caps.sasl_ir) {		/* RFC 4959: the response in the command */
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+
+	s->nmoving = s->ntomove < IMAP_WATCH_MOVE_MAX ? s->ntomove : IMAP_WATCH_MOVE_MAX;
+	snprintf(s->tag, sizeof(s->tag), "A%u", ++s->tagn);
+	evbuffer_add_printf(out, "%s UID %s ", s->tag, verb);
+	for (size_t i = 0; i < s->nmoving; i++)
+		evbuffer_add_printf(out, "%s%" PRIu32, i ? "," : "", s->tomove[i]);
+	evbuffer_add_printf(out, "%s\r\n", rest);
+}
+
+/*
+ * imap_session_send: enter state st and write its command (the mta_enter_state half;
+ * imap_session_tagged reads the reply). States without a command (connection set-up,
+ * backoff) are entered with imap_session_enter_state alone.
+ */
+static void
+imap_session_send(struct imap_session *s, enum imap_state st)
+{
+	struct timeval tv = { 0 };
+
+	imap_session_enter_state(s, st);
+	switch (st) {
+	case IMAP_S_CAPABILITY:
+		s->caps = (struct imap_caps){ 0 };
+		imap_session_cmd(s, "CAPABILITY");
+		break;
+	case IMAP_S_STARTTLS:
+		imap_session_cmd(s, "STARTTLS");
+		break;
+	case IMAP_S_AUTH:
+		s->plain_sent = 0;
+		if (s->caps.auth_plain && s->caps.sasl_ir) {	/* RFC 4959: response inline */
 			char *b64 = imap_session_plain(s);
 
 			imap_session_cmd(s, "AUTHENTICATE PLAIN %s", b64);
 			explicit_bzero(b64, strlen(b64));
 			free(b64);
 			s->plain_sent = 1;
-		} else
+		} else if (s->caps.auth_plain)
 			imap_session_cmd(s, "AUTHENTICATE PLAIN");
-		return;
+		else {
+			char *u = imap_session_quoted(s->cfg->username);
+			char *p = imap_session_quoted(s->cfg->password);
+
+			if (u != NULL && p != NULL)
+				imap_session_cmd(s, "LOGIN %s %s", u, p);
+			else
+				imap_session_fail(s, "the user name or password has characters "
+				    "LOGIN cannot carry, and the server does not offer AUTH=PLAIN");
+			if (p != NULL)
+				explicit_bzero(p, strlen(p));
+			free(u);
+			free(p);
+		}
+		break;
+	case IMAP_S_CREATE:
+		imap_session_cmd(s, "CREATE %s", s->move_to_q);
+		break;
+	case IMAP_S_SELECT:
+		s->sel_uidvalidity = s->sel_uidnext = s->exists = 0;
+		imap_session_cmd(s, "SELECT %s", s->folder_q);
+		break;
+	case IMAP_S_FETCH:
+		/* BODY.PEEK: nothing is marked \Seen; the start of a huge message will do. */
+		evtimer_del(s->timer);
+		s->news = 0;
+		s->store_failed = 0;
+		s->fetched_uid = s->last_uid;
+		imap_session_cmd(s, "UID FETCH %" PRIu32 ":* (UID BODY.PEEK[]<0.%d>)",
+		    s->last_uid + 1, IMAP_WATCH_PEEK_MAX);
+		break;
+	case IMAP_S_MOVE: {		/* RFC 6851 MOVE, else COPY and then STORE, EXPUNGE */
+		char *rest = xasprintf(" %s", s->move_to_q);
+
+		imap_session_send_uids(s, s->caps.move ? "MOVE" : "COPY", rest);
+		free(rest);
+		break;
 	}
-	if (s->caps.login_disabled) {
-		imap_session_fail(s, "the server offers neither AUTH=PLAIN nor LOGIN");
-		return;
+	case IMAP_S_STORE:
+		imap_session_send_uids(s, "STORE", " +FLAGS.SILENT (\\Deleted)");
+		break;
+	case IMAP_S_EXPUNGE:		/* RFC 4315 UID EXPUNGE: only what we copied */
+		imap_session_send_uids(s, "EXPUNGE", "");
+		break;
+	case IMAP_S_IDLE:
+		imap_session_cmd(s, "IDLE");
+		tv.tv_sec = IMAP_WATCH_IDLE_RENEW;
+		evtimer_add(s->timer, &tv);
+		break;
+	case IMAP_S_DONE:
+		evtimer_del(s->timer);
+		evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
+		break;
+	case IMAP_S_POLL:
+		tv.tv_sec = s->cfg->poll;
+		evtimer_add(s->timer, &tv);
+		break;
+	default:
+		break;
 	}
-	char *u = imap_session_quoted(s->cfg->username), *p = imap_session_quoted(s->cfg->password);
-	if (u == NULL || p == NULL) {
-		imap_session_fail(s, "the user name or password has characters LOGIN cannot "
-		    "carry, and the server does not offer AUTH=PLAIN");
-	} else {
-		imap_session_enter_state(s, IMAP_S_AUTH);
-		imap_session_cmd(s, "LOGIN %s %s", u, p);
-		explicit_bzero(p, strlen(p));
-	}
-	free(u);
-	free(p);
 }
 
 /* imap_session_proceed: the capabilities are known: STARTTLS, log in, or select. */
@@ -656,27 +642,19 @@ imap_session_proceed(struct imap_session *s)
 			    "in clear");
 			return;
 		}
-		imap_session_enter_state(s, IMAP_S_STARTTLS);
-		imap_session_cmd(s, "STARTTLS");
+		imap_session_send(s, IMAP_S_STARTTLS);
 		return;
 	}
 	if (!s->authed) {
-		imap_session_login(s);
+		if (s->cfg->tls != CONFIG_TLS_NONE && !s->tls_up)
+			imap_session_fail(s, "refusing to log in without TLS");
+		else if (!s->caps.auth_plain && s->caps.login_disabled)
+			imap_session_fail(s, "the server offers neither AUTH=PLAIN nor LOGIN");
+		else
+			imap_session_send(s, IMAP_S_AUTH);
 		return;
 	}
-	if (s->cfg->move_to != NULL) {
-		char *q = imap_session_quoted(s->cfg->move_to);
-
-		imap_session_enter_state(s, IMAP_S_CREATE);
-		imap_session_cmd(s, "CREATE %s", q ? q : "\"Bounces\"");
-		free(q);
-		return;
-	}
-	char *q = imap_session_quoted(s->cfg->folder);
-	s->sel_uidvalidity = s->sel_uidnext = s->exists = 0;
-	imap_session_enter_state(s, IMAP_S_SELECT);
-	imap_session_cmd(s, "SELECT %s", q ? q : "INBOX");
-	free(q);
+	imap_session_send(s, s->move_to_q != NULL ? IMAP_S_CREATE : IMAP_S_SELECT);
 }
 
 /* imap_session_digest: the notification's key for bounce_store (SHA-256, 32 hex). */
@@ -726,39 +704,6 @@ imap_session_message(struct imap_session *s, uint32_t uid, const struct imap_spa
 	bounce_report_clear(&r);
 }
 
-/* imap_session_send_fetch: ask for every message after the last one processed. */
-static void
-imap_session_send_fetch(struct imap_session *s)
-{
-	evtimer_del(s->timer);
-	s->news = 0;
-	s->store_failed = 0;
-	s->fetched_uid = s->last_uid;
-	imap_session_enter_state(s, IMAP_S_FETCH);
-	imap_session_cmd(s, "UID FETCH %" PRIu32 ":* (UID BODY.PEEK[])", s->last_uid + 1);
-}
-
-/* imap_session_send_move: move (up to IMAP_WATCH_MOVE_MAX of) the processed reports. */
-static void
-imap_session_send_move(struct imap_session *s, const char *verb)
-{
-	struct evbuffer *out = bufferevent_get_output(s->bev);
-	char *q = imap_session_quoted(s->cfg->move_to);
-
-	s->nmoving = s->ntomove < IMAP_WATCH_MOVE_MAX ? s->ntomove : IMAP_WATCH_MOVE_MAX;
-	snprintf(s->tag, sizeof(s->tag), "A%u", ++s->tagn);
-	evbuffer_add_printf(out, "%s UID %s ", s->tag, verb);
-	for (size_t i = 0; i < s->nmoving; i++)
-		evbuffer_add_printf(out, "%s%" PRIu32, i ? "," : "", s->tomove[i]);
-	if (strcmp(verb, "STORE") == 0)
-		evbuffer_add_printf(out, " +FLAGS.SILENT (\\Deleted)\r\n");
-	else if (strcmp(verb, "EXPUNGE") == 0)
-		evbuffer_add_printf(out, "\r\n");
-	else
-		evbuffer_add_printf(out, " %s\r\n", q ? q : "\"Bounces\"");
-	free(q);
-}
-
 /* imap_session_moved: the current batch is moved (or given up on): the next, or wait. */
 static void
 imap_session_moved(struct imap_session *s)
@@ -768,8 +713,7 @@ imap_session_moved(struct imap_session *s)
 	s->ntomove -= s->nmoving;
 	s->nmoving = 0;
 	if (s->ntomove > 0) {
-		imap_session_enter_state(s, IMAP_S_MOVE);
-		imap_session_send_move(s, s->caps.move ? "MOVE" : "COPY");
+		imap_session_send(s, IMAP_S_MOVE);
 		return;
 	}
 	imap_session_wait(s);
@@ -779,22 +723,8 @@ imap_session_moved(struct imap_session *s)
 static void
 imap_session_wait(struct imap_session *s)
 {
-	if (s->news) {
-		imap_session_send_fetch(s);
-		return;
-	}
-	if (s->caps.idle) {
-		struct timeval tv = { .tv_sec = IMAP_WATCH_IDLE_RENEW };
-
-		imap_session_enter_state(s, IMAP_S_IDLE);
-		imap_session_cmd(s, "IDLE");
-		evtimer_add(s->timer, &tv);
-	} else {
-		struct timeval tv = { .tv_sec = s->cfg->poll };
-
-		imap_session_enter_state(s, IMAP_S_POLL);
-		evtimer_add(s->timer, &tv);
-	}
+	imap_session_send(s, s->news ? IMAP_S_FETCH : s->caps.idle ? IMAP_S_IDLE :
+	    IMAP_S_POLL);
 }
 
 /* imap_session_selected: SELECT succeeded: settle where to start, then fetch. */
@@ -824,7 +754,7 @@ imap_session_selected(struct imap_session *s)
 	    " last-uid=%" PRIu32 " messages=%" PRIu32 " wait=%s", s->account, s->server,
 	    s->cfg->folder, s->uidvalidity, s->last_uid, s->exists,
 	    s->caps.idle ? "idle" : "poll");
-	imap_session_send_fetch(s);
+	imap_session_send(s, IMAP_S_FETCH);
 }
 
 /* imap_session_fetched: the FETCH is complete: save progress, move, wait. */
@@ -846,8 +776,7 @@ imap_session_fetched(struct imap_session *s)
 		}
 	}
 	if (s->ntomove > 0) {
-		imap_session_enter_state(s, IMAP_S_MOVE);
-		imap_session_send_move(s, s->caps.move ? "MOVE" : "COPY");
+		imap_session_send(s, IMAP_S_MOVE);
 		return;
 	}
 	imap_session_wait(s);
@@ -906,25 +835,18 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 		else
 			s->caps.known = 0;
 		if (!s->caps.known) {	/* capabilities change after login */
-			imap_session_enter_state(s, IMAP_S_CAPABILITY);
-			imap_session_cmd(s, "CAPABILITY");
+			imap_session_send(s, IMAP_S_CAPABILITY);
 			return;
 		}
 		imap_session_proceed(s);
 		break;
-	case IMAP_S_CREATE: {
-		char *q = imap_session_quoted(s->cfg->folder);
-
+	case IMAP_S_CREATE:
 		/* NO is expected: the folder exists ([ALREADYEXISTS], RFC 5530). */
 		if (ok)
 			log_info("imap: account=%s created folder %s", s->account,
 			    s->cfg->move_to);
-		s->sel_uidvalidity = s->sel_uidnext = s->exists = 0;
-		imap_session_enter_state(s, IMAP_S_SELECT);
-		imap_session_cmd(s, "SELECT %s", q ? q : "INBOX");
-		free(q);
+		imap_session_send(s, IMAP_S_SELECT);
 		break;
-	}
 	case IMAP_S_SELECT:
 		if (!ok) {
 			imap_session_fail(s, "SELECT %s failed: %s", s->cfg->folder, text);
@@ -952,8 +874,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 			imap_session_moved(s);
 			return;
 		}
-		imap_session_enter_state(s, IMAP_S_STORE);
-		imap_session_send_move(s, "STORE");
+		imap_session_send(s, IMAP_S_STORE);
 		break;
 	case IMAP_S_STORE:
 		if (!ok || !s->caps.uidplus) {
@@ -964,8 +885,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 			imap_session_moved(s);
 			return;
 		}
-		imap_session_enter_state(s, IMAP_S_EXPUNGE);
-		imap_session_send_move(s, "EXPUNGE");
+		imap_session_send(s, IMAP_S_EXPUNGE);
 		break;
 	case IMAP_S_EXPUNGE:
 		if (ok)
@@ -979,7 +899,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 			imap_session_fail(s, "IDLE failed: %s", text);
 			return;
 		}
-		imap_session_send_fetch(s);
+		imap_session_send(s, IMAP_S_FETCH);
 		break;
 	default:
 		imap_session_fail(s, "unexpected reply in state %s: %s",
@@ -1010,10 +930,9 @@ imap_session_untagged(struct imap_session *s, const struct imap_response *r)
 			imap_session_fail(s, "unexpected greeting");
 			return;
 		}
-		if (!s->caps.known) {
-			imap_session_enter_state(s, IMAP_S_CAPABILITY);
-			imap_session_cmd(s, "CAPABILITY");
-		} else
+		if (!s->caps.known)
+			imap_session_send(s, IMAP_S_CAPABILITY);
+		else
 			imap_session_proceed(s);
 		return;
 	}
@@ -1032,11 +951,8 @@ imap_session_untagged(struct imap_session *s, const struct imap_response *r)
 		if (r->number > s->exists && s->state != IMAP_S_SELECT)
 			s->news = 1;
 		s->exists = r->number;
-		if (s->news && s->state == IMAP_S_IDLE) {
-			evtimer_del(s->timer);
-			imap_session_enter_state(s, IMAP_S_DONE);
-			evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
-		}
+		if (s->news && s->state == IMAP_S_IDLE)
+			imap_session_send(s, IMAP_S_DONE);
 	} else if (strcmp(r->keyword, "EXPUNGE") == 0 && s->exists > 0)
 		s->exists--;
 	else if (strcmp(r->keyword, "FETCH") == 0 && s->state == IMAP_S_FETCH &&
@@ -1164,8 +1080,20 @@ imap_session_new(struct imap_watch *w, struct config_account *a, const char *dir
 	SSL_CTX *ctx = NULL;
 	char *safe;
 
+	char *folder_q = imap_mailbox_quote(a->bounces.folder);
+	char *move_to_q = a->bounces.move_to ? imap_mailbox_quote(a->bounces.move_to) : NULL;
+
+	if (folder_q == NULL || (a->bounces.move_to != NULL && move_to_q == NULL)) {
+		log_err("imap: account=%s not watching bounces: folder or move_to is not a "
+		    "valid mailbox name (UTF-8, no control characters)", a->name);
+		free(folder_q);
+		free(move_to_q);
+		return NULL;
+	}
 	if (a->bounces.tls != CONFIG_TLS_NONE &&
 	    (ctx = tls_client_ctx(a->bounces.ca_file)) == NULL) {
+		free(folder_q);
+		free(move_to_q);
 		log_err("imap: account=%s not watching bounces: no TLS context", a->name);
 		return NULL;
 	}
@@ -1174,6 +1102,8 @@ imap_session_new(struct imap_watch *w, struct config_account *a, const char *dir
 	s->account = a->name;
 	s->cfg = &a->bounces;
 	s->ssl_ctx = ctx;
+	s->folder_q = folder_q;
+	s->move_to_q = move_to_q;
 	s->fd = -1;
 	s->backoff = IMAP_WATCH_BACKOFF_MIN;
 	s->state = IMAP_S_INIT;
@@ -1188,7 +1118,8 @@ imap_session_new(struct imap_watch *w, struct config_account *a, const char *dir
 		safe[0] = '_';
 	s->statepath = xasprintf("%s/%s", dir, safe);
 	free(safe);
-	imap_session_load_state(s);
+	s->have_state = imap_mailbox_load(s->statepath, s->account, s->cfg->folder,
+	    &s->uidvalidity, &s->last_uid);
 	s->timer = evtimer_new(w->base, imap_session_timer_cb, s);
 	s->reset_ev = event_new(w->base, -1, 0, imap_session_reset_cb, s);
 	event_active(s->timer, EV_TIMEOUT, 0);
@@ -1212,6 +1143,8 @@ imap_session_free(struct imap_session *s)
 	if (s->ssl_ctx != NULL)
 		SSL_CTX_free(s->ssl_ctx);
 	free(s->tomove);
+	free(s->folder_q);
+	free(s->move_to_q);
 	free(s->statepath);
 	free(s);
 }

@@ -348,7 +348,8 @@ def test_bounces_unmatched_recorded_as_such(bounce_relay, provider, dovecot):
 @pytest.mark.deadline(90)
 def test_bounces_starttls_and_poll_without_idle(make_relay, provider, tmp_path, certs):
     """A server on the plain port with STARTTLS, announcing neither IDLE nor MOVE after login:
-    relayd upgrades before logging in, polls, and moves with COPY + STORE + UID EXPUNGE."""
+    relayd upgrades before logging in, polls, and moves with COPY + STORE + UID EXPUNGE, into a
+    folder with a Cyrillic name (modified UTF-7 on the wire)."""
     d = Dovecot(tmp_path / "dovecot-starttls", cert=certs.good.cert, key=certs.good.key,
                 ca=certs.ca, user=USER, tls="starttls",
                 capability="IMAP4rev1 SASL-IR LITERAL+ ID ENABLE UIDPLUS")
@@ -356,8 +357,8 @@ def test_bounces_starttls_and_poll_without_idle(make_relay, provider, tmp_path, 
     try:
         r = make_relay(provider, start=False)
         r.settings["accounts"][0]["bounces"] = {
-            "host": "127.0.0.1", "port": d.port, "tls": "starttls", "move_to": "Bounces",
-            "poll": 5}
+            "host": "127.0.0.1", "port": d.port, "tls": "starttls",
+            "move_to": "\u041e\u0442\u043a\u0430\u0437\u044b", "poll": 5}
         r.write_config()
         r.start()
         r.wait_log(r"imap: account=main .* selected: .* wait=poll", timeout=WAIT)
@@ -367,7 +368,7 @@ def test_bounces_starttls_and_poll_without_idle(make_relay, provider, tmp_path, 
                             diag="550 5.1.1 <dead@example.org>: Recipient address rejected"))
         b = wait_bounces(r, 1, timeout=20)[0]
         assert (b["kind"], b["queue_id"]) == ("hard", sent[dead][0]), b
-        wait_until(lambda: d.uids("Bounces") and not d.uids("INBOX"), WAIT,
+        wait_until(lambda: d.uids("&BB4EQgQ6BDAENwRL-") and not d.uids("INBOX"), WAIT,
                    "the report moved by COPY/STORE/EXPUNGE", interval=0.3, detail=r.log_tail)
     finally:
         d.stop()
