@@ -1,6 +1,6 @@
 # relayd: local SMTP submission relay with rate limiting.
 #
-#   make            build build/relayd and build/relayctl
+#   make            build build/relayd, build/relayctl and build/relay-sendmail
 #   make run        install missing Debian packages (as root), build, run relayd in the foreground
 #   make test       install missing Debian packages (as root), build, run every test
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -27,7 +27,7 @@ CFLAGS  += $(PKG_CFLAGS)
 LDLIBS  += $(PKG_LIBS) -lz -lm
 
 B       := build
-MAINS   := src/relayd.c src/relayctl.c
+MAINS   := src/relayd.c src/relayctl.c src/relay-sendmail.c
 LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
 LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
@@ -35,7 +35,7 @@ UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all deps check-pkgs run test test-unit test-corpus test-integration clean install fuzz
 
-all: check-pkgs $(B)/relayd $(B)/relayctl
+all: check-pkgs $(B)/relayd $(B)/relayctl $(B)/relay-sendmail
 
 check-pkgs:
 	@pkg-config --exists $(PKGS) || { sh contrib/deps.sh --check; exit 1; }
@@ -57,6 +57,9 @@ $(B)/relayd: $(B)/obj/relayd.o $(B)/librelay.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/relayctl: $(B)/obj/relayctl.o $(B)/librelay.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/relay-sendmail: $(B)/obj/relay-sendmail.o $(B)/librelay.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/librelay.a | $(B)/tests
