@@ -121,6 +121,26 @@ fuzz: $(FUZZBIN)
 		ls $(B)/fuzz/$$n-crash-* $(B)/fuzz/$$n-leak-* 2>/dev/null && exit 1; \
 	done; echo "fuzz: no crashes"
 
+# make bench: relayd against Postfix on loopback, side by side (tests/bench/run.sh; not part
+# of make test). About 15-20 minutes with the defaults on 2 cores; prints the table and
+# writes it to build/bench/results.md. BENCH_ONLY=accept,big,idle,bigq,fsync,profile,baseline
+# runs only those parts.
+BENCH_COUNT    ?= 10000
+BENCH_RUNS     ?= 3
+BENCH_SESSIONS ?= 1 10 50
+BENCH_BIG      ?= 200
+BENCH_IDLE     ?= 10000
+BENCH_QUEUED   ?= 1000000
+BENCH_ONLY     ?=
+BENCH_TIMEOUT  ?= 1800
+.PHONY: bench
+bench:
+	@sh contrib/deps.sh --bench
+	@$(MAKE) --no-print-directory all
+	BENCH_TIMEOUT=$(BENCH_TIMEOUT) sh tests/bench/run.sh --count $(BENCH_COUNT) \
+	    --runs $(BENCH_RUNS) --sessions "$(BENCH_SESSIONS)" --big-count $(BENCH_BIG) \
+	    --idle $(BENCH_IDLE) --queued $(BENCH_QUEUED) --only "$(BENCH_ONLY)"
+
 clean:
 	rm -rf $(B)
 

@@ -3,12 +3,18 @@
 # run as root, name the missing ones and fail.
 #   contrib/deps.sh            install what is missing (root), else list it and exit 1
 #   contrib/deps.sh --check    only list what is missing for the build; exit 1 if anything is
+#   contrib/deps.sh --bench    the same as without arguments, for the build and `make bench`
+#                              (Postfix itself is only downloaded by tests/bench/run.sh, never
+#                              installed)
 set -u
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev libsasl2-modules
        libjansson-dev libgmime-3.0-dev zlib1g-dev"
 TEST="python3 python3-aiosmtpd python3-pytest openssl swaks msmtp faketime iproute2 util-linux
       dovecot-imapd"
+# make bench: /usr/bin/python3 drives it, unshare and ip give it a private loopback, perf
+# and valgrind (callgrind) profile, apt-get download fetches Postfix without installing it.
+BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg"
 
 missing() {
 	for p in $*; do
@@ -25,7 +31,11 @@ if [ "${1:-}" = "--check" ]; then
 	exit 1
 fi
 
-m=$(missing $BUILD $TEST)
+if [ "${1:-}" = "--bench" ]; then
+	m=$(missing $BUILD $BENCH)
+else
+	m=$(missing $BUILD $TEST)
+fi
 [ -z "$m" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
 	echo "relayd: missing Debian packages: $m" >&2
