@@ -70,14 +70,14 @@
 #define BOUNCE_STORE_SUPPRESS_MAGIC	"relayd-suppress 1"
 
 /* A string-keyed hash table (chained); keys are copied, values borrowed. */
-struct bounce_map_ent {
+struct bounce_store_map_ent {
 	char			*key;
 	void			*val;
-	struct bounce_map_ent	*next;
+	struct bounce_store_map_ent	*next;
 };
 
-struct bounce_map {
-	struct bounce_map_ent	**b;
+struct bounce_store_map {
+	struct bounce_store_map_ent	**b;
 	size_t			 nb, n;
 };
 
@@ -108,7 +108,7 @@ struct bounce_addr {
 };
 
 /* An append-only file. */
-struct bounce_file {
+struct bounce_store_file {
 	const char	*name;		/* under SPOOL/bounces */
 	const char	*magic;
 	int		 fd;
@@ -118,17 +118,17 @@ struct bounce_store {
 	struct event_base	*base;
 	struct config		*cfg;
 	int			 dirfd;
-	struct bounce_file	 f_sent, f_bounces, f_suppress;
+	struct bounce_store_file	 f_sent, f_bounces, f_suppress;
 
 	struct bounce_sent	**sent;
 	size_t			 nsent, capsent;
-	struct bounce_map	 by_mid_rcpt, by_mid, by_rcpt;	/* -> struct bounce_sent */
+	struct bounce_store_map	 by_mid_rcpt, by_mid, by_rcpt;	/* -> struct bounce_sent */
 
 	struct bounce_rec	**recs;
 	size_t			 nrecs, caprecs;
-	struct bounce_map	 seen;		/* "key\trecipient" -> struct bounce_rec */
+	struct bounce_store_map	 seen;		/* "key\trecipient" -> struct bounce_rec */
 
-	struct bounce_map	 addrs;		/* address -> struct bounce_addr */
+	struct bounce_store_map	 addrs;		/* address -> struct bounce_addr */
 	size_t			 nsuppress_lines;
 
 	struct event		*sync_ev;	/* group fdatasync of the sent file */
@@ -138,9 +138,9 @@ struct bounce_store {
 
 /* ---- hash table --------------------------------------------------------------------- */
 
-/* bounce_map_hash: FNV-1a. */
+/* bounce_store_map_hash: FNV-1a. */
 static size_t
-bounce_map_hash(const char *s)
+bounce_store_map_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL;
 
@@ -149,33 +149,33 @@ bounce_map_hash(const char *s)
 	return (size_t)h;
 }
 
-/* bounce_map_get: the value under key, or NULL. */
+/* bounce_store_map_get: the value under key, or NULL. */
 static void *
-bounce_map_get(const struct bounce_map *m, const char *key)
+bounce_store_map_get(const struct bounce_store_map *m, const char *key)
 {
 	if (m->nb == 0)
 		return NULL;
-	for (struct bounce_map_ent *e = m->b[bounce_map_hash(key) % m->nb]; e; e = e->next)
+	for (struct bounce_store_map_ent *e = m->b[bounce_store_map_hash(key) % m->nb]; e; e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return e->val;
 	return NULL;
 }
 
-/* bounce_map_put: set key to val (replacing any earlier value). */
+/* bounce_store_map_put: set key to val (replacing any earlier value). */
 static void
-bounce_map_put(struct bounce_map *m, const char *key, void *val)
+bounce_store_map_put(struct bounce_store_map *m, const char *key, void *val)
 {
-	struct bounce_map_ent *e;
+	struct bounce_store_map_ent *e;
 	size_t i;
 
 	if (m->n >= m->nb) {	/* grow: keep chains short */
 		size_t nb = m->nb ? m->nb * 2 : 64;
-		struct bounce_map_ent **b = xcalloc(nb, sizeof(*b));
+		struct bounce_store_map_ent **b = xcalloc(nb, sizeof(*b));
 
 		for (i = 0; i < m->nb; i++)
 			while ((e = m->b[i]) != NULL) {
 				m->b[i] = e->next;
-				size_t j = bounce_map_hash(e->key) % nb;
+				size_t j = bounce_store_map_hash(e->key) % nb;
 				e->next = b[j];
 				b[j] = e;
 			}
@@ -183,7 +183,7 @@ bounce_map_put(struct bounce_map *m, const char *key, void *val)
 		m->b = b;
 		m->nb = nb;
 	}
-	i = bounce_map_hash(key) % m->nb;
+	i = bounce_store_map_hash(key) % m->nb;
 	for (e = m->b[i]; e != NULL; e = e->next)
 		if (strcmp(e->key, key) == 0) {
 			e->val = val;
@@ -197,11 +197,11 @@ bounce_map_put(struct bounce_map *m, const char *key, void *val)
 	m->n++;
 }
 
-/* bounce_map_clear: empty the table, freeing each value with freeval (may be NULL). */
+/* bounce_store_map_clear: empty the table, freeing each value with freeval (may be NULL). */
 static void
-bounce_map_clear(struct bounce_map *m, void (*freeval)(void *))
+bounce_store_map_clear(struct bounce_store_map *m, void (*freeval)(void *))
 {
-	struct bounce_map_ent *e;
+	struct bounce_store_map_ent *e;
 
 	for (size_t i = 0; i < m->nb; i++)
 		while ((e = m->b[i]) != NULL) {
@@ -307,12 +307,12 @@ bounce_store_addr_ok(const char *a)
 /* ---- files -------------------------------------------------------------------------- */
 
 /*
- * bounce_file_load: open f (creating it with its format line), drop a torn last line,
+ * bounce_store_file_load: open f (creating it with its format line), drop a torn last line,
  * and call fn for each line after the format line (without its LF, NUL-terminated).
  * Returns the number of lines, or -1 after logging.
  */
 static long
-bounce_file_load(struct bounce_store *b, struct bounce_file *f,
+bounce_store_file_load(struct bounce_store *b, struct bounce_store_file *f,
     void (*fn)(struct bounce_store *, char *, size_t, void *), void *arg)
 {
 	struct stat st;
@@ -380,9 +380,9 @@ bounce_file_load(struct bounce_store *b, struct bounce_file *f,
 	return nlines;
 }
 
-/* bounce_file_append: append one line durably (sync unless nosync). 0 or -1 (logged). */
+/* bounce_store_file_append: append one line durably (sync unless nosync). 0 or -1 (logged). */
 static int
-bounce_file_append(struct bounce_store *b, struct bounce_file *f, const char *line,
+bounce_store_file_append(struct bounce_store *b, struct bounce_store_file *f, const char *line,
     int nosync)
 {
 	size_t len = strlen(line), off = 0;
@@ -415,11 +415,11 @@ fail:
 }
 
 /*
- * bounce_file_rewrite: replace f's contents with its format line and text (tmp,
+ * bounce_store_file_rewrite: replace f's contents with its format line and text (tmp,
  * fsync, rename, fsync the directory). Returns 0 or -1 (logged; the old file stays).
  */
 static int
-bounce_file_rewrite(struct bounce_store *b, struct bounce_file *f, const char *text)
+bounce_store_file_rewrite(struct bounce_store *b, struct bounce_store_file *f, const char *text)
 {
 	char tmp[64];
 	int fd;
@@ -466,9 +466,9 @@ bounce_store_index_sent(struct bounce_store *b, struct bounce_sent *s)
 {
 	char *mid = bounce_store_lower(s->mid), *k = xasprintf("%s\t%s", mid, s->rcpt);
 
-	bounce_map_put(&b->by_mid_rcpt, k, s);
-	bounce_map_put(&b->by_mid, mid, s);
-	bounce_map_put(&b->by_rcpt, s->rcpt, s);
+	bounce_store_map_put(&b->by_mid_rcpt, k, s);
+	bounce_store_map_put(&b->by_mid, mid, s);
+	bounce_store_map_put(&b->by_rcpt, s->rcpt, s);
 	free(k);
 	free(mid);
 }
@@ -529,9 +529,9 @@ bounce_store_prune_sent(struct bounce_store *b, time_t now)
 		;
 	if (i == b->nsent)
 		return 0;
-	bounce_map_clear(&b->by_mid_rcpt, NULL);
-	bounce_map_clear(&b->by_mid, NULL);
-	bounce_map_clear(&b->by_rcpt, NULL);
+	bounce_store_map_clear(&b->by_mid_rcpt, NULL);
+	bounce_store_map_clear(&b->by_mid, NULL);
+	bounce_store_map_clear(&b->by_rcpt, NULL);
 	for (i = j = 0; i < b->nsent; i++) {
 		if (b->sent[i]->t < cut) {
 			bounce_store_free_sent(b->sent[i]);
@@ -558,7 +558,7 @@ bounce_store_rewrite_sent(struct bounce_store *b)
 		    s->mid, s->rcpt);
 	}
 	fclose(fp);
-	bounce_file_rewrite(b, &b->f_sent, text);
+	bounce_store_file_rewrite(b, &b->f_sent, text);
 	free(text);
 }
 
@@ -591,7 +591,7 @@ bounce_store_sent(struct bounce_store *b, const struct queue_msg *m, size_t idx,
 		return;
 	}
 	line = xasprintf("%lld\t%s\t%s\t%s\t%s\n", (long long)now, m->id, account, mid, rcpt);
-	if (bounce_file_append(b, &b->f_sent, line, 1) == 0 && !b->sent_dirty) {
+	if (bounce_store_file_append(b, &b->f_sent, line, 1) == 0 && !b->sent_dirty) {
 		b->sent_dirty = 1;
 		event_active(b->sync_ev, 0, 0);
 	}
@@ -607,12 +607,12 @@ bounce_store_sent(struct bounce_store *b, const struct queue_msg *m, size_t idx,
 static struct bounce_addr *
 bounce_store_addr(struct bounce_store *b, const char *a, int create)
 {
-	struct bounce_addr *e = bounce_map_get(&b->addrs, a);
+	struct bounce_addr *e = bounce_store_map_get(&b->addrs, a);
 
 	if (e == NULL && create) {
 		e = xcalloc(1, sizeof(*e) + strlen(a) + 1);
 		strcpy(e->addr, a);
-		bounce_map_put(&b->addrs, a, e);
+		bounce_store_map_put(&b->addrs, a, e);
 	}
 	return e;
 }
@@ -686,7 +686,7 @@ bounce_store_suppress(struct bounce_store *b, struct bounce_addr *e, time_t t,
 	e->since = t;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	char *line = xasprintf("add\t%lld\t%s\t%s\n", (long long)t, e->addr, reason);
-	bounce_file_append(b, &b->f_suppress, line, 0);	/* redone at start-up if lost */
+	bounce_store_file_append(b, &b->f_suppress, line, 0);	/* redone at start-up if lost */
 	b->nsuppress_lines++;
 	free(line);
 	bounce_store_why(e, why, sizeof(why));
@@ -725,7 +725,7 @@ bounce_store_compact_suppress(struct bounce_store *b)
 	time_t cut = time(NULL) - BOUNCE_STORE_BOUNCE_DAYS * 24 * 3600;
 
 	for (size_t i = 0; i < b->addrs.nb; i++)
-		for (struct bounce_map_ent *me = b->addrs.b[i]; me; me = me->next) {
+		for (struct bounce_store_map_ent *me = b->addrs.b[i]; me; me = me->next) {
 			const struct bounce_addr *e = me->val;
 
 			if (e->cleared != 0 && e->cleared >= cut) {
@@ -739,7 +739,7 @@ bounce_store_compact_suppress(struct bounce_store *b)
 			}
 		}
 	fclose(fp);
-	if (bounce_file_rewrite(b, &b->f_suppress, text) == 0)
+	if (bounce_store_file_rewrite(b, &b->f_suppress, text) == 0)
 		b->nsuppress_lines = n;
 	free(text);
 }
@@ -758,7 +758,7 @@ bounce_store_suppressed(struct bounce_store *b, const char *addr, char *why, siz
 	if (addr[i] != '\0')
 		return 0;
 	key[i] = '\0';
-	if ((e = bounce_map_get(&b->addrs, key)) == NULL || !e->suppressed)
+	if ((e = bounce_store_map_get(&b->addrs, key)) == NULL || !e->suppressed)
 		return 0;
 	if (why != NULL && whylen > 0)
 		bounce_store_why(e, why, whylen);
@@ -797,7 +797,7 @@ bounce_store_keep_rec(struct bounce_store *b, struct bounce_rec *r)
 		b->recs = xreallocarray(b->recs, b->caprecs, sizeof(*b->recs));
 	}
 	b->recs[b->nrecs++] = r;
-	bounce_map_put(&b->seen, k, r);
+	bounce_store_map_put(&b->seen, k, r);
 	free(k);
 }
 
@@ -891,7 +891,7 @@ bounce_store_prune_recs(struct bounce_store *b, time_t now)
 		;
 	if (i == b->nrecs)
 		return;
-	bounce_map_clear(&b->seen, NULL);
+	bounce_store_map_clear(&b->seen, NULL);
 	fp = open_memstream(&text, &len);
 	for (i = j = 0; i < b->nrecs; i++) {
 		struct bounce_rec *r = b->recs[i];
@@ -902,7 +902,7 @@ bounce_store_prune_recs(struct bounce_store *b, time_t now)
 		}
 		b->recs[j++] = r;
 		char *k = bounce_store_seen_key(r);
-		bounce_map_put(&b->seen, k, r);
+		bounce_store_map_put(&b->seen, k, r);
 		free(k);
 		json_t *o = bounce_store_rec_json(r, 1);
 		char *s = json_dumps(o, JSON_COMPACT);
@@ -912,7 +912,7 @@ bounce_store_prune_recs(struct bounce_store *b, time_t now)
 	}
 	b->nrecs = j;
 	fclose(fp);
-	bounce_file_rewrite(b, &b->f_bounces, text);
+	bounce_store_file_rewrite(b, &b->f_bounces, text);
 	free(text);
 }
 
@@ -926,13 +926,13 @@ bounce_store_match(struct bounce_store *b, const char *mid, const char *rcpt,
 	if (mid != NULL) {
 		char *lmid = bounce_store_lower(mid), *k = xasprintf("%s\t%s", lmid, rcpt);
 
-		if ((s = bounce_map_get(&b->by_mid_rcpt, k)) != NULL)
+		if ((s = bounce_store_map_get(&b->by_mid_rcpt, k)) != NULL)
 			*how = "message-id";
-		else if ((s = bounce_map_get(&b->by_mid, lmid)) != NULL)
+		else if ((s = bounce_store_map_get(&b->by_mid, lmid)) != NULL)
 			*how = "message-id-only";
 		free(k);
 		free(lmid);
-	} else if ((s = bounce_map_get(&b->by_rcpt, rcpt)) != NULL)
+	} else if ((s = bounce_store_map_get(&b->by_rcpt, rcpt)) != NULL)
 		*how = "recipient";
 	if (s == NULL)
 		*how = "none";
@@ -965,7 +965,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		r->key = xstrdup(key);
 		r->recipient = bounce_store_lower(rc->recipient);
 		char *k = bounce_store_seen_key(r);
-		int dup = bounce_map_get(&b->seen, k) != NULL;
+		int dup = bounce_store_map_get(&b->seen, k) != NULL;
 		free(k);
 		if (dup) {
 			log_debug("bounce: to=<%s> account=%s notification %s already recorded",
@@ -985,7 +985,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		json_t *o = bounce_store_rec_json(r, 1);
 		char *js = json_dumps(o, JSON_COMPACT);
 		char *line = xasprintf("%s\n", js ? js : "{}");
-		int rc_w = bounce_file_append(b, &b->f_bounces, line, 0);
+		int rc_w = bounce_store_file_append(b, &b->f_bounces, line, 0);
 		free(line);
 		free(js);
 		json_decref(o);
@@ -1056,7 +1056,7 @@ bounce_store_cmd_list(json_t *args, char **err, void *arg)
 	json_t *list = json_array();
 
 	for (size_t i = 0; i < b->addrs.nb; i++)
-		for (struct bounce_map_ent *me = b->addrs.b[i]; me; me = me->next)
+		for (struct bounce_store_map_ent *me = b->addrs.b[i]; me; me = me->next)
 			if (((struct bounce_addr *)me->val)->suppressed)
 				v[n++] = me->val;
 	qsort(v, n, sizeof(*v), bounce_store_by_since);
@@ -1108,7 +1108,7 @@ bounce_store_cmd_add(json_t *args, char **err, void *arg)
 		return res;
 	}
 	line = xasprintf("add\t%lld\t%s\toperator\n", (long long)now, a);
-	if (bounce_file_append(b, &b->f_suppress, line, 0) == -1) {
+	if (bounce_store_file_append(b, &b->f_suppress, line, 0) == -1) {
 		free(line);
 		free(a);
 		*err = xstrdup("cannot write the suppression list (see relayd's log)");
@@ -1143,7 +1143,7 @@ bounce_store_cmd_remove(json_t *args, char **err, void *arg)
 		return NULL;
 	}
 	line = xasprintf("del\t%lld\t%s\n", (long long)now, a);
-	if (bounce_file_append(b, &b->f_suppress, line, 0) == -1) {
+	if (bounce_store_file_append(b, &b->f_suppress, line, 0) == -1) {
 		free(line);
 		free(a);
 		*err = xstrdup("cannot write the suppression list (see relayd's log)");
@@ -1185,9 +1185,9 @@ bounce_store_open(struct event_base *base, struct config *cfg, struct control *c
 
 	b->base = base;
 	b->cfg = cfg;
-	b->f_sent = (struct bounce_file){ "sent", BOUNCE_STORE_SENT_MAGIC, -1 };
-	b->f_bounces = (struct bounce_file){ "bounces", BOUNCE_STORE_BOUNCES_MAGIC, -1 };
-	b->f_suppress = (struct bounce_file){ "suppress", BOUNCE_STORE_SUPPRESS_MAGIC, -1 };
+	b->f_sent = (struct bounce_store_file){ "sent", BOUNCE_STORE_SENT_MAGIC, -1 };
+	b->f_bounces = (struct bounce_store_file){ "bounces", BOUNCE_STORE_BOUNCES_MAGIC, -1 };
+	b->f_suppress = (struct bounce_store_file){ "suppress", BOUNCE_STORE_SUPPRESS_MAGIC, -1 };
 	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
 	    (b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
 		log_err("bounces: cannot open %s: %s", dir, strerror(errno));
@@ -1197,10 +1197,10 @@ bounce_store_open(struct event_base *base, struct config *cfg, struct control *c
 		return NULL;
 	}
 	free(dir);
-	if ((nsupp = bounce_file_load(b, &b->f_suppress, bounce_store_load_suppress,
+	if ((nsupp = bounce_store_file_load(b, &b->f_suppress, bounce_store_load_suppress,
 	    NULL)) == -1 ||
-	    bounce_file_load(b, &b->f_bounces, bounce_store_load_rec, NULL) == -1 ||
-	    bounce_file_load(b, &b->f_sent, bounce_store_load_sent, NULL) == -1) {
+	    bounce_store_file_load(b, &b->f_bounces, bounce_store_load_rec, NULL) == -1 ||
+	    bounce_store_file_load(b, &b->f_sent, bounce_store_load_sent, NULL) == -1) {
 		bounce_store_close(b);
 		return NULL;
 	}
@@ -1243,12 +1243,12 @@ bounce_store_close(struct bounce_store *b)
 	for (size_t i = 0; i < b->nrecs; i++)
 		bounce_store_free_rec(b->recs[i]);
 	free(b->recs);
-	bounce_map_clear(&b->by_mid_rcpt, NULL);
-	bounce_map_clear(&b->by_mid, NULL);
-	bounce_map_clear(&b->by_rcpt, NULL);
-	bounce_map_clear(&b->seen, NULL);
-	bounce_map_clear(&b->addrs, free);
-	struct bounce_file *files[] = { &b->f_sent, &b->f_bounces, &b->f_suppress };
+	bounce_store_map_clear(&b->by_mid_rcpt, NULL);
+	bounce_store_map_clear(&b->by_mid, NULL);
+	bounce_store_map_clear(&b->by_rcpt, NULL);
+	bounce_store_map_clear(&b->seen, NULL);
+	bounce_store_map_clear(&b->addrs, free);
+	struct bounce_store_file *files[] = { &b->f_sent, &b->f_bounces, &b->f_suppress };
 	for (size_t i = 0; i < 3; i++)
 		if (files[i]->fd != -1)
 			close(files[i]->fd);

@@ -17,7 +17,7 @@ struct imap_watch;
 struct imap_watch *imap_watch_start(struct event_base *, struct evdns_base *,
 		    struct config *, struct bounce_store *);
 
-/* imap_watch_stop: log out and free. NULL is a no-op. */
+/* imap_watch_stop: close the sessions and free (the loop has stopped). NULL: no-op. */
 void		 imap_watch_stop(struct imap_watch *);
 
 #endif

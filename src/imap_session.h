@@ -1,0 +1,29 @@
+/*
+ * imap_session: the IMAP client for one account's "bounces" mailbox. It logs in over
+ * TLS, fetches each new message once, has bounce_parse read it and bounce_store
+ * record it, moves the reports if asked, waits with IDLE (or polls), and reconnects
+ * with growing delays when the server drops it. It runs until freed.
+ */
+#ifndef RELAYD_IMAP_SESSION_H
+#define RELAYD_IMAP_SESSION_H
+
+#include <event2/dns.h>
+#include <event2/event.h>
+
+struct bounce_store;
+struct config_account;
+struct imap_session;
+
+/*
+ * imap_session_new: watch the mailbox of account a (a->bounces must be enabled),
+ * keeping its position in dir/ACCOUNT. The session starts from the event loop, never
+ * before this returns. a and store must outlive it. Returns NULL after logging when
+ * the account cannot be watched (an unusable ca_file or folder name).
+ */
+struct imap_session *imap_session_new(struct event_base *, struct evdns_base *,
+		    struct bounce_store *store, struct config_account *a, const char *dir);
+
+/* imap_session_free: close the connection and free; only with the loop stopped. NULL: no-op. */
+void		 imap_session_free(struct imap_session *);
+
+#endif
