@@ -10,7 +10,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <grp.h>
 #include <libconfig.h>
+#include <pwd.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -35,7 +37,8 @@ struct config_ctx {
 
 static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
-	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", NULL
+	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
+	"user", "control_group", "metrics_listen", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
@@ -588,6 +591,32 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 	config_int(ctx, root, "max_recipients", 1, 10000, &v);
 	c->max_recipients = (int)v;
 
+	if (config_str(ctx, root, "log", &level, 0)) {
+		if (strcmp(level, "syslog") == 0)
+			c->log_syslog = 1;
+		else if (strcmp(level, "stderr") != 0)
+			config_error(ctx, config_setting_get_member(root, "log"), "\"%s\" is not "
+			    "a log target (allowed: \"stderr\", \"syslog\")", level);
+		free(level);
+		level = NULL;
+	}
+	if (config_str(ctx, root, "user", &c->user, 0) && getpwnam(c->user) == NULL)
+		config_error(ctx, config_setting_get_member(root, "user"), "there is no user "
+		    "\"%s\" on this system", c->user);
+	if (config_str(ctx, root, "control_group", &c->control_group, 0) &&
+	    getgrnam(c->control_group) == NULL)
+		config_error(ctx, config_setting_get_member(root, "control_group"), "there is "
+		    "no group \"%s\" on this system", c->control_group);
+	if (config_str(ctx, root, "metrics_listen", &c->metrics_listen, 0)) {
+		struct sockaddr_storage ss;
+		int sslen = sizeof(ss);
+
+		if (evutil_parse_sockaddr_port(c->metrics_listen, (struct sockaddr *)&ss,
+		    &sslen) == -1 || strrchr(c->metrics_listen, ':') == NULL)
+			config_error(ctx, config_setting_get_member(root, "metrics_listen"),
+			    "\"%s\" is not ADDRESS:PORT", c->metrics_listen);
+	}
+
 	c->log_level = LOG_INFO;
 	if (config_str(ctx, root, "log_level", &level, 0)) {
 		c->log_level = log_level_parse(level);
@@ -737,6 +766,9 @@ config_free(struct config *c)
 	free(c->spool_dir);
 	free(c->control_socket);
 	free(c->hostname);
+	free(c->user);
+	free(c->control_group);
+	free(c->metrics_listen);
 	free(c->path);
 	free(c);
 }

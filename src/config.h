@@ -71,6 +71,10 @@ struct config {
 	int		 max_clients;
 	int		 max_recipients;
 	int		 log_level;	/* LOG_* priority */
+	int		 log_syslog;	/* log = "syslog" (default "stderr") */
+	char		*user;		/* drop to this user after binding (as root), or NULL */
+	char		*control_group;	/* group of the control socket, or NULL */
+	char		*metrics_listen; /* "ADDR:PORT" for /metrics, or NULL */
 	int		 retry_initial;	/* seconds */
 	int		 retry_max;
 	int		 retry_lifetime;

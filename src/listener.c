@@ -48,7 +48,7 @@ listener_new(struct smtp_server *srv)
 		struct sockaddr_storage ss;
 		int sslen = sizeof(ss);
 		unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-		    LEV_OPT_CLOSE_ON_EXEC;
+		    LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_DISABLED;
 
 		if (evutil_parse_sockaddr_port(cfg->listen[i], (struct sockaddr *)&ss,
 		    &sslen) == -1) {
@@ -71,6 +71,13 @@ listener_new(struct smtp_server *srv)
 		l->n++;
 	}
 	return l;
+}
+
+void
+listener_start(struct listener *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		evconnlistener_enable(l->evl[i]);
 }
 
 void

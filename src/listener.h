@@ -9,10 +9,14 @@ struct smtp_server;
 struct listener;
 
 /*
- * listener_new: bind every listen address of srv->cfg. Returns NULL after logging
- * which address could not be bound and why.
+ * listener_new: bind every listen address of srv->cfg, not accepting yet (so it can
+ * bind before privileges are dropped and the spool is open). Returns NULL after
+ * logging which address could not be bound and why.
  */
 struct listener	*listener_new(struct smtp_server *);
+
+/* listener_start: start accepting connections. */
+void		 listener_start(struct listener *);
 
 /* listener_free: stop accepting and close the sockets. NULL is a no-op. */
 void		 listener_free(struct listener *);

@@ -7,7 +7,10 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 #include "queue.h"
 #include "queue_ctl.h"
 #include "scheduler.h"
+#include "sdnotify.h"
 #include "smtp_session.h"
 #include "xmalloc.h"
 
@@ -106,6 +110,71 @@ relayd_harden(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/*
+ * relayd_drop_privileges: started as root with "user" set, become that user (after
+ * the sockets are bound, before the spool opens); give the control socket to the
+ * user and control_group, mode 0660. Returns 0, or -1 after logging.
+ */
+static int
+relayd_drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+
+	if (cfg->user != NULL && geteuid() == 0) {
+		if ((pw = getpwnam(cfg->user)) == NULL) {
+			log_err("user %s: no such user", cfg->user);
+			return -1;
+		}
+		uid = pw->pw_uid;
+		gid = pw->pw_gid;
+	}
+	if (cfg->control_group != NULL) {
+		if ((gr = getgrnam(cfg->control_group)) == NULL) {
+			log_err("control_group %s: no such group", cfg->control_group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(cfg->control_socket, uid, gid) == -1) {
+		log_err("control socket %s: cannot give it to %s:%s: %s", cfg->control_socket,
+		    cfg->user ? cfg->user : "-", cfg->control_group ? cfg->control_group : "-",
+		    strerror(errno));
+		return -1;
+	}
+	chmod(cfg->control_socket, 0660);
+	if (pw == NULL) {
+		if (geteuid() == 0)
+			log_warn("running as root: set user = \"relayd\" (or run it from the "
+			    "systemd unit) so that it drops privileges after binding");
+		return 0;
+	}
+	/* The spool's top directory, if relayd creates it now, belongs to the user. */
+	if (mkdir(cfg->spool_dir, 0700) == 0 || errno == EEXIST) {
+		struct stat st;
+
+		if (stat(cfg->spool_dir, &st) == 0 && st.st_uid == 0 &&
+		    chown(cfg->spool_dir, pw->pw_uid, pw->pw_gid) == -1)
+			log_warn("spool %s: cannot give it to %s: %s", cfg->spool_dir, cfg->user,
+			    strerror(errno));
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 || setgid(pw->pw_gid) == -1 ||
+	    setuid(pw->pw_uid) == -1) {
+		log_err("cannot become user %s: %s", cfg->user, strerror(errno));
+		return -1;
+	}
+	if (setuid(0) == 0) {
+		log_err("privileges could be regained after dropping them: refusing to run");
+		return -1;
+	}
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);	/* setuid resets it */
+	log_info("running as user %s", cfg->user);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -118,7 +187,7 @@ main(int argc, char **argv)
 	struct control *ctl;
 	struct bounce_store *bounces;
 	struct imap_watch *imap;
-	struct event *sigs[3];
+	struct event *sigs[3], *watchdog;
 	long n;
 
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
@@ -153,12 +222,18 @@ main(int argc, char **argv)
 		return 0;
 	}
 	relayd_harden();
-	log_init(0, cfg->log_level);
+	log_init(cfg->log_syslog, cfg->log_level);
 	log_libevent();
 	if (outcome_init() == -1 || auth_init() == -1)
 		return 1;
 
 	relayd_base = event_base_new();
+	/* Signals first: once a socket listens, a client or systemd may act on it. */
+	sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
+	sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
+	sigs[2] = evsignal_new(relayd_base, SIGHUP, relayd_signal, NULL);
+	for (int i = 0; i < 3; i++)
+		evsignal_add(sigs[i], NULL);
 	/* Resolver: /etc/hosts first, then the nameservers of /etc/resolv.conf. */
 	dns = evdns_base_new(relayd_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
 	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
@@ -166,17 +241,23 @@ main(int argc, char **argv)
 		dns = evdns_base_new(relayd_base, 0);	/* no resolv.conf: hosts only */
 	if (dns != NULL)
 		evdns_base_load_hosts(dns, NULL);
+	/* What may need root: the sockets. Then the privileges go, then the spool opens. */
+	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg };
+	TAILQ_INIT(&relayd_srv.sessions);
+	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
+		return 1;
+	if ((relayd_listener = listener_new(&relayd_srv)) == NULL)
+		return 1;
+	if (relayd_drop_privileges(cfg) == -1)
+		return 1;
 	if ((q = queue_open(relayd_base, cfg->spool_dir)) == NULL)
 		return 1;
 	if ((sched = scheduler_new(relayd_base, dns, cfg, q)) == NULL)
 		return 1;
 	if ((n = queue_load(q, scheduler_msg_loaded, sched)) == -1)
 		return 1;
-	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg, .q = q,
-	    .sched = sched };
-	TAILQ_INIT(&relayd_srv.sessions);
-	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
-		return 1;
+	relayd_srv.q = q;
+	relayd_srv.sched = sched;
 	control_register(ctl, "status", relayd_cmd_status, sched);
 	control_register(ctl, "enable", relayd_cmd_enable, sched);
 	queue_ctl_register(ctl, sched);
@@ -184,20 +265,19 @@ main(int argc, char **argv)
 		return 1;
 	scheduler_set_bounces(sched, bounces);
 	relayd_srv.bounces = bounces;
-	if ((relayd_listener = listener_new(&relayd_srv)) == NULL)
-		return 1;
-	sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
-	sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
-	sigs[2] = evsignal_new(relayd_base, SIGHUP, relayd_signal, NULL);
-	for (int i = 0; i < 3; i++)
-		evsignal_add(sigs[i], NULL);
+	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
 	    RELAYD_VERSION, path, cfg->spool_dir, n, cfg->naccounts);
 	scheduler_run(sched);
 	imap = imap_watch_start(relayd_base, dns, cfg, bounces);
+	sdnotify("READY=1\nSTATUS=accepting mail");
+	watchdog = sdnotify_watchdog(relayd_base);
 
 	event_base_dispatch(relayd_base);
 
+	sdnotify("STOPPING=1");
+	if (watchdog != NULL)
+		event_free(watchdog);
 	imap_watch_stop(imap);
 	control_free(ctl);
 	scheduler_free(sched);
