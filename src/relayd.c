@@ -28,6 +28,7 @@
 #include "imap_watch.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "queue.h"
 #include "queue_ctl.h"
@@ -188,6 +189,7 @@ main(int argc, char **argv)
 	struct bounce_store *bounces;
 	struct imap_watch *imap;
 	struct event *sigs[3], *watchdog;
+	struct metrics *metrics = NULL;
 	long n;
 
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
@@ -265,6 +267,9 @@ main(int argc, char **argv)
 		return 1;
 	scheduler_set_bounces(sched, bounces);
 	relayd_srv.bounces = bounces;
+	if (cfg->metrics_listen != NULL &&
+	    (metrics = metrics_new(relayd_base, cfg->metrics_listen, sched)) == NULL)
+		return 1;
 	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
 	    RELAYD_VERSION, path, cfg->spool_dir, n, cfg->naccounts);
@@ -279,6 +284,7 @@ main(int argc, char **argv)
 	if (watchdog != NULL)
 		event_free(watchdog);
 	imap_watch_stop(imap);
+	metrics_free(metrics);
 	control_free(ctl);
 	scheduler_free(sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */

@@ -28,6 +28,9 @@ struct scheduler {
 	size_t			 ninflight;
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
+	unsigned long long	 nreceived;	/* counters for metrics */
+	unsigned long long	 ndeferred;
+	unsigned long long	 nfailed;
 	struct queue_msg	**ids;		/* every message by queue id (chained) */
 	size_t			 idcap, nids;
 	struct event		*timer;
@@ -296,6 +299,7 @@ scheduler_pending(const struct queue_msg *m)
 void
 scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
+	s->nreceived++;
 	m->inflight = 0;
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
@@ -531,6 +535,65 @@ scheduler_status(struct scheduler *s)
 	    "drain_estimate", drain ? json_integer(drain) : json_null());
 }
 
+/* scheduler_metric_state: count queued messages by state for metrics. */
+static void
+scheduler_metric_state(struct queue_msg *m, void *arg)
+{
+	size_t *n = arg;	/* waiting, deferred, held, inflight */
+
+	n[m->inflight ? 3 : m->held ? 2 : m->attempts > 0 ? 1 : 0]++;
+}
+
+void
+scheduler_metrics(struct scheduler *s, struct evbuffer *out)
+{
+	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
+	time_t now = time(NULL);
+	size_t n[4] = { 0 };
+
+	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
+	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
+	    "relayd_messages_received_total %llu\n", s->nreceived);
+	evbuffer_add_printf(out, "# HELP relayd_messages_sent_total Messages the provider "
+	    "accepted, per account.\n# TYPE relayd_messages_sent_total counter\n");
+	for (size_t i = 0; i < s->naccounts; i++)
+		evbuffer_add_printf(out, "relayd_messages_sent_total{account=\"%s\"} %llu\n",
+		    s->accounts[i].cfg->name, s->accounts[i].nsent);
+	evbuffer_add_printf(out, "# HELP relayd_messages_deferred_total Deferred attempts "
+	    "(per recipient).\n# TYPE relayd_messages_deferred_total counter\n"
+	    "relayd_messages_deferred_total %llu\n", s->ndeferred);
+	evbuffer_add_printf(out, "# HELP relayd_messages_failed_total Recipients failed for "
+	    "good.\n# TYPE relayd_messages_failed_total counter\n"
+	    "relayd_messages_failed_total %llu\n", s->nfailed);
+	evbuffer_add_printf(out, "# HELP relayd_throttle_events_total Throttle replies, per "
+	    "account.\n# TYPE relayd_throttle_events_total counter\n");
+	for (size_t i = 0; i < s->naccounts; i++)
+		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
+		    s->accounts[i].cfg->name, s->accounts[i].nthrottles);
+	scheduler_foreach(s, scheduler_metric_state, n);
+	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
+	    "state.\n# TYPE relayd_queue_messages gauge\n");
+	for (size_t i = 0; i < 4; i++)
+		evbuffer_add_printf(out, "relayd_queue_messages{state=\"%s\"} %zu\n", states[i],
+		    n[i]);
+	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
+	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const struct sched_account *a = &s->accounts[i];
+		long hour, day;
+
+		quota_used(a->quota, now, &hour, &day);
+		if (a->cfg->limits.per_hour > 0)
+			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
+			    "\"hour\"} %ld\n", a->cfg->name, a->cfg->limits.per_hour > hour ?
+			    a->cfg->limits.per_hour - hour : 0);
+		if (a->cfg->limits.per_day > 0)
+			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
+			    "\"day\"} %ld\n", a->cfg->name, a->cfg->limits.per_day > day ?
+			    a->cfg->limits.per_day - day : 0);
+	}
+}
+
 /* scheduler_log: one delivery log line for one recipient. */
 static void
 scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
@@ -742,6 +805,7 @@ scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_act
 		return;
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
+	a->nthrottles++;
 	a->suspended_until = now + scheduler_backoff(a->cfg->backoff_initial,
 	    a->cfg->backoff_max, a->throttles++);
 	log_warn("account=%s status=throttled until=%lld (%s)", a->cfg->name,
@@ -762,6 +826,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		nsent += res[i].action == OUTCOME_SENT;
 	/* What the provider took is what counts against the quota. */
 	quota_settle(a->quota, m->quota_id, scheduler_units(a, nsent));
+	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
 		enum outcome_action act = r->action;
@@ -785,11 +850,13 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			    a->cfg->name, r->reply);
 			break;
 		case OUTCOME_FAIL:
+			s->nfailed++;
 			scheduler_log(m, r->idx, a, relay, "failed", expired ? expired : r->reply);
 			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_FAILED,
 			    a->cfg->name, expired ? expired : r->reply);
 			break;
 		case OUTCOME_RETRY:
+			s->ndeferred++;
 			scheduler_log(m, r->idx, a, relay, "deferred", r->reply);
 			retry_reply = r->reply;
 			break;

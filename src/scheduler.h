@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include <openssl/ssl.h>
+#include <event2/buffer.h>
 #include <event2/dns.h>
 #include <event2/event.h>
 
@@ -46,6 +47,8 @@ struct sched_account {
 	int			 disabled;	/* until the config changes or enable */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
+	unsigned long long	 nsent;		/* messages sent (metrics) */
+	unsigned long long	 nthrottles;	/* throttle events (metrics) */
 };
 
 /* The result of one upstream attempt for one recipient of a message. */
@@ -112,6 +115,9 @@ struct queue	*scheduler_queue(struct scheduler *);
  * as relayctl status shows them. A new JSON reference; the caller owns it.
  */
 json_t		*scheduler_status(struct scheduler *);
+
+/* scheduler_metrics: the Prometheus text of what the scheduler counts, into out. */
+void		 scheduler_metrics(struct scheduler *, struct evbuffer *out);
 
 /* For upstream sessions. */
 

@@ -1,0 +1,84 @@
+/*
+ * metrics: the /metrics endpoint.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/util.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "scheduler.h"
+#include "xmalloc.h"
+
+struct metrics {
+	struct evhttp		*http;
+	struct scheduler	*sched;
+};
+
+/* metrics_serve: GET /metrics; anything else is 404. */
+static void
+metrics_serve(struct evhttp_request *req, void *arg)
+{
+	struct metrics *m = arg;
+	struct evbuffer *out;
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET) {
+		evhttp_send_error(req, 405, "only GET");
+		return;
+	}
+	out = evbuffer_new();
+	scheduler_metrics(m->sched, out);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
+static void
+metrics_other(struct evhttp_request *req, void *arg)
+{
+	evhttp_send_error(req, 404, "see /metrics");
+}
+
+struct metrics *
+metrics_new(struct event_base *base, const char *addr, struct scheduler *s)
+{
+	struct metrics *m = xcalloc(1, sizeof(*m));
+	char *host = xstrdup(addr), *colon = strrchr(host, ':');
+	int port = colon ? atoi(colon + 1) : 0;
+
+	m->sched = s;
+	if (colon != NULL)
+		*colon = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {	/* [::1] */
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	m->http = evhttp_new(base);
+	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET);
+	evhttp_set_timeout(m->http, 10);
+	evhttp_set_cb(m->http, "/metrics", metrics_serve, m);
+	evhttp_set_gencb(m->http, metrics_other, m);
+	if (port <= 0 || evhttp_bind_socket(m->http, host, (ev_uint16_t)port) == -1) {
+		log_err("metrics: cannot listen on %s", addr);
+		free(host);
+		metrics_free(m);
+		return NULL;
+	}
+	log_info("metrics on http://%s/metrics", addr);
+	free(host);
+	return m;
+}
+
+void
+metrics_free(struct metrics *m)
+{
+	if (m == NULL)
+		return;
+	if (m->http != NULL)
+		evhttp_free(m->http);
+	free(m);
+}

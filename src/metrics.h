@@ -1,0 +1,20 @@
+/*
+ * metrics: Prometheus text exposition on http://metrics_listen/metrics (evhttp).
+ * The figures come from the modules that own them; this file only serves them.
+ */
+#ifndef RELAYD_METRICS_H
+#define RELAYD_METRICS_H
+
+#include <event2/event.h>
+
+struct scheduler;
+struct metrics;
+
+/*
+ * metrics_new: serve /metrics on addr ("127.0.0.1:9125"). Returns NULL after logging
+ * (the address cannot be bound).
+ */
+struct metrics	*metrics_new(struct event_base *, const char *addr, struct scheduler *);
+void		 metrics_free(struct metrics *);
+
+#endif
