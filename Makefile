@@ -144,10 +144,34 @@ bench:
 clean:
 	rm -rf $(B)
 
+# make install: the programs, the man pages, the sample config as
+# share/doc/relayd/relay.conf.example (never anything in /etc: copy it to
+# /etc/relayd/relay.conf yourself) and contrib/ under share/doc/relayd/contrib. With
+# PREFIX=/usr (a package, or a system-wide install) also the systemd unit, sysusers and
+# tmpfiles files where systemd looks for them; the unit runs $(PREFIX)/sbin/relayd.
+MAN5     := contrib/man/relay.conf.5
+MAN8     := contrib/man/relayd.8 contrib/man/relayctl.8 contrib/man/relay-sendmail.8
+CONTRIB  := contrib/relayd.service contrib/relayd.sysusers contrib/relayd.tmpfiles \
+            contrib/relayd.logrotate contrib/relayd.rsyslog contrib/DEBIAN.md
+DOCDIR   := $(DESTDIR)$(PREFIX)/share/doc/relayd
+UNITDIR  ?= /lib/systemd/system
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/relayd
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 $(DOCDIR)/contrib
 	install -m 0755 $(B)/relayd $(DESTDIR)$(PREFIX)/sbin/relayd
+	install -m 0755 $(B)/relay-sendmail $(DESTDIR)$(PREFIX)/sbin/relay-sendmail
 	install -m 0755 $(B)/relayctl $(DESTDIR)$(PREFIX)/bin/relayctl
-	install -m 0644 etc/relay.conf $(DESTDIR)$(PREFIX)/share/doc/relayd/relay.conf.example
+	install -m 0644 $(MAN5) $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 $(MAN8) $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 etc/relay.conf $(DOCDIR)/relay.conf.example
+	install -m 0644 README.md $(DOCDIR)/README.md
+	install -m 0644 $(CONTRIB) $(DOCDIR)/contrib/
+ifeq ($(PREFIX),/usr)
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)/usr/lib/sysusers.d $(DESTDIR)/usr/lib/tmpfiles.d
+	install -m 0644 contrib/relayd.service $(DESTDIR)$(UNITDIR)/relayd.service
+	install -m 0644 contrib/relayd.sysusers $(DESTDIR)/usr/lib/sysusers.d/relayd.conf
+	install -m 0644 contrib/relayd.tmpfiles $(DESTDIR)/usr/lib/tmpfiles.d/relayd.conf
+endif
 
 -include $(wildcard $(B)/obj/*.d) $(wildcard $(B)/tests/*.d)
