@@ -31,6 +31,7 @@
 
 struct config_ctx {
 	const char	*path;
+	FILE		*err;		/* where problems are reported */
 	int		 errors;
 	int		 lastline;	/* where a missing top-level key would go */
 };
@@ -101,7 +102,7 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 	key[0] = '\0';
 	if (s != NULL)
 		config_path(s, key, sizeof(key));
-	fprintf(stderr, "%s:%d: %s%s%s\n", ctx->path, config_line(ctx, s), key,
+	fprintf(ctx->err, "%s:%d: %s%s%s\n", ctx->path, config_line(ctx, s), key,
 	    key[0] ? ": " : "", msg);
 }
 
@@ -137,7 +138,7 @@ config_missing(struct config_ctx *ctx, const config_setting_t *g, const char *ke
 
 	config_path(g, where, sizeof(where));
 	ctx->errors++;
-	fprintf(stderr, "%s:%d: %s%s%s: missing (required)\n", ctx->path,
+	fprintf(ctx->err, "%s:%d: %s%s%s: missing (required)\n", ctx->path,
 	    config_line(ctx, g), where, where[0] ? "." : "", key);
 }
 
@@ -696,16 +697,22 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 struct config *
 config_load(const char *path)
 {
-	struct config_ctx ctx = { .path = path };
+	return config_load_report(path, stderr);
+}
+
+struct config *
+config_load_report(const char *path, FILE *err)
+{
+	struct config_ctx ctx = { .path = path, .err = err };
 	struct config *c;
 	config_t cf;
 
 	config_init(&cf);
 	if (!config_read_file(&cf, path)) {
 		if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
-			fprintf(stderr, "%s: cannot read: %s\n", path, strerror(errno));
+			fprintf(err, "%s: cannot read: %s\n", path, strerror(errno));
 		else
-			fprintf(stderr, "%s:%d: %s\n", config_error_file(&cf) ?
+			fprintf(err, "%s:%d: %s\n", config_error_file(&cf) ?
 			    config_error_file(&cf) : path, config_error_line(&cf),
 			    config_error_text(&cf));
 		config_destroy(&cf);

@@ -8,6 +8,7 @@
 #define RELAYD_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "outcome.h"
 
@@ -90,6 +91,9 @@ struct config {
  * The caller frees the result with config_free.
  */
 struct config	*config_load(const char *path);
+
+/* config_load_report: the same, with the problems written to err instead. */
+struct config	*config_load_report(const char *path, FILE *err);
 void		 config_free(struct config *);
 
 /* config_tls_name: "implicit", "starttls" or "none". */

@@ -18,6 +18,7 @@
 static int relayctl_help(int, char **);
 static int relayctl_status(int, char **);
 static int relayctl_enable(int, char **);
+static int relayctl_reload(int, char **);
 
 static const struct relayctl_cmd {
 	const char	*name;
@@ -33,6 +34,8 @@ static const struct relayctl_cmd {
 	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
 	  "  queue show ID [--json]           envelope, header and history of one message\n"
 	  "  queue hold|release|delete ID|--all" },
+	{ "reload", relayctl_reload, 0,
+	  "reload                           re-read the configuration (a bad one changes nothing)" },
 	{ "flush", relayctl_flush, 0,
 	  "flush                            attempt all deferred mail now (within quota)" },
 	{ "bounces", relayctl_bounces, 0,
@@ -159,6 +162,24 @@ relayctl_enable(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	printf("%s: enabled\n", argv[1]);
+	json_decref(r);
+	return 0;
+}
+
+static int
+relayctl_reload(int argc, char **argv)
+{
+	json_t *r;
+	int rc;
+
+	if (argc != 1) {
+		fprintf(stderr, "usage: relayctl reload\n");
+		return 64;
+	}
+	if ((rc = relayctl_client_call("reload", NULL, &r)) != 0)
+		return rc;
+	printf("reloaded %s (%lld account(s))\n", json_string_value(json_object_get(r,
+	    "config")), json_integer_value(json_object_get(r, "accounts")));
 	json_decref(r);
 	return 0;
 }

@@ -41,8 +41,22 @@
 #define RELAYD_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
 
 static struct event_base *relayd_base;
+static struct evdns_base *relayd_dns;
 static struct listener *relayd_listener;
 static struct smtp_server relayd_srv;
+static const char *relayd_path;
+static struct config *relayd_cfg;
+static struct config **relayd_oldcfg;	/* replaced by reloads; freed at exit */
+static size_t relayd_noldcfg;
+static struct scheduler *relayd_sched;
+static struct bounce_store *relayd_bounces;
+static struct imap_watch *relayd_imap;
+static struct metrics *relayd_metrics;
+static struct control *relayd_ctl;
+static struct queue *relayd_queue;
+static struct event *relayd_sigs[3], *relayd_watchdog;
+
+static int relayd_reload(char **);
 
 /* relayd_cmd_status: relayctl status. */
 static json_t *
@@ -78,14 +92,116 @@ relayd_usage(FILE *fp)
 	    "  -h          this help\n", RELAYD_DEFAULT_CONFIG);
 }
 
-/* relayd_signal: SIGTERM/SIGINT stop the daemon; SIGHUP is acknowledged. */
+/* relayd_cmd_reload: relayctl reload: the problems come back to relayctl. */
+static json_t *
+relayd_cmd_reload(json_t *args, char **err, void *arg)
+{
+	if (relayd_reload(err) == -1)
+		return NULL;
+	return json_pack("{s:s, s:i}", "config", relayd_path, "accounts",
+	    (int)relayd_cfg->naccounts);
+}
+
+/* relayd_same_list: are two listen lists the same? */
+static int
+relayd_same_list(const struct config *a, const struct config *b)
+{
+	if (a->nlisten != b->nlisten)
+		return 0;
+	for (size_t i = 0; i < a->nlisten; i++)
+		if (strcmp(a->listen[i], b->listen[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/* relayd_keep: a setting that takes a restart keeps its running value. */
+static void
+relayd_keep(const char *key, char **newv, const char *oldv)
+{
+	if ((*newv == NULL) == (oldv == NULL) && (oldv == NULL || strcmp(*newv, oldv) == 0))
+		return;
+	log_warn("reload: %s changed; that takes effect when relayd is restarted", key);
+	free(*newv);
+	*newv = oldv ? xstrdup(oldv) : NULL;
+}
+
+/*
+ * relayd_reload: read the config again and switch to it without dropping the queue
+ * or connections. A bad file changes nothing: its problems are logged (and given
+ * to *err for relayctl when err is not NULL). Returns 0 or -1.
+ */
+static int
+relayd_reload(char **err)
+{
+	struct config *n;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	sdnotify("RELOADING=1");
+	n = config_load_report(relayd_path, fp ? fp : stderr);
+	if (fp != NULL)
+		fclose(fp);
+	if (n == NULL) {
+		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+			log_err("reload: %s", line);
+		log_err("reload: %s refused; the running configuration stays", relayd_path);
+		if (err != NULL)
+			*err = xasprintf("%s has errors; the running configuration stays:\n%s",
+			    relayd_path, buf ? buf : "");
+		free(buf);
+		sdnotify("READY=1");
+		return -1;
+	}
+	free(buf);
+	relayd_keep("spool_dir", &n->spool_dir, relayd_cfg->spool_dir);
+	relayd_keep("control_socket", &n->control_socket, relayd_cfg->control_socket);
+	relayd_keep("user", &n->user, relayd_cfg->user);
+	relayd_keep("control_group", &n->control_group, relayd_cfg->control_group);
+	relayd_keep("metrics_listen", &n->metrics_listen, relayd_cfg->metrics_listen);
+	if (scheduler_reconfigure(relayd_sched, n) == -1) {
+		config_free(n);
+		if (err != NULL)
+			*err = xstrdup("the new accounts could not be set up (see the log); the "
+			    "running configuration stays");
+		sdnotify("READY=1");
+		return -1;
+	}
+	relayd_srv.cfg = n;
+	if (!relayd_same_list(relayd_cfg, n)) {
+		struct listener *l = listener_new(&relayd_srv);
+
+		if (l == NULL)
+			log_err("reload: the new listen addresses cannot be bound; still "
+			    "listening on the old ones");
+		else {
+			listener_free(relayd_listener);
+			relayd_listener = l;
+			listener_start(l);
+		}
+	}
+	log_init(n->log_syslog, n->log_level);
+	imap_watch_stop(relayd_imap);
+	relayd_imap = imap_watch_start(relayd_base, relayd_dns, n, relayd_bounces);
+	/* Sessions in progress may still read the old one: keep it until exit. */
+	relayd_oldcfg = xreallocarray(relayd_oldcfg, relayd_noldcfg + 1,
+	    sizeof(*relayd_oldcfg));
+	relayd_oldcfg[relayd_noldcfg++] = relayd_cfg;
+	relayd_cfg = n;
+	log_info("reload: %s loaded (%zu account%s)", relayd_path, n->naccounts,
+	    n->naccounts == 1 ? "" : "s");
+	sdnotify("READY=1");
+	return 0;
+}
+
+/* relayd_signal: SIGTERM/SIGINT stop the daemon; SIGHUP reloads the config. */
 static void
 relayd_signal(evutil_socket_t sig, short ev, void *arg)
 {
 	switch (sig) {
 	case SIGHUP:
-		log_warn("SIGHUP: configuration reload is not supported yet; restart relayd "
-		    "to apply changes");
+		log_info("SIGHUP: reloading %s", relayd_path);
+		relayd_reload(NULL);
 		break;
 	default:
 		log_info("%s: shutting down; queued mail stays in the spool",
@@ -176,26 +292,103 @@ relayd_drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/*
+ * relayd_setup: everything from the event base to accepting mail, in the order that
+ * keeps privileges short-lived. Returns 0, or -1 after logging.
+ */
+static int
+relayd_setup(void)
+{
+	struct config *cfg = relayd_cfg;
+	long n;
+
+	relayd_base = event_base_new();
+	/* Signals first: once a socket listens, a client or systemd may act on it. */
+	relayd_sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
+	relayd_sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
+	relayd_sigs[2] = evsignal_new(relayd_base, SIGHUP, relayd_signal, NULL);
+	for (int i = 0; i < 3; i++)
+		evsignal_add(relayd_sigs[i], NULL);
+	/* Resolver: /etc/hosts first, then the nameservers of /etc/resolv.conf. */
+	relayd_dns = evdns_base_new(relayd_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
+	if (relayd_dns == NULL)		/* no resolv.conf: hosts only */
+		relayd_dns = evdns_base_new(relayd_base, 0);
+	if (relayd_dns != NULL)
+		evdns_base_load_hosts(relayd_dns, NULL);
+
+	/* What may need root: the sockets. Then the privileges go, then the spool. */
+	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg };
+	TAILQ_INIT(&relayd_srv.sessions);
+	if ((relayd_ctl = control_new(relayd_base, cfg->control_socket)) == NULL ||
+	    (relayd_listener = listener_new(&relayd_srv)) == NULL ||
+	    relayd_drop_privileges(cfg) == -1)
+		return -1;
+	if ((relayd_queue = queue_open(relayd_base, cfg->spool_dir)) == NULL ||
+	    (relayd_sched = scheduler_new(relayd_base, relayd_dns, cfg,
+	    relayd_queue)) == NULL ||
+	    (n = queue_load(relayd_queue, scheduler_msg_loaded, relayd_sched)) == -1)
+		return -1;
+	relayd_srv.q = relayd_queue;
+	relayd_srv.sched = relayd_sched;
+	control_register(relayd_ctl, "status", relayd_cmd_status, relayd_sched);
+	control_register(relayd_ctl, "enable", relayd_cmd_enable, relayd_sched);
+	control_register(relayd_ctl, "reload", relayd_cmd_reload, NULL);
+	queue_ctl_register(relayd_ctl, relayd_sched);
+	if ((relayd_bounces = bounce_store_open(relayd_base, cfg, relayd_ctl)) == NULL)
+		return -1;
+	scheduler_set_bounces(relayd_sched, relayd_bounces);
+	relayd_srv.bounces = relayd_bounces;
+	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,
+	    cfg->metrics_listen, relayd_sched)) == NULL)
+		return -1;
+
+	listener_start(relayd_listener);
+	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
+	    RELAYD_VERSION, relayd_path, cfg->spool_dir, n, cfg->naccounts);
+	scheduler_run(relayd_sched);
+	relayd_imap = imap_watch_start(relayd_base, relayd_dns, cfg, relayd_bounces);
+	sdnotify("READY=1\nSTATUS=accepting mail");
+	relayd_watchdog = sdnotify_watchdog(relayd_base);
+	return 0;
+}
+
+/* relayd_teardown: free everything, in the reverse order (valgrind-clean exit). */
+static void
+relayd_teardown(void)
+{
+	sdnotify("STOPPING=1");
+	if (relayd_watchdog != NULL)
+		event_free(relayd_watchdog);
+	imap_watch_stop(relayd_imap);
+	metrics_free(relayd_metrics);
+	control_free(relayd_ctl);
+	scheduler_free(relayd_sched);
+	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
+	bounce_store_close(relayd_bounces);
+	queue_close(relayd_queue);
+	listener_free(relayd_listener);
+	for (int i = 0; i < 3; i++)
+		event_free(relayd_sigs[i]);
+	if (relayd_dns != NULL)
+		evdns_base_free(relayd_dns, 0);
+	event_base_free(relayd_base);
+	config_free(relayd_cfg);
+	for (size_t i = 0; i < relayd_noldcfg; i++)
+		config_free(relayd_oldcfg[i]);
+	free(relayd_oldcfg);
+}
+
 int
 main(int argc, char **argv)
 {
-	const char *path = RELAYD_DEFAULT_CONFIG;
 	int ch, check = 0;
-	struct config *cfg;
-	struct evdns_base *dns;
-	struct queue *q;
-	struct scheduler *sched;
-	struct control *ctl;
-	struct bounce_store *bounces;
-	struct imap_watch *imap;
-	struct event *sigs[3], *watchdog;
-	struct metrics *metrics = NULL;
-	long n;
 
+	relayd_path = RELAYD_DEFAULT_CONFIG;
 	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
 		switch (ch) {
 		case 'c':
-			path = optarg;
+			relayd_path = optarg;
 			break;
 		case 't':
 			check = 1;
@@ -215,87 +408,23 @@ main(int argc, char **argv)
 		relayd_usage(stderr);
 		return 64;
 	}
-	if ((cfg = config_load(path)) == NULL)
+	if ((relayd_cfg = config_load(relayd_path)) == NULL)
 		return 1;
 	if (check) {
-		fprintf(stderr, "%s: configuration is valid (%zu account%s)\n", path,
-		    cfg->naccounts, cfg->naccounts == 1 ? "" : "s");
-		config_free(cfg);
+		fprintf(stderr, "%s: configuration is valid (%zu account%s)\n", relayd_path,
+		    relayd_cfg->naccounts, relayd_cfg->naccounts == 1 ? "" : "s");
+		config_free(relayd_cfg);
 		return 0;
 	}
 	relayd_harden();
-	log_init(cfg->log_syslog, cfg->log_level);
+	log_init(relayd_cfg->log_syslog, relayd_cfg->log_level);
 	log_libevent();
-	if (outcome_init() == -1 || auth_init() == -1)
+	if (outcome_init() == -1 || auth_init() == -1 || relayd_setup() == -1)
 		return 1;
-
-	relayd_base = event_base_new();
-	/* Signals first: once a socket listens, a client or systemd may act on it. */
-	sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
-	sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
-	sigs[2] = evsignal_new(relayd_base, SIGHUP, relayd_signal, NULL);
-	for (int i = 0; i < 3; i++)
-		evsignal_add(sigs[i], NULL);
-	/* Resolver: /etc/hosts first, then the nameservers of /etc/resolv.conf. */
-	dns = evdns_base_new(relayd_base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
-	    EVDNS_BASE_DISABLE_WHEN_INACTIVE);
-	if (dns == NULL)
-		dns = evdns_base_new(relayd_base, 0);	/* no resolv.conf: hosts only */
-	if (dns != NULL)
-		evdns_base_load_hosts(dns, NULL);
-	/* What may need root: the sockets. Then the privileges go, then the spool opens. */
-	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg };
-	TAILQ_INIT(&relayd_srv.sessions);
-	if ((ctl = control_new(relayd_base, cfg->control_socket)) == NULL)
-		return 1;
-	if ((relayd_listener = listener_new(&relayd_srv)) == NULL)
-		return 1;
-	if (relayd_drop_privileges(cfg) == -1)
-		return 1;
-	if ((q = queue_open(relayd_base, cfg->spool_dir)) == NULL)
-		return 1;
-	if ((sched = scheduler_new(relayd_base, dns, cfg, q)) == NULL)
-		return 1;
-	if ((n = queue_load(q, scheduler_msg_loaded, sched)) == -1)
-		return 1;
-	relayd_srv.q = q;
-	relayd_srv.sched = sched;
-	control_register(ctl, "status", relayd_cmd_status, sched);
-	control_register(ctl, "enable", relayd_cmd_enable, sched);
-	queue_ctl_register(ctl, sched);
-	if ((bounces = bounce_store_open(relayd_base, cfg, ctl)) == NULL)
-		return 1;
-	scheduler_set_bounces(sched, bounces);
-	relayd_srv.bounces = bounces;
-	if (cfg->metrics_listen != NULL &&
-	    (metrics = metrics_new(relayd_base, cfg->metrics_listen, sched)) == NULL)
-		return 1;
-	listener_start(relayd_listener);
-	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
-	    RELAYD_VERSION, path, cfg->spool_dir, n, cfg->naccounts);
-	scheduler_run(sched);
-	imap = imap_watch_start(relayd_base, dns, cfg, bounces);
-	sdnotify("READY=1\nSTATUS=accepting mail");
-	watchdog = sdnotify_watchdog(relayd_base);
 
 	event_base_dispatch(relayd_base);
 
-	sdnotify("STOPPING=1");
-	if (watchdog != NULL)
-		event_free(watchdog);
-	imap_watch_stop(imap);
-	metrics_free(metrics);
-	control_free(ctl);
-	scheduler_free(sched);
-	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
-	bounce_store_close(bounces);
-	queue_close(q);
-	for (int i = 0; i < 3; i++)
-		event_free(sigs[i]);
-	if (dns != NULL)
-		evdns_base_free(dns, 0);
-	event_base_free(relayd_base);
-	config_free(cfg);
+	relayd_teardown();
 	log_info("stopped");
 	return 0;
 }

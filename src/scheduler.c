@@ -21,7 +21,9 @@ struct scheduler {
 	struct config		*cfg;
 	struct queue		*q;
 	struct bounce_store	*bounces;
-	struct sched_account	*accounts;
+	struct sched_account	**accounts;	/* in config order */
+	struct sched_account	**retired;	/* gone from the config; sessions ending */
+	size_t			 nretired;
 	size_t			 naccounts;
 	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
 	size_t			 nheap, heapcap;
@@ -38,6 +40,7 @@ struct scheduler {
 };
 
 static void scheduler_kick(struct scheduler *);
+static void scheduler_account_free(struct sched_account *);
 static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
     const char *, const char *, const char *);
 
@@ -200,6 +203,68 @@ scheduler_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	scheduler_kick(arg);
 }
 
+/* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
+static int
+scheduler_account_tls(struct sched_account *a)
+{
+	SSL_CTX *ctx = NULL;
+
+	if (a->cfg->tls != CONFIG_TLS_NONE && (ctx = tls_client_ctx(a->cfg->ca_file)) == NULL)
+		return -1;
+	SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
+	a->ssl_ctx = ctx;
+	return 0;
+}
+
+/* scheduler_account_quota: open the ledger as the account's limits need it. */
+static int
+scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_t now)
+{
+	const struct config_limits *l = &a->cfg->limits;
+	int durable = l->per_hour > 0 || l->per_day > 0;	/* only limits need a disk */
+
+	if (a->quota == NULL || durable != a->quota_durable) {	/* first time only */
+		struct quota *q = quota_open(cfg->spool_dir, a->cfg->name, durable, now);
+
+		if (q == NULL)
+			return -1;
+		quota_free(a->quota);
+		a->quota = q;
+		a->quota_durable = durable;
+	}
+	quota_set_limits(a->quota, l->per_hour, l->per_day);
+	return 0;
+}
+
+/* scheduler_account_new: the scheduler's state for a configured account, or NULL. */
+static struct sched_account *
+scheduler_account_new(struct config_account *ca, const struct config *cfg, time_t now)
+{
+	struct sched_account *a = xcalloc(1, sizeof(*a));
+
+	a->cfg = ca;
+	if (scheduler_account_quota(a, cfg, now) == -1 || scheduler_account_tls(a) == -1) {
+		scheduler_account_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* scheduler_account_free: stop its sessions (shutdown) and free it. */
+static void
+scheduler_account_free(struct sched_account *a)
+{
+	if (a == NULL)
+		return;
+	while (a->nsessions > 0)
+		upstream_stop(a->sess[a->nsessions - 1]);
+	SSL_CTX_free(a->ssl_ctx);
+	quota_free(a->quota);
+	free(a->why);
+	free(a->last_reply);
+	free(a);
+}
+
 struct scheduler *
 scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cfg,
     struct queue *q)
@@ -211,27 +276,13 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 	s->dns = dns;
 	s->cfg = cfg;
 	s->q = q;
-	s->naccounts = cfg->naccounts;
-	s->accounts = xcalloc(s->naccounts, sizeof(*s->accounts));
-	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = &s->accounts[i];
-		const struct config_limits *l;
-
-		a->cfg = &cfg->accounts[i];
-		l = &a->cfg->limits;
-		/* Only a limited account needs its ledger on disk. */
-		a->quota = quota_open(cfg->spool_dir, a->cfg->name,
-		    l->per_hour > 0 || l->per_day > 0, now);
-		if (a->quota == NULL) {
+	s->accounts = xcalloc(cfg->naccounts, sizeof(*s->accounts));
+	for (size_t i = 0; i < cfg->naccounts; i++) {
+		if ((s->accounts[i] = scheduler_account_new(&cfg->accounts[i], cfg, now)) == NULL) {
 			scheduler_free(s);
 			return NULL;
 		}
-		quota_set_limits(a->quota, l->per_hour, l->per_day);
-		if (a->cfg->tls != CONFIG_TLS_NONE &&
-		    (a->ssl_ctx = tls_client_ctx(a->cfg->ca_file)) == NULL) {
-			scheduler_free(s);
-			return NULL;
-		}
+		s->naccounts++;
 	}
 	s->timer = evtimer_new(base, scheduler_timer_cb, s);
 	return s;
@@ -243,16 +294,11 @@ scheduler_free(struct scheduler *s)
 	if (s == NULL)
 		return;
 	s->kicking = 1;		/* closing sessions must not start new ones */
-	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = &s->accounts[i];
-
-		while (a->nsessions > 0)
-			upstream_stop(a->sess[a->nsessions - 1]);
-		SSL_CTX_free(a->ssl_ctx);
-		quota_free(a->quota);
-		free(a->why);
-		free(a->last_reply);
-	}
+	for (size_t i = 0; i < s->naccounts; i++)
+		scheduler_account_free(s->accounts[i]);
+	for (size_t i = 0; i < s->nretired; i++)
+		scheduler_account_free(s->retired[i]);
+	free(s->retired);
 	for (size_t i = 0; i < s->idcap; i++)	/* waiting and held ones */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
 			next = m->hnext;
@@ -381,7 +427,7 @@ scheduler_flush(struct scheduler *s)
 	for (size_t i = s->nheap / 2; i-- > 0;)
 		scheduler_heap_down(s, i);
 	for (size_t i = 0; i < s->naccounts; i++)	/* connection backoff too, not throttles */
-		s->accounts[i].retry_at = 0;
+		s->accounts[i]->retry_at = 0;
 	log_info("flush: %zu deferred message(s) to be attempted now", n);
 	scheduler_kick(s);
 	return n;
@@ -410,7 +456,7 @@ scheduler_ready_at(const struct sched_account *a, time_t now)
 {
 	time_t t = now, q;
 
-	if (a->disabled)
+	if (a->disabled || a->retired)
 		return 0;
 	if (a->suspended_until > t)
 		t = a->suspended_until;
@@ -470,7 +516,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 	if (units == 0)
 		return now;
 	for (size_t i = 0; i < s->naccounts; i++) {
-		const struct sched_account *a = &s->accounts[i];
+		const struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
 		double r;
 
@@ -502,7 +548,7 @@ scheduler_status(struct scheduler *s)
 	size_t deferred = 0;
 
 	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = &s->accounts[i];
+		struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
 		const char *state = scheduler_account_state(a, now);
 		long hour, day;
@@ -558,7 +604,7 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	    "accepted, per account.\n# TYPE relayd_messages_sent_total counter\n");
 	for (size_t i = 0; i < s->naccounts; i++)
 		evbuffer_add_printf(out, "relayd_messages_sent_total{account=\"%s\"} %llu\n",
-		    s->accounts[i].cfg->name, s->accounts[i].nsent);
+		    s->accounts[i]->cfg->name, s->accounts[i]->nsent);
 	evbuffer_add_printf(out, "# HELP relayd_messages_deferred_total Deferred attempts "
 	    "(per recipient).\n# TYPE relayd_messages_deferred_total counter\n"
 	    "relayd_messages_deferred_total %llu\n", s->ndeferred);
@@ -569,7 +615,7 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	    "account.\n# TYPE relayd_throttle_events_total counter\n");
 	for (size_t i = 0; i < s->naccounts; i++)
 		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
-		    s->accounts[i].cfg->name, s->accounts[i].nthrottles);
+		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
 	scheduler_foreach(s, scheduler_metric_state, n);
 	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
 	    "state.\n# TYPE relayd_queue_messages gauge\n");
@@ -579,7 +625,7 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {
-		const struct sched_account *a = &s->accounts[i];
+		const struct sched_account *a = s->accounts[i];
 		long hour, day;
 
 		quota_used(a->quota, now, &hour, &day);
@@ -707,7 +753,7 @@ scheduler_kick(struct scheduler *s)
 			break;
 		}
 		for (size_t i = 0; i < s->naccounts && !chosen; i++) {
-			struct sched_account *a = &s->accounts[i];
+			struct sched_account *a = s->accounts[i];
 			time_t t;
 
 			if (!scheduler_fits(a, m))
@@ -941,14 +987,130 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 			a->sess[i] = a->sess[--a->nsessions];
 			break;
 		}
+	if (a->retired && a->nsessions == 0)	/* its last session is gone: free it */
+		for (size_t i = 0; i < s->nretired; i++)
+			if (s->retired[i] == a) {
+				s->retired[i] = s->retired[--s->nretired];
+				scheduler_account_free(a);
+				break;
+			}
 	scheduler_kick(s);
+}
+
+/* scheduler_account_changed: do old and new differ in what a disable was about? */
+static int
+scheduler_account_changed(const struct config_account *o, const struct config_account *n)
+{
+#define DIFF(f)	((o->f == NULL) != (n->f == NULL) || (o->f && strcmp(o->f, n->f) != 0))
+	return DIFF(host) || DIFF(username) || DIFF(password) || DIFF(address) ||
+	    DIFF(ca_file) || o->port != n->port || o->tls != n->tls;
+#undef DIFF
+}
+
+/* What a reload prepares for one configured account before anything changes. */
+struct scheduler_prep {
+	struct sched_account	*a;	/* kept (found by name) or new */
+	int			 is_new;
+	SSL_CTX			*ctx;	/* kept accounts: the new TLS context */
+	struct quota		*q;	/* kept accounts: a reopened ledger, or NULL */
+};
+
+int
+scheduler_reconfigure(struct scheduler *s, struct config *cfg)
+{
+	time_t now = time(NULL);
+	struct scheduler_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
+	size_t i, j, n = cfg->naccounts;
+
+	/* Phase 1: everything that can fail, with nothing running changed yet. */
+	for (i = 0; i < n; i++) {
+		struct config_account *ca = &cfg->accounts[i];
+		const struct config_limits *l = &ca->limits;
+		int durable = l->per_hour > 0 || l->per_day > 0;
+
+		for (j = 0; j < s->naccounts; j++)
+			if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
+				break;
+		if (j == s->naccounts) {
+			p[i].is_new = 1;
+			if ((p[i].a = scheduler_account_new(ca, cfg, now)) == NULL)
+				goto fail;
+			continue;
+		}
+		p[i].a = s->accounts[j];
+		if (ca->tls != CONFIG_TLS_NONE && (p[i].ctx = tls_client_ctx(ca->ca_file)) == NULL)
+			goto fail;
+		if (durable != p[i].a->quota_durable &&
+		    (p[i].q = quota_open(cfg->spool_dir, ca->name, durable, now)) == NULL)
+			goto fail;
+	}
+
+	/* Phase 2: apply; nothing here fails. */
+	for (i = 0; i < n; i++) {
+		struct sched_account *a = p[i].a;
+		struct config_account *old = a->cfg;
+
+		if (p[i].is_new)
+			continue;
+		a->cfg = &cfg->accounts[i];
+		SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
+		a->ssl_ctx = p[i].ctx;
+		if (p[i].q != NULL) {
+			quota_free(a->quota);
+			a->quota = p[i].q;
+			a->quota_durable = !a->quota_durable;
+		}
+		quota_set_limits(a->quota, a->cfg->limits.per_hour, a->cfg->limits.per_day);
+		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
+			a->disabled = 0;	/* "until its configuration changes" */
+			log_info("account=%s status=enabled (its configuration changed)",
+			    a->cfg->name);
+		}
+	}
+	/* Accounts no longer configured send nothing more; they go when idle. */
+	for (j = 0; j < s->naccounts; j++) {
+		struct sched_account *a = s->accounts[j];
+
+		for (i = 0; i < n && p[i].a != a; i++)
+			;
+		if (i < n)
+			continue;
+		log_info("account=%s removed from the configuration", a->cfg->name);
+		if (a->nsessions == 0) {
+			scheduler_account_free(a);
+			continue;
+		}
+		a->retired = 1;
+		s->retired = xreallocarray(s->retired, s->nretired + 1, sizeof(*s->retired));
+		s->retired[s->nretired++] = a;
+		for (int k = 0; k < a->nsessions; k++)	/* idle ones leave now */
+			upstream_wake(a->sess[k]);
+	}
+	s->accounts = xreallocarray(s->accounts, n ? n : 1, sizeof(*s->accounts));
+	for (i = 0; i < n; i++)
+		s->accounts[i] = p[i].a;
+	s->naccounts = n;
+	s->cfg = cfg;
+	free(p);
+	scheduler_kick(s);
+	return 0;
+fail:
+	for (i = 0; i < n; i++) {
+		if (p[i].is_new)
+			scheduler_account_free(p[i].a);
+		SSL_CTX_free(p[i].ctx);
+		quota_free(p[i].q);
+	}
+	free(p);
+	log_err("reload: the accounts could not be set up; the running configuration stays");
+	return -1;
 }
 
 int
 scheduler_enable(struct scheduler *s, const char *name)
 {
 	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = &s->accounts[i];
+		struct sched_account *a = s->accounts[i];
 
 		if (strcmp(a->cfg->name, name) != 0)
 			continue;

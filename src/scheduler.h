@@ -47,6 +47,8 @@ struct sched_account {
 	int			 disabled;	/* until the config changes or enable */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
+	int			 quota_durable;	/* the ledger is on disk (limits set) */
+	int			 retired;	/* gone from the config after a reload */
 	unsigned long long	 nsent;		/* messages sent (metrics) */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */
 };
@@ -67,6 +69,14 @@ struct scheduler;
 struct scheduler *scheduler_new(struct event_base *, struct evdns_base *,
 		    struct config *, struct queue *);
 void		 scheduler_free(struct scheduler *);
+
+/*
+ * scheduler_reconfigure: switch to a reloaded cfg. Accounts kept (by name) keep their
+ * ledger, suspension and sessions; new ones start; removed ones send nothing more
+ * and are freed when their sessions end. Returns 0, or -1 with nothing changed.
+ * cfg must outlive the scheduler (sessions in progress may still read the old one).
+ */
+int		 scheduler_reconfigure(struct scheduler *, struct config *);
 
 /* scheduler_set_bounces: where sent mail is recorded and suppression is asked. */
 void		 scheduler_set_bounces(struct scheduler *, struct bounce_store *);

@@ -611,8 +611,13 @@ upstream_next_tx(struct upstream *u)
 
 	if (u->state != UP_READY || u->msg != NULL)
 		return;
-	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL)
+	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL) {
+		if (u->acct->retired) {	/* its account left the config: leave too */
+			upstream_enter_state(u, UP_QUIT);
+			upstream_printf(u, "QUIT\r\n");
+		}
 		return;		/* idle; the READY timeout ends the session */
+	}
 	u->msg = m;
 	u->rcpts = xcalloc(m->nrcpt, sizeof(*u->rcpts));
 	/* This transaction's share: the first max recipients still pending. */
