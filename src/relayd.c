@@ -363,6 +363,7 @@ relayd_teardown(void)
 	imap_watch_stop(relayd_imap);
 	metrics_free(relayd_metrics);
 	control_free(relayd_ctl);
+	smtp_session_close_all(&relayd_srv);
 	scheduler_free(relayd_sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);

@@ -304,9 +304,23 @@ smtp_session_shutdown(struct smtp_server *srv)
 			s->client_gone = 1;	/* the spool answers; then it ends */
 			continue;
 		}
-		if (s->state != SMTP_QUIT && s->state != SMTP_DEAD)
-			smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again "
-			    "later", srv->cfg->hostname);
+		if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
+			continue;	/* closes by itself once its last reply is out */
+		smtp_session_tx_reset(s);
+		smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
+		    srv->cfg->hostname);
+		smtp_session_enter_state(s, SMTP_QUIT);	/* closed once that is written */
+	}
+}
+
+void
+smtp_session_close_all(struct smtp_server *srv)
+{
+	struct smtp_session *s;
+
+	while ((s = TAILQ_FIRST(&srv->sessions)) != NULL) {
+		if (s->state == SMTP_COMMIT)	/* never here: commits finish in the loop */
+			s->state = SMTP_CMD;
 		smtp_session_close(s);
 	}
 }

@@ -43,4 +43,7 @@ void	smtp_session_accept(struct smtp_server *, int fd, const struct sockaddr *sa
  */
 void	smtp_session_shutdown(struct smtp_server *);
 
+/* smtp_session_close_all: at exit, close whatever sessions are still open. */
+void	smtp_session_close_all(struct smtp_server *);
+
 #endif
