@@ -612,10 +612,20 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		struct sockaddr_storage ss;
 		int sslen = sizeof(ss);
 
+		char addr[64];
+
 		if (evutil_parse_sockaddr_port(c->metrics_listen, (struct sockaddr *)&ss,
 		    &sslen) == -1 || strrchr(c->metrics_listen, ':') == NULL)
 			config_error(ctx, config_setting_get_member(root, "metrics_listen"),
 			    "\"%s\" is not ADDRESS:PORT", c->metrics_listen);
+		else if (evutil_inet_ntop(ss.ss_family, ss.ss_family == AF_INET ?
+		    (void *)&((struct sockaddr_in *)&ss)->sin_addr :
+		    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr, addr, sizeof(addr)) &&
+		    !config_is_loopback(addr))
+			/* The metrics have no authentication: they stay on this host. */
+			config_error(ctx, config_setting_get_member(root, "metrics_listen"),
+			    "%s is not a loopback address (the metrics have no authentication)",
+			    c->metrics_listen);
 	}
 
 	c->log_level = LOG_INFO;
