@@ -61,6 +61,11 @@ static const struct {
 	  "{ name = \"m\"; provider = \"gmail\"; username = \"a@b.c\"; password = \"p\"; } );\n",
 	  ":2: accounts[1].name: \"m\" is used by another account" },
 	{ "accounts = ( { name = \"m\"; host = ; } );\n", ":1: syntax error" },
+	{ "metrics_listen = \"0.0.0.0:9125\";\n" ACCT, ":1: metrics_listen: 0.0.0.0:9125 is "
+	  "not a loopback address" },
+	{ "metrics_listen = \"127.0.0.1:9125\";\nlog = \"syslog\";\n" ACCT, NULL },
+	{ "log = \"file\";\n" ACCT, ":1: log: \"file\" is not a log target" },
+	{ "user = \"no-such-user-here\";\n" ACCT, ":1: user: there is no user" },
 };
 
 /* load: write text to a file, load it, return what config_load printed. */
