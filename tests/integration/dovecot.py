@@ -9,8 +9,9 @@
     d.stop(); d.restart()      # same port, same mailbox
     d.log()                    # Dovecot's own log
 
-Everything lives under dir: the config, base_dir (sockets, pid), state_dir, a passwd-file
-with the one user, the user's maildir, the log. /etc/dovecot, the system service and
+Everything lives under dir: the config, state_dir, a passwd-file with the one user, the
+user's maildir, the log; only base_dir (sockets, pid) is a short directory of its own under
+/tmp, as unix socket paths are limited to 108 octets (d.cleanup() removes it). /etc/dovecot, the system service and
 system users are not touched.
 
 Running as root: Dovecot refuses to run its login processes as root and refuses mail
@@ -24,11 +25,13 @@ runs of the suite) and shares the test's network namespace.
 
 import imaplib
 import os
+import random
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,11 +41,20 @@ START_TIMEOUT = 10.0
 
 
 def _free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A free port below the ephemeral range: a port the kernel hands out for outgoing
+    connections can be taken by a client in between, or even connect to itself (TCP
+    simultaneous open), which would make a server that is not there look up."""
+    for _ in range(200):
+        port = random.randrange(20000, 32000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free port for dovecot")
 
 
 def _accepts(port):
@@ -67,7 +79,9 @@ class Dovecot:
         self.conf = self.dir / "dovecot.conf"
         self.log_path = self.dir / "dovecot.log"
         self.proc = None
-        for d in ("run", "state", "mail/home"):
+        # base_dir holds unix sockets: a short path (108 octets at most for those)
+        self.base_dir = tempfile.mkdtemp(prefix="dovecot-")
+        for d in ("state", "mail/home"):
             (self.dir / d).mkdir(parents=True, exist_ok=True)
         (self.dir / "passwd").write_text("%s:{PLAIN}%s::::::\n" % (user, password))
         self.conf.write_text(self._config())
@@ -75,7 +89,7 @@ class Dovecot:
     def _config(self):
         d = self.dir
         return "\n".join([
-            "base_dir = %s/run" % d,
+            "base_dir = %s" % self.base_dir,
             "state_dir = %s/state" % d,
             "instance_name = relayd-test-%d" % self.port,
             "log_path = %s" % self.log_path,
@@ -120,7 +134,7 @@ class Dovecot:
              str(self.conf)], stdin=subprocess.DEVNULL, stdout=self._out,
             stderr=self._out, start_new_session=True)
         deadline = time.monotonic() + timeout
-        while not _accepts(self.port):
+        while not self._greets():
             if self.proc.poll() is not None:
                 raise AssertionError("dovecot exited with status %s during start-up\n%s"
                                      % (self.proc.returncode, self.log()))
@@ -130,6 +144,18 @@ class Dovecot:
                                      % (self.port, timeout, self.log()))
             time.sleep(0.05)
         return self
+
+    def _greets(self):
+        """Does the server answer with an IMAP greeting (over TLS for implicit)?"""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=2) as sock:
+                if self.tls == "implicit":
+                    ctx = ssl.create_default_context(cafile=self.ca)
+                    with ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+                        return tls.recv(100).startswith(b"* OK")
+                return sock.recv(100).startswith(b"* OK")
+        except (OSError, ssl.SSLError):
+            return False
 
     def stop(self, timeout=10):
         """SIGTERM the master (it ends its children and logs clients out with BYE)."""
@@ -148,6 +174,11 @@ class Dovecot:
         deadline = time.monotonic() + timeout
         while _accepts(self.port) and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def cleanup(self):
+        """Stop, and remove the socket directory (the rest stays with the test's files)."""
+        self.stop()
+        shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def restart(self):
         self.stop()

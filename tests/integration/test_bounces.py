@@ -209,7 +209,7 @@ def dovecot(tmp_path, certs):
                 user=USER)
     d.start()
     yield d
-    d.stop()
+    d.cleanup()
     print("===== dovecot log =====\n" + d.log())
 
 
@@ -371,7 +371,7 @@ def test_bounces_starttls_and_poll_without_idle(make_relay, provider, tmp_path, 
         wait_until(lambda: d.uids("&BB4EQgQ6BDAENwRL-") and not d.uids("INBOX"), WAIT,
                    "the report moved by COPY/STORE/EXPUNGE", interval=0.3, detail=r.log_tail)
     finally:
-        d.stop()
+        d.cleanup()
         print("===== dovecot (starttls) log =====\n" + d.log())
 
 
