@@ -411,3 +411,20 @@ def test_suppress_add_remove_list(make_relay, provider):
     assert suppressed(relay) == {}
     p = relay.ctl("bounces", "--json")
     assert p.returncode == 0 and json.loads(p.stdout) == {"bounces": []}, p
+
+
+@pytest.mark.deadline(60)
+def test_queued_mail_to_suppressed_address_fails(make_relay, provider):
+    """Mail queued before its address was suppressed is failed at the next attempt, not sent."""
+    relay = make_relay(provider)
+    addr = "later-dead@example.org"
+    provider.add_rule("rcpt", "451 4.3.0 Try again later", match=addr, times=1)
+    mark = relay.mark()
+    assert relay.submit(message(addr), from_addr=APP_FROM, to=[addr]) == {}
+    m = relay.wait_log(r"(\w+): to=<%s> .*status=deferred" % re.escape(addr), since=mark)
+    p = relay.ctl("suppress", "add", addr)
+    assert p.returncode == 0, p
+    relay.wait_log(r"%s: to=<%s> .*status=failed \(suppressed by the operator on"
+                   % (m.group(1), re.escape(addr)), since=mark)
+    relay.wait_queue(0)
+    assert all(addr not in r.rcpt_tos for r in provider.wait_for(0))
