@@ -299,11 +299,10 @@ scheduler_free(struct scheduler *s)
 	for (size_t i = 0; i < s->nretired; i++)
 		scheduler_account_free(s->retired[i]);
 	free(s->retired);
-	for (size_t i = 0; i < s->idcap; i++)	/* waiting and held ones */
+	for (size_t i = 0; i < s->idcap; i++)	/* every message: it owns them all */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
 			next = m->hnext;
-			if (!m->inflight)	/* in-flight ones were freed by their session */
-				queue_msg_free(m);
+			queue_msg_free(m);
 		}
 	free(s->ids);
 	free(s->heap);

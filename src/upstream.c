@@ -398,9 +398,9 @@ void
 upstream_stop(struct upstream *u)
 {
 	if (u->msg != NULL) {
-		/* Shutting down: the message stays queued as it is on disk. */
+		/* Shutting down: the message stays queued as it is on disk; the
+		 * scheduler, which owns it, frees it. */
 		u->acct->nbusy--;
-		queue_msg_free(u->msg);
 		u->msg = NULL;
 		upstream_tx_clear(u);
 	}
