@@ -11,7 +11,6 @@ check counts the provider's receive times per sliding window in that clock.
 
 import os
 import re
-import smtplib
 import threading
 import time
 
@@ -26,7 +25,7 @@ FIRST = "first@example.ru"       # logins of the two accounts in the two-account
 SECOND = "second@example.ru"
 
 
-# ---- helpers ------------------------------------------------------------------------------
+# ---- helpers -----------------------------------------------------------------------------
 
 def message(n, tag="q", to_hdr=b"Customer <rcpt@example.org>"):
     """Message number n: its number in Subject: and X-Seq: (found again at the provider)."""
@@ -189,7 +188,7 @@ def assert_exactly_once(msgs, expected):
         "duplicates %r, missing %r, unexpected %r" % (dups, sorted(missing), sorted(extra))
 
 
-# ---- hourly cap, restart, rollover ----------------------------------------------------------
+# ---- hourly cap, restart, rollover -------------------------------------------------------
 
 @pytest.mark.deadline(90)
 def test_hourly_cap_holds_across_restart_and_rolls_over(make_provider, make_relay):
@@ -224,12 +223,12 @@ def test_hourly_cap_holds_across_restart_and_rolls_over(make_provider, make_rela
         ledger.read_text()
 
     r.restart()
-    p.expect_quiet(3, 3)
+    p.expect_quiet(2, 3)
     held("after a restart")
 
     r.kill9()
     r.start()
-    p.expect_quiet(3, 3)
+    p.expect_quiet(2, 3)
     held("after kill -9 and a start")
 
     r.stop()
@@ -278,7 +277,7 @@ def test_recipient_quota_splits_a_message_across_the_hour(make_provider, make_re
     assert r.account_status()["hour"]["used"] == 2
 
 
-# ---- throttling -----------------------------------------------------------------------------
+# ---- throttling --------------------------------------------------------------------------
 
 @pytest.mark.deadline(60)
 def test_553_at_mail_throttles_the_account_and_everything_arrives(make_provider, make_relay):
@@ -371,7 +370,7 @@ def test_backoff_doubles_while_throttled_and_resets_after_a_success(make_provide
     assert not failed_lines(r)
 
 
-# ---- message size --------------------------------------------------------------------------
+# ---- message size ------------------------------------------------------------------------
 
 def big_message(n, size):
     """message(n) padded to about size bytes more, in 78-character lines."""
@@ -433,7 +432,7 @@ def test_small_message_behind_a_big_one_goes_through_the_first_account(make_prov
     assert [seq(m) for m in p1.messages] == ["q-2"], [seq(m) for m in p1.messages]
 
 
-# ---- spill-over -------------------------------------------------------------------------------
+# ---- spill-over --------------------------------------------------------------------------
 
 def two_accounts(r, p1, p2, first_limits, second_limits=None, **first_kw):
     return [account(r, p1, name="first", user=FIRST, limits=first_limits, **first_kw),
@@ -532,7 +531,7 @@ def test_spill_over_returns_to_the_first_account_after_its_throttle(make_provide
                       "first account sent %d after it" % (len(late), late, len(after)))
 
 
-# ---- batching, refused recipients ----------------------------------------------------------------
+# ---- batching, refused recipients --------------------------------------------------------
 
 def test_max_recipients_splits_into_transactions(make_provider, make_relay):
     """max_recipients = 2, one message to 5 recipients: 3 upstream transactions (2+2+1),
@@ -581,7 +580,7 @@ def test_refused_recipient_is_tried_once(make_provider, make_relay):
     assert a["state"] == "ready" and a["hour"]["used"] == 2, a
 
 
-# ---- disable, enable -------------------------------------------------------------------------
+# ---- disable, enable ---------------------------------------------------------------------
 
 @pytest.mark.deadline(60)
 def test_auth_failure_disables_until_relayctl_enable(make_provider, make_relay):
@@ -610,7 +609,7 @@ def test_auth_failure_disables_until_relayctl_enable(make_provider, make_relay):
     assert a["state"] == "ready" and a["why"] is None and a["hour"]["used"] == 1, a
 
 
-# ---- relayctl status ---------------------------------------------------------------------------
+# ---- relayctl status ---------------------------------------------------------------------
 
 def test_status_numbers_match_the_provider(make_provider, make_relay):
     """count = "recipients", per_hour = 6, per_day = 20: messages with 1, 2 and 3
@@ -702,7 +701,7 @@ def test_relayctl_without_relayd_fails_clearly(make_provider, make_relay, tmp_pa
     assert res.returncode == 69 and "cannot reach relayd" in res.stderr, res
 
 
-# ---- min_interval ---------------------------------------------------------------------------------
+# ---- min_interval ------------------------------------------------------------------------
 
 @pytest.mark.deadline(60)
 def test_min_interval_spaces_sends(make_provider, make_relay):
@@ -742,12 +741,12 @@ def test_min_interval_holds_for_mail_arriving_later(make_provider, make_relay):
         submit_all(r, [2 * k + 2])
         second = p.wait_for(2 * k + 2, timeout=10)[-1].time
         gaps.append(round(second - first, 2))
+        assert gaps[-1] >= 1.9, \
+            "min_interval = 2 but sends %r s apart (relayd counts whole seconds)" % gaps
         time.sleep(2.5)
-    assert all(g >= 1.9 for g in gaps), \
-        "min_interval = 2 but sends %r s apart (relayd counts whole seconds)" % gaps
 
 
-# ---- presets ---------------------------------------------------------------------------------
+# ---- presets -----------------------------------------------------------------------------
 
 PRESETS = {          # name: (per_hour, per_day, count), as src/preset.c gives them
     "mail.ru": (60, 150, "recipients"),
@@ -790,12 +789,12 @@ def test_unknown_preset_is_a_config_error(make_provider, make_relay):
     assert "hotmail.example" in res.stderr and "provider" in res.stderr, res.stderr
 
 
-# ---- the mailing ("Done when") ---------------------------------------------------------------
+# ---- the mailing ("Done when") -----------------------------------------------------------
 
 MAILING = int(os.environ.get("RELAYD_MAILING", "1000"))
 
 
-@pytest.mark.deadline(300)
+@pytest.mark.deadline(max(120, MAILING // 10))
 def test_mailing_two_accounts_throttle_midway_and_rollover(make_provider, make_relay):
     """The issue's "Done when": a mailing of MAILING (default 1,000; env RELAYD_MAILING)
     messages, submitted over 4 SMTP connections at once, into two accounts with limits
