@@ -8,7 +8,8 @@
  * Addresses are compared case-insensitively (ASCII), Message-IDs too.
  *
  * Three files, each starting with a format line, each appended one line per event
- * and synced; a line cut short by a crash (no final LF) is dropped at start-up.
+ * and synced; a line cut short by a crash (no final LF) is dropped at start-up
+ * (bounce_store_file.c does the file work, bounce_store_map.c the hash tables).
  *
  * SPOOL/bounces/sent: what went out, for matching; entries older than 30 days are
  * pruned (at start-up and daily, by rewriting the file: tmp, fsync, rename).
@@ -31,12 +32,13 @@
  *
  * SPOOL/bounces/suppress: the suppression list as a log, replayed at start-up:
  *   relayd-suppress 1
- *   add<TAB>TIME<TAB>ADDRESS<TAB>REASON      REASON: hard, soft:N (N soft bounces), operator
- *   del<TAB>TIME<TAB>ADDRESS                 removed by the operator
+ *   add<TAB>TIME<TAB>ADDRESS<TAB>REASON    REASON: hard, soft:N (after N soft), operator
+ *   del<TAB>TIME<TAB>ADDRESS               removed by the operator
  * It is rewritten (tmp, fsync, rename) at start-up when superseded lines pile up.
  * Soft bounces count toward soft_after only after an address's last "del". At
  * start-up the rules are applied again to the bounces on record, so a suppression
- * lost to a crash between the two appends is made again.
+ * lost to a crash between the two appends is made again. Every failed recipient
+ * counts, matched to our mail or not: the address is dead either way.
  */
 #include <sys/stat.h>
 
@@ -53,6 +55,8 @@
 
 #include "bounce_parse.h"
 #include "bounce_store.h"
+#include "bounce_store_file.h"
+#include "bounce_store_map.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -68,18 +72,6 @@
 #define BOUNCE_STORE_SENT_MAGIC		"relayd-sent 1"
 #define BOUNCE_STORE_BOUNCES_MAGIC	"relayd-bounces 1"
 #define BOUNCE_STORE_SUPPRESS_MAGIC	"relayd-suppress 1"
-
-/* A string-keyed hash table (chained); keys are copied, values borrowed. */
-struct bounce_store_map_ent {
-	char			*key;
-	void			*val;
-	struct bounce_store_map_ent	*next;
-};
-
-struct bounce_store_map {
-	struct bounce_store_map_ent	**b;
-	size_t			 nb, n;
-};
 
 /* One sent recipient. */
 struct bounce_sent {
@@ -107,16 +99,10 @@ struct bounce_addr {
 	char	 addr[];
 };
 
-/* An append-only file. */
-struct bounce_store_file {
-	const char	*name;		/* under SPOOL/bounces */
-	const char	*magic;
-	int		 fd;
-};
-
 struct bounce_store {
 	struct event_base	*base;
 	struct config		*cfg;
+	char			*dir;		/* SPOOL/bounces */
 	int			 dirfd;
 	struct bounce_store_file	 f_sent, f_bounces, f_suppress;
 
@@ -135,85 +121,6 @@ struct bounce_store {
 	int			 sent_dirty;
 	struct event		*prune_ev;
 };
-
-/* ---- hash table --------------------------------------------------------------------- */
-
-/* bounce_store_map_hash: FNV-1a. */
-static size_t
-bounce_store_map_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-/* bounce_store_map_get: the value under key, or NULL. */
-static void *
-bounce_store_map_get(const struct bounce_store_map *m, const char *key)
-{
-	if (m->nb == 0)
-		return NULL;
-	for (struct bounce_store_map_ent *e = m->b[bounce_store_map_hash(key) % m->nb]; e; e = e->next)
-		if (strcmp(e->key, key) == 0)
-			return e->val;
-	return NULL;
-}
-
-/* bounce_store_map_put: set key to val (replacing any earlier value). */
-static void
-bounce_store_map_put(struct bounce_store_map *m, const char *key, void *val)
-{
-	struct bounce_store_map_ent *e;
-	size_t i;
-
-	if (m->n >= m->nb) {	/* grow: keep chains short */
-		size_t nb = m->nb ? m->nb * 2 : 64;
-		struct bounce_store_map_ent **b = xcalloc(nb, sizeof(*b));
-
-		for (i = 0; i < m->nb; i++)
-			while ((e = m->b[i]) != NULL) {
-				m->b[i] = e->next;
-				size_t j = bounce_store_map_hash(e->key) % nb;
-				e->next = b[j];
-				b[j] = e;
-			}
-		free(m->b);
-		m->b = b;
-		m->nb = nb;
-	}
-	i = bounce_store_map_hash(key) % m->nb;
-	for (e = m->b[i]; e != NULL; e = e->next)
-		if (strcmp(e->key, key) == 0) {
-			e->val = val;
-			return;
-		}
-	e = xmalloc(sizeof(*e));
-	e->key = xstrdup(key);
-	e->val = val;
-	e->next = m->b[i];
-	m->b[i] = e;
-	m->n++;
-}
-
-/* bounce_store_map_clear: empty the table, freeing each value with freeval (may be NULL). */
-static void
-bounce_store_map_clear(struct bounce_store_map *m, void (*freeval)(void *))
-{
-	struct bounce_store_map_ent *e;
-
-	for (size_t i = 0; i < m->nb; i++)
-		while ((e = m->b[i]) != NULL) {
-			m->b[i] = e->next;
-			if (freeval != NULL)
-				freeval(e->val);
-			free(e->key);
-			free(e);
-		}
-	free(m->b);
-	memset(m, 0, sizeof(*m));
-}
 
 /* ---- small helpers ------------------------------------------------------------------ */
 
@@ -304,160 +211,6 @@ bounce_store_addr_ok(const char *a)
 	return 1;
 }
 
-/* ---- files -------------------------------------------------------------------------- */
-
-/*
- * bounce_store_file_load: open f (creating it with its format line), drop a torn last line,
- * and call fn for each line after the format line (without its LF, NUL-terminated).
- * Returns the number of lines, or -1 after logging.
- */
-static long
-bounce_store_file_load(struct bounce_store *b, struct bounce_store_file *f,
-    void (*fn)(struct bounce_store *, char *, size_t, void *), void *arg)
-{
-	struct stat st;
-	char *buf = NULL, *p, *nl;
-	long nlines = 0;
-	size_t len, keep;
-
-	f->fd = openat(b->dirfd, f->name, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (f->fd == -1 || fstat(f->fd, &st) == -1) {
-		log_err("bounces: cannot open %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
-		    strerror(errno));
-		return -1;
-	}
-	len = (size_t)st.st_size;
-	if (len == 0) {
-		char line[64];
-		int n = snprintf(line, sizeof(line), "%s\n", f->magic);
-
-		if (write(f->fd, line, (size_t)n) != n || fsync(f->fd) == -1 ||
-		    fsync(b->dirfd) == -1) {
-			log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir,
-			    f->name, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	buf = xmalloc(len + 1);
-	if (pread(f->fd, buf, len, 0) != (ssize_t)len) {
-		log_err("bounces: cannot read %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
-		    strerror(errno));
-		free(buf);
-		return -1;
-	}
-	buf[len] = '\0';
-	for (keep = len; keep > 0 && buf[keep - 1] != '\n'; keep--)
-		;
-	if (keep < len) {	/* a line cut short by a crash: it never counted */
-		log_warn("bounces: %s/bounces/%s: dropping a torn last line (%zu octets)",
-		    b->cfg->spool_dir, f->name, len - keep);
-		if (ftruncate(f->fd, (off_t)keep) == -1 || fsync(f->fd) == -1) {
-			log_err("bounces: cannot repair %s/bounces/%s: %s", b->cfg->spool_dir,
-			    f->name, strerror(errno));
-			free(buf);
-			return -1;
-		}
-		buf[keep] = '\0';
-	}
-	nl = strchr(buf, '\n');
-	if (nl == NULL || (size_t)(nl - buf) != strlen(f->magic) ||
-	    memcmp(buf, f->magic, strlen(f->magic)) != 0) {
-		log_err("bounces: %s/bounces/%s: not a \"%s\" file (written by another "
-		    "release?); move it away to start afresh", b->cfg->spool_dir, f->name,
-		    f->magic);
-		free(buf);
-		return -1;
-	}
-	for (p = nl + 1; *p != '\0'; p = nl + 1) {
-		nl = strchr(p, '\n');
-		*nl = '\0';
-		if (nl > p)
-			fn(b, p, (size_t)(nl - p), arg);
-		nlines++;
-	}
-	free(buf);
-	return nlines;
-}
-
-/* bounce_store_file_append: append one line durably (sync unless nosync). 0 or -1 (logged). */
-static int
-bounce_store_file_append(struct bounce_store *b, struct bounce_store_file *f, const char *line,
-    int nosync)
-{
-	size_t len = strlen(line), off = 0;
-	struct stat st;
-
-	if (f->fd == -1 || fstat(f->fd, &st) == -1)
-		goto fail;
-	while (off < len) {
-		ssize_t n = write(f->fd, line + off, len - off);
-
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = errno;	/* leave no torn line behind */
-			if (ftruncate(f->fd, st.st_size) == -1)
-				log_warn("bounces: cannot undo a partial write to %s: %s",
-				    f->name, strerror(errno));
-			errno = e;
-			goto fail;
-		}
-		off += (size_t)n;
-	}
-	if (!nosync && fdatasync(f->fd) == -1)
-		goto fail;
-	return 0;
-fail:
-	log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir, f->name,
-	    strerror(errno ? errno : EIO));
-	return -1;
-}
-
-/*
- * bounce_store_file_rewrite: replace f's contents with its format line and text (tmp,
- * fsync, rename, fsync the directory). Returns 0 or -1 (logged; the old file stays).
- */
-static int
-bounce_store_file_rewrite(struct bounce_store *b, struct bounce_store_file *f, const char *text)
-{
-	char tmp[64];
-	int fd;
-	FILE *fp;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", f->name);
-	if ((fd = openat(b->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1 ||
-	    (fp = fdopen(fd, "w")) == NULL) {
-		log_err("bounces: cannot create %s/bounces/%s: %s", b->cfg->spool_dir, tmp,
-		    strerror(errno));
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	fprintf(fp, "%s\n%s", f->magic, text);
-	if (fflush(fp) == EOF || fsync(fd) == -1) {
-		log_err("bounces: cannot write %s/bounces/%s: %s", b->cfg->spool_dir, tmp,
-		    strerror(errno));
-		fclose(fp);
-		unlinkat(b->dirfd, tmp, 0);
-		return -1;
-	}
-	fclose(fp);
-	if (renameat(b->dirfd, tmp, b->dirfd, f->name) == -1) {
-		log_err("bounces: cannot rename %s into place: %s", tmp, strerror(errno));
-		unlinkat(b->dirfd, tmp, 0);
-		return -1;
-	}
-	fsync(b->dirfd);
-	if (f->fd != -1)
-		close(f->fd);
-	f->fd = openat(b->dirfd, f->name, O_RDWR | O_APPEND | O_CLOEXEC);
-	if (f->fd == -1)
-		log_err("bounces: cannot reopen %s/bounces/%s: %s", b->cfg->spool_dir,
-		    f->name, strerror(errno));
-	return 0;
-}
-
 /* ---- sent mail ---------------------------------------------------------------------- */
 
 /* bounce_store_index_sent: make s findable (the latest entry wins). */
@@ -504,8 +257,9 @@ bounce_store_free_sent(struct bounce_sent *s)
 
 /* bounce_store_load_sent: one line of the sent file. */
 static void
-bounce_store_load_sent(struct bounce_store *b, char *line, size_t len, void *arg)
+bounce_store_load_sent(char *line, size_t len, void *arg)
 {
+	struct bounce_store *b = arg;
 	char *f[5], *p = line;
 	int n = 0;
 
@@ -558,7 +312,7 @@ bounce_store_rewrite_sent(struct bounce_store *b)
 		    s->mid, s->rcpt);
 	}
 	fclose(fp);
-	bounce_store_file_rewrite(b, &b->f_sent, text);
+	bounce_store_file_rewrite(&b->f_sent, text);
 	free(text);
 }
 
@@ -591,7 +345,7 @@ bounce_store_sent(struct bounce_store *b, const struct queue_msg *m, size_t idx,
 		return;
 	}
 	line = xasprintf("%lld\t%s\t%s\t%s\t%s\n", (long long)now, m->id, account, mid, rcpt);
-	if (bounce_store_file_append(b, &b->f_sent, line, 1) == 0 && !b->sent_dirty) {
+	if (bounce_store_file_append(&b->f_sent, line, 1) == 0 && !b->sent_dirty) {
 		b->sent_dirty = 1;
 		event_active(b->sync_ev, 0, 0);
 	}
@@ -648,8 +402,9 @@ bounce_store_reason(const struct bounce_addr *e)
 
 /* bounce_store_load_suppress: replay one line of the suppression log. */
 static void
-bounce_store_load_suppress(struct bounce_store *b, char *line, size_t len, void *arg)
+bounce_store_load_suppress(char *line, size_t len, void *arg)
 {
+	struct bounce_store *b = arg;
 	char *f[4], *p = line;
 	int n = 0;
 	struct bounce_addr *e;
@@ -686,7 +441,7 @@ bounce_store_suppress(struct bounce_store *b, struct bounce_addr *e, time_t t,
 	e->since = t;
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);
 	char *line = xasprintf("add\t%lld\t%s\t%s\n", (long long)t, e->addr, reason);
-	bounce_store_file_append(b, &b->f_suppress, line, 0);	/* redone at start-up if lost */
+	bounce_store_file_append(&b->f_suppress, line, 0);	/* redone at start-up if lost */
 	b->nsuppress_lines++;
 	free(line);
 	bounce_store_why(e, why, sizeof(why));
@@ -739,7 +494,7 @@ bounce_store_compact_suppress(struct bounce_store *b)
 			}
 		}
 	fclose(fp);
-	if (bounce_store_file_rewrite(b, &b->f_suppress, text) == 0)
+	if (bounce_store_file_rewrite(&b->f_suppress, text) == 0)
 		b->nsuppress_lines = n;
 	free(text);
 }
@@ -844,8 +599,9 @@ bounce_store_jget(json_t *o, const char *k)
 
 /* bounce_store_load_rec: one line of the bounces file. */
 static void
-bounce_store_load_rec(struct bounce_store *b, char *line, size_t len, void *arg)
+bounce_store_load_rec(char *line, size_t len, void *arg)
 {
+	struct bounce_store *b = arg;
 	json_t *o = json_loadb(line, len, 0, NULL);
 	struct bounce_rec *r;
 	const char *kind, *status;
@@ -912,7 +668,7 @@ bounce_store_prune_recs(struct bounce_store *b, time_t now)
 	}
 	b->nrecs = j;
 	fclose(fp);
-	bounce_store_file_rewrite(b, &b->f_bounces, text);
+	bounce_store_file_rewrite(&b->f_bounces, text);
 	free(text);
 }
 
@@ -985,7 +741,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		json_t *o = bounce_store_rec_json(r, 1);
 		char *js = json_dumps(o, JSON_COMPACT);
 		char *line = xasprintf("%s\n", js ? js : "{}");
-		int rc_w = bounce_store_file_append(b, &b->f_bounces, line, 0);
+		int rc_w = bounce_store_file_append(&b->f_bounces, line, 0);
 		free(line);
 		free(js);
 		json_decref(o);
@@ -1108,7 +864,7 @@ bounce_store_cmd_add(json_t *args, char **err, void *arg)
 		return res;
 	}
 	line = xasprintf("add\t%lld\t%s\toperator\n", (long long)now, a);
-	if (bounce_store_file_append(b, &b->f_suppress, line, 0) == -1) {
+	if (bounce_store_file_append(&b->f_suppress, line, 0) == -1) {
 		free(line);
 		free(a);
 		*err = xstrdup("cannot write the suppression list (see relayd's log)");
@@ -1143,7 +899,7 @@ bounce_store_cmd_remove(json_t *args, char **err, void *arg)
 		return NULL;
 	}
 	line = xasprintf("del\t%lld\t%s\n", (long long)now, a);
-	if (bounce_store_file_append(b, &b->f_suppress, line, 0) == -1) {
+	if (bounce_store_file_append(&b->f_suppress, line, 0) == -1) {
 		free(line);
 		free(a);
 		*err = xstrdup("cannot write the suppression list (see relayd's log)");
@@ -1178,29 +934,28 @@ struct bounce_store *
 bounce_store_open(struct event_base *base, struct config *cfg, struct control *ctl)
 {
 	struct bounce_store *b = xcalloc(1, sizeof(*b));
-	char *dir = xasprintf("%s/bounces", cfg->spool_dir);
 	time_t now = time(NULL);
-	long nsupp;
 	struct timeval day = { .tv_sec = BOUNCE_STORE_PRUNE_EVERY };
 
 	b->base = base;
 	b->cfg = cfg;
-	b->f_sent = (struct bounce_store_file){ "sent", BOUNCE_STORE_SENT_MAGIC, -1 };
-	b->f_bounces = (struct bounce_store_file){ "bounces", BOUNCE_STORE_BOUNCES_MAGIC, -1 };
-	b->f_suppress = (struct bounce_store_file){ "suppress", BOUNCE_STORE_SUPPRESS_MAGIC, -1 };
-	if ((mkdir(dir, 0700) == -1 && errno != EEXIST) ||
-	    (b->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		log_err("bounces: cannot open %s: %s", dir, strerror(errno));
-		free(dir);
+	b->dir = xasprintf("%s/bounces", cfg->spool_dir);
+	b->f_sent = (struct bounce_store_file){ "sent", BOUNCE_STORE_SENT_MAGIC, b->dir, -1, -1 };
+	b->f_bounces = (struct bounce_store_file){ "bounces", BOUNCE_STORE_BOUNCES_MAGIC, b->dir,
+	    -1, -1 };
+	b->f_suppress = (struct bounce_store_file){ "suppress", BOUNCE_STORE_SUPPRESS_MAGIC,
+	    b->dir, -1, -1 };
+	if ((mkdir(b->dir, 0700) == -1 && errno != EEXIST) ||
+	    (b->dirfd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		log_err("bounces: cannot open %s: %s", b->dir, strerror(errno));
 		b->dirfd = -1;
 		bounce_store_close(b);
 		return NULL;
 	}
-	free(dir);
-	if ((nsupp = bounce_store_file_load(b, &b->f_suppress, bounce_store_load_suppress,
-	    NULL)) == -1 ||
-	    bounce_store_file_load(b, &b->f_bounces, bounce_store_load_rec, NULL) == -1 ||
-	    bounce_store_file_load(b, &b->f_sent, bounce_store_load_sent, NULL) == -1) {
+	b->f_sent.dirfd = b->f_bounces.dirfd = b->f_suppress.dirfd = b->dirfd;
+	if (bounce_store_file_load(&b->f_suppress, bounce_store_load_suppress, b) == -1 ||
+	    bounce_store_file_load(&b->f_bounces, bounce_store_load_rec, b) == -1 ||
+	    bounce_store_file_load(&b->f_sent, bounce_store_load_sent, b) == -1) {
 		bounce_store_close(b);
 		return NULL;
 	}
@@ -1248,11 +1003,11 @@ bounce_store_close(struct bounce_store *b)
 	bounce_store_map_clear(&b->by_rcpt, NULL);
 	bounce_store_map_clear(&b->seen, NULL);
 	bounce_store_map_clear(&b->addrs, free);
-	struct bounce_store_file *files[] = { &b->f_sent, &b->f_bounces, &b->f_suppress };
-	for (size_t i = 0; i < 3; i++)
-		if (files[i]->fd != -1)
-			close(files[i]->fd);
+	bounce_store_file_close(&b->f_sent);
+	bounce_store_file_close(&b->f_bounces);
+	bounce_store_file_close(&b->f_suppress);
 	if (b->dirfd != -1)
 		close(b->dirfd);
+	free(b->dir);
 	free(b);
 }

@@ -11,22 +11,22 @@
  *
  * imap_session_send enters a state and writes its command; imap_session_tagged
  * reads the reply and chooses the next state (OpenSMTPD's mta_enter_state /
- * mta_response split). The conversation: connect (implicit TLS, or STARTTLS before anything else; the
- * certificate and host name checked by tls.c), CAPABILITY, AUTHENTICATE PLAIN
- * (with SASL-IR when offered) or LOGIN, CREATE move_to (if set; "already exists" is
- * fine), SELECT folder, UID FETCH last+1:* (UID BODY.PEEK[]) so nothing is marked
- * \Seen, each message through bounce_parse into bounce_store, the notifications
- * moved to move_to (UID MOVE, or UID COPY + STORE \Deleted + UID EXPUNGE), then
- * IDLE (RFC 2177; ended and re-issued every 25 minutes, before the 29-minute limit)
- * or a poll every cfg->poll seconds. A dropped or refused connection is retried
- * with a growing delay (1 s doubling to 5 min).
+ * mta_response split). The conversation: connect (implicit TLS, or STARTTLS before
+ * anything else; the certificate and host name checked by tls.c), CAPABILITY,
+ * AUTHENTICATE PLAIN (with SASL-IR when offered) or LOGIN, CREATE move_to (if set;
+ * "already exists" is fine), SELECT folder, UID FETCH last+1:* (UID BODY.PEEK[]) so
+ * nothing is marked \Seen, each message through bounce_parse into bounce_store, the
+ * delivery reports moved to move_to (UID MOVE, or UID COPY + STORE \Deleted + UID
+ * EXPUNGE), then IDLE (RFC 2177; ended and re-issued every 25 minutes, before the
+ * 29-minute limit) or a poll every cfg->poll seconds. A dropped or refused
+ * connection is retried with a growing delay (1 s doubling to 5 min).
  *
  * What has been read survives restarts in SPOOL/imap/ACCOUNT (imap_mailbox.c has
  * the format). It is written after each FETCH, once the bounces it found are on
- * disk, so a crash can only make relayd read a message again; bounce_store ignores what it already
- * has (by a digest of the message), so nothing is counted twice. On the first
- * contact with a mailbox (no state, another folder, or a new UIDVALIDITY) the
- * messages already there are left alone and watching starts at UIDNEXT.
+ * disk, so a crash can only make relayd read a message again; bounce_store ignores
+ * what it already has (by a digest of the message), so nothing is counted twice. On
+ * the first contact with a mailbox (no state, another folder, or a new UIDVALIDITY)
+ * the messages already there are left alone and watching starts at UIDNEXT.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1067,8 +1067,8 @@ imap_session_read_cb(struct bufferevent *bev, void *arg)
 /* ---- life cycle --------------------------------------------------------------------- */
 
 struct imap_session *
-imap_session_new(struct event_base *base, struct evdns_base *dns, struct bounce_store *store,
-    struct config_account *a, const char *dir)
+imap_session_new(struct event_base *base, struct evdns_base *dns,
+    struct bounce_store *store, struct config_account *a, const char *dir)
 {
 	struct imap_session *s;
 	SSL_CTX *ctx = NULL;
