@@ -24,7 +24,7 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lz -lm
+LDLIBS  += $(PKG_LIBS) -lz -lm -lcrypt
 
 B       := build
 MAINS   := src/relayd.c src/relayctl.c src/relay-sendmail.c

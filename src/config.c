@@ -24,6 +24,7 @@
 
 #include <event2/util.h>
 
+#include "acl.h"
 #include "config.h"
 #include "log.h"
 #include "preset.h"
@@ -34,12 +35,14 @@ struct config_ctx {
 	FILE		*err;		/* where problems are reported */
 	int		 errors;
 	int		 lastline;	/* where a missing top-level key would go */
+	const config_setting_t *listen_public;	/* a non-loopback listen entry */
 };
 
 static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
-	"user", "control_group", "metrics_listen", NULL
+	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
+	"allow_networks", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
@@ -541,14 +544,71 @@ config_listen(struct config_ctx *ctx, const config_setting_t *s, struct config *
 		else
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, host,
 			    sizeof(host));
-		if (!config_is_loopback(host)) {
-			config_error(ctx, e, "%s is not a loopback address: relayd relays for "
-			    "local programs only, and listening there would make it an open "
-			    "relay", v);
-			continue;
-		}
+		if (!config_is_loopback(host))
+			ctx->listen_public = e;	/* allowed only with AUTH or allow_networks */
 		c->listen[c->nlisten++] = xstrdup(v);
 	}
+}
+
+/*
+ * config_access: who may submit mail. Loopback clients always may; a listener on any
+ * other address needs SMTP AUTH (over TLS: tls_cert, tls_key, auth_users) or an
+ * allow_networks list, else relayd would be an open relay and the file is refused.
+ */
+static void
+config_access(struct config_ctx *ctx, const config_setting_t *root, struct config *c)
+{
+	const config_setting_t *s;
+
+	if (config_str(ctx, root, "tls_cert", &c->tls_cert, 0) && access(c->tls_cert, R_OK))
+		config_error(ctx, config_setting_get_member(root, "tls_cert"), "cannot read "
+		    "%s: %s", c->tls_cert, strerror(errno));
+	if (config_str(ctx, root, "tls_key", &c->tls_key, 0)) {
+		struct stat st;
+
+		s = config_setting_get_member(root, "tls_key");
+		if (stat(c->tls_key, &st) == -1 || access(c->tls_key, R_OK) == -1)
+			config_error(ctx, s, "cannot read %s: %s", c->tls_key, strerror(errno));
+		else if (st.st_mode & (S_IROTH | S_IWOTH))
+			config_error(ctx, s, "%s is accessible to other users (mode %03o); "
+			    "chmod 600 it", c->tls_key, (unsigned)st.st_mode & 0777);
+	}
+	if ((c->tls_cert == NULL) != (c->tls_key == NULL))
+		config_error(ctx, config_setting_get_member(root, c->tls_cert ? "tls_cert" :
+		    "tls_key"), "tls_cert and tls_key go together");
+	if (config_str(ctx, root, "auth_users", &c->auth_users, 0)) {
+		s = config_setting_get_member(root, "auth_users");
+		free(config_read_secret(ctx, s, c->auth_users));	/* readable, not public */
+		if (c->tls_cert == NULL)
+			config_error(ctx, s, "needs tls_cert and tls_key: passwords are accepted "
+			    "only over TLS (STARTTLS)");
+	}
+	if ((s = config_setting_get_member(root, "allow_networks")) != NULL) {
+		int n = config_setting_length(s);
+
+		if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+		    config_setting_type(s) != CONFIG_TYPE_LIST) {
+			config_error(ctx, s, "must be a list of networks, e.g. "
+			    "[ \"192.168.1.0/24\", \"10.0.0.5\" ]");
+			n = 0;
+		}
+		c->allow = xcalloc(n ? n : 1, sizeof(*c->allow));
+		for (int i = 0; i < n; i++) {
+			const config_setting_t *e = config_setting_get_elem(s, i);
+			const char *v = config_setting_get_string(e);
+
+			if (v == NULL || acl_parse(v, &c->allow[c->nallow]) == -1)
+				config_error(ctx, e, "\"%s\" is not a network (ADDRESS or "
+				    "ADDRESS/PREFIX, IPv4 or IPv6)", v ? v : "?");
+			else
+				c->nallow++;
+		}
+	}
+	if (ctx->listen_public != NULL && c->auth_users == NULL && c->nallow == 0)
+		config_error(ctx, ctx->listen_public, "%s is not a loopback address, and nothing "
+		    "says who may send from there: that would make relayd an open relay. Set "
+		    "allow_networks, or auth_users with tls_cert and tls_key (SMTP AUTH), or "
+		    "listen on loopback only", config_setting_get_string(ctx->listen_public));
 }
 
 /* config_check: every top-level key, with defaults for what is absent. */
@@ -683,6 +743,8 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		}
 	}
 
+	config_access(ctx, root, c);
+
 	s = config_setting_get_member(root, "accounts");
 	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
 		config_error(ctx, s, "accounts: %s", s == NULL ? "missing: at least one "
@@ -785,6 +847,10 @@ config_free(struct config *c)
 	free(c->hostname);
 	free(c->user);
 	free(c->control_group);
+	free(c->tls_cert);
+	free(c->tls_key);
+	free(c->auth_users);
+	free(c->allow);
 	free(c->metrics_listen);
 	free(c->path);
 	free(c);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "acl.h"
 #include "outcome.h"
 
 enum config_tls {
@@ -76,6 +77,11 @@ struct config {
 	char		*user;		/* drop to this user after binding (as root), or NULL */
 	char		*control_group;	/* group of the control socket, or NULL */
 	char		*metrics_listen; /* "ADDR:PORT" for /metrics, or NULL */
+	char		*tls_cert;	/* inbound STARTTLS certificate chain, or NULL */
+	char		*tls_key;
+	char		*auth_users;	/* passwd-style file for inbound SMTP AUTH, or NULL */
+	struct acl_net	*allow;		/* allow_networks: may send without AUTH */
+	size_t		 nallow;
 	int		 retry_initial;	/* seconds */
 	int		 retry_max;
 	int		 retry_lifetime;

@@ -34,7 +34,9 @@
 #include "queue_ctl.h"
 #include "scheduler.h"
 #include "sdnotify.h"
+#include "smtp_auth.h"
 #include "smtp_session.h"
+#include "tls.h"
 #include "xmalloc.h"
 
 #define RELAYD_VERSION		"0.1"
@@ -159,6 +161,9 @@ relayd_reload(char **err)
 	relayd_keep("user", &n->user, relayd_cfg->user);
 	relayd_keep("control_group", &n->control_group, relayd_cfg->control_group);
 	relayd_keep("metrics_listen", &n->metrics_listen, relayd_cfg->metrics_listen);
+	relayd_keep("tls_cert", &n->tls_cert, relayd_cfg->tls_cert);
+	relayd_keep("tls_key", &n->tls_key, relayd_cfg->tls_key);
+	relayd_keep("auth_users", &n->auth_users, relayd_cfg->auth_users);
 	if (scheduler_reconfigure(relayd_sched, n) == -1) {
 		config_free(n);
 		if (err != NULL)
@@ -320,6 +325,11 @@ relayd_setup(void)
 	/* What may need root: the sockets. Then the privileges go, then the spool. */
 	relayd_srv = (struct smtp_server){ .base = relayd_base, .cfg = cfg };
 	TAILQ_INIT(&relayd_srv.sessions);
+	if (cfg->tls_cert != NULL &&
+	    (relayd_srv.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key)) == NULL)
+		return -1;
+	if (cfg->auth_users != NULL && smtp_auth_init(cfg->auth_users, cfg->hostname) == -1)
+		return -1;
 	if ((relayd_ctl = control_new(relayd_base, cfg->control_socket)) == NULL ||
 	    (relayd_listener = listener_new(&relayd_srv)) == NULL ||
 	    relayd_drop_privileges(cfg) == -1)
@@ -369,6 +379,7 @@ relayd_teardown(void)
 	bounce_store_close(relayd_bounces);
 	queue_close(relayd_queue);
 	listener_free(relayd_listener);
+	SSL_CTX_free(relayd_srv.tls_ctx);
 	for (int i = 0; i < 3; i++)
 		event_free(relayd_sigs[i]);
 	if (relayd_dns != NULL)

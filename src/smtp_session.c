@@ -20,8 +20,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 #include <event2/util.h>
 
+#include "acl.h"
 #include "bounce_store.h"
 #include "config.h"
 #include "log.h"
@@ -30,6 +33,7 @@
 #include "scheduler.h"
 #include "smtp_data.h"
 #include "smtp_parse.h"
+#include "smtp_auth.h"
 #include "smtp_session.h"
 #include "xmalloc.h"
 
@@ -40,6 +44,8 @@ enum smtp_state {
 	SMTP_CMD,
 	SMTP_DATA,
 	SMTP_COMMIT,
+	SMTP_AUTH,		/* reading the client's answers to AUTH challenges */
+	SMTP_STARTTLS,		/* 220 said; TLS starts once it is written */
 	SMTP_QUIT,
 	SMTP_DEAD,
 	SMTP_NSTATES
@@ -50,6 +56,8 @@ static const int smtp_timeouts[SMTP_NSTATES] = {
 	[SMTP_CMD] = 120,
 	[SMTP_DATA] = 300,
 	[SMTP_COMMIT] = 0,	/* input paused; the spool answers */
+	[SMTP_AUTH] = 60,
+	[SMTP_STARTTLS] = 30,
 	[SMTP_QUIT] = 10,
 	[SMTP_DEAD] = 0,
 };
@@ -58,7 +66,7 @@ _Static_assert(sizeof(smtp_timeouts) / sizeof(smtp_timeouts[0]) == SMTP_NSTATES,
 
 static const char *smtp_state_names[SMTP_NSTATES] = {
 	[SMTP_CMD] = "cmd", [SMTP_DATA] = "data", [SMTP_COMMIT] = "commit",
-	[SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
+	[SMTP_AUTH] = "auth", [SMTP_STARTTLS] = "starttls", [SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
 };
 
 struct smtp_session {
@@ -71,6 +79,10 @@ struct smtp_session {
 	char			*helo;		/* NULL until HELO/EHLO */
 	int			 errors;
 	int			 client_gone;	/* disconnected while the spool commits */
+	int			 tls_up;	/* after STARTTLS */
+	int			 may_relay;	/* loopback, allow_networks, or AUTH done */
+	struct smtp_auth	*auth;		/* an AUTH exchange in progress or done */
+	char			*auth_user;	/* who authenticated, or NULL */
 
 	/* The transaction. */
 	struct queue_msg	*msg;		/* from MAIL to the end of DATA */
@@ -101,6 +113,8 @@ static void smtp_cmd_quit(struct smtp_session *, const char *);
 static void smtp_cmd_vrfy(struct smtp_session *, const char *);
 static void smtp_cmd_help(struct smtp_session *, const char *);
 static void smtp_cmd_unsupported(struct smtp_session *, const char *);
+static void smtp_cmd_starttls(struct smtp_session *, const char *);
+static void smtp_cmd_auth(struct smtp_session *, const char *);
 
 static const struct smtp_cmd {
 	const char	*verb;
@@ -117,14 +131,15 @@ static const struct smtp_cmd {
 	{ "QUIT", smtp_cmd_quit, 0 },
 	{ "VRFY", smtp_cmd_vrfy, 0 },
 	{ "HELP", smtp_cmd_help, 0 },
-	{ "STARTTLS", smtp_cmd_unsupported, 0 },
-	{ "AUTH", smtp_cmd_unsupported, 0 },
+	{ "STARTTLS", smtp_cmd_starttls, CMD_HELO | CMD_NOMAIL },
+	{ "AUTH", smtp_cmd_auth, CMD_HELO | CMD_NOMAIL },
 	{ "BDAT", smtp_cmd_unsupported, 0 },
 	{ "ETRN", smtp_cmd_unsupported, 0 },
 	{ "EXPN", smtp_cmd_unsupported, 0 },
 };
 
 static void smtp_session_read_cb(struct bufferevent *, void *);
+static void smtp_session_tls_start(struct smtp_session *);
 static void smtp_session_process(struct smtp_session *);
 
 /* smtp_session_enter_state: the one place a session changes state. */
@@ -186,6 +201,8 @@ smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
 	struct smtp_session *s = arg;
 
 	event_free(s->free_ev);
+	smtp_auth_free(s->auth);
+	free(s->auth_user);
 	free(s->helo);
 	free(s);
 }
@@ -231,7 +248,19 @@ static void
 smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct smtp_session *s = arg;
+	unsigned long e;
 
+	if (s->tls_up && (e = bufferevent_get_openssl_error(bev)) != 0) {
+		char buf[256];
+
+		ERR_error_string_n(e, buf, sizeof(buf));
+		log_info("smtp: client=%s TLS failed: %s", s->addr, buf);
+		ERR_clear_error();
+	}
+	if (what & BEV_EVENT_CONNECTED) {	/* the STARTTLS handshake is done */
+		log_debug("smtp: client=%s TLS established", s->addr);
+		return;
+	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTP_QUIT) {
 		log_info("smtp: client=%s timeout in state %s", s->addr,
 		    smtp_state_names[s->state]);
@@ -245,7 +274,10 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 	smtp_session_close(s);
 }
 
-/* smtp_session_write_cb: the output drained; a session that said goodbye ends. */
+/*
+ * smtp_session_write_cb: the output drained: a session that said goodbye ends, and
+ * one that said 220 to STARTTLS starts TLS.
+ */
 static void
 smtp_session_write_cb(struct bufferevent *bev, void *arg)
 {
@@ -253,6 +285,8 @@ smtp_session_write_cb(struct bufferevent *bev, void *arg)
 
 	if (s->state == SMTP_QUIT)
 		smtp_session_close(s);
+	else if (s->state == SMTP_STARTTLS)
+		smtp_session_tls_start(s);
 }
 
 void
@@ -281,6 +315,8 @@ smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, 
 	else
 		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 		    s->addr, sizeof(s->addr));
+	/* Local programs may send; others only from allow_networks or after AUTH. */
+	s->may_relay = acl_is_loopback(sa) || acl_match(srv->cfg->allow, srv->cfg->nallow, sa);
 	s->free_ev = event_new(srv->base, -1, 0, smtp_session_free_cb, s);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
@@ -357,7 +393,134 @@ smtp_cmd_ehlo(struct smtp_session *s, const char *args)
 	smtp_session_reply(s, "250-PIPELINING");
 	smtp_session_reply(s, "250-SIZE %llu", s->srv->cfg->max_message_size);
 	smtp_session_reply(s, "250-8BITMIME");
+	if (s->srv->tls_ctx != NULL && !s->tls_up)
+		smtp_session_reply(s, "250-STARTTLS");
+	/* Passwords only over TLS (RFC 4954 4): AUTH is not offered before it. */
+	if (s->srv->cfg->auth_users != NULL && s->tls_up && s->auth_user == NULL)
+		smtp_session_reply(s, "250-AUTH PLAIN LOGIN");
 	smtp_session_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static void
+smtp_cmd_starttls(struct smtp_session *s, const char *args)
+{
+	if (s->srv->tls_ctx == NULL) {
+		smtp_session_error(s, "502 5.5.1 Error: STARTTLS is not configured here");
+		return;
+	}
+	if (s->tls_up) {
+		smtp_session_error(s, "503 5.5.1 Error: TLS is already active");
+		return;
+	}
+	if (*args != '\0') {
+		smtp_session_error(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	smtp_session_reply(s, "220 2.0.0 Ready to start TLS");
+	/*
+	 * Whatever the client sent after STARTTLS in clear is thrown away, and the
+	 * session starts again (RFC 3207 4.2; CVE-2011-0411: commands injected before
+	 * the handshake must not run as if they came over TLS). Nothing more is read
+	 * in clear: anything that still comes is the start of the handshake.
+	 */
+	evbuffer_drain(bufferevent_get_input(s->bev),
+	    evbuffer_get_length(bufferevent_get_input(s->bev)));
+	bufferevent_disable(s->bev, EV_READ);
+	free(s->helo);
+	s->helo = NULL;
+	smtp_session_tx_reset(s);
+	smtp_session_enter_state(s, SMTP_STARTTLS);	/* the write callback goes on */
+}
+
+/* smtp_session_tls_start: the 220 is out: the socket now speaks TLS. */
+static void
+smtp_session_tls_start(struct smtp_session *s)
+{
+	evutil_socket_t fd = bufferevent_getfd(s->bev);
+	SSL *ssl = SSL_new(s->srv->tls_ctx);
+
+	bufferevent_setfd(s->bev, -1);	/* keep the socket: TLS takes it over */
+	bufferevent_free(s->bev);
+	s->bev = ssl == NULL ? NULL : bufferevent_openssl_socket_new(s->srv->base, fd, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		log_err("smtp: client=%s cannot start TLS", s->addr);
+		if (ssl != NULL)
+			SSL_free(ssl);
+		evutil_closesocket(fd);
+		s->state = SMTP_CMD;	/* nothing is pending: close at once */
+		smtp_session_close(s);
+		return;
+	}
+	s->tls_up = 1;
+	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
+	    smtp_session_event_cb, s);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	smtp_session_enter_state(s, SMTP_CMD);
+}
+
+/* smtp_session_auth_result: act on a step of an AUTH exchange. */
+static void
+smtp_session_auth_result(struct smtp_session *s, enum smtp_auth_status st,
+    const char *challenge)
+{
+	switch (st) {
+	case SMTP_AUTH_CONTINUE:
+		smtp_session_reply(s, "334 %s", challenge);
+		smtp_session_enter_state(s, SMTP_AUTH);
+		return;
+	case SMTP_AUTH_OK:
+		s->auth_user = xstrdup(smtp_auth_user(s->auth));
+		s->may_relay = 1;
+		log_info("smtp: client=%s authenticated as %s", s->addr, s->auth_user);
+		smtp_session_reply(s, "235 2.7.0 Authentication successful");
+		break;
+	case SMTP_AUTH_FAIL:
+		log_warn("smtp: client=%s authentication failed", s->addr);
+		smtp_session_error(s, "535 5.7.8 Authentication credentials invalid");
+		break;
+	case SMTP_AUTH_BADARG:
+		smtp_session_error(s, "501 5.5.2 Error: authentication cancelled or malformed");
+		break;
+	}
+	smtp_auth_free(s->auth);
+	s->auth = NULL;
+	if (s->state == SMTP_AUTH)
+		smtp_session_enter_state(s, SMTP_CMD);
+}
+
+static void
+smtp_cmd_auth(struct smtp_session *s, const char *args)
+{
+	char mech[32];
+	const char *initial, *challenge = NULL;
+	size_t n = strcspn(args, " ");
+
+	if (s->srv->cfg->auth_users == NULL) {
+		smtp_session_error(s, "502 5.5.1 Error: authentication is not configured here");
+		return;
+	}
+	if (!s->tls_up) {
+		smtp_session_error(s, "538 5.7.11 Encryption required: issue STARTTLS first");
+		return;
+	}
+	if (s->auth_user != NULL) {
+		smtp_session_error(s, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (n == 0 || n >= sizeof(mech)) {
+		smtp_session_error(s, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		return;
+	}
+	memcpy(mech, args, n);
+	mech[n] = '\0';
+	initial = args[n] == ' ' ? args + n + 1 : NULL;
+	if ((s->auth = smtp_auth_new()) == NULL) {
+		smtp_session_error(s, "454 4.7.0 Temporary authentication failure");
+		return;
+	}
+	smtp_session_auth_result(s, smtp_auth_start(s->auth, mech, initial, &challenge),
+	    challenge);
 }
 
 static void
@@ -366,6 +529,12 @@ smtp_cmd_mail(struct smtp_session *s, const char *args)
 	struct smtp_mail_args ma;
 	const char *err;
 
+	if (!s->may_relay) {
+		smtp_session_error(s, s->srv->tls_ctx != NULL && !s->tls_up ?
+		    "530 5.7.0 Must issue a STARTTLS command and authenticate first" :
+		    "530 5.7.0 Authentication required");
+		return;
+	}
 	if (smtp_parse_mail(args, &ma, &err) == -1) {
 		smtp_session_error(s, "%s", err);
 		return;
@@ -661,7 +830,8 @@ smtp_session_data(struct smtp_session *s)
 static void
 smtp_session_process(struct smtp_session *s)
 {
-	struct evbuffer *in = bufferevent_get_input(s->bev);
+	struct evbuffer *in;
+	const char *challenge = NULL;
 	char *line;
 	size_t len;
 
@@ -672,17 +842,25 @@ smtp_session_process(struct smtp_session *s)
 				return;		/* needs more input */
 			continue;
 		}
-		if (s->state != SMTP_CMD)
+		if (s->state != SMTP_CMD && s->state != SMTP_AUTH)
 			return;
+		in = bufferevent_get_input(s->bev);	/* a new one after STARTTLS */
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
-			if (evbuffer_get_length(in) > SMTP_LINE_MAX) {
+			/* AUTH answers may be longer than commands (RFC 4954 4: 12288). */
+			if (evbuffer_get_length(in) > (s->state == SMTP_AUTH ? 12288 :
+			    SMTP_LINE_MAX)) {
 				smtp_session_reply(s, "500 5.5.2 Error: line too long; closing");
 				evbuffer_drain(in, evbuffer_get_length(in));
 				smtp_session_enter_state(s, SMTP_QUIT);
 			}
 			return;
 		}
-		smtp_session_command(s, line, len);
+		if (s->state == SMTP_AUTH)
+			smtp_session_auth_result(s, smtp_auth_step(s->auth, line, &challenge),
+			    challenge);
+		else
+			smtp_session_command(s, line, len);
+		explicit_bzero(line, len);	/* it may have been a password */
 		free(line);
 	}
 }

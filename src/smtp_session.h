@@ -24,6 +24,7 @@ struct smtp_server {
 	struct queue		*q;
 	struct scheduler	*sched;
 	struct bounce_store	*bounces;	/* for the suppression list */
+	struct ssl_ctx_st	*tls_ctx;	/* inbound STARTTLS, or NULL */
 	int			 nclients;	/* sessions open now */
 	int			 closing;	/* shutting down: no new sessions */
 	TAILQ_HEAD(, smtp_session) sessions;	/* open sessions; init with TAILQ_INIT */

@@ -38,6 +38,28 @@ tls_client_ctx(const char *ca_file)
 	return ctx;
 }
 
+SSL_CTX *
+tls_server_ctx(const char *cert_file, const char *key_file)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	char err[256];
+
+	if (ctx == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		log_err("tls: cannot use tls_cert %s with tls_key %s: %s", cert_file, key_file,
+		    ERR_error_string(ERR_get_error(), err));
+		ERR_clear_error();
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 SSL *
 tls_client_ssl(SSL_CTX *ctx, const char *host)
 {

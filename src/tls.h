@@ -15,6 +15,12 @@
  */
 SSL_CTX	*tls_client_ctx(const char *ca_file);
 
+/*
+ * tls_server_ctx: a server context for inbound STARTTLS with the certificate chain
+ * and key files. Returns NULL after logging why.
+ */
+SSL_CTX	*tls_server_ctx(const char *cert_file, const char *key_file);
+
 /* tls_client_ssl: a connection object for host: SNI for names, host or IP check. */
 SSL	*tls_client_ssl(SSL_CTX *, const char *host);
 
