@@ -29,6 +29,9 @@ for p in fsyncbench idleconns spoolgen; do
 	fi
 done
 
+# A private copy: other work in this tree may rebuild build/relayd while the bench runs.
+cp build/relayd build/relayctl $B/bin/ || { echo "bench: build relayd first (make)" >&2; exit 1; }
+
 if [ "$(id -u)" = 0 ]; then
 	# Postfix's daemons run as mail_owner "postfix" with setgid_group "postdrop".
 	if ! getent group postdrop >/dev/null; then
