@@ -982,6 +982,16 @@ bounce_store_open(struct event_base *base, struct config *cfg, struct control *c
 }
 
 void
+bounce_store_reconfigure(struct bounce_store *b, struct config *cfg)
+{
+	if (b->cfg->suppress_hard != cfg->suppress_hard ||
+	    b->cfg->suppress_soft_after != cfg->suppress_soft_after)
+		log_info("bounces: suppress hard=%s soft_after=%d from now on",
+		    cfg->suppress_hard ? "yes" : "no", cfg->suppress_soft_after);
+	b->cfg = cfg;
+}
+
+void
 bounce_store_close(struct bounce_store *b)
 {
 	if (b == NULL)

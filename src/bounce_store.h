@@ -26,6 +26,13 @@ struct bounce_store *bounce_store_open(struct event_base *, struct config *,
 		    struct control *);
 void		 bounce_store_close(struct bounce_store *);
 
+/*
+ * bounce_store_reconfigure: take the suppression rules (suppress.hard, soft_after)
+ * from cfg from now on, after a reload. cfg must outlive the store or the next call;
+ * its spool_dir must be the one the store was opened with.
+ */
+void		 bounce_store_reconfigure(struct bounce_store *, struct config *cfg);
+
 /* bounce_store_sent: recipient idx of m was accepted by the provider via account. */
 void		 bounce_store_sent(struct bounce_store *, const struct queue_msg *m,
 		    size_t idx, const char *account);

@@ -23,7 +23,10 @@ struct imap_session;
 struct imap_session *imap_session_new(struct event_base *, struct evdns_base *,
 		    struct bounce_store *store, struct config_account *a, const char *dir);
 
-/* imap_session_free: close the connection and free; only with the loop stopped. NULL: no-op. */
+/*
+ * imap_session_free: close the connection (no LOGOUT) and free. Not from the
+ * session's own callbacks; from any other, or with the loop stopped. NULL: no-op.
+ */
 void		 imap_session_free(struct imap_session *);
 
 #endif

@@ -17,7 +17,12 @@ struct imap_watch;
 struct imap_watch *imap_watch_start(struct event_base *, struct evdns_base *,
 		    struct config *, struct bounce_store *);
 
-/* imap_watch_stop: close the sessions and free (the loop has stopped). NULL: no-op. */
+/*
+ * imap_watch_stop: close the sessions and free them. It may run from any event
+ * callback but a session's own (a reload calls it from a signal or control
+ * callback); what a session had fetched but not yet saved is read again by the next
+ * one, and not counted twice. NULL is a no-op.
+ */
 void		 imap_watch_stop(struct imap_watch *);
 
 #endif

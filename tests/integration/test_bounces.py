@@ -335,6 +335,25 @@ def test_bounces_after_imap_server_restart(bounce_relay, provider, dovecot):
     relay.wait_log(r"imap: account=main .* selected", since=mark, timeout=45)
 
 
+@pytest.mark.deadline(90)
+def test_bounces_after_reload(bounce_relay, provider, dovecot):
+    """relayctl reload restarts the watch on the new config; nothing is lost or doubled."""
+    relay = bounce_relay()
+    gone = "gone@example.org"
+    sent = send_and_learn(relay, provider, [gone])
+    dovecot.append(dsn_bounce(sent[gone][1], gone, status="5.2.2", n=1))
+    wait_bounces(relay, 1)
+    mark = relay.mark()
+    p = relay.ctl("reload")
+    assert p.returncode == 0, p
+    relay.wait_log(r"imap: account=main .* selected", since=mark, timeout=WAIT)
+    dovecot.append(dsn_bounce(sent[gone][1], gone, status="4.2.2",
+                              diag="452 4.2.2 Over quota, try later", n=2))
+    b = wait_bounces(relay, 2)
+    assert [x["status"] for x in b] == ["4.2.2", "5.2.2"], b
+    assert gone in suppressed(relay)        # 2 soft bounces
+
+
 @pytest.mark.deadline(60)
 def test_bounces_unmatched_recorded_as_such(bounce_relay, provider, dovecot):
     relay = bounce_relay()
