@@ -19,6 +19,8 @@ In-process (pytest):
   tls: "implicit" (TLS from the first byte), "starttls" (STARTTLS required before AUTH/MAIL),
   "none" (clear text, no STARTTLS offered, AUTH allowed in clear: a trap for clients that
   would send credentials without TLS).
+  starttls_reply="454 4.7.0 ..." (any time, also as an attribute): STARTTLS is offered but
+  answered with that reply, the session staying in clear text (AUTH allowed in clear: a trap).
 
   Rules (add_rule): stage is one of connect, auth, mail, rcpt, data. When a rule applies, the
   stage is answered with `reply` instead of the normal answer (for connect: the reply
@@ -191,6 +193,8 @@ class _ProviderSMTP(SMTP):
             if name == "AUTH" and arg:
                 shown = arg.split()[0]
             self._provider._event(self, name, shown)
+            if name == "STARTTLS" and self._provider.starttls_reply:
+                return await self.push(self._provider.starttls_reply)
             # STARTTLS enforcement here rather than by aiosmtpd's require_starttls, which
             # answers before a command is dispatched, so that refused attempts are recorded.
             if (self._provider.tls == "starttls" and self.tls_version is None
@@ -336,7 +340,7 @@ class Provider:
     def __init__(self, *, tls="implicit", cert=None, key=None, user="shop@example.ru",
                  password="secret", hosts=("127.0.0.1", "::1"), port=0, maildir=None,
                  hostname="smtp.provider.test", data_size_limit=35 * 1024 * 1024,
-                 idle_timeout=300.0, mechanisms=("PLAIN", "LOGIN")):
+                 idle_timeout=300.0, mechanisms=("PLAIN", "LOGIN"), starttls_reply=None):
         if tls not in ("implicit", "starttls", "none"):
             raise ValueError("tls must be implicit, starttls or none")
         if tls != "none" and not (cert and key):
@@ -350,6 +354,7 @@ class Provider:
         self.data_size_limit = data_size_limit
         self.idle_timeout = idle_timeout
         self.mechanisms = tuple(m.upper() for m in mechanisms)
+        self.starttls_reply = starttls_reply    # e.g. "454 4.7.0 TLS not available"
         self._cond = threading.Condition()
         self._messages: List[Received] = []
         self._events: List[Event] = []

@@ -15,7 +15,8 @@ Fixtures
                    (pytest shows it for failing tests).
   relay            make_relay(provider) with the implicit provider, started
 
-Relay extras: relay.set_clock_offset(S) runs relayd from its next start() with its wall
+Relay extras: relay.wrapper = [argv...] is put before relayd's command line from the next
+start() on (the wrapper must exec relayd, keeping its pid); relay.set_clock_offset(S) runs relayd from its next start() with its wall
 clock S seconds ahead (libfaketime); relay.ctl(*args) runs relayctl against it (-s its
 socket, or config=/sock=); relay.status() / relay.account_status(name) parse
 `relayctl status --json`.
@@ -273,6 +274,7 @@ class Relay:
         self.deaths = []              # unexpected exits: (returncode, when)
         self.clock_offset = 0         # seconds relayd's clock is ahead (set_clock_offset)
         self.extra_env = {}           # environment added for relayd (start)
+        self.wrapper = []             # argv put before relayd's (unshare, strace...) at start
         if accounts is None:
             accounts = [self.account_for(provider)] if provider is not None else []
         self.settings = {
@@ -324,7 +326,7 @@ class Relay:
         self._logf.flush()
         self.expect_exit = False
         env = dict(os.environ, **self.extra_env) if self.extra_env else None
-        self.proc = subprocess.Popen([str(RELAYD), "-c", str(self.conf)],
+        self.proc = subprocess.Popen(list(self.wrapper) + [str(RELAYD), "-c", str(self.conf)],
                                      stdin=subprocess.DEVNULL, stdout=self._logf,
                                      stderr=self._logf, cwd=str(self.dir), env=env)
         _running.add(self.proc)
