@@ -186,6 +186,7 @@ relayd_reload(char **err)
 		}
 	}
 	log_init(n->log_syslog, n->log_level);
+	bounce_store_reconfigure(relayd_bounces, n);
 	imap_watch_stop(relayd_imap);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, n, relayd_bounces);
 	/* Sessions in progress may still read the old one: keep it until exit. */

@@ -438,6 +438,17 @@ scheduler_run(struct scheduler *s)
 	scheduler_kick(s);
 }
 
+/* scheduler_now: the time with its fraction of a second. */
+static double
+scheduler_now(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+
 /* scheduler_units: quota units a transaction of n recipients uses on account a. */
 static long
 scheduler_units(const struct sched_account *a, size_t n)
@@ -448,12 +459,13 @@ scheduler_units(const struct sched_account *a, size_t n)
 /*
  * scheduler_ready_at: the earliest time, not before now, at which account a may start
  * a transaction: after a throttle or backoff, min_interval after its last send, and
- * once its quota has room for one unit. 0: not at all (disabled).
+ * once its quota has room for one unit. 0: not at all (disabled). Times are kept to
+ * the fraction of a second, so that pauses are neither cut short nor stretched.
  */
-static time_t
-scheduler_ready_at(const struct sched_account *a, time_t now)
+static double
+scheduler_ready_at(const struct sched_account *a, double now)
 {
-	time_t t = now, q;
+	double t = now, q;
 
 	if (a->disabled || a->retired)
 		return 0;
@@ -461,10 +473,15 @@ scheduler_ready_at(const struct sched_account *a, time_t now)
 		t = a->suspended_until;
 	if (a->retry_at > t)
 		t = a->retry_at;
-	if (a->cfg->limits.min_interval > 0 && quota_last(a->quota) > 0 &&
-	    quota_last(a->quota) + a->cfg->limits.min_interval > t)
-		t = quota_last(a->quota) + a->cfg->limits.min_interval;
-	if ((q = quota_next_free(a->quota, now, 1)) > t)
+	if (a->cfg->limits.min_interval > 0) {
+		/* After a restart only the ledger's whole second is known: round up. */
+		double last = a->last_send > 0 ? a->last_send :
+		    quota_last(a->quota) > 0 ? quota_last(a->quota) + 1.0 : 0;
+
+		if (last > 0 && last + a->cfg->limits.min_interval > t)
+			t = last + a->cfg->limits.min_interval;
+	}
+	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
 		t = q;
 	return t;
 }
@@ -511,6 +528,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 	double room = 0, rate = 0;	/* units now; units per second after */
 	size_t units = s->pending_rcpts;
 	time_t start = 0, t;
+	double r_at;
 
 	if (units == 0)
 		return now;
@@ -519,8 +537,9 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		const struct config_limits *l = &a->cfg->limits;
 		double r;
 
-		if ((t = scheduler_ready_at(a, now)) == 0)
+		if ((r_at = scheduler_ready_at(a, now)) == 0)
 			continue;	/* disabled */
+		t = (time_t)ceil(r_at);
 		if (start == 0 || t < start)
 			start = t;	/* nothing goes before the first account may send */
 		if (l->per_hour == 0 && l->per_day == 0)
@@ -563,8 +582,8 @@ scheduler_status(struct scheduler *s)
 		json_object_set_new(o, "provider", a->cfg->provider ?
 		    json_string(a->cfg->provider) : json_null());
 		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
-		json_object_set_new(o, "until", json_integer(a->suspended_until > now ?
-		    a->suspended_until : a->retry_at > now ? a->retry_at : 0));
+		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
+		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? json_string(a->why) : json_null());
 		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
@@ -706,13 +725,18 @@ scheduler_drop_suppressed(struct scheduler *s, struct queue_msg *m)
 
 /* scheduler_arm: set the timer for when; 0 stops it. */
 static void
-scheduler_arm(struct scheduler *s, time_t when, time_t now)
+scheduler_arm(struct scheduler *s, double when, double now)
 {
+	double d = when - now;
+
 	if (when == 0) {
 		evtimer_del(s->timer);
 		return;
 	}
-	struct timeval tv = { .tv_sec = when > now ? when - now : 0 };
+	if (d < 0)
+		d = 0;
+	struct timeval tv = { .tv_sec = (time_t)d, .tv_usec = (suseconds_t)((d -
+	    (double)(time_t)d) * 1e6) + 1 };	/* +1 us: never a hair early */
 	evtimer_add(s->timer, &tv);
 }
 
@@ -732,47 +756,64 @@ scheduler_start_on(struct scheduler *s, struct sched_account *a)
 }
 
 /*
+ * scheduler_choose: the first account in config order that takes m and may send now
+ * (spill-over), or NULL; then *when is the first moment one may (0: none ever will:
+ * all disabled), and *fits says whether any account takes a message this big.
+ */
+static struct sched_account *
+scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, double *when,
+    int *fits)
+{
+	*when = 0;
+	*fits = 0;
+	for (size_t i = 0; i < s->naccounts; i++) {
+		struct sched_account *a = s->accounts[i];
+		double t;
+
+		if (!scheduler_fits(a, m))
+			continue;
+		*fits = 1;
+		if ((t = scheduler_ready_at(a, now)) == 0)
+			continue;	/* disabled */
+		if (t <= now)
+			return a;
+		if (*when == 0 || t < *when)
+			*when = t;
+	}
+	return NULL;
+}
+
+/*
  * scheduler_kick: hand ready mail to the first account able to send it now (spill-
  * over in config order); otherwise arm the timer for the first moment one can.
  */
 static void
 scheduler_kick(struct scheduler *s)
 {
-	time_t now = time(NULL), when = 0;
+	double now = scheduler_now(), when = 0;
+	struct sched_account *a;
+	struct queue_msg *m;
+	int fits;
 
 	if (s->kicking)
 		return;
 	s->kicking = 1;
 	while (s->nheap > 0) {
-		struct queue_msg *m = s->heap[0];
-		int fits = 0, chosen = 0;
-
-		if (m->next_try > now) {
-			when = m->next_try;
+		m = s->heap[0];
+		if ((double)m->next_try > now) {
+			when = (double)m->next_try;
 			break;
 		}
-		for (size_t i = 0; i < s->naccounts && !chosen; i++) {
-			struct sched_account *a = s->accounts[i];
-			time_t t;
-
-			if (!scheduler_fits(a, m))
-				continue;
-			fits = 1;
-			if ((t = scheduler_ready_at(a, now)) == 0)
-				continue;	/* disabled */
-			if (t <= now) {
-				/* The first able account takes it, even if its sessions are
-				 * busy: accounts are used in order, not round robin. */
-				scheduler_start_on(s, a);
-				chosen = 1;
-			} else if (when == 0 || t < when)
-				when = t;
-		}
-		if (fits) {
-			if (chosen)
-				when = 0;	/* sessions report back and kick again */
+		if ((a = scheduler_choose(s, m, now, &when, &fits)) != NULL) {
+			/* The first able account takes it, even if its sessions are busy:
+			 * accounts are used in order, not round robin. Sessions report
+			 * back and kick again, so no timer is needed. */
+			scheduler_start_on(s, a);
+			when = 0;
 			break;
 		}
+		if (fits)
+			break;		/* wait for the first account that may send */
 		/* No account takes a message this big: it can never go. */
 		scheduler_heap_remove(s, m);
 		scheduler_fail_all(s, m, "message too big for every account (largest "
@@ -785,19 +826,26 @@ scheduler_kick(struct scheduler *s)
 struct queue_msg *
 scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 {
-	time_t now = time(NULL);
+	double now_f = scheduler_now();
+	time_t now = (time_t)now_f;
 	struct queue_msg *m;
 	size_t n;
 	long room;
 
+	struct sched_account *first;
+	double when;
+	int fits;
+
 again:
 	if (s->nheap == 0 || s->heap[0]->next_try > now)
 		return NULL;
-	if (scheduler_ready_at(a, now) != now)
-		return NULL;
 	m = s->heap[0];
-	if (!scheduler_fits(a, m))
-		return NULL;	/* another account takes it; kick sees to that */
+	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
+		/* An earlier account may send it (config order), or this one may not. */
+		if (first != NULL)
+			scheduler_kick(s);
+		return NULL;
+	}
 	scheduler_heap_remove(s, m);
 	if (scheduler_drop_suppressed(s, m))
 		goto again;
@@ -812,6 +860,7 @@ again:
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
 	}
+	a->last_send = now_f;
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);
@@ -838,8 +887,6 @@ static void
 scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_action act,
     const char *reason)
 {
-	time_t now = time(NULL);
-
 	free(a->why);
 	a->why = xstrdup(reason);
 	if (act == OUTCOME_DISABLE) {
@@ -851,10 +898,10 @@ scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_act
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
 	a->nthrottles++;
-	a->suspended_until = now + scheduler_backoff(a->cfg->backoff_initial,
-	    a->cfg->backoff_max, a->throttles++);
-	log_warn("account=%s status=throttled until=%lld (%s)", a->cfg->name,
-	    (long long)a->suspended_until, reason);
+	a->suspended_until = scheduler_now() + (double)scheduler_backoff(
+	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
+	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
+	    a->suspended_until, reason);
 }
 
 void
@@ -947,7 +994,8 @@ void
 scheduler_session_failed(struct scheduler *s, struct sched_account *a,
     enum outcome_action act, const char *reason, const char *relay)
 {
-	time_t now = time(NULL), until;
+	time_t now = time(NULL);
+	double until;
 
 	free(a->last_reply);
 	a->last_reply = xstrdup(reason);
@@ -956,8 +1004,8 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		until = a->suspended_until;
 	} else {
 		a->failures++;
-		a->retry_at = now + scheduler_backoff(s->cfg->retry_initial,
-		    s->cfg->retry_max, a->failures - 1);
+		a->retry_at = scheduler_now() + (double)scheduler_backoff(
+		    s->cfg->retry_initial, s->cfg->retry_max, a->failures - 1);
 		free(a->why);
 		a->why = xstrdup(reason);
 		until = a->retry_at;
@@ -970,7 +1018,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
 		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
-			queue_msg_deferred(s->q, m, until, reason);
+			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
 			scheduler_heap_down(s, 0);
 		}
 	} else if (act == OUTCOME_RETRY)

@@ -41,13 +41,14 @@ struct sched_account {
 	int			 nbusy;		/* of which in a transaction */
 	struct quota		*quota;		/* the sending ledger */
 	int			 failures;	/* consecutive session failures */
-	time_t			 retry_at;	/* no new session before this */
+	double			 retry_at;	/* no new session before this */
 	int			 throttles;	/* consecutive throttle replies */
-	time_t			 suspended_until; /* throttled by the provider */
+	double			 suspended_until; /* throttled by the provider */
 	int			 disabled;	/* until the config changes or enable */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
 	int			 quota_durable;	/* the ledger is on disk (limits set) */
+	double			 last_send;	/* when it last started a transaction */
 	int			 retired;	/* gone from the config after a reload */
 	unsigned long long	 nsent;		/* messages sent (metrics) */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */

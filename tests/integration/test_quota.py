@@ -408,10 +408,6 @@ def test_message_too_big_for_an_account_goes_to_one_that_takes_it(make_provider,
     assert [seq(m) for m in msgs] == ["q-2"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug (same cause as the spill-over return test): scheduler_take() gives the "
-    "second account's session the next message although the first account, earlier in "
-    "config order, may send it"))
 def test_small_message_behind_a_big_one_goes_through_the_first_account(make_provider,
                                                                        make_relay):
     """first: max_message_size = 2000. A 5 kB message and then a small one in one
@@ -489,11 +485,6 @@ def test_spill_over_in_config_order(make_provider, make_relay):
         check_sent_as(m, SECOND)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: scheduler_take() hands mail to any ready account whose session asks, "
-    "without checking that an earlier account in config order may send now; once the "
-    "second account's session is running it keeps pulling mail after the first is "
-    "allowed again"))
 @pytest.mark.deadline(60)
 def test_spill_over_returns_to_the_first_account_after_its_throttle(make_provider,
                                                                     make_relay):
@@ -718,11 +709,6 @@ def test_min_interval_spaces_sends(make_provider, make_relay):
     assert all(g <= 3.5 for g in gaps), "needless pauses: gaps %r" % gaps
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "daemon bug: min_interval is kept in whole seconds (quota_last() is the time_t of the "
-    "last reservation, scheduler_ready_at() compares with time(NULL)), so mail that "
-    "arrives while the account is idle can go out up to 1 s early: min_interval = 2 "
-    "gives ~1.3 s gaps, min_interval = 1 allows back-to-back sends"))
 @pytest.mark.deadline(60)
 def test_min_interval_holds_for_mail_arriving_later(make_provider, make_relay):
     """min_interval = 2, a message sent late in a second (x.7); the next is submitted just
