@@ -90,6 +90,12 @@ test-corpus: all
 test-integration: all
 	@sh tests/run-integration.sh
 
+# make test-long: make test with the long tests too (RELAYD_TEST_LONG=1: the real 120 s idle
+# timeout, valgrind over a representative run, a 60-kill crash loop); about 10 minutes more.
+.PHONY: test-long
+test-long:
+	@RELAYD_TEST_LONG=1 $(MAKE) --no-print-directory test
+
 # libFuzzer targets (clang from Debian), each run for FUZZTIME seconds from its seeds in
 # tests/fuzz/seeds/NAME; crashes land in build/fuzz/ and fail the run.
 FUZZTIME ?= 60
