@@ -891,3 +891,61 @@ def test_998_octet_line_starting_with_dot_accepted(relay, provider):
     code, lines = _raw_data(relay, message(1, body=b"." + line + b"\r\n"))
     assert code == 250, "998-octet dotted line refused: %d %r" % (code, lines)
     assert provider.wait_for(1)[0].body == line + b"\r\n"
+
+
+# ---- secrets -------------------------------------------------------------------------------
+
+SECRET = "Zq9-unlikely-password-7Kx"
+
+
+def _secret_relay(make_relay, provider, mode):
+    relay = make_relay(provider, start=False, log_level="debug")
+    pw = relay.dir / "main.secret"
+    pw.write_text(SECRET + "\n")
+    os.chmod(pw, mode)
+    acct = relay.settings["accounts"][0]
+    del acct["password"]
+    acct["password_file"] = str(pw)
+    provider.password = SECRET
+    relay.write_config()
+    return relay, pw
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o604, 0o602])
+def test_password_file_open_to_others_refused(make_relay, provider, mode):
+    """A password file others may read or write: relayd -t and the daemon refuse it, say
+    which file and what to do, and never print the password."""
+    relay, pw = _secret_relay(make_relay, provider, mode)
+    p = relay.check()
+    assert p.returncode == 1, p.stderr
+    assert str(pw) in p.stderr and "chmod 600" in p.stderr, p.stderr
+    assert SECRET not in p.stdout + p.stderr
+    d = subprocess.run([str(conftest.RELAYD), "-c", str(relay.conf)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=10)
+    assert d.returncode != 0 and "chmod 600" in d.stdout and SECRET not in d.stdout, d.stdout
+
+
+def test_password_never_logged_or_shown_core_dumps_off(make_relay, provider):
+    """With log_level debug, a good login, a refused login and relayctl status: the password
+    is nowhere in the log or relayctl's output; the daemon cannot dump core."""
+    relay, _ = _secret_relay(make_relay, provider, 0o600)
+    relay.start()
+    relay.submit(message(1), APP_FROM, [RCPT])
+    provider.wait_for(1)
+    provider.add_rule("auth", "535 5.7.8 Authentication credentials invalid")
+    provider.restart()                                  # next session logs in again: refused
+    relay.submit(message(2), APP_FROM, [RCPT])
+    relay.wait_log(r"535")
+    outs = [relay.ctl("status").stdout, relay.ctl("status", "--json").stdout]
+    limits = Path("/proc/%d/limits" % relay.proc.pid).read_text()
+    core = [l for l in limits.splitlines() if l.startswith("Max core file size")]
+    assert core and core[0].split()[4:6] == ["0", "0"], core
+    relay.stop()
+    log = relay.log()
+    assert SECRET not in log, "password in the log: %r" % [l for l in log.splitlines()
+                                                           if SECRET in l]
+    import base64
+    for enc in (base64.b64encode(b"\0" + conftest.USER.encode() + b"\0" + SECRET.encode()),
+                base64.b64encode(SECRET.encode())):
+        assert enc.decode() not in log, "AUTH payload in the log"
+    assert not any(SECRET in o for o in outs), "password shown by relayctl"
