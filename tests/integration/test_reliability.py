@@ -816,8 +816,8 @@ def test_libfiu_random_write_failures(make_relay, provider):
 @pytest.mark.deadline(300)
 def test_valgrind_no_leaks_no_errors(make_relay, make_provider, tmp_path):
     """relayd under valgrind memcheck over a representative run: messages delivered, a
-    refused recipient, a 4xx retry, a bad certificate account, a refused STARTTLS, relayctl
-    status, a bare-LF client, SIGTERM: no errors, no definite leaks."""
+    refused recipient, a 4xx retry, a bare-LF client, relayctl status, a reload (SIGHUP),
+    more mail, SIGTERM: no errors, no definite leaks."""
     if shutil.which("valgrind") is None:
         pytest.skip("valgrind missing")
     if is_sanitized(conftest.RELAYD):
@@ -846,9 +846,18 @@ def test_valgrind_no_leaks_no_errors(make_relay, make_provider, tmp_path):
     finally:
         c.close()
     assert relay.ctl("status").returncode == 0
+    assert relay.ctl("status", "--json").returncode == 0
+    mark = relay.mark()
+    relay.proc.send_signal(signal.SIGHUP)
+    relay.wait_log(r"(?i)reload", since=mark, timeout=30)
+    relay.submit(message(9), APP_FROM, [RCPT])
+    wait_until(lambda: 9 in {seq_of(m) for m in p.messages}, 60, "message 9 after reload")
     relay.wait_queue(0, timeout=60)
     relay.stop(timeout=60)           # asserts exit 0: valgrind exits 99 on any error
     text = vlog.read_text()
+    print("valgrind:", " | ".join(l.split("== ", 1)[-1] for l in text.splitlines()
+                                  if re.search(r"lost:|ERROR SUMMARY|in use at exit|"
+                                               r"heap blocks were freed", l)))
     assert "ERROR SUMMARY: 0 errors" in text, text[-4000:]
     assert re.search(r"definitely lost: 0 bytes|All heap blocks were freed", text) or \
         "definitely lost" not in text, text[-4000:]
