@@ -53,6 +53,9 @@ RELAYCTL = Path(os.environ.get("RELAYCTL") or ROOT / "build" / "relayctl")
 # libfaketime (Debian package libfaketime): relayd can run with its clock shifted
 LIBFAKETIME = next((str(p) for p in sorted(
     Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))), None)
+# an ASan build refuses to start under LD_PRELOAD (libfaketime, libfiu) unless told it is fine
+ASAN_PRELOAD_OK = ":".join(x for x in (os.environ.get("ASAN_OPTIONS"),
+                                        "verify_asan_link_order=0") if x)
 USER = "shop@example.ru"
 PASSWORD = "secret"
 DEADLINE = 60
@@ -346,7 +349,7 @@ class Relay:
         """From the next start() on, relayd runs with its wall clock `seconds` ahead
         (libfaketime via LD_PRELOAD; monotonic clock untouched, so timers keep real
         durations). 0 runs it on the real clock again."""
-        for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC"):
+        for k in ("LD_PRELOAD", "FAKETIME", "FAKETIME_DONT_FAKE_MONOTONIC", "ASAN_OPTIONS"):
             self.extra_env.pop(k, None)
         self.clock_offset = seconds
         if seconds:
@@ -354,6 +357,7 @@ class Relay:
                 pytest.skip("libfaketime is not installed (apt-get install faketime)")
             self.extra_env.update(LD_PRELOAD=LIBFAKETIME, FAKETIME="%+ds" % seconds,
                                   FAKETIME_DONT_FAKE_MONOTONIC="1")
+            self.extra_env.update(ASAN_OPTIONS=ASAN_PRELOAD_OK)
 
     def _reap(self, timeout):
         try:
