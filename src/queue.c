@@ -69,6 +69,7 @@ struct queue {
 	uint32_t	 seq;
 	struct event	*commit_ev;
 	struct queue_msg *commit_head, **commit_tail;
+	DIR		*loading;	/* queue/ being loaded (queue_load_next) */
 };
 
 static void queue_commit_run(evutil_socket_t, short, void *);
@@ -153,6 +154,8 @@ queue_close(struct queue *q)
 		return;
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
+	if (q->loading != NULL)
+		closedir(q->loading);
 	if (q->dirfd != -1)
 		close(q->dirfd);
 	if (q->infd != -1)
@@ -743,31 +746,42 @@ queue_recover_incoming(struct queue *q)
 	fsync(q->infd);
 }
 
-long
-queue_load(struct queue *q, void (*cb)(struct queue_msg *, void *), void *arg)
+int
+queue_load_begin(struct queue *q)
 {
-	DIR *d;
-	struct dirent *de;
-	long n = 0;
 	int fd;
 
 	queue_recover_incoming(q);
-	if ((fd = dup(q->qfd)) == -1 || (d = fdopendir(fd)) == NULL) {
+	if ((fd = dup(q->qfd)) == -1 || (q->loading = fdopendir(fd)) == NULL) {
 		if (fd != -1)
 			close(fd);
 		log_err("spool: cannot read %s/queue: %s", q->dir, strerror(errno));
 		return -1;
 	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
+	rewinddir(q->loading);
+	return 0;
+}
+
+long
+queue_load_next(struct queue *q, long max, void (*cb)(struct queue_msg *, void *),
+    void *arg)
+{
+	struct dirent *de;
+	long n = 0;
+
+	if (q->loading == NULL)
+		return 0;
+	while (n < max && (de = readdir(q->loading)) != NULL) {
 		struct queue_msg *m;
 		size_t pending = 0;
 
 		if (de->d_name[0] == '.')
 			continue;
+		n++;
 		if ((m = queue_read_msg(q->qfd, de->d_name, 0)) == NULL) {
-			log_err("%s: spool: unreadable queue file left in place (%s/queue)",
-			    de->d_name, q->dir);
+			if (errno != ENOENT)	/* not one delivered meanwhile */
+				log_err("%s: spool: unreadable queue file left in place "
+				    "(%s/queue)", de->d_name, q->dir);
 			continue;
 		}
 		for (size_t i = 0; i < m->nrcpt; i++)
@@ -777,9 +791,11 @@ queue_load(struct queue *q, void (*cb)(struct queue_msg *, void *), void *arg)
 			queue_msg_free(m);
 			continue;
 		}
-		n++;
 		cb(m, arg);
 	}
-	closedir(d);
+	if (n < max) {		/* the end of the directory */
+		closedir(q->loading);
+		q->loading = NULL;
+	}
 	return n;
 }

@@ -75,11 +75,17 @@ struct queue	*queue_open(struct event_base *, const char *dir);
 void		 queue_close(struct queue *);
 
 /*
- * queue_load: call cb for every committed message in the spool, fully loaded with its
- * recipients' states; the queue owns each (the scheduler takes them). Returns the
- * number loaded, or -1 if the spool cannot be read.
+ * queue_load_begin: finish or discard what an interrupted run left in incoming/,
+ * then start reading queue/. Returns 0, or -1 if the spool cannot be read.
+ * queue_load_next: give the next (up to) max committed messages to cb, fully loaded
+ * with their recipients' states (cb takes ownership). Returns how many directory
+ * entries it went through: fewer than max means the end was reached. Loading in
+ * steps lets relayd accept mail while a large queue loads; a message committed
+ * meanwhile may be met again by the load (the caller skips ids it knows).
  */
-long		 queue_load(struct queue *, void (*cb)(struct queue_msg *, void *), void *);
+int		 queue_load_begin(struct queue *);
+long		 queue_load_next(struct queue *, long max,
+		    void (*cb)(struct queue_msg *, void *), void *);
 
 /* queue_msg_new: a new message being received; nothing is on disk yet. */
 struct queue_msg *queue_msg_new(struct queue *, const char *client, const char *sender);

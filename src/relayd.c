@@ -6,6 +6,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 #include <errno.h>
 #include <getopt.h>
@@ -57,6 +58,12 @@ static struct metrics *relayd_metrics;
 static struct control *relayd_ctl;
 static struct queue *relayd_queue;
 static struct event *relayd_sigs[3], *relayd_watchdog;
+static struct event *relayd_loader;	/* loads the queue in steps after start-up */
+static double relayd_load_start;
+static const struct timeval relayd_now = { 0, 0 };	/* a timer due at once */
+
+#define RELAYD_LOAD_STEP	64	/* queue files read between looks at the clock */
+#define RELAYD_LOAD_SLICE	0.02	/* seconds of loading per turn of the loop */
 
 static int relayd_reload(char **);
 
@@ -298,6 +305,40 @@ relayd_drop_privileges(const struct config *cfg)
 	return 0;
 }
 
+/* relayd_clock: seconds, with their fraction. */
+static double
+relayd_clock(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return tv.tv_sec + tv.tv_usec / 1e6;
+}
+
+/*
+ * relayd_load_cb: load the next part of the queue, for at most RELAYD_LOAD_SLICE
+ * seconds (reading a cold disk is slow), so mail is accepted meanwhile.
+ */
+static void
+relayd_load_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	double until = relayd_clock() + RELAYD_LOAD_SLICE;
+	long n;
+
+	do
+		n = queue_load_next(relayd_queue, RELAYD_LOAD_STEP, scheduler_msg_loaded,
+		    relayd_sched);
+	while (n == RELAYD_LOAD_STEP && relayd_clock() < until);
+	scheduler_run(relayd_sched);
+	if (n == RELAYD_LOAD_STEP) {
+		/* A zero timer, not event_active: sockets are polled between slices. */
+		evtimer_add(relayd_loader, &relayd_now);
+		return;
+	}
+	log_info("queue loaded: %zu message(s) in %.2fs", scheduler_count(relayd_sched),
+	    relayd_clock() - relayd_load_start);
+}
+
 /*
  * relayd_setup: everything from the event base to accepting mail, in the order that
  * keeps privileges short-lived. Returns 0, or -1 after logging.
@@ -306,8 +347,6 @@ static int
 relayd_setup(void)
 {
 	struct config *cfg = relayd_cfg;
-	long n;
-
 	relayd_base = event_base_new();
 	/* Signals first: once a socket listens, a client or systemd may act on it. */
 	relayd_sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
@@ -338,7 +377,7 @@ relayd_setup(void)
 	if ((relayd_queue = queue_open(relayd_base, cfg->spool_dir)) == NULL ||
 	    (relayd_sched = scheduler_new(relayd_base, relayd_dns, cfg,
 	    relayd_queue)) == NULL ||
-	    (n = queue_load(relayd_queue, scheduler_msg_loaded, relayd_sched)) == -1)
+	    queue_load_begin(relayd_queue) == -1)
 		return -1;
 	relayd_srv.q = relayd_queue;
 	relayd_srv.sched = relayd_sched;
@@ -355,9 +394,12 @@ relayd_setup(void)
 		return -1;
 
 	listener_start(relayd_listener);
-	log_info("relayd %s started: config=%s spool=%s queued=%ld accounts=%zu",
-	    RELAYD_VERSION, relayd_path, cfg->spool_dir, n, cfg->naccounts);
-	scheduler_run(relayd_sched);
+	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,
+	    relayd_path, cfg->spool_dir, cfg->naccounts);
+	/* The queue loads from the loop, in slices: a large one does not delay accepting. */
+	relayd_load_start = relayd_clock();
+	relayd_loader = evtimer_new(relayd_base, relayd_load_cb, NULL);
+	evtimer_add(relayd_loader, &relayd_now);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, cfg, relayd_bounces);
 	sdnotify("READY=1\nSTATUS=accepting mail");
 	relayd_watchdog = sdnotify_watchdog(relayd_base);
@@ -371,6 +413,8 @@ relayd_teardown(void)
 	sdnotify("STOPPING=1");
 	if (relayd_watchdog != NULL)
 		event_free(relayd_watchdog);
+	if (relayd_loader != NULL)
+		event_free(relayd_loader);
 	imap_watch_stop(relayd_imap);
 	metrics_free(relayd_metrics);
 	control_free(relayd_ctl);

@@ -357,6 +357,10 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 {
 	struct scheduler *s = arg;
 
+	if (scheduler_find(s, m->id) != NULL) {	/* committed while the queue loaded */
+		queue_msg_free(m);
+		return;
+	}
 	m->next_try = 0;	/* everything queued is attempted right away at start-up */
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
