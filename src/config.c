@@ -365,7 +365,7 @@ config_limits(struct config_ctx *ctx, const config_setting_t *g, struct config_a
 	config_int(ctx, g, "min_interval", 0, 86400, &v);
 	l->min_interval = (int)v;
 	v = l->max_recipients;
-	config_int(ctx, g, "max_recipients", 1, 10000, &v);
+	config_int(ctx, g, "max_recipients", 1, CONFIG_RECIPIENTS_MAX, &v);
 	l->max_recipients = (int)v;
 	v = (long long)l->max_message_size;
 	config_int(ctx, g, "max_message_size", 1024, 1LL << 31, &v);
@@ -649,7 +649,7 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 	config_int(ctx, root, "max_clients", 1, 100000, &v);
 	c->max_clients = (int)v;
 	v = 100;
-	config_int(ctx, root, "max_recipients", 1, 10000, &v);
+	config_int(ctx, root, "max_recipients", 1, CONFIG_RECIPIENTS_MAX, &v);
 	c->max_recipients = (int)v;
 
 	if (config_str(ctx, root, "log", &level, 0)) {

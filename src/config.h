@@ -13,6 +13,8 @@
 #include "acl.h"
 #include "outcome.h"
 
+#define CONFIG_RECIPIENTS_MAX	10000	/* the largest max_recipients allowed */
+
 enum config_tls {
 	CONFIG_TLS_IMPLICIT,	/* TLS from the first byte (465) */
 	CONFIG_TLS_STARTTLS,	/* clear greeting, then STARTTLS before anything else */

@@ -51,13 +51,21 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "smtp_parse.h"
 #include "xmalloc.h"
 
 #define QUEUE_MAGIC		"relayd-queue 1\n"
 #define QUEUE_SIZE_WIDTH	20
-#define QUEUE_ENV_MAX		(1024 * 1024)	/* bound on an envelope we read back */
+#define QUEUE_ENV_MAX		(8 * 1024 * 1024)	/* bound on an envelope read back */
+#define QUEUE_STATE_MAX		(64 * 1024 * 1024)	/* bound on its state records */
+#define QUEUE_REPLY_MAX		512	/* reply text kept in a state record */
+
+/* Every envelope the listener can accept must be readable again after a crash. */
+_Static_assert(QUEUE_ENV_MAX > CONFIG_RECIPIENTS_MAX * (SMTP_PATH_MAX + 8) + 65536,
+    "QUEUE_ENV_MAX must hold the largest envelope max_recipients allows");
 
 struct queue {
 	struct event_base *base;
@@ -94,6 +102,17 @@ queue_sanitize(const char *s)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			*p = ' ';
 	return c;
+}
+
+/* queue_reply: a reply for a state record: one line, at most QUEUE_REPLY_MAX octets. */
+static char *
+queue_reply(const char *reply)
+{
+	char *r = queue_sanitize(reply);
+
+	if (strlen(r) > QUEUE_REPLY_MAX)
+		r[QUEUE_REPLY_MAX] = '\0';
+	return r;
 }
 
 /* queue_crc: the CRC-32 of n octets continuing from crc (zlib takes uInt lengths). */
@@ -412,7 +431,7 @@ int
 queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
     enum queue_rcpt_state st, const char *account, const char *reply)
 {
-	char *r = queue_sanitize(reply), *line;
+	char *r = queue_reply(reply), *line;
 
 	m->rcpts[idx].state = st;
 	for (size_t i = 0; i < m->nrcpt; i++)
@@ -434,7 +453,7 @@ queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
 void
 queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char *reply)
 {
-	char *r = queue_sanitize(reply), *line;
+	char *r = queue_reply(reply), *line;
 
 	m->attempts++;
 	m->next_try = next;
@@ -667,6 +686,8 @@ queue_read_msg(int dirfd, const char *id, int verify)
 		if ((size_t)n < want || want >= QUEUE_ENV_MAX || want >= (size_t)st.st_size)
 			goto bad;
 		want *= 4;
+		if (want > QUEUE_ENV_MAX)
+			want = QUEUE_ENV_MAX;
 		if (want > (size_t)st.st_size)
 			want = (size_t)st.st_size;
 	}
@@ -690,9 +711,18 @@ queue_read_msg(int dirfd, const char *id, int verify)
 			goto bad;
 	}
 	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
-	if (tail > 0 && tail < QUEUE_ENV_MAX) {
+	if (tail >= QUEUE_STATE_MAX)
+		log_err("%s: spool: %llu octets of state records; reading the last %d MB",
+		    id, (unsigned long long)tail, QUEUE_STATE_MAX >> 20);
+	if (tail > 0) {
+		/* Past the bound only the newest records count (a partial first line
+		 * matches no record). */
+		uint64_t skip = tail >= QUEUE_STATE_MAX ? tail - QUEUE_STATE_MAX + 1 : 0;
+		off_t off = (off_t)(m->data_off + m->size + skip);
+
+		tail -= skip;
 		buf = xrealloc(buf, (size_t)tail + 1);
-		n = queue_read_at(fd, buf, (size_t)tail, (off_t)(m->data_off + m->size));
+		n = queue_read_at(fd, buf, (size_t)tail, off);
 		if (n > 0)
 			queue_parse_state(m, buf, (size_t)n);
 	}

@@ -98,8 +98,9 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t n, char *out,
 		switch (d->state) {
 		case SMTP_DATA_S_BOL:
 			if (c == '.') {
+				/* Not counted: the line limit excludes the transparency
+				 * dot (RFC 5321 4.5.3.1.6). */
 				d->state = SMTP_DATA_S_DOT;
-				smtp_data_count(d, 1);
 				p++;
 				break;
 			}
