@@ -122,6 +122,22 @@ struct bounce_store {
 	struct event		*prune_ev;
 };
 
+void
+bounce_store_metrics(struct bounce_store *b, struct evbuffer *out)
+{
+	size_t hard = 0, soft = 0;
+
+	for (size_t i = 0; i < b->nrecs; i++)
+		if (b->recs[i]->kind == BOUNCE_HARD)
+			hard++;
+		else
+			soft++;
+	evbuffer_add_printf(out, "# HELP relayd_bounces_total Bounces recorded from the "
+	    "watched mailboxes (kept 180 days), by kind.\n# TYPE relayd_bounces_total "
+	    "counter\nrelayd_bounces_total{kind=\"hard\"} %zu\n"
+	    "relayd_bounces_total{kind=\"soft\"} %zu\n", hard, soft);
+}
+
 /* ---- small helpers ------------------------------------------------------------------ */
 
 /* bounce_store_lower: s lower-cased (ASCII) in a new string. */

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 
 struct config;
@@ -25,6 +26,9 @@ struct bounce_store;
 struct bounce_store *bounce_store_open(struct event_base *, struct config *,
 		    struct control *);
 void		 bounce_store_close(struct bounce_store *);
+
+/* bounce_store_metrics: relayd_bounces_total{kind} (recorded bounces) into out. */
+void		 bounce_store_metrics(struct bounce_store *, struct evbuffer *out);
 
 /*
  * bounce_store_reconfigure: take the suppression rules (suppress.hard, soft_after)

@@ -8,6 +8,7 @@
 #include <event2/http.h>
 #include <event2/util.h>
 
+#include "bounce_store.h"
 #include "log.h"
 #include "metrics.h"
 #include "scheduler.h"
@@ -16,6 +17,7 @@
 struct metrics {
 	struct evhttp		*http;
 	struct scheduler	*sched;
+	struct bounce_store	*bounces;
 };
 
 /* metrics_serve: GET /metrics; anything else is 404. */
@@ -31,6 +33,7 @@ metrics_serve(struct evhttp_request *req, void *arg)
 	}
 	out = evbuffer_new();
 	scheduler_metrics(m->sched, out);
+	bounce_store_metrics(m->bounces, out);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", out);
@@ -44,13 +47,15 @@ metrics_other(struct evhttp_request *req, void *arg)
 }
 
 struct metrics *
-metrics_new(struct event_base *base, const char *addr, struct scheduler *s)
+metrics_new(struct event_base *base, const char *addr, struct scheduler *s,
+    struct bounce_store *b)
 {
 	struct metrics *m = xcalloc(1, sizeof(*m));
 	char *host = xstrdup(addr), *colon = strrchr(host, ':');
 	int port = colon ? atoi(colon + 1) : 0;
 
 	m->sched = s;
+	m->bounces = b;
 	if (colon != NULL)
 		*colon = '\0';
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {	/* [::1] */

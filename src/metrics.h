@@ -8,13 +8,15 @@
 #include <event2/event.h>
 
 struct scheduler;
+struct bounce_store;
 struct metrics;
 
 /*
  * metrics_new: serve /metrics on addr ("127.0.0.1:9125"). Returns NULL after logging
  * (the address cannot be bound).
  */
-struct metrics	*metrics_new(struct event_base *, const char *addr, struct scheduler *);
+struct metrics	*metrics_new(struct event_base *, const char *addr, struct scheduler *,
+		    struct bounce_store *);
 void		 metrics_free(struct metrics *);
 
 #endif

@@ -390,7 +390,7 @@ relayd_setup(void)
 	scheduler_set_bounces(relayd_sched, relayd_bounces);
 	relayd_srv.bounces = relayd_bounces;
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,
-	    cfg->metrics_listen, relayd_sched)) == NULL)
+	    cfg->metrics_listen, relayd_sched, relayd_bounces)) == NULL)
 		return -1;
 
 	listener_start(relayd_listener);

@@ -242,7 +242,9 @@ def test_metrics_after_traffic(make_relay, provider):
     assert values["relayd_messages_failed_total"] == "1"
     assert values['relayd_queue_messages{state="waiting"}'] == "0"
     assert values['relayd_throttle_events_total{account="main"}'] == "0"
-    for name in ("relayd_messages_deferred_total", "relayd_queue_messages"):
+    assert values['relayd_bounces_total{kind="hard"}'] == "0"
+    for name in ("relayd_messages_deferred_total", "relayd_queue_messages",
+                 "relayd_quota_remaining", "relayd_bounces_total"):
         assert "# TYPE %s " % name in text
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
