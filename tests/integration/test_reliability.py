@@ -778,10 +778,15 @@ def test_libfiu_random_write_failures(make_relay, provider):
     if is_sanitized(conftest.RELAYD):
         pytest.skip("libfiu's preload crashes an ASan build at start (its own interposition)")
     relay = make_relay(provider, start=False)
-    relay.wrapper = ["fiu-run", "-x", "-f", "", "-c",
-                     "enable_random name=posix/io/rw/write,probability=0.03,failinfo=%d"
-                     % errno.EIO]
+    # Faults start once relayd runs (fiu-ctrl on its control fifo): a failed write at
+    # start-up makes relayd refuse to start, rightly, and is not what this tests.
+    relay.wrapper = ["fiu-run", "-x"]
     relay.start()
+    p = subprocess.run(["fiu-ctrl", "-c",
+                        "enable_random name=posix/io/rw/write,probability=0.03,failinfo=%d"
+                        % errno.EIO, str(relay.proc.pid)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True, timeout=10)
+    assert p.returncode == 0, "fiu-ctrl: %s" % p.stdout
     rng = random.Random(3)
     acked, refused = {}, {}
     for seq in range(1, 41):
