@@ -116,6 +116,7 @@ main(void)
 			fputs("R 99 14", fp);
 			fclose(fp);
 		}
+		free(path);
 	}
 	q = quota_open(dir, "main", 1, 1500);
 	quota_used(q, 1500, &hour, &day);
@@ -127,7 +128,10 @@ main(void)
 	quota_free(q);
 
 	char *cmd;
-	if (asprintf(&cmd, "rm -rf %s", dir) > 0 && system(cmd) == -1)
-		perror("rm");
+	if (asprintf(&cmd, "rm -rf %s", dir) > 0) {
+		if (system(cmd) == -1)
+			perror("rm");
+		free(cmd);
+	}
 	T_DONE();
 }
