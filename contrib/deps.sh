@@ -9,7 +9,7 @@
 set -u
 
 BUILD="gcc make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev libsasl2-modules
-       libjansson-dev libgmime-3.0-dev zlib1g-dev"
+       libjansson-dev libgmime-3.0-dev zlib1g-dev libcrypt-dev"
 TEST="python3 python3-aiosmtpd python3-pytest openssl swaks msmtp faketime iproute2 util-linux
       dovecot-imapd strace fiu-utils valgrind"
 # make bench: /usr/bin/python3 drives it, unshare and ip give it a private loopback, perf
