@@ -306,8 +306,8 @@ def test_553_at_mail_throttles_the_account_and_everything_arrives(make_provider,
     assert 1 <= len(ft) <= 3, "553 given %d times: %r" % (len(ft), ft)
     assert all(b - a > 1.0 for a, b in zip(ft, ft[1:])), ft
     # and no session began a transaction while the account was suspended
-    untils = [int(x) for x in re.findall(r"account=main status=throttled until=(\d+)",
-                                          r.log())]
+    untils = [float(x) for x in re.findall(r"account=main status=throttled until=([\d.]+)",
+                                            r.log())]
     assert len(untils) == len(ft), (untils, ft)
     mails = [e.time for e in p.events if e.what == "MAIL"]
     for f, u in zip(ft, untils):
@@ -361,8 +361,8 @@ def test_backoff_doubles_while_throttled_and_resets_after_a_success(make_provide
     msgs = p.wait_for(6, timeout=30)
     assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 7)])
     fired = first.fired_times + again.fired_times
-    untils = [int(x) for x in re.findall(r"account=main status=throttled until=(\d+)",
-                                          r.log())]
+    untils = [float(x) for x in re.findall(r"account=main status=throttled until=([\d.]+)",
+                                            r.log())]
     assert len(fired) == 3 and len(untils) == 3, (fired, untils)
     held = [round(u - f, 2) for f, u in zip(fired, untils)]
     assert 1 < held[0] <= 2.05 and 3 < held[1] <= 4.05 and 1 < held[2] <= 2.05, \
@@ -508,7 +508,7 @@ def test_spill_over_returns_to_the_first_account_after_its_throttle(make_provide
     p1.expect_quiet(1, len(p1.messages))
     assert_exactly_once(p1.messages + p2.messages, ["q-%d" % i for i in range(1, 31)])
     assert rule.fired == 1
-    until = int(r.wait_log(r"account=first status=throttled until=(\d+)").group(1))
+    until = float(r.wait_log(r"account=first status=throttled until=([\d.]+)").group(1))
     # transactions the second account began (MAIL) while / after the first was held back;
     # 0.5 s of slack for the one already under way when the first may send again
     mails = [e.time for e in p2.events if e.what == "MAIL"]
