@@ -39,7 +39,6 @@
  */
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/types.h>
 
 #include <dirent.h>
@@ -51,6 +50,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "queue.h"
@@ -193,11 +193,8 @@ queue_msg_new(struct queue *q, const char *client, const char *sender)
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 
 	m->fd = -1;
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	m->ctime = tv.tv_sec;
-	m->t_received = tv.tv_sec + tv.tv_usec / 1e6;
+	m->t_received = clock_now();
+	m->ctime = (time_t)m->t_received;
 	m->client = queue_sanitize(client);
 	m->sender = queue_sanitize(sender);
 	m->sched_index = (size_t)-1;
@@ -567,7 +564,7 @@ queue_read_at(int fd, char *buf, size_t n, off_t off)
 
 /* queue_parse_env: parse the envelope at the start of buf; 0, or -1 if incomplete. */
 static int
-queue_parse_env(const char *id, char *buf, size_t len, struct queue_msg *m)
+queue_parse_env(char *buf, size_t len, struct queue_msg *m)
 {
 	char *p = buf, *end = buf + len, *nl, *v;
 	int have_size = 0, have_crc = 0;
@@ -617,7 +614,6 @@ queue_parse_env(const char *id, char *buf, size_t len, struct queue_msg *m)
 		}
 		/* "id" is the file name; unknown keys are left for newer versions. */
 	}
-	(void)id;
 	return -1;
 }
 
@@ -677,7 +673,7 @@ queue_read_msg(int dirfd, const char *id, int verify)
 		buf = xrealloc(buf, want + 1);
 		if ((n = queue_read_at(fd, buf, want, 0)) == -1)
 			goto bad;
-		if (queue_parse_env(id, buf, (size_t)n, m) == 0)
+		if (queue_parse_env(buf, (size_t)n, m) == 0)
 			break;
 		/* A partial envelope parse leaves state behind: start clean. */
 		for (size_t i = 0; i < m->nrcpt; i++)

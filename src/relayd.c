@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "bounce_store.h"
+#include "clock.h"
 #include "config.h"
 #include "control.h"
 #include "imap_watch.h"
@@ -305,16 +306,6 @@ relayd_drop_privileges(const struct config *cfg)
 	return 0;
 }
 
-/* relayd_clock: seconds, with their fraction. */
-static double
-relayd_clock(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
-
 /*
  * relayd_load_cb: load the next part of the queue, for at most RELAYD_LOAD_SLICE
  * seconds (reading a cold disk is slow), so mail is accepted meanwhile.
@@ -322,13 +313,13 @@ relayd_clock(void)
 static void
 relayd_load_cb(evutil_socket_t fd, short ev, void *arg)
 {
-	double until = relayd_clock() + RELAYD_LOAD_SLICE;
+	double until = clock_now() + RELAYD_LOAD_SLICE;
 	long n;
 
 	do
 		n = queue_load_next(relayd_queue, RELAYD_LOAD_STEP, scheduler_msg_loaded,
 		    relayd_sched);
-	while (n == RELAYD_LOAD_STEP && relayd_clock() < until);
+	while (n == RELAYD_LOAD_STEP && clock_now() < until);
 	scheduler_run(relayd_sched);
 	if (n == RELAYD_LOAD_STEP) {
 		/* A zero timer, not event_active: sockets are polled between slices. */
@@ -336,7 +327,7 @@ relayd_load_cb(evutil_socket_t fd, short ev, void *arg)
 		return;
 	}
 	log_info("queue loaded: %zu message(s) in %.2fs", scheduler_count(relayd_sched),
-	    relayd_clock() - relayd_load_start);
+	    clock_now() - relayd_load_start);
 }
 
 /*
@@ -397,7 +388,7 @@ relayd_setup(void)
 	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,
 	    relayd_path, cfg->spool_dir, cfg->naccounts);
 	/* The queue loads from the loop, in slices: a large one does not delay accepting. */
-	relayd_load_start = relayd_clock();
+	relayd_load_start = clock_now();
 	relayd_loader = evtimer_new(relayd_base, relayd_load_cb, NULL);
 	evtimer_add(relayd_loader, &relayd_now);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, cfg, relayd_bounces);

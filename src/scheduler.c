@@ -9,6 +9,7 @@
 #include <sys/time.h>
 
 #include "bounce_store.h"
+#include "clock.h"
 #include "log.h"
 #include "scheduler.h"
 #include "tls.h"
@@ -442,15 +443,6 @@ scheduler_run(struct scheduler *s)
 	scheduler_kick(s);
 }
 
-/* scheduler_now: the time with its fraction of a second. */
-static double
-scheduler_now(void)
-{
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	return tv.tv_sec + tv.tv_usec / 1e6;
-}
 
 
 /* scheduler_units: quota units a transaction of n recipients uses on account a. */
@@ -667,12 +659,9 @@ static void
 scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
     const char *relay, const char *status, const char *reply)
 {
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
 	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
 	    m->rcpts[idx].addr, a ? a->cfg->name : "none", relay ? relay : "none",
-	    tv.tv_sec + tv.tv_usec / 1e6 - m->t_received, status, reply);
+	    clock_now() - m->t_received, status, reply);
 }
 
 /*
@@ -794,7 +783,7 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 static void
 scheduler_kick(struct scheduler *s)
 {
-	double now = scheduler_now(), when = 0;
+	double now = clock_now(), when = 0;
 	struct sched_account *a;
 	struct queue_msg *m;
 	int fits;
@@ -830,7 +819,7 @@ scheduler_kick(struct scheduler *s)
 struct queue_msg *
 scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 {
-	double now_f = scheduler_now();
+	double now_f = clock_now();
 	time_t now = (time_t)now_f;
 	struct queue_msg *m;
 	size_t n;
@@ -902,7 +891,7 @@ scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_act
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
 	a->nthrottles++;
-	a->suspended_until = scheduler_now() + (double)scheduler_backoff(
+	a->suspended_until = clock_now() + (double)scheduler_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);
@@ -1008,7 +997,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		until = a->suspended_until;
 	} else {
 		a->failures++;
-		a->retry_at = scheduler_now() + (double)scheduler_backoff(
+		a->retry_at = clock_now() + (double)scheduler_backoff(
 		    s->cfg->retry_initial, s->cfg->retry_max, a->failures - 1);
 		free(a->why);
 		a->why = xstrdup(reason);
