@@ -16,7 +16,8 @@
  *   relayd-sent 1
  *   TIME<TAB>QUEUE-ID<TAB>ACCOUNT<TAB>MESSAGE-ID<TAB>RECIPIENT
  * TIME is unix seconds; MESSAGE-ID without <>. Lines are appended as recipients are
- * sent and synced once per turn of the event loop (group commit).
+ * sent and synced at most once a second (BOUNCE_STORE_SENT_SYNC): a restart of relayd
+ * loses none, an OS crash at most that last second's, whose bounces then go unmatched.
  *
  * SPOOL/bounces/bounces: the bounces found, one JSON object per line (the diagnostic
  * is free text); kept 180 days (pruned like sent):
@@ -66,6 +67,7 @@
 #define BOUNCE_STORE_SENT_DAYS		30
 #define BOUNCE_STORE_BOUNCE_DAYS	180
 #define BOUNCE_STORE_PRUNE_EVERY	(24 * 3600)	/* seconds */
+#define BOUNCE_STORE_SENT_SYNC		1	/* seconds from a sent record to its fdatasync */
 #define BOUNCE_STORE_ADDR_MAX		512
 #define BOUNCE_STORE_LINE_MAX		(64 * 1024)
 
@@ -332,7 +334,7 @@ bounce_store_rewrite_sent(struct bounce_store *b)
 	free(text);
 }
 
-/* bounce_store_sync_cb: the group sync of the sent file, once per loop turn. */
+/* bounce_store_sync_cb: the group sync of the sent file, a moment after a write. */
 static void
 bounce_store_sync_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -363,7 +365,8 @@ bounce_store_sent(struct bounce_store *b, const struct queue_msg *m, size_t idx,
 	line = xasprintf("%lld\t%s\t%s\t%s\t%s\n", (long long)now, m->id, account, mid, rcpt);
 	if (bounce_store_file_append(&b->f_sent, line, 1) == 0 && !b->sent_dirty) {
 		b->sent_dirty = 1;
-		event_active(b->sync_ev, 0, 0);
+		/* Not per message: one fdatasync for everything sent in that moment. */
+		event_add(b->sync_ev, &(struct timeval){ .tv_sec = BOUNCE_STORE_SENT_SYNC });
 	}
 	bounce_store_add_sent(b, now, m->id, account, mid, rcpt);
 	free(line);
