@@ -15,7 +15,7 @@ DESTDIR ?=
 
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
-           -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -MMD -MP
+           -Wmissing-prototypes -Wno-unused-parameter -fno-strict-aliasing -pthread -MMD -MP
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
@@ -24,7 +24,7 @@ endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(PKG_CFLAGS)
-LDLIBS  += $(PKG_LIBS) -lz -lm -lcrypt
+LDLIBS  += $(PKG_LIBS) -lz -lm -lcrypt -pthread
 
 B       := build
 MAINS   := src/relayd.c src/relayctl.c src/relay-sendmail.c

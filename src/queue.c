@@ -5,6 +5,7 @@
  *   lock           flock()ed by the running relayd: one daemon per spool
  *   incoming/ID    a message being received, or synced but not yet renamed
  *   queue/ID       committed messages
+ *   free/N         files of delivered messages kept for reuse (contents are junk)
  *
  * A message file, format version 1 (text up to the message, then the message itself):
  *
@@ -28,14 +29,25 @@
  *   release: 1732300300                                released by relayctl
  *
  * Commit (group commit): the message is written to incoming/ID with size and crc left
- * as placeholders; at the end of DATA both are written in place; once per turn of the
- * event loop one syncfs() makes every message finished in that turn durable; only then
- * are the clients told 250 and the files renamed into queue/. A rename that a crash
+ * as placeholders; at the end of DATA both are written in place; one syncfs() makes
+ * every message finished so far durable; only then are the clients told 250 and the
+ * files renamed into queue/. The syncfs() runs in a thread of its own (the syncer), so
+ * the event loop goes on receiving while the disk works: the messages finished during
+ * one sync form the next batch, and the busier the relay the larger the batches. A rename that a crash
  * loses is harmless: recovery moves every incoming/ file whose size and crc check out
  * into queue/, and removes the rest (their clients never got 250). Nothing is guessed.
  *
  * State records are appended without a sync: after an OS crash a message may be sent
  * again (at least once), never lost. When every recipient is done the file is removed.
+ *
+ * File reuse: creating a file is the dearest step of an accept (the file system has
+ * to find and initialise an inode; ext4 without a journal also skips every inode freed
+ * in the last minutes), so a finished small message's file is not unlinked but renamed
+ * into free/, and a new message takes one from there: renamed to incoming/ID first,
+ * then overwritten from the start and cut to its length when sealed. Renaming it out
+ * of queue/ is the "done" mark, exactly as unlinking was. What a reused file held
+ * before never passes recovery: the id line must name the file, and size and crc must
+ * match what follows. free/ holds at most QUEUE_POOL_MAX files; the rest are unlinked.
  */
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -44,6 +56,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +75,9 @@
 #define QUEUE_ENV_MAX		(8 * 1024 * 1024)	/* bound on an envelope read back */
 #define QUEUE_STATE_MAX		(64 * 1024 * 1024)	/* bound on its state records */
 #define QUEUE_REPLY_MAX		512	/* reply text kept in a state record */
+#define QUEUE_SYNC_POLL		100000	/* µs: look for a finished sync (lost wake-up) */
+#define QUEUE_POOL_MAX		1024	/* files kept in free/ for reuse */
+#define QUEUE_POOL_FILE_MAX	(64 * 1024)	/* only smaller messages' files are kept */
 
 /* Every envelope the listener can accept must be readable again after a crash. */
 _Static_assert(QUEUE_ENV_MAX > CONFIG_RECIPIENTS_MAX * (SMTP_PATH_MAX + 8) + 65536,
@@ -73,14 +89,33 @@ struct queue {
 	int		 dirfd;		/* spool_dir */
 	int		 infd;		/* incoming/ */
 	int		 qfd;		/* queue/ */
+	int		 freefd;	/* free/ */
 	int		 lockfd;
+	uint32_t	 pool[QUEUE_POOL_MAX];	/* names (numbers) of the files in free/ */
+	size_t		 npool;
+	uint32_t	 pool_seq;	/* the last name given to a file in free/ */
 	uint32_t	 seq;
 	struct event	*commit_ev;
-	struct queue_msg *commit_head, **commit_tail;
+	struct queue_msg *commit_head, **commit_tail;	/* waiting for the next sync */
+
+	/* The syncer thread; it touches nothing but what is under mu. */
+	pthread_t	 syncer;
+	int		 syncer_up;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct queue_msg *sync_batch;	/* the batch being synced (under mu) */
+	int		 sync_want;	/* the loop asks for a sync (under mu) */
+	int		 sync_err;	/* its result, an errno or 0 (under mu) */
+	int		 sync_stop;	/* the syncer is to exit (under mu) */
+	int		 sync_pipe[2];	/* syncer -> loop: a sync finished */
+	struct event	*sync_ev;
 	DIR		*loading;	/* queue/ being loaded (queue_load_next) */
 };
 
 static void queue_commit_run(evutil_socket_t, short, void *);
+static void queue_sync_done(evutil_socket_t, short, void *);
+static int queue_syncer_start(struct queue *);
+static void queue_syncer_stop(struct queue *);
 static ssize_t queue_read_at(int, char *, size_t, off_t);
 
 /* queue_mkdirat: open the subdirectory name of dirfd, creating it if needed. */
@@ -129,6 +164,92 @@ queue_crc(uint32_t crc, const unsigned char *p, size_t n)
 	return crc;
 }
 
+/* queue_pool_scan: take stock of free/ (at start-up); what is past the bound goes. */
+static void
+queue_pool_scan(struct queue *q)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(q->freefd);
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return;		/* no reuse this run; messages get new files */
+	}
+	while ((de = readdir(d)) != NULL) {
+		unsigned long n;
+		char *end;
+
+		if (de->d_name[0] == '.')
+			continue;
+		errno = 0;
+		n = strtoul(de->d_name, &end, 16);
+		if (*end != '\0' || errno != 0 || n > UINT32_MAX ||
+		    q->npool == QUEUE_POOL_MAX) {
+			unlinkat(q->freefd, de->d_name, 0);
+			continue;
+		}
+		q->pool[q->npool++] = (uint32_t)n;
+		if ((uint32_t)n > q->pool_seq)
+			q->pool_seq = (uint32_t)n;
+	}
+	closedir(d);
+}
+
+/*
+ * queue_pool_take: move a file from free/ to incoming/id and open it for writing;
+ * returns the fd, or -1 with errno EEXIST (id taken: try another), or -1 with another
+ * errno when the pool cannot serve (the caller creates a new file).
+ */
+static int
+queue_pool_take(struct queue *q, const char *id)
+{
+	char name[16];
+	int fd;
+
+	if (q->npool == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%08X", q->pool[q->npool - 1]);
+	if (renameat2(q->freefd, name, q->infd, id, RENAME_NOREPLACE) == -1) {
+		if (errno == EEXIST)
+			return -1;
+		q->npool--;		/* a file we cannot move is not reused */
+		unlinkat(q->freefd, name, 0);
+		errno = ENOENT;
+		return -1;
+	}
+	q->npool--;
+	if ((fd = openat(q->infd, id, O_WRONLY | O_CLOEXEC)) == -1) {
+		unlinkat(q->infd, id, 0);
+		errno = ENOENT;
+	}
+	return fd;
+}
+
+/*
+ * queue_retire: a committed message is finished or deleted: its file leaves queue/
+ * (or incoming/, if its rename failed), into free/ when it is small and there is room.
+ */
+static void
+queue_retire(struct queue *q, struct queue_msg *m)
+{
+	if (q->npool < QUEUE_POOL_MAX && m->data_off + m->size <= QUEUE_POOL_FILE_MAX) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "%08X", ++q->pool_seq);
+		if (renameat(q->qfd, m->id, q->freefd, name) == 0 || (errno == ENOENT &&
+		    renameat(q->infd, m->id, q->freefd, name) == 0)) {
+			q->pool[q->npool++] = q->pool_seq;
+			return;
+		}
+	}
+	if (unlinkat(q->qfd, m->id, 0) == -1 && errno == ENOENT)
+		unlinkat(q->infd, m->id, 0);
+}
+
 struct queue *
 queue_open(struct event_base *base, const char *dir)
 {
@@ -136,7 +257,8 @@ queue_open(struct event_base *base, const char *dir)
 
 	q->base = base;
 	q->dir = xstrdup(dir);
-	q->dirfd = q->infd = q->qfd = q->lockfd = -1;
+	q->dirfd = q->infd = q->qfd = q->freefd = q->lockfd = -1;
+	q->sync_pipe[0] = q->sync_pipe[1] = -1;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_err("spool: cannot create %s: %s", dir, strerror(errno));
 		goto fail;
@@ -152,14 +274,20 @@ queue_open(struct event_base *base, const char *dir)
 		goto fail;
 	}
 	if ((q->infd = queue_mkdirat(q->dirfd, "incoming")) == -1 ||
-	    (q->qfd = queue_mkdirat(q->dirfd, "queue")) == -1) {
+	    (q->qfd = queue_mkdirat(q->dirfd, "queue")) == -1 ||
+	    (q->freefd = queue_mkdirat(q->dirfd, "free")) == -1) {
 		log_err("spool: cannot create the directories in %s: %s", dir,
 		    strerror(errno));
 		goto fail;
 	}
 	q->seq = arc4random();
+	queue_pool_scan(q);
 	q->commit_tail = &q->commit_head;
 	q->commit_ev = event_new(base, -1, 0, queue_commit_run, q);
+	if (queue_syncer_start(q) == -1) {
+		log_err("spool: cannot start the sync thread: %s", strerror(errno));
+		goto fail;
+	}
 	return q;
 fail:
 	queue_close(q);
@@ -171,6 +299,7 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	queue_syncer_stop(q);
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
 	if (q->loading != NULL)
@@ -181,6 +310,8 @@ queue_close(struct queue *q)
 		close(q->infd);
 	if (q->qfd != -1)
 		close(q->qfd);
+	if (q->freefd != -1)
+		close(q->freefd);
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->dir);
@@ -265,6 +396,12 @@ queue_msg_begin(struct queue *q, struct queue_msg *m, const char *message_id,
 	/* The id: seconds and a per-process sequence; O_EXCL settles the rare clash. */
 	for (int tries = 0; ; tries++) {
 		snprintf(m->id, sizeof(m->id), "%08X%08X", (unsigned)m->ctime, ++q->seq);
+		if ((m->fd = queue_pool_take(q, m->id)) != -1) {
+			m->reused = 1;
+			break;
+		}
+		if (errno == EEXIST && tries <= 100)
+			continue;
 		m->fd = openat(q->infd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (m->fd != -1)
 			break;
@@ -325,6 +462,9 @@ queue_msg_seal(struct queue_msg *m)
 			errno = EIO;
 		return -1;
 	}
+	/* A reused file may be longer: what follows is an old message's. */
+	if (m->reused && ftruncate(m->fd, (off_t)(m->data_off + m->size)) == -1)
+		return -1;
 	return 0;
 }
 
@@ -343,35 +483,140 @@ queue_msg_commit(struct queue *q, struct queue_msg *m,
 	event_active(q->commit_ev, 0, 0);
 }
 
-/* queue_sync: make everything written to the spool durable. */
+/* queue_sync: make everything written to the spool durable (in the syncer thread). */
 static int
 queue_sync(struct queue *q, struct queue_msg *batch)
 {
 	if (syncfs(q->dirfd) == 0)
 		return 0;
-	/* No syncfs (or it failed): sync each file and the directory. */
+	/* No syncfs (or it failed): sync each file and the directories. */
 	for (struct queue_msg *m = batch; m != NULL; m = m->commit_next)
 		if (m->werrno == 0 && fsync(m->fd) == -1)
 			m->werrno = errno;
+	fsync(q->freefd);	/* reused files left free/ */
 	return fsync(q->infd);
 }
 
-/* queue_commit_run: one group commit for every message finished in this turn. */
+/* queue_syncer: the syncer thread: one sync for each batch the loop hands over. */
+static void *
+queue_syncer(void *arg)
+{
+	struct queue *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		while (!q->sync_want && !q->sync_stop)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (!q->sync_want)
+			break;
+		struct queue_msg *batch = q->sync_batch;
+		int err;
+
+		pthread_mutex_unlock(&q->mu);
+		err = queue_sync(q, batch) == -1 ? (errno ? errno : EIO) : 0;
+		pthread_mutex_lock(&q->mu);
+		q->sync_err = err;
+		q->sync_want = 0;
+		/* The pipe wakes the loop (a full pipe is already a wake-up); should the
+		 * write fail anyway, the loop's QUEUE_SYNC_POLL timer looks by itself. */
+		for (int i = 0; i < 10; i++)
+			if (write(q->sync_pipe[1], "", 1) == 1 || errno == EAGAIN)
+				break;
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+static int
+queue_syncer_start(struct queue *q)
+{
+	int e;
+
+	if (pipe2(q->sync_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+		return -1;
+	q->sync_ev = event_new(q->base, q->sync_pipe[0], EV_READ | EV_PERSIST,
+	    queue_sync_done, q);
+	if (q->sync_ev == NULL || event_add(q->sync_ev, NULL) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if ((e = pthread_create(&q->syncer, NULL, queue_syncer, q)) != 0) {
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		errno = e;
+		return -1;
+	}
+	q->syncer_up = 1;
+	return 0;
+}
+
+/* queue_syncer_stop: let a sync under way finish, then end the thread. */
+static void
+queue_syncer_stop(struct queue *q)
+{
+	if (q->syncer_up) {
+		pthread_mutex_lock(&q->mu);
+		q->sync_stop = 1;
+		pthread_cond_signal(&q->cv);
+		pthread_mutex_unlock(&q->mu);
+		pthread_join(q->syncer, NULL);
+		pthread_cond_destroy(&q->cv);
+		pthread_mutex_destroy(&q->mu);
+		q->syncer_up = 0;
+	}
+	if (q->sync_ev != NULL)
+		event_free(q->sync_ev);
+	q->sync_ev = NULL;
+	for (int i = 0; i < 2; i++)
+		if (q->sync_pipe[i] != -1)
+			close(q->sync_pipe[i]);
+}
+
+/* queue_commit_run: hand the waiting messages to the syncer, unless it is busy. */
 static void
 queue_commit_run(evutil_socket_t fd, short ev, void *arg)
 {
 	struct queue *q = arg;
-	struct queue_msg *batch = q->commit_head, *m, *next;
-	int failed = 0;
 
+	if (q->commit_head == NULL || q->sync_batch != NULL)
+		return;		/* nothing to do, or queue_sync_done calls again */
+	pthread_mutex_lock(&q->mu);
+	q->sync_batch = q->commit_head;
+	q->sync_want = 1;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
 	q->commit_head = NULL;
 	q->commit_tail = &q->commit_head;
+	event_add(q->sync_ev, &(struct timeval){ .tv_usec = QUEUE_SYNC_POLL });
+}
+
+/* queue_sync_done: a batch is durable (or not): move it into queue/ and answer. */
+static void
+queue_sync_done(evutil_socket_t fd, short ev, void *arg)
+{
+	struct queue *q = arg;
+	struct queue_msg *batch, *m, *next;
+	char buf[64];
+	int failed;
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&q->mu);
+	if (q->sync_want) {		/* a stale wake-up */
+		pthread_mutex_unlock(&q->mu);
+		return;
+	}
+	batch = q->sync_batch;
+	failed = q->sync_err;
+	q->sync_batch = NULL;
+	pthread_mutex_unlock(&q->mu);
 	if (batch == NULL)
 		return;
-	if (queue_sync(q, batch) == -1) {
-		failed = errno ? errno : EIO;
+	event_add(q->sync_ev, NULL);	/* no sync under way: no need to look */
+	if (failed)
 		log_err("spool: sync of %s failed: %s", q->dir, strerror(failed));
-	}
 	for (m = batch; m != NULL; m = next) {
 		next = m->commit_next;
 		m->commit_next = NULL;
@@ -388,6 +633,14 @@ queue_commit_run(evutil_socket_t fd, short ev, void *arg)
 			unlinkat(q->infd, m->id, 0);
 		m->commit_cb(m, m->werrno == 0, m->commit_arg);
 	}
+	/* What was finished meanwhile is the next batch. */
+	queue_commit_run(-1, 0, q);
+}
+
+int
+queue_busy(const struct queue *q)
+{
+	return q->commit_head != NULL || q->sync_batch != NULL;
 }
 
 void
@@ -442,8 +695,7 @@ queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
 			return 0;
 		}
 	free(r);
-	if (unlinkat(q->qfd, m->id, 0) == -1 && errno == ENOENT)
-		unlinkat(q->infd, m->id, 0);
+	queue_retire(q, m);
 	return 1;
 }
 
@@ -474,8 +726,7 @@ queue_msg_hold(struct queue *q, struct queue_msg *m, int on)
 void
 queue_msg_remove(struct queue *q, struct queue_msg *m)
 {
-	if (unlinkat(q->qfd, m->id, 0) == -1 && errno == ENOENT)
-		unlinkat(q->infd, m->id, 0);
+	queue_retire(q, m);
 }
 
 /* queue_history_add: one state record as a JSON object for queue show. */
@@ -567,7 +818,7 @@ static int
 queue_parse_env(char *buf, size_t len, struct queue_msg *m)
 {
 	char *p = buf, *end = buf + len, *nl, *v;
-	int have_size = 0, have_crc = 0;
+	int have_id = 0, have_size = 0, have_crc = 0;
 
 	if (len < sizeof(QUEUE_MAGIC) - 1 || memcmp(buf, QUEUE_MAGIC, sizeof(QUEUE_MAGIC) - 1))
 		return -1;
@@ -577,14 +828,16 @@ queue_parse_env(char *buf, size_t len, struct queue_msg *m)
 			return -1;
 		if (nl == p) {		/* the empty line: the message follows */
 			m->data_off = (uint64_t)(nl + 1 - buf);
-			return have_size && have_crc ? 0 : -1;
+			return have_id && have_size && have_crc ? 0 : -1;
 		}
 		*nl = '\0';
 		if ((v = strstr(p, ": ")) == NULL)
 			return -1;
 		*v = '\0';
 		v += 2;
-		if (strcmp(p, "time") == 0) {
+		if (strcmp(p, "id") == 0)	/* a reused file's old content names another */
+			have_id = strcmp(v, m->id) == 0;
+		else if (strcmp(p, "time") == 0) {
 			m->ctime = (time_t)strtoll(v, NULL, 10);
 			m->t_received = (double)m->ctime;
 		}
@@ -612,7 +865,7 @@ queue_parse_env(char *buf, size_t len, struct queue_msg *m)
 			m->crc = (uint32_t)strtoul(v, &e, 16);
 			have_crc = *v != '?' && *e == '\0';
 		}
-		/* "id" is the file name; unknown keys are left for newer versions. */
+		/* Unknown keys are left for newer versions. */
 	}
 	return -1;
 }

@@ -3,8 +3,8 @@
  * the daemon knows about queued mail can be rebuilt from the spool at start-up.
  * The on-disk format is described at the top of queue.c.
  *
- * Writes are group-committed: messages whose DATA ended in the same turn of the
- * event loop are made durable by one sync, then each caller is told.
+ * Writes are group-committed: the messages whose DATA ended while the previous sync
+ * ran are made durable by one sync (in a thread of its own), then each caller is told.
  */
 #ifndef RELAYD_QUEUE_H
 #define RELAYD_QUEUE_H
@@ -49,6 +49,7 @@ struct queue_msg {
 
 	/* private to queue.c */
 	int		 fd;		/* incoming file while receiving, else -1 */
+	int		 reused;	/* that file came from free/ (see queue.c) */
 	uint32_t	 crc;
 	int		 werrno;	/* first write error while receiving */
 	void		(*commit_cb)(struct queue_msg *, int, void *);
@@ -110,6 +111,9 @@ void		 queue_msg_write(struct queue_msg *, const void *, size_t);
  */
 void		 queue_msg_commit(struct queue *, struct queue_msg *,
 		    void (*cb)(struct queue_msg *, int, void *), void *);
+
+/* queue_busy: 1 while a commit is under way (shutdown runs the loop until it is 0). */
+int		 queue_busy(const struct queue *);
 
 /* queue_msg_abort: drop a message being received (its file too) and free it. */
 void		 queue_msg_abort(struct queue *, struct queue_msg *);

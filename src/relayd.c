@@ -338,7 +338,21 @@ static int
 relayd_setup(void)
 {
 	struct config *cfg = relayd_cfg;
-	relayd_base = event_base_new();
+	struct event_config *ecfg = event_config_new();
+
+	/*
+	 * Batch epoll_ctl changes per loop turn: a session turns reading and writing on
+	 * and off several times a message. (The flag is unsafe only for dup()ed sockets;
+	 * relayd has none.)
+	 */
+	if (ecfg != NULL)
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	relayd_base = ecfg != NULL ? event_base_new_with_config(ecfg) : NULL;
+	event_config_free(ecfg);
+	if (relayd_base == NULL) {
+		log_err("cannot create the event loop");
+		return -1;
+	}
 	/* Signals first: once a socket listens, a client or systemd may act on it. */
 	relayd_sigs[0] = evsignal_new(relayd_base, SIGTERM, relayd_signal, NULL);
 	relayd_sigs[1] = evsignal_new(relayd_base, SIGINT, relayd_signal, NULL);
@@ -409,6 +423,9 @@ relayd_teardown(void)
 	imap_watch_stop(relayd_imap);
 	metrics_free(relayd_metrics);
 	control_free(relayd_ctl);
+	/* A commit under way still answers its client (commits finish in the loop). */
+	while (relayd_queue != NULL && queue_busy(relayd_queue))
+		event_base_loop(relayd_base, EVLOOP_ONCE);
 	smtp_session_close_all(&relayd_srv);
 	scheduler_free(relayd_sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */

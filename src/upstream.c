@@ -238,6 +238,10 @@ upstream_tx_report(struct upstream *u)
 		res[i].reply = u->rcpts[i].reply ? u->rcpts[i].reply : "no reply";
 	}
 	u->msg = NULL;
+	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */
+		close(u->body_fd);
+		u->body_fd = -1;
+	}
 	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, u->relay);
 	free(res);
 	upstream_tx_clear(u);
