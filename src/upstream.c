@@ -534,7 +534,8 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 	snprintf(u->lasterr, sizeof(u->lasterr), "%s", (what & BEV_EVENT_EOF) ?
 	    "connection closed by the server" :
 	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	ERR_clear_error();
+	if (u->ssl != NULL)	/* (in clear, calling OpenSSL would set all of it up) */
+		ERR_clear_error();
 	if (u->msg != NULL)
 		upstream_close(u);	/* defers the message with the reason */
 	else
