@@ -1,7 +1,8 @@
 /*
  * bounce_store: what relayd knows about bounces, kept under SPOOL/bounces/.
  *
- * The scheduler tells it every recipient the provider accepted (bounce_store_sent);
+ * The scheduler tells it every recipient the provider accepted through an account
+ * that watches its mailbox for bounces (bounce_store_sent);
  * imap_watch hands it every notification read from a watched mailbox
  * (bounce_store_report); smtp_session and the scheduler ask it whether an address is
  * suppressed (bounce_store_suppressed, a hash lookup: it runs for every RCPT).

@@ -930,7 +930,10 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_SENT:
 			a->failures = a->throttles = 0;
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
-			bounce_store_sent(s->bounces, m, r->idx, a->cfg->name);
+			/* Bounces come back to the account's own mailbox: without a
+			 * bounces block nothing would ever be matched against it. */
+			if (a->cfg->bounces.enabled)
+				bounce_store_sent(s->bounces, m, r->idx, a->cfg->name);
 			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_SENT,
 			    a->cfg->name, r->reply);
 			break;
