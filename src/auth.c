@@ -30,11 +30,36 @@ auth_log(void *ctx, int level, const char *msg)
 	return SASL_OK;
 }
 
+/*
+ * Client plugins relayd can use: those that log in with a name and a password. The
+ * others (sasldb, which drags in Berkeley DB; anonymous; Kerberos and OTP ones) are
+ * not loaded: they would only cost memory in every relayd. (The inbound AUTH server,
+ * smtp_auth.c, loads its own; its password check goes through them.)
+ */
+static const char *const auth_plugins[] = {
+	"libplain.", "liblogin.", "libcrammd5.", "libdigestmd5.", "libscram.",
+};
+
+static int
+auth_plugin_filter(void *ctx, const char *file, sasl_verify_type_t type)
+{
+	const char *base = strrchr(file, '/');
+
+	if (type != SASL_VRFY_PLUGIN)
+		return SASL_OK;
+	base = base ? base + 1 : file;
+	for (size_t i = 0; i < sizeof(auth_plugins) / sizeof(auth_plugins[0]); i++)
+		if (strncmp(base, auth_plugins[i], strlen(auth_plugins[i])) == 0)
+			return SASL_OK;
+	return SASL_CONTINUE;	/* skip this one */
+}
+
 int
 auth_init(void)
 {
 	static sasl_callback_t global[] = {
 		{ SASL_CB_LOG, AUTH_CB(auth_log), NULL },
+		{ SASL_CB_VERIFYFILE, AUTH_CB(auth_plugin_filter), NULL },
 		{ SASL_CB_LIST_END, NULL, NULL },
 	};
 	int r = sasl_client_init(global);
