@@ -12,6 +12,8 @@
  * after its 220 (a response injection, CVE-2011-0411 class) is left without AUTH.
  */
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -477,6 +479,15 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	if (what & BEV_EVENT_CONNECTED) {
 		if (u->state == UP_CONNECT) {
+			int one = 1;
+
+			/*
+			 * Our writes are whole (commands, a pipelined group, the body in
+			 * large pieces); under TLS each piece is a record of its own, and
+			 * Nagle would hold back the last one until the server's delayed
+			 * ACK: 40 ms per message.
+			 */
+			setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
 				upstream_tls_start(u);
 			else {
