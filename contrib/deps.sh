@@ -13,8 +13,9 @@ BUILD="gcc make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev li
 TEST="python3 python3-aiosmtpd python3-pytest openssl swaks msmtp faketime iproute2 util-linux
       dovecot-imapd strace fiu-utils valgrind"
 # make bench: /usr/bin/python3 drives it, unshare and ip give it a private loopback, perf
-# and valgrind (callgrind) profile, apt-get download fetches Postfix without installing it.
-BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg"
+# and valgrind (callgrind) profile, apt-get download fetches Postfix without installing it;
+# stunnel4 puts TLS in front of the sink for the TLS run (openssl makes its certificate).
+BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg openssl stunnel4"
 
 missing() {
 	for p in $*; do

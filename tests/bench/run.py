@@ -26,6 +26,9 @@ import threading
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from certs import make_certs   # noqa: E402  (the test suite's certificate maker)
+
 CHILDREN = []          # Popen objects, each the leader of its own process group
 NOTES = []
 
@@ -177,8 +180,13 @@ def free_port():
 class Relayd:
     name = "relayd"
 
-    def __init__(self, a, work, sink_port, max_clients=1000, log_level="warning", spool=None):
+    def __init__(self, a, work, sink_port, max_clients=1000, log_level="warning", spool=None,
+                 tls=None):
         self.a, self.work, self.port = a, work, free_port()
+        # tls: None (in clear, no AUTH), or the CA file: implicit TLS + AUTH (the TLS run)
+        account = (f'tls = "implicit"; username = "bench"; password = "secret"; '
+                   f'ca_file = "{tls}";') if tls else 'tls = "none";'
+
         os.makedirs(work, exist_ok=True)
         self.spool = spool or os.path.join(work, "spool")
         self.conf = os.path.join(work, "relay.conf")
@@ -191,7 +199,7 @@ max_clients = {max_clients};
 max_message_size = 31457280;
 hostname = "bench.relayd.test";
 log_level = "{log_level}";
-accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; tls = "none";
+accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; {account}
                address = "bench@relayd.test"; sessions = 16; }} );
 ''')
         self.proc = None
@@ -219,9 +227,18 @@ accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; tls = "no
 class Postfix:
     name = "Postfix"
 
-    def __init__(self, a, work, sink_port):
+    def __init__(self, a, work, sink_port, tls=None):
         self.a, self.work, self.port = a, work, free_port()
         root = a.postfix_root
+        # tls: None (in clear), or the CA file: TLS on connect (465-style), encrypt, AUTH
+        tls_conf = f"""smtp_tls_security_level = encrypt
+smtp_tls_wrappermode = yes
+smtp_tls_CAfile = {tls}
+smtp_sasl_auth_enable = yes
+smtp_sasl_password_maps = static:bench:secret
+smtp_sasl_security_options = noanonymous
+smtp_sasl_tls_security_options = noanonymous
+""" if tls else "smtp_tls_security_level = none\n"
         self.root = root
         self.conf = os.path.join(work, "etc")
         self.queue = os.path.join(work, "queue")
@@ -256,8 +273,7 @@ inet_interfaces = loopback-only
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtpd_relay_restrictions = permit_mynetworks, reject
-smtp_tls_security_level = none
-smtpd_tls_security_level = none
+{tls_conf}smtpd_tls_security_level = none
 smtp_dns_support_level = disabled
 biff = no
 maillog_file = {work}/maillog
@@ -372,15 +388,51 @@ def run_source(a, port, sessions, count, size, work, timeout):
     return dt
 
 
-def one_run(a, kind, sessions, count, size, sample_mem=False):
-    """One measured run on a fresh MTA: accept time, end-to-end time, CPU, memory."""
-    work = os.path.join(a.work, f"{kind}-{sessions}-{size}")
+def start_tls_terminator(a, port, sink_port, work):
+    """stunnel: TLS on 127.0.0.1:port (certificate for 127.0.0.1), in clear to the sink."""
+    certs = make_certs(os.path.join(a.work, "certs"))
+    conf = os.path.join(work, "stunnel.conf")
+    with open(conf, "w") as f:
+        f.write(f"""foreground = yes
+pid =
+debug = 3
+output = {work}/stunnel.log
+[smtps]
+accept = 127.0.0.1:{port}
+connect = 127.0.0.1:{sink_port}
+socket = l:TCP_NODELAY=1
+socket = r:TCP_NODELAY=1
+cert = {certs.good.cert}
+key = {certs.good.key}
+""")
+    p = spawn(["stunnel4", conf], stdout=subprocess.DEVNULL,
+              stderr=open(os.path.join(work, "stunnel.err"), "ab"))
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10:        # it speaks TLS: wait for the port only
+        if p.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return p, certs.ca
+        except OSError:
+            time.sleep(0.01)
+    raise RuntimeError(f"stunnel did not start; see {work}/stunnel.err")
+
+
+def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False):
+    """One measured run on a fresh MTA: accept time, end-to-end time, CPU, memory. tls:
+    the MTA forwards over TLS with AUTH to stunnel in front of the sink."""
+    work = os.path.join(a.work, f"{kind}-{sessions}-{size}{'-tls' if tls else ''}")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     sink_port = free_port()
     sink = start_sink(a, sink_port, count, work)
-    mta = Relayd(a, os.path.join(work, "mta"), sink_port) if kind == "relayd" else \
-        Postfix(a, os.path.join(work, "mta"), sink_port)
+    term, ca, to_port = None, None, sink_port
+    if tls:
+        to_port = free_port()
+        term, ca = start_tls_terminator(a, to_port, sink_port, work)
+    mta = Relayd(a, os.path.join(work, "mta"), to_port, tls=ca) if kind == "relayd" else \
+        Postfix(a, os.path.join(work, "mta"), to_port, tls=ca)
     try:
         mta.start()
         time.sleep(0.3)
@@ -410,6 +462,8 @@ def one_run(a, kind, sessions, count, size, sample_mem=False):
     finally:
         mta.stop()
         kill_group(sink, grace=1)
+        if term is not None:
+            kill_group(term, grace=1)
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -682,6 +736,14 @@ def report(a, M, R, load_end):
             if s == 10 else ""
         w(f"| end-to-end msgs/s to the sink, 2 KB, {s} session{'s' if s > 1 else ''} | "
           f"{fmt(re_)} | {fmt(pe)} | {ratio(med(re_), med(pe))} | {tgt} | {met} |")
+    if "tls" in R:
+        rt, pt = R["tls"]["relayd"], R["tls"]["Postfix"]
+        for k, lab in (("accept", "accepts/s"), ("e2e", "end-to-end msgs/s"),
+                       ("cpu_ms", "CPU ms per message")):
+            x, y = [v[k] for v in rt if v.get(k)], [v[k] for v in pt if v.get(k)]
+            w(f"| TLS + AUTH to the sink (stunnel), 2 KB, {lab}, {a.tls_sessions} sessions | "
+              f"{fmt(x, digits=2 if k == 'cpu_ms' else 0)} | "
+              f"{fmt(y, digits=2 if k == 'cpu_ms' else 0)} | {ratio(med(x), med(y))} | | |")
     if "big" in R:
         rb, pb = R["big"]["relayd"], R["big"]["Postfix"]
         for k, lab in (("accept", "accepts/s"), ("e2e", "end-to-end msgs/s")):
@@ -749,6 +811,8 @@ def main():
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--sessions", default="1 10 50")
+    ap.add_argument("--tls-count", type=int, default=5000)
+    ap.add_argument("--tls-sessions", type=int, default=10)
     ap.add_argument("--big-count", type=int, default=200)
     ap.add_argument("--big-size", type=int, default=1048576)
     ap.add_argument("--big-sessions", type=int, default=10)
@@ -757,7 +821,7 @@ def main():
     ap.add_argument("--profile-count", type=int, default=2000)
     ap.add_argument("--fsync-secs", type=float, default=3.0)
     ap.add_argument("--step-timeout", type=int, default=300)
-    ap.add_argument("--only", default="", help="comma list: accept,big,idle,bigq,fsync,"
+    ap.add_argument("--only", default="", help="comma list: accept,tls,big,idle,bigq,fsync,"
                     "profile,baseline (default: all)")
     ap.add_argument("--keep", action="store_true", help="keep each run's directory")
     ap.add_argument("--out", default=os.path.join(REPO, "build/bench"))
@@ -816,6 +880,15 @@ def main():
                         ", ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
                                   for k, v in r.items()))
 
+    def s_tls():
+        R["tls"] = {"relayd": [], "Postfix": []}
+        for i in range(a.runs):
+            order = ("relayd", "Postfix") if i % 2 == 0 else ("Postfix", "relayd")
+            for kind in order:
+                r = one_run(a, kind, a.tls_sessions, a.tls_count, 2048, tls=True)
+                R["tls"][kind].append(r)
+                log(f"{kind} TLS {a.tls_sessions} sessions run {i + 1}: {r}")
+
     def s_big():
         R["big"] = {"relayd": [], "Postfix": []}
         for i in range(a.runs):
@@ -842,7 +915,7 @@ def main():
         log(f"callgrind: {R['callgrind']}")
 
     for name, fn in (("fsync", s_fsync), ("baseline", s_baseline), ("accept", s_accept),
-                     ("big", s_big), ("idle", s_idle), ("bigq", s_bigq),
+                     ("tls", s_tls), ("big", s_big), ("idle", s_idle), ("bigq", s_bigq),
                      ("profile", s_profile), ("fsync", s_fsync)):
         section(name, fn)
     for k in ("relayd", "Postfix"):         # sections not run: empty, reported as n/a
