@@ -129,7 +129,7 @@ fuzz: $(FUZZBIN)
 
 # make bench: relayd against Postfix on loopback, side by side (tests/bench/run.sh; not part
 # of make test). About 15-20 minutes with the defaults on 2 cores; prints the table and
-# writes it to build/bench/results.md. BENCH_ONLY=accept,big,idle,bigq,fsync,profile,baseline
+# writes it to build/bench/results.md. BENCH_ONLY=accept,tls,big,idle,bigq,fsync,profile,baseline
 # runs only those parts.
 BENCH_COUNT    ?= 10000
 BENCH_RUNS     ?= 3
@@ -138,7 +138,7 @@ BENCH_BIG      ?= 200
 BENCH_IDLE     ?= 10000
 BENCH_QUEUED   ?= 1000000
 BENCH_ONLY     ?=
-BENCH_TIMEOUT  ?= 1800
+BENCH_TIMEOUT  ?= 2400
 .PHONY: bench
 bench:
 	@sh contrib/deps.sh --bench
