@@ -57,6 +57,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -530,6 +531,7 @@ queue_syncer(void *arg)
 static int
 queue_syncer_start(struct queue *q)
 {
+	sigset_t all, old;
 	int e;
 
 	if (pipe2(q->sync_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
@@ -542,7 +544,12 @@ queue_syncer_start(struct queue *q)
 	}
 	pthread_mutex_init(&q->mu, NULL);
 	pthread_cond_init(&q->cv, NULL);
-	if ((e = pthread_create(&q->syncer, NULL, queue_syncer, q)) != 0) {
+	/* Signals are the event loop's: the syncer starts with all of them blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&q->syncer, NULL, queue_syncer, q);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
 		pthread_cond_destroy(&q->cv);
 		pthread_mutex_destroy(&q->mu);
 		errno = e;
