@@ -64,7 +64,7 @@ static double relayd_load_start;
 static const struct timeval relayd_now = { 0, 0 };	/* a timer due at once */
 
 #define RELAYD_LOAD_STEP	64	/* queue files read between looks at the clock */
-#define RELAYD_LOAD_SLICE	0.02	/* seconds of loading per turn of the loop */
+#define RELAYD_LOAD_SLICE	0.005	/* seconds of loading per turn of the loop */
 
 static int relayd_reload(char **);
 
