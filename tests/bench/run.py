@@ -542,29 +542,48 @@ def big_queue(a, n, runs):
         open(done, "w").close()
         log(f"big queue: generated {n} messages in {gen:.1f}s (kept in {spool})")
     r = Relayd(a, work, free_port(), spool=spool)   # nothing listens there: nothing drains
-    starts, status, rss = [], [], []
+
+    def one_status():
+        """One relayctl status: its wall time and the queue's total."""
+        t = time.monotonic()
+        out = subprocess.run([a.relayctl, "-s", r.sock, "status", "--json"],
+                             capture_output=True, text=True, timeout=60)
+        dt = time.monotonic() - t
+        if out.returncode != 0:
+            raise RuntimeError(f"relayctl status failed: {out.stderr.strip()}")
+        m = re.search(r'"total":\s*(\d+)', out.stdout)
+        return dt, int(m.group(1)) if m else None
+
+    def status10():
+        """Ten relayctl status calls: the median wall time and the last total."""
+        res = [one_status() for _ in range(10)]
+        return statistics.median(x[0] for x in res), res[-1][1]
+
+    starts, loaded, during, status, rss = [], [], [], [], []
     try:
         for _ in range(runs):
+            t0 = time.monotonic()
             starts.append(r.start(timeout=a.step_timeout))
-            times = []
-            for _ in range(10):
-                t = time.monotonic()
-                out = subprocess.run([a.relayctl, "-s", r.sock, "status", "--json"],
-                                     capture_output=True, text=True, timeout=60)
-                times.append(time.monotonic() - t)
-                if out.returncode != 0:
-                    raise RuntimeError(f"relayctl status failed: {out.stderr.strip()}")
-            m = re.search(r'"total":\s*(\d+)', out.stdout)
-            if not m or int(m.group(1)) != n:
-                NOTES.append(f"large queue: relayctl status says total="
-                             f"{m.group(1) if m else '?'}, expected {n}")
-            status.append(statistics.median(times))
+            # relayd answers while it loads the queue in the background
+            d, total = status10()
+            if total is not None and total < n:
+                during.append(d)
+            while total != n and time.monotonic() - t0 < a.step_timeout:
+                time.sleep(1.0)     # (each status scans the queue: not too often)
+                total = one_status()[1]
+            if total != n:
+                NOTES.append(f"large queue: relayctl status says total={total}, "
+                             f"expected {n}")
+            loaded.append(time.monotonic() - t0)
+            st, total = status10()
+            status.append(st)
             rss.append(memory(r.pids())[0] / 1024)
             r.stop()
     finally:
         r.stop()
         shutil.rmtree(work, ignore_errors=True)
-    return {"start": starts, "status": status, "rss": rss, "gen": gen}
+    return {"start": starts, "loaded": loaded, "during": during, "status": status,
+            "rss": rss, "gen": gen}
 
 
 def callgrind_total(path):
@@ -785,11 +804,16 @@ def report(a, M, R, load_end):
         met = "met" if med(b["start"]) < 10 else "not met"
         w(f"| {a.queued} queued: start-up until the first 220 greeting, s | {fmt(b['start'], digits=2)} "
           f"| n/a | | < 10 s | {met} |")
+        w(f"| {a.queued} queued: start-up until all are loaded (accepting meanwhile), s | "
+          f"{fmt(b['loaded'], digits=1)} | n/a | | | |")
+        dur = [x * 1000 for x in b["during"]]
         st = [x * 1000 for x in b["status"]]
-        met = "met" if med(st) < 100 else "not met"
-        w(f"| {a.queued} queued: `relayctl status` wall time, ms (median of 10 per start) "
-          f"| {fmt(st, digits=1)} | n/a | | < 100 ms | {met} |")
-        w(f"| {a.queued} queued: relayd RSS, MB | {fmt(b['rss'])} | n/a | | | |")
+        met = "met" if med(st) < 100 and (not dur or med(dur) < 100) else "not met"
+        w(f"| {a.queued} queued: `relayctl status` wall time, ms (median of 10 per start), "
+          f"all loaded / while loading | {fmt(st, digits=1)} / {fmt(dur, digits=1)} | n/a "
+          f"| | < 100 ms | {met} |")
+        w(f"| {a.queued} queued: relayd RSS when all are loaded, MB | {fmt(b['rss'])} | n/a "
+          f"| | | |")
     if disk:
         runs = R["fsync_runs"]
         w(f"| disk: new file + 2 KB + fsync + rename + fsync dir, ops/s (start, end of "
