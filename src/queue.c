@@ -33,9 +33,10 @@
  * every message finished so far durable; only then are the clients told 250 and the
  * files renamed into queue/. The syncfs() runs in a thread of its own (the syncer), so
  * the event loop goes on receiving while the disk works: the messages finished during
- * one sync form the next batch, and the busier the relay the larger the batches. A rename that a crash
- * loses is harmless: recovery moves every incoming/ file whose size and crc check out
- * into queue/, and removes the rest (their clients never got 250). Nothing is guessed.
+ * one sync form the next batch, and the busier the relay the larger the batches.
+ * A rename that a crash loses is harmless: recovery moves every incoming/ file whose
+ * size and crc check out into queue/, and removes the rest (their clients never got
+ * 250). Nothing is guessed.
  *
  * State records are appended without a sync: after an OS crash a message may be sent
  * again (at least once), never lost. When every recipient is done the file is removed.
