@@ -345,10 +345,11 @@ relayd_setup(void)
 	 * and off several times a message. (The flag is unsafe only for dup()ed sockets;
 	 * relayd has none.)
 	 */
-	if (ecfg != NULL)
+	if (ecfg != NULL) {
 		event_config_set_flag(ecfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
-	relayd_base = ecfg != NULL ? event_base_new_with_config(ecfg) : NULL;
-	event_config_free(ecfg);
+		relayd_base = event_base_new_with_config(ecfg);
+		event_config_free(ecfg);
+	}
 	if (relayd_base == NULL) {
 		log_err("cannot create the event loop");
 		return -1;
