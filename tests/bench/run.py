@@ -177,7 +177,29 @@ def free_port():
 
 # ---- the MTAs ---------------------------------------------------------------------------
 
-class Relayd:
+class MTA:
+    """What the two relays under test share: a process group started once, its log."""
+
+    def _start(self, cmd, log, timeout, **kw):
+        self.errf = open(os.path.join(self.work, log), "ab")
+        t0 = time.monotonic()
+        self.proc = spawn(cmd, stdout=self.errf, stderr=self.errf, **kw)
+        if wait_port(self.port, timeout, self.proc) is None:
+            raise RuntimeError(f"{self.name} did not listen within {timeout}s; see "
+                               f"{self.work}/{log}")
+        return time.monotonic() - t0
+
+    def pids(self):
+        return group_pids(self.proc.pid)
+
+    def stop(self):
+        if self.proc is not None:
+            kill_group(self.proc, grace=10)
+            self.proc = None
+            self.errf.close()
+
+
+class Relayd(MTA):
     name = "relayd"
 
     def __init__(self, a, work, sink_port, max_clients=1000, log_level="warning", spool=None,
@@ -205,26 +227,11 @@ accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; {account}
         self.proc = None
 
     def start(self, wrapper=(), nofile=None, timeout=60):
-        self.errf = open(os.path.join(self.work, "relayd.log"), "ab")
-        t0 = time.monotonic()
-        self.proc = spawn(list(wrapper) + [self.a.relayd, "-c", self.conf],
-                          stderr=self.errf, nofile=nofile)
-        if wait_port(self.port, timeout, self.proc) is None:
-            raise RuntimeError(f"relayd did not listen within {timeout}s; see "
-                               f"{self.work}/relayd.log")
-        return time.monotonic() - t0
-
-    def pids(self):
-        return group_pids(self.proc.pid)
-
-    def stop(self):
-        if self.proc is not None:
-            kill_group(self.proc, grace=10)
-            self.proc = None
-            self.errf.close()
+        return self._start(list(wrapper) + [self.a.relayd, "-c", self.conf], "relayd.log",
+                           timeout, nofile=nofile)
 
 
-class Postfix:
+class Postfix(MTA):
     name = "Postfix"
 
     def __init__(self, a, work, sink_port, tls=None):
@@ -323,24 +330,9 @@ postlog   unix-dgram n - n - 1 postlogd
         self.proc = None
 
     def start(self, timeout=60):
-        self.errf = open(os.path.join(self.work, "master.log"), "ab")
-        t0 = time.monotonic()
-        self.proc = spawn([os.path.join(self.root, "usr/lib/postfix/sbin/master"), "-c",
-                           self.conf, "-d"], env=self.env, stdout=self.errf,
-                          stderr=self.errf)
-        if wait_port(self.port, timeout, self.proc) is None:
-            raise RuntimeError(f"Postfix did not listen within {timeout}s; see "
-                               f"{self.work}/master.log and maillog")
-        return time.monotonic() - t0
-
-    def pids(self):
-        return group_pids(self.proc.pid)
-
-    def stop(self):
-        if self.proc is not None:
-            kill_group(self.proc, grace=10)
-            self.proc = None
-            self.errf.close()
+        # (master's own messages; the daemons log to maillog in the same directory)
+        return self._start([os.path.join(self.root, "usr/lib/postfix/sbin/master"), "-c",
+                            self.conf, "-d"], "master.log", timeout, env=self.env)
 
 
 # ---- load -------------------------------------------------------------------------------
