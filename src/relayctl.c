@@ -134,8 +134,10 @@ relayctl_status(int argc, char **argv)
 		    why ? why : last ? last : "");
 	}
 	q = json_object_get(r, "queue");
-	printf("\nqueue: %lld message(s): %lld waiting, %lld in flight, %lld deferred; "
+	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred; "
 	    "drains %s\n", json_integer_value(json_object_get(q, "total")),
+	    json_is_true(json_object_get(q, "loading")) ? " so far (still loading the spool)" :
+	    "",
 	    json_integer_value(json_object_get(q, "waiting")),
 	    json_integer_value(json_object_get(q, "inflight")),
 	    json_integer_value(json_object_get(q, "deferred")),

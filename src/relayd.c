@@ -326,6 +326,7 @@ relayd_load_cb(evutil_socket_t fd, short ev, void *arg)
 		evtimer_add(relayd_loader, &relayd_now);
 		return;
 	}
+	scheduler_set_loading(relayd_sched, 0);
 	log_info("queue loaded: %zu message(s) in %.2fs", scheduler_count(relayd_sched),
 	    clock_now() - relayd_load_start);
 }
@@ -404,6 +405,7 @@ relayd_setup(void)
 	    relayd_path, cfg->spool_dir, cfg->naccounts);
 	/* The queue loads from the loop, in slices: a large one does not delay accepting. */
 	relayd_load_start = clock_now();
+	scheduler_set_loading(relayd_sched, 1);
 	relayd_loader = evtimer_new(relayd_base, relayd_load_cb, NULL);
 	evtimer_add(relayd_loader, &relayd_now);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, cfg, relayd_bounces);

@@ -22,6 +22,7 @@ struct scheduler {
 	struct config		*cfg;
 	struct queue		*q;
 	struct bounce_store	*bounces;
+	int			 loading;	/* the spool is still being read */
 	struct sched_account	**accounts;	/* in config order */
 	struct sched_account	**retired;	/* gone from the config; sessions ending */
 	size_t			 nretired;
@@ -325,6 +326,12 @@ scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
 	s->bounces = b;
 }
 
+void
+scheduler_set_loading(struct scheduler *s, int on)
+{
+	s->loading = on;
+}
+
 int
 scheduler_msg_open(struct scheduler *s, const struct queue_msg *m)
 {
@@ -588,11 +595,11 @@ scheduler_status(struct scheduler *s)
 	}
 	for (size_t i = 0; i < s->nheap; i++)
 		deferred += s->heap[i]->attempts > 0;
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o}}", "accounts", accts,
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
 	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
 	    (json_int_t)deferred, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null());
+	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
 }
 
 /* scheduler_metric_state: count queued messages by state for metrics. */

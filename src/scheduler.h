@@ -98,6 +98,12 @@ void		 scheduler_run(struct scheduler *);
  */
 int		 scheduler_enable(struct scheduler *, const char *name);
 
+/*
+ * scheduler_set_loading: the spool is (1) or is no longer (0) being read at start-up;
+ * until then the queue's counts in the status cover only what is loaded so far.
+ */
+void		 scheduler_set_loading(struct scheduler *, int);
+
 /* scheduler_count: messages queued (waiting, held or in flight). */
 size_t		 scheduler_count(struct scheduler *);
 
