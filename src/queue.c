@@ -69,56 +69,24 @@
 #include "config.h"
 #include "log.h"
 #include "queue.h"
+#include "queue_int.h"
 #include "smtp_parse.h"
 #include "xmalloc.h"
 
-#define QUEUE_MAGIC		"relayd-queue 1\n"
 #define QUEUE_SIZE_WIDTH	20
-#define QUEUE_ENV_MAX		(8 * 1024 * 1024)	/* bound on an envelope read back */
-#define QUEUE_STATE_MAX		(64 * 1024 * 1024)	/* bound on its state records */
 #define QUEUE_REPLY_MAX		512	/* reply text kept in a state record */
 #define QUEUE_SYNC_POLL		100000	/* µs: look for a finished sync (lost wake-up) */
-#define QUEUE_POOL_MAX		1024	/* files kept in free/ for reuse */
 #define QUEUE_POOL_FILE_MAX	(64 * 1024)	/* only smaller messages' files are kept */
 
 /* Every envelope the listener can accept must be readable again after a crash. */
 _Static_assert(QUEUE_ENV_MAX > CONFIG_RECIPIENTS_MAX * (SMTP_PATH_MAX + 8) + 65536,
     "QUEUE_ENV_MAX must hold the largest envelope max_recipients allows");
 
-struct queue {
-	struct event_base *base;
-	char		*dir;
-	int		 dirfd;		/* spool_dir */
-	int		 infd;		/* incoming/ */
-	int		 qfd;		/* queue/ */
-	int		 freefd;	/* free/ */
-	int		 lockfd;
-	uint32_t	 pool[QUEUE_POOL_MAX];	/* names (numbers) of the files in free/ */
-	size_t		 npool;
-	uint32_t	 pool_seq;	/* the last name given to a file in free/ */
-	uint32_t	 seq;
-	struct event	*commit_ev;
-	struct queue_msg *commit_head, **commit_tail;	/* waiting for the next sync */
-
-	/* The syncer thread; it touches nothing but what is under mu. */
-	pthread_t	 syncer;
-	int		 syncer_up;
-	pthread_mutex_t	 mu;
-	pthread_cond_t	 cv;
-	struct queue_msg *sync_batch;	/* the batch being synced (under mu) */
-	int		 sync_want;	/* the loop asks for a sync (under mu) */
-	int		 sync_err;	/* its result, an errno or 0 (under mu) */
-	int		 sync_stop;	/* the syncer is to exit (under mu) */
-	int		 sync_pipe[2];	/* syncer -> loop: a sync finished */
-	struct event	*sync_ev;
-	DIR		*loading;	/* queue/ being loaded (queue_load_next) */
-};
 
 static void queue_commit_run(evutil_socket_t, short, void *);
 static void queue_sync_done(evutil_socket_t, short, void *);
 static int queue_syncer_start(struct queue *);
 static void queue_syncer_stop(struct queue *);
-static ssize_t queue_read_at(int, char *, size_t, off_t);
 
 /* queue_mkdirat: open the subdirectory name of dirfd, creating it if needed. */
 static int
@@ -153,7 +121,7 @@ queue_reply(const char *reply)
 }
 
 /* queue_crc: the CRC-32 of n octets continuing from crc (zlib takes uInt lengths). */
-static uint32_t
+uint32_t
 queue_crc(uint32_t crc, const unsigned char *p, size_t n)
 {
 	while (n > 0) {
@@ -301,11 +269,10 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
+	queue_load_stop(q);
 	queue_syncer_stop(q);
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
-	if (q->loading != NULL)
-		closedir(q->loading);
 	if (q->dirfd != -1)
 		close(q->dirfd);
 	if (q->infd != -1)
@@ -637,6 +604,8 @@ queue_sync_done(evutil_socket_t fd, short ev, void *arg)
 			log_warn("%s: spool: rename into queue/ failed: %s", m->id,
 			    strerror(errno));
 		}
+		if (m->werrno == 0)
+			queue_load_committed(q, m->id);
 		if (m->werrno != 0)
 			unlinkat(q->infd, m->id, 0);
 		m->commit_cb(m, m->werrno == 0, m->commit_arg);
@@ -799,290 +768,4 @@ queue_msg_describe(struct queue *q, const struct queue_msg *m)
 	close(fd);
 	json_object_set_new(o, "history", hist);
 	return o;
-}
-
-/* queue_read_at: read up to n octets at off; returns octets read or -1. */
-static ssize_t
-queue_read_at(int fd, char *buf, size_t n, off_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
-/* queue_parse_env: parse the envelope at the start of buf; 0, or -1 if incomplete. */
-static int
-queue_parse_env(char *buf, size_t len, struct queue_msg *m)
-{
-	char *p = buf, *end = buf + len, *nl, *v;
-	int have_id = 0, have_size = 0, have_crc = 0;
-
-	if (len < sizeof(QUEUE_MAGIC) - 1 || memcmp(buf, QUEUE_MAGIC, sizeof(QUEUE_MAGIC) - 1))
-		return -1;
-	p += sizeof(QUEUE_MAGIC) - 1;
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			return -1;
-		if (nl == p) {		/* the empty line: the message follows */
-			m->data_off = (uint64_t)(nl + 1 - buf);
-			return have_id && have_size && have_crc ? 0 : -1;
-		}
-		*nl = '\0';
-		if ((v = strstr(p, ": ")) == NULL)
-			return -1;
-		*v = '\0';
-		v += 2;
-		if (strcmp(p, "id") == 0)	/* a reused file's old content names another */
-			have_id = strcmp(v, m->id) == 0;
-		else if (strcmp(p, "time") == 0) {
-			m->ctime = (time_t)strtoll(v, NULL, 10);
-			m->t_received = (double)m->ctime;
-		}
-		else if (strcmp(p, "client") == 0) {
-			free(m->client);
-			m->client = xstrdup(v);
-		} else if (strcmp(p, "from") == 0) {
-			free(m->sender);
-			m->sender = xstrdup(v);
-		} else if (strcmp(p, "rcpt") == 0)
-			queue_msg_add_rcpt(m, v);
-		else if (strcmp(p, "message-id") == 0) {
-			free(m->message_id);
-			m->message_id = xstrdup(v);
-		} else if (strcmp(p, "header-size") == 0)
-			m->header_size = strtoull(v, NULL, 10);
-		else if (strcmp(p, "size") == 0) {
-			char *e;
-
-			m->size = strtoull(v, &e, 10);
-			have_size = *v != '?' && *e == '\0';
-		} else if (strcmp(p, "crc") == 0) {
-			char *e;
-
-			m->crc = (uint32_t)strtoul(v, &e, 16);
-			have_crc = *v != '?' && *e == '\0';
-		}
-		/* Unknown keys are left for newer versions. */
-	}
-	return -1;
-}
-
-/* queue_parse_state: apply the state records that follow the message. */
-static void
-queue_parse_state(struct queue_msg *m, char *buf, size_t len)
-{
-	char *p = buf, *end = buf + len, *nl;
-
-	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
-		*nl = '\0';
-		if (strncmp(p, "done: ", 6) == 0) {
-			char st[16];
-			size_t idx;
-
-			if (sscanf(p + 6, "%zu %15s", &idx, st) == 2 && idx < m->nrcpt)
-				m->rcpts[idx].state = strcmp(st, "sent") == 0 ?
-				    QUEUE_RCPT_SENT : QUEUE_RCPT_FAILED;
-		} else if (strncmp(p, "hold: ", 6) == 0)
-			m->held = 1;
-		else if (strncmp(p, "release: ", 9) == 0)
-			m->held = 0;
-		else if (strncmp(p, "deferred: ", 10) == 0) {
-			long long t, next;
-			int n = 0;
-
-			if (sscanf(p + 10, "%lld %lld %n", &t, &next, &n) >= 2) {
-				m->attempts++;
-				m->next_try = (time_t)next;
-				free(m->last_reply);
-				m->last_reply = xstrdup(p + 10 + n);
-			}
-		}
-	}
-}
-
-/*
- * queue_read_msg: load the message file id from dirfd. verify: check the CRC too
- * (for incoming/ files, which may be incomplete). Returns the message or NULL.
- */
-static struct queue_msg *
-queue_read_msg(int dirfd, const char *id, int verify)
-{
-	struct queue_msg *m = xcalloc(1, sizeof(*m));
-	struct stat st;
-	char *buf = NULL;
-	ssize_t n;
-	int fd;
-
-	m->fd = -1;
-	m->sched_index = (size_t)-1;
-	snprintf(m->id, sizeof(m->id), "%s", id);
-	if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC)) == -1 || fstat(fd, &st) == -1)
-		goto bad;
-	size_t want = (size_t)st.st_size < 8192 ? (size_t)st.st_size : 8192;
-	for (;;) {
-		buf = xrealloc(buf, want + 1);
-		if ((n = queue_read_at(fd, buf, want, 0)) == -1)
-			goto bad;
-		if (queue_parse_env(buf, (size_t)n, m) == 0)
-			break;
-		/* A partial envelope parse leaves state behind: start clean. */
-		for (size_t i = 0; i < m->nrcpt; i++)
-			free(m->rcpts[i].addr);
-		m->nrcpt = 0;
-		if ((size_t)n < want || want >= QUEUE_ENV_MAX || want >= (size_t)st.st_size)
-			goto bad;
-		want *= 4;
-		if (want > QUEUE_ENV_MAX)
-			want = QUEUE_ENV_MAX;
-		if (want > (size_t)st.st_size)
-			want = (size_t)st.st_size;
-	}
-	if (m->nrcpt == 0 || (uint64_t)st.st_size < m->data_off + m->size)
-		goto bad;
-	if (verify) {
-		uint32_t crc = (uint32_t)crc32(0, NULL, 0);
-		uint64_t off = m->data_off, left = m->size;
-
-		buf = xrealloc(buf, 65536);
-		while (left > 0) {
-			size_t chunk = left > 65536 ? 65536 : (size_t)left;
-
-			if (queue_read_at(fd, buf, chunk, (off_t)off) != (ssize_t)chunk)
-				goto bad;
-			crc = queue_crc(crc, (unsigned char *)buf, chunk);
-			off += chunk;
-			left -= chunk;
-		}
-		if (crc != m->crc)
-			goto bad;
-	}
-	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
-	if (tail >= QUEUE_STATE_MAX)
-		log_err("%s: spool: %llu octets of state records; reading the last %d MB",
-		    id, (unsigned long long)tail, QUEUE_STATE_MAX >> 20);
-	if (tail > 0) {
-		/* Past the bound only the newest records count (a partial first line
-		 * matches no record). */
-		uint64_t skip = tail >= QUEUE_STATE_MAX ? tail - QUEUE_STATE_MAX + 1 : 0;
-		off_t off = (off_t)(m->data_off + m->size + skip);
-
-		tail -= skip;
-		buf = xrealloc(buf, (size_t)tail + 1);
-		n = queue_read_at(fd, buf, (size_t)tail, off);
-		if (n > 0)
-			queue_parse_state(m, buf, (size_t)n);
-	}
-	free(buf);
-	close(fd);
-	return m;
-bad:
-	free(buf);
-	if (fd != -1)
-		close(fd);
-	queue_msg_free(m);
-	return NULL;
-}
-
-/* queue_recover_incoming: finish or discard what an interrupted run left behind. */
-static void
-queue_recover_incoming(struct queue *q)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd = dup(q->infd);
-
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		log_err("spool: cannot read %s/incoming: %s", q->dir, strerror(errno));
-		return;
-	}
-	rewinddir(d);
-	while ((de = readdir(d)) != NULL) {
-		struct queue_msg *m;
-
-		if (de->d_name[0] == '.')
-			continue;
-		if ((m = queue_read_msg(q->infd, de->d_name, 1)) != NULL) {
-			if (renameat(q->infd, de->d_name, q->qfd, de->d_name) == 0)
-				log_info("%s: recovered a committed message from incoming/",
-				    de->d_name);
-			else
-				log_err("%s: spool: cannot move into queue/: %s", de->d_name,
-				    strerror(errno));
-			queue_msg_free(m);
-		} else {
-			log_info("%s: removed an incomplete message from incoming/ (it was "
-			    "never acknowledged)", de->d_name);
-			unlinkat(q->infd, de->d_name, 0);
-		}
-	}
-	closedir(d);
-	fsync(q->qfd);
-	fsync(q->infd);
-}
-
-int
-queue_load_begin(struct queue *q)
-{
-	int fd;
-
-	queue_recover_incoming(q);
-	if ((fd = dup(q->qfd)) == -1 || (q->loading = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
-		log_err("spool: cannot read %s/queue: %s", q->dir, strerror(errno));
-		return -1;
-	}
-	rewinddir(q->loading);
-	return 0;
-}
-
-long
-queue_load_next(struct queue *q, long max, void (*cb)(struct queue_msg *, void *),
-    void *arg)
-{
-	struct dirent *de;
-	long n = 0;
-
-	if (q->loading == NULL)
-		return 0;
-	while (n < max && (de = readdir(q->loading)) != NULL) {
-		struct queue_msg *m;
-		size_t pending = 0;
-
-		if (de->d_name[0] == '.')
-			continue;
-		n++;
-		if ((m = queue_read_msg(q->qfd, de->d_name, 0)) == NULL) {
-			if (errno != ENOENT)	/* not one delivered meanwhile */
-				log_err("%s: spool: unreadable queue file left in place "
-				    "(%s/queue)", de->d_name, q->dir);
-			continue;
-		}
-		for (size_t i = 0; i < m->nrcpt; i++)
-			pending += m->rcpts[i].state == QUEUE_RCPT_PENDING;
-		if (pending == 0) {	/* finished just before a crash */
-			unlinkat(q->qfd, m->id, 0);
-			queue_msg_free(m);
-			continue;
-		}
-		cb(m, arg);
-	}
-	if (n < max) {		/* the end of the directory */
-		closedir(q->loading);
-		q->loading = NULL;
-	}
-	return n;
 }

@@ -77,16 +77,14 @@ void		 queue_close(struct queue *);
 
 /*
  * queue_load_begin: finish or discard what an interrupted run left in incoming/,
- * then start reading queue/. Returns 0, or -1 if the spool cannot be read.
- * queue_load_next: give the next (up to) max committed messages to cb, fully loaded
- * with their recipients' states (cb takes ownership). Returns how many directory
- * entries it went through: fewer than max means the end was reached. Loading in
- * steps lets relayd accept mail while a large queue loads; a message committed
- * meanwhile may be met again by the load (the caller skips ids it knows).
+ * then read queue/ in a thread, so a large queue loads while mail is accepted. From
+ * the event loop, each committed message is given to cb, fully loaded with its
+ * recipients' states (cb takes ownership), in batches; after each batch comes
+ * batch(end, arg), end being 1 after the last. A message committed while the queue
+ * loads is never given: the caller has it already. Returns 0, or -1 after logging.
  */
-int		 queue_load_begin(struct queue *);
-long		 queue_load_next(struct queue *, long max,
-		    void (*cb)(struct queue_msg *, void *), void *);
+int		 queue_load_begin(struct queue *, void (*cb)(struct queue_msg *, void *),
+		    void (*batch)(int end, void *), void *arg);
 
 /* queue_msg_new: a new message being received; nothing is on disk yet. */
 struct queue_msg *queue_msg_new(struct queue *, const char *client, const char *sender);

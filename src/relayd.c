@@ -59,12 +59,8 @@ static struct metrics *relayd_metrics;
 static struct control *relayd_ctl;
 static struct queue *relayd_queue;
 static struct event *relayd_sigs[3], *relayd_watchdog;
-static struct event *relayd_loader;	/* loads the queue in steps after start-up */
 static double relayd_load_start;
-static const struct timeval relayd_now = { 0, 0 };	/* a timer due at once */
 
-#define RELAYD_LOAD_STEP	64	/* queue files read between looks at the clock */
-#define RELAYD_LOAD_SLICE	0.005	/* seconds of loading per turn of the loop */
 
 static int relayd_reload(char **);
 
@@ -306,26 +302,14 @@ relayd_drop_privileges(const struct config *cfg)
 	return 0;
 }
 
-/*
- * relayd_load_cb: load the next part of the queue, for at most RELAYD_LOAD_SLICE
- * seconds (reading a cold disk is slow), so mail is accepted meanwhile.
- */
+/* relayd_loaded: a batch of the queue was loaded (end: the last); attempt it. */
 static void
-relayd_load_cb(evutil_socket_t fd, short ev, void *arg)
+relayd_loaded(int end, void *arg)
 {
-	double until = clock_now() + RELAYD_LOAD_SLICE;
-	long n;
-
-	do
-		n = queue_load_next(relayd_queue, RELAYD_LOAD_STEP, scheduler_msg_loaded,
-		    relayd_sched);
-	while (n == RELAYD_LOAD_STEP && clock_now() < until);
+	(void)arg;
 	scheduler_run(relayd_sched);
-	if (n == RELAYD_LOAD_STEP) {
-		/* A zero timer, not event_active: sockets are polled between slices. */
-		evtimer_add(relayd_loader, &relayd_now);
+	if (!end)
 		return;
-	}
 	scheduler_set_loading(relayd_sched, 0);
 	log_info("queue loaded: %zu message(s) in %.2fs", scheduler_count(relayd_sched),
 	    clock_now() - relayd_load_start);
@@ -383,8 +367,13 @@ relayd_setup(void)
 		return -1;
 	if ((relayd_queue = queue_open(relayd_base, cfg->spool_dir)) == NULL ||
 	    (relayd_sched = scheduler_new(relayd_base, relayd_dns, cfg,
-	    relayd_queue)) == NULL ||
-	    queue_load_begin(relayd_queue) == -1)
+	    relayd_queue)) == NULL)
+		return -1;
+	/* The queue loads beside the loop: a large one does not delay accepting. */
+	relayd_load_start = clock_now();
+	scheduler_set_loading(relayd_sched, 1);
+	if (queue_load_begin(relayd_queue, scheduler_msg_loaded, relayd_loaded,
+	    relayd_sched) == -1)
 		return -1;
 	relayd_srv.q = relayd_queue;
 	relayd_srv.sched = relayd_sched;
@@ -403,11 +392,6 @@ relayd_setup(void)
 	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,
 	    relayd_path, cfg->spool_dir, cfg->naccounts);
-	/* The queue loads from the loop, in slices: a large one does not delay accepting. */
-	relayd_load_start = clock_now();
-	scheduler_set_loading(relayd_sched, 1);
-	relayd_loader = evtimer_new(relayd_base, relayd_load_cb, NULL);
-	evtimer_add(relayd_loader, &relayd_now);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, cfg, relayd_bounces);
 	sdnotify("READY=1\nSTATUS=accepting mail");
 	relayd_watchdog = sdnotify_watchdog(relayd_base);
@@ -421,8 +405,6 @@ relayd_teardown(void)
 	sdnotify("STOPPING=1");
 	if (relayd_watchdog != NULL)
 		event_free(relayd_watchdog);
-	if (relayd_loader != NULL)
-		event_free(relayd_loader);
 	imap_watch_stop(relayd_imap);
 	metrics_free(relayd_metrics);
 	control_free(relayd_ctl);

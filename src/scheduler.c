@@ -29,6 +29,7 @@ struct scheduler {
 	size_t			 naccounts;
 	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
 	size_t			 nheap, heapcap;
+	size_t			 nheap_tried;	/* of them, attempted before (deferred) */
 	size_t			 ninflight;
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
@@ -99,6 +100,7 @@ scheduler_heap_push(struct scheduler *s, struct queue_msg *m)
 		s->heap = xreallocarray(s->heap, s->heapcap, sizeof(*s->heap));
 	}
 	s->heap[s->nheap] = m;
+	s->nheap_tried += m->attempts > 0;
 	scheduler_heap_up(s, s->nheap++);
 }
 
@@ -108,6 +110,7 @@ scheduler_heap_remove(struct scheduler *s, struct queue_msg *m)
 	size_t i = m->sched_index;
 	struct queue_msg *last = s->heap[--s->nheap];
 
+	s->nheap_tried -= m->attempts > 0;
 	m->sched_index = (size_t)-1;
 	if (i == s->nheap)
 		return;
@@ -365,10 +368,6 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 {
 	struct scheduler *s = arg;
 
-	if (scheduler_find(s, m->id) != NULL) {	/* committed while the queue loaded */
-		queue_msg_free(m);
-		return;
-	}
 	m->next_try = 0;	/* everything queued is attempted right away at start-up */
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
@@ -566,7 +565,6 @@ scheduler_status(struct scheduler *s)
 {
 	time_t now = time(NULL), drain = scheduler_drain_estimate(s, now);
 	json_t *accts = json_array();
-	size_t deferred = 0;
 
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = s->accounts[i];
@@ -593,12 +591,10 @@ scheduler_status(struct scheduler *s)
 		    json_null());
 		json_array_append_new(accts, o);
 	}
-	for (size_t i = 0; i < s->nheap; i++)
-		deferred += s->heap[i]->attempts > 0;
 	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
 	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
-	    (json_int_t)deferred, "recipients", (json_int_t)s->pending_rcpts,
+	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
 	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
 }
 
@@ -1021,8 +1017,9 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
 		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
+			scheduler_heap_remove(s, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
-			scheduler_heap_down(s, 0);
+			scheduler_heap_push(s, m);
 		}
 	} else if (act == OUTCOME_RETRY)
 		log_warn("account=%s relay=%s status=deferred (%s)", a->cfg->name,

@@ -85,8 +85,8 @@ void		 scheduler_set_bounces(struct scheduler *, struct bounce_store *);
 /* scheduler_add: a committed message (new or loaded at start-up), ready now. */
 void		 scheduler_add(struct scheduler *, struct queue_msg *);
 
-/* scheduler_msg_loaded: the queue_load_next callback (arg is the scheduler); a
- * message it knows already (committed during the load) is dropped. */
+/* scheduler_msg_loaded: the queue_load_begin callback: a message loaded from the
+ * spool at start-up (arg is the scheduler). */
 void		 scheduler_msg_loaded(struct queue_msg *, void *);
 
 /* scheduler_run: attempt whatever may go now (after loading the queue). */

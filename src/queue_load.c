@@ -1,0 +1,607 @@
+/*
+ * queue_load: reading the spool back at start-up.
+ *
+ * First what an interrupted run left in incoming/ is finished or discarded (see the
+ * top of queue.c). Then queue/ is read by threads of their own, the loaders: opening
+ * and reading a million small files is almost all system time, and in threads it
+ * runs beside the event loop, which meanwhile accepts mail, answers relayctl and
+ * already attempts what was loaded (two loaders also keep two reads in flight on a
+ * cold disk). The loaders take names from queue/ a few at a time and hand parsed
+ * messages over in batches, through a mutex-protected array and a pipe; they wait
+ * while the loop is QUEUE_LOAD_AHEAD messages behind.
+ *
+ * The loaders only read files nobody else touches: a message is the loop's only once
+ * handed over. The exception is mail committed while the queue loads: its file is
+ * in queue/ too and a loader may read it (even while the loop writes state records
+ * to it, delivers it, or reuses its file). So the loop notes every id committed while
+ * loading, and drops a handed-over message whose id is among them: the scheduler
+ * already has it, or had it and is done with it.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "log.h"
+#include "queue.h"
+#include "queue_int.h"
+#include "xmalloc.h"
+
+#define QUEUE_STATE_MAX		(64 * 1024 * 1024)	/* bound on its state records */
+#define QUEUE_READ_FIRST	8192	/* the first read of a queue file */
+#define QUEUE_LOAD_BATCH	256	/* messages the loader hands over at once */
+#define QUEUE_LOAD_AHEAD	4096	/* it waits while this many are not yet taken */
+#define QUEUE_LOAD_POLL		100000	/* µs: look for a batch (lost wake-up) */
+#define QUEUE_LOADERS		2	/* loader threads (more reads in flight) */
+#define QUEUE_LOAD_NAMES	32	/* names a loader takes from queue/ at once */
+
+struct queue_loader {
+	struct queue	*q;
+	DIR		*dir;		/* queue/, read by the loaders (under dirmu) */
+	pthread_mutex_t	 dirmu;
+	pthread_t	 thread[QUEUE_LOADERS];
+	int		 nthreads;
+	int		 mu_init;	/* the mutexes and cv are initialised */
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct queue_msg **read;	/* read, for the loop to take (under mu) */
+	size_t		 nread, readcap;
+	int		 ndone;		/* loaders that have read everything (under mu) */
+	int		 end;		/* all of them have (under mu) */
+	int		 stop;		/* the loop asks them to end (under mu) */
+	int		 pipe[2];	/* loader -> loop: a batch is waiting */
+	struct event	*ev;
+	char		(*committed)[QUEUE_ID_LEN + 1];	/* ids committed meanwhile: */
+	size_t		 ncommitted, committedcap;	/* the loop's alone */
+	void		(*cb)(struct queue_msg *, void *);
+	void		(*batch)(int, void *);
+	void		*arg;
+};
+
+/* queue_read_at: read up to n octets at off; returns octets read or -1. */
+ssize_t
+queue_read_at(int fd, char *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+/* queue_parse_env: parse the envelope at the start of buf; 0, or -1 if incomplete. */
+static int
+queue_parse_env(char *buf, size_t len, struct queue_msg *m)
+{
+	char *p = buf, *end = buf + len, *nl, *v;
+	int have_id = 0, have_size = 0, have_crc = 0;
+
+	if (len < sizeof(QUEUE_MAGIC) - 1 || memcmp(buf, QUEUE_MAGIC, sizeof(QUEUE_MAGIC) - 1))
+		return -1;
+	p += sizeof(QUEUE_MAGIC) - 1;
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return -1;
+		if (nl == p) {		/* the empty line: the message follows */
+			m->data_off = (uint64_t)(nl + 1 - buf);
+			return have_id && have_size && have_crc ? 0 : -1;
+		}
+		*nl = '\0';
+		if ((v = strstr(p, ": ")) == NULL)
+			return -1;
+		*v = '\0';
+		v += 2;
+		if (strcmp(p, "id") == 0)	/* a reused file's old content names another */
+			have_id = strcmp(v, m->id) == 0;
+		else if (strcmp(p, "time") == 0) {
+			m->ctime = (time_t)strtoll(v, NULL, 10);
+			m->t_received = (double)m->ctime;
+		}
+		else if (strcmp(p, "client") == 0) {
+			free(m->client);
+			m->client = xstrdup(v);
+		} else if (strcmp(p, "from") == 0) {
+			free(m->sender);
+			m->sender = xstrdup(v);
+		} else if (strcmp(p, "rcpt") == 0)
+			queue_msg_add_rcpt(m, v);
+		else if (strcmp(p, "message-id") == 0) {
+			free(m->message_id);
+			m->message_id = xstrdup(v);
+		} else if (strcmp(p, "header-size") == 0)
+			m->header_size = strtoull(v, NULL, 10);
+		else if (strcmp(p, "size") == 0) {
+			char *e;
+
+			m->size = strtoull(v, &e, 10);
+			have_size = *v != '?' && *e == '\0';
+		} else if (strcmp(p, "crc") == 0) {
+			char *e;
+
+			m->crc = (uint32_t)strtoul(v, &e, 16);
+			have_crc = *v != '?' && *e == '\0';
+		}
+		/* Unknown keys are left for newer versions. */
+	}
+	return -1;
+}
+
+/* queue_parse_state: apply the state records that follow the message. */
+static void
+queue_parse_state(struct queue_msg *m, char *buf, size_t len)
+{
+	char *p = buf, *end = buf + len, *nl;
+
+	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
+		*nl = '\0';
+		if (strncmp(p, "done: ", 6) == 0) {
+			char st[16];
+			size_t idx;
+
+			if (sscanf(p + 6, "%zu %15s", &idx, st) == 2 && idx < m->nrcpt)
+				m->rcpts[idx].state = strcmp(st, "sent") == 0 ?
+				    QUEUE_RCPT_SENT : QUEUE_RCPT_FAILED;
+		} else if (strncmp(p, "hold: ", 6) == 0)
+			m->held = 1;
+		else if (strncmp(p, "release: ", 9) == 0)
+			m->held = 0;
+		else if (strncmp(p, "deferred: ", 10) == 0) {
+			long long t, next;
+			int n = 0;
+
+			if (sscanf(p + 10, "%lld %lld %n", &t, &next, &n) >= 2) {
+				m->attempts++;
+				m->next_try = (time_t)next;
+				free(m->last_reply);
+				m->last_reply = xstrdup(p + 10 + n);
+			}
+		}
+	}
+}
+
+/*
+ * queue_read_msg: load the message file id from dirfd. verify: check the CRC too
+ * (for incoming/ files, which may be incomplete). Returns the message or NULL.
+ * A queued message is usually read whole by the first read, which then also gives
+ * its length: no fstat, and its state records are parsed from the same buffer.
+ */
+static struct queue_msg *
+queue_read_msg(int dirfd, const char *id, int verify)
+{
+	struct queue_msg *m = xcalloc(1, sizeof(*m));
+	size_t idlen = strlen(id), want = QUEUE_READ_FIRST, have;
+	uint64_t fsize;
+	char *buf = NULL;
+	ssize_t n;
+	int fd = -1;
+
+	m->fd = -1;
+	m->sched_index = (size_t)-1;
+	if (idlen >= sizeof(m->id)) {	/* no id is that long: not one of ours */
+		errno = EINVAL;
+		goto bad;
+	}
+	memcpy(m->id, id, idlen + 1);
+	if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+		goto bad;
+	buf = xmalloc(want + 1);
+	if ((n = queue_read_at(fd, buf, want, 0)) == -1)
+		goto bad;
+	have = (size_t)n;
+	if (have < want)
+		fsize = have;
+	else {
+		struct stat st;
+
+		if (fstat(fd, &st) == -1)
+			goto bad;
+		fsize = (uint64_t)st.st_size;
+	}
+	while (queue_parse_env(buf, have, m) != 0) {
+		/* A partial envelope parse leaves state behind: start clean. */
+		for (size_t i = 0; i < m->nrcpt; i++)
+			free(m->rcpts[i].addr);
+		m->nrcpt = 0;
+		if (have < want || want >= QUEUE_ENV_MAX || want >= fsize)
+			goto bad;
+		want *= 4;
+		if (want > QUEUE_ENV_MAX)
+			want = QUEUE_ENV_MAX;
+		if (want > fsize)
+			want = (size_t)fsize;
+		buf = xrealloc(buf, want + 1);
+		if ((n = queue_read_at(fd, buf, want, 0)) == -1)
+			goto bad;
+		have = (size_t)n;
+	}
+	if (m->nrcpt == 0 || fsize < m->data_off + m->size)
+		goto bad;
+	if (verify) {
+		uint32_t crc = (uint32_t)crc32(0, NULL, 0);
+		uint64_t off = m->data_off, left = m->size;
+		char *cbuf = xmalloc(65536);
+
+		while (left > 0) {
+			size_t chunk = left > 65536 ? 65536 : (size_t)left;
+
+			if (queue_read_at(fd, cbuf, chunk, (off_t)off) != (ssize_t)chunk) {
+				free(cbuf);
+				goto bad;
+			}
+			crc = queue_crc(crc, (unsigned char *)cbuf, chunk);
+			off += chunk;
+			left -= chunk;
+		}
+		free(cbuf);
+		if (crc != m->crc)
+			goto bad;
+	}
+	uint64_t tail = fsize - m->data_off - m->size;
+	if (tail >= QUEUE_STATE_MAX)
+		log_err("%s: spool: %llu octets of state records; reading the last %d MB",
+		    id, (unsigned long long)tail, QUEUE_STATE_MAX >> 20);
+	if (tail > 0) {
+		/* Past the bound only the newest records count (a partial first line
+		 * matches no record). */
+		uint64_t skip = tail >= QUEUE_STATE_MAX ? tail - QUEUE_STATE_MAX + 1 : 0;
+		uint64_t off = m->data_off + m->size + skip;
+
+		tail -= skip;
+		if (off + tail <= have)		/* read with the envelope */
+			queue_parse_state(m, buf + off, (size_t)tail);
+		else {
+			buf = xrealloc(buf, (size_t)tail + 1);
+			n = queue_read_at(fd, buf, (size_t)tail, (off_t)off);
+			if (n > 0)
+				queue_parse_state(m, buf, (size_t)n);
+		}
+	}
+	free(buf);
+	close(fd);
+	return m;
+bad:
+	free(buf);
+	if (fd != -1)
+		close(fd);
+	queue_msg_free(m);
+	return NULL;
+}
+
+/* queue_recover_incoming: finish or discard what an interrupted run left behind. */
+static void
+queue_recover_incoming(struct queue *q)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(q->infd);
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		log_err("spool: cannot read %s/incoming: %s", q->dir, strerror(errno));
+		return;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		struct queue_msg *m;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if ((m = queue_read_msg(q->infd, de->d_name, 1)) != NULL) {
+			if (renameat(q->infd, de->d_name, q->qfd, de->d_name) == 0)
+				log_info("%s: recovered a committed message from incoming/",
+				    de->d_name);
+			else
+				log_err("%s: spool: cannot move into queue/: %s", de->d_name,
+				    strerror(errno));
+			queue_msg_free(m);
+		} else {
+			log_info("%s: removed an incomplete message from incoming/ (it was "
+			    "never acknowledged)", de->d_name);
+			unlinkat(q->infd, de->d_name, 0);
+		}
+	}
+	closedir(d);
+	fsync(q->qfd);
+	fsync(q->infd);
+}
+
+/* The ids committed while loading: an open-addressing set, for the loop alone. */
+
+static size_t
+queue_loader_slot(const struct queue_loader *l, const char *id)
+{
+	uint32_t h = 2166136261u;	/* FNV-1a */
+	size_t i;
+
+	for (const char *p = id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (i = h & (l->committedcap - 1); l->committed[i][0] != '\0' &&
+	    strcmp(l->committed[i], id) != 0; i = (i + 1) & (l->committedcap - 1))
+		;
+	return i;
+}
+
+static int
+queue_loader_has(const struct queue_loader *l, const char *id)
+{
+	return l->committedcap > 0 && l->committed[queue_loader_slot(l, id)][0] != '\0';
+}
+
+void
+queue_load_committed(struct queue *q, const char *id)
+{
+	struct queue_loader *l = q->loader;
+	size_t i;
+
+	if (l == NULL)
+		return;
+	if ((l->ncommitted + 1) * 2 > l->committedcap) {	/* at most half full */
+		char (*old)[QUEUE_ID_LEN + 1] = l->committed;
+		size_t oldcap = l->committedcap;
+
+		l->committedcap = oldcap ? oldcap * 2 : 64;
+		l->committed = xcalloc(l->committedcap, sizeof(*l->committed));
+		for (size_t j = 0; j < oldcap; j++)
+			if (old[j][0] != '\0')
+				memcpy(l->committed[queue_loader_slot(l, old[j])], old[j],
+				    sizeof(*old));
+		free(old);
+	}
+	i = queue_loader_slot(l, id);
+	if (l->committed[i][0] == '\0') {
+		snprintf(l->committed[i], sizeof(l->committed[i]), "%s", id);
+		l->ncommitted++;
+	}
+}
+
+static void
+queue_loader_free(struct queue_loader *l)
+{
+	for (size_t i = 0; i < l->nread; i++)
+		queue_msg_free(l->read[i]);
+	free(l->read);
+	free(l->committed);
+	if (l->ev != NULL)
+		event_free(l->ev);
+	for (int i = 0; i < 2; i++)
+		if (l->pipe[i] != -1)
+			close(l->pipe[i]);
+	if (l->dir != NULL)
+		closedir(l->dir);
+	if (l->mu_init) {
+		pthread_cond_destroy(&l->cv);
+		pthread_mutex_destroy(&l->mu);
+		pthread_mutex_destroy(&l->dirmu);
+	}
+	free(l);
+}
+
+/*
+ * queue_loader_hand: (loader thread) give the loop n messages, end: this loader's
+ * last ones.
+ * Waits while the loop is far behind. Returns 1 if the loop asks the loader to end
+ * (the messages are then freed).
+ */
+static int
+queue_loader_hand(struct queue_loader *l, struct queue_msg **batch, size_t n, int end)
+{
+	int stop, wake = 0;
+
+	pthread_mutex_lock(&l->mu);
+	while (l->nread >= QUEUE_LOAD_AHEAD && !l->stop)
+		pthread_cond_wait(&l->cv, &l->mu);
+	if ((stop = l->stop) == 0) {
+		if (l->nread + n > l->readcap) {
+			l->readcap = l->nread + n > 2 * l->readcap ? l->nread + n :
+			    2 * l->readcap;
+			l->read = xreallocarray(l->read, l->readcap, sizeof(*l->read));
+		}
+		memcpy(l->read + l->nread, batch, n * sizeof(*batch));
+		l->ndone += end;
+		l->end = l->ndone == l->nthreads;
+		wake = l->nread == 0 || l->end;	/* else a wake-up is on its way */
+		l->nread += n;
+	}
+	pthread_mutex_unlock(&l->mu);
+	if (stop)
+		for (size_t i = 0; i < n; i++)
+			queue_msg_free(batch[i]);
+	/* Should the write fail, the loop's QUEUE_LOAD_POLL timer looks by itself. */
+	for (int i = 0; wake && i < 10; i++)
+		if (write(l->pipe[1], "", 1) == 1 || errno == EAGAIN)
+			break;
+	return stop;
+}
+
+/* queue_loader_names: (loader thread) the next names in queue/; 0 at the end. */
+static size_t
+queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
+{
+	struct dirent *de;
+	size_t n = 0;
+
+	pthread_mutex_lock(&l->dirmu);
+	while (n < QUEUE_LOAD_NAMES && (de = readdir(l->dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (strlen(de->d_name) > QUEUE_ID_LEN) {	/* no id is that long */
+			log_err("%s: spool: not a queue file, left in place (%s/queue)",
+			    de->d_name, l->q->dir);
+			continue;
+		}
+		memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+	}
+	pthread_mutex_unlock(&l->dirmu);
+	return n;
+}
+
+/* queue_loader_run: a loader thread: read files of queue/ until there are no more. */
+static void *
+queue_loader_run(void *arg)
+{
+	struct queue_loader *l = arg;
+	struct queue_msg *batch[QUEUE_LOAD_BATCH];
+	char names[QUEUE_LOAD_NAMES][QUEUE_ID_LEN + 1];
+	size_t n = 0, nnames;
+
+	while ((nnames = queue_loader_names(l, names)) > 0)
+		for (size_t i = 0; i < nnames; i++) {
+			struct queue_msg *m;
+
+			if ((m = queue_read_msg(l->q->qfd, names[i], 0)) == NULL) {
+				if (errno != ENOENT)	/* not one delivered meanwhile */
+					log_err("%s: spool: unreadable queue file left in "
+					    "place (%s/queue)", names[i], l->q->dir);
+				continue;
+			}
+			batch[n++] = m;
+			if (n == QUEUE_LOAD_BATCH) {
+				if (queue_loader_hand(l, batch, n, 0))
+					return NULL;
+				n = 0;
+			}
+		}
+	queue_loader_hand(l, batch, n, 1);
+	return NULL;
+}
+
+/* queue_load_ready: (loop) take what the loader has read; the end ends the loading. */
+static void
+queue_load_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct queue_loader *l = arg;
+	struct queue *q = l->q;
+	struct queue_msg **got;
+	void (*batch)(int, void *) = l->batch;
+	void *cbarg = l->arg;
+	char buf[64];
+	size_t n;
+	int end;
+
+	(void)ev;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	pthread_mutex_lock(&l->mu);
+	got = l->read;
+	n = l->nread;
+	end = l->end;
+	l->read = NULL;
+	l->nread = l->readcap = 0;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	for (size_t i = 0; i < n; i++) {
+		struct queue_msg *m = got[i];
+		size_t pending = 0;
+
+		if (queue_loader_has(l, m->id)) {	/* committed meanwhile: known */
+			queue_msg_free(m);
+			continue;
+		}
+		for (size_t j = 0; j < m->nrcpt; j++)
+			pending += m->rcpts[j].state == QUEUE_RCPT_PENDING;
+		if (pending == 0) {	/* finished just before a crash */
+			unlinkat(q->qfd, m->id, 0);
+			queue_msg_free(m);
+			continue;
+		}
+		l->cb(m, l->arg);
+	}
+	free(got);
+	if (end) {
+		for (int i = 0; i < l->nthreads; i++)
+			pthread_join(l->thread[i], NULL);
+		queue_loader_free(l);
+		q->loader = NULL;
+	}
+	if (n > 0 || end)
+		batch(end, cbarg);
+}
+
+int
+queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
+    void (*batch)(int, void *), void *arg)
+{
+	struct queue_loader *l = xcalloc(1, sizeof(*l));
+	struct timeval poll = { 0, QUEUE_LOAD_POLL };
+	sigset_t all, old;
+	int fd, e;
+
+	queue_recover_incoming(q);
+	l->q = q;
+	l->cb = cb;
+	l->batch = batch;
+	l->arg = arg;
+	l->pipe[0] = l->pipe[1] = -1;
+	/* A descriptor of its own: readdir moves the offset, which dup() would share. */
+	if ((fd = openat(q->dirfd, "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    (l->dir = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		log_err("spool: cannot read %s/queue: %s", q->dir, strerror(errno));
+		queue_loader_free(l);
+		return -1;
+	}
+	if (pipe2(l->pipe, O_CLOEXEC | O_NONBLOCK) == -1 ||
+	    (l->ev = event_new(q->base, l->pipe[0], EV_READ | EV_PERSIST, queue_load_ready,
+	    l)) == NULL || event_add(l->ev, &poll) == -1) {
+		log_err("spool: cannot start loading the queue: %s", strerror(errno));
+		queue_loader_free(l);
+		return -1;
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	pthread_mutex_init(&l->dirmu, NULL);
+	pthread_cond_init(&l->cv, NULL);
+	l->mu_init = 1;
+	q->loader = l;
+	/* Signals are the event loop's: the loaders start with all of them blocked. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_mutex_lock(&l->mu);	/* (nthreads is read under mu) */
+	for (e = 0; l->nthreads < QUEUE_LOADERS && e == 0; l->nthreads += e == 0)
+		e = pthread_create(&l->thread[l->nthreads], NULL, queue_loader_run, l);
+	pthread_mutex_unlock(&l->mu);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (l->nthreads == 0) {
+		log_err("spool: cannot start the loader thread: %s", strerror(e));
+		q->loader = NULL;
+		queue_loader_free(l);
+		return -1;
+	}
+	return 0;
+}
+
+void
+queue_load_stop(struct queue *q)
+{
+	struct queue_loader *l = q->loader;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	for (int i = 0; i < l->nthreads; i++)
+		pthread_join(l->thread[i], NULL);
+	queue_loader_free(l);
+	q->loader = NULL;
+}
