@@ -6,9 +6,11 @@
  * and reading a million small files is almost all system time, and in threads it
  * runs beside the event loop, which meanwhile accepts mail, answers relayctl and
  * already attempts what was loaded (two loaders also keep two reads in flight on a
- * cold disk). The loaders take names from queue/ a few at a time and hand parsed
- * messages over in batches, through a mutex-protected array and a pipe; they wait
- * while the loop is QUEUE_LOAD_AHEAD messages behind.
+ * cold disk). The first loader lists queue/ and sorts it by inode number (on a cold
+ * disk, 1,000,000 files loaded in 95 s instead of 142-161 s in directory order);
+ * then the loaders take names a few at a time and hand parsed messages over in
+ * batches, through a mutex-protected array and a pipe; they wait while the loop is
+ * QUEUE_LOAD_AHEAD messages behind.
  *
  * The loaders only read files nobody else touches: a message is the loop's only once
  * handed over. The exception is mail committed while the queue loads: its file is
@@ -44,10 +46,19 @@
 #define QUEUE_LOADERS		2	/* loader threads (more reads in flight) */
 #define QUEUE_LOAD_NAMES	32	/* names a loader takes from queue/ at once */
 
+/* A name in queue/ and its inode number (files are read in inode order). */
+struct queue_name {
+	ino_t		 ino;
+	char		 name[QUEUE_ID_LEN + 1];
+};
+
 struct queue_loader {
 	struct queue	*q;
-	DIR		*dir;		/* queue/, read by the loaders (under dirmu) */
-	pthread_mutex_t	 dirmu;
+	DIR		*dir;		/* queue/, listed by the first loader */
+	pthread_mutex_t	 dirmu;		/* (guards dir, names, nnames, next) */
+	struct queue_name *names;	/* all of queue/, in inode order */
+	size_t		 nnames, next;
+	int		 listed;
 	pthread_t	 thread[QUEUE_LOADERS];
 	int		 nthreads;
 	int		 mu_init;	/* the mutexes and cv are initialised */
@@ -387,6 +398,7 @@ queue_loader_free(struct queue_loader *l)
 			close(l->pipe[i]);
 	if (l->dir != NULL)
 		closedir(l->dir);
+	free(l->names);
 	if (l->mu_init) {
 		pthread_cond_destroy(&l->cv);
 		pthread_mutex_destroy(&l->mu);
@@ -432,15 +444,26 @@ queue_loader_hand(struct queue_loader *l, struct queue_msg **batch, size_t n, in
 	return stop;
 }
 
-/* queue_loader_names: (loader thread) the next names in queue/; 0 at the end. */
-static size_t
-queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
+static int
+queue_name_cmp(const void *a, const void *b)
+{
+	ino_t x = ((const struct queue_name *)a)->ino, y = ((const struct queue_name *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * queue_loader_list: (first loader) list all of queue/ and sort it by inode number:
+ * directory order is hash order, which on a cold disk makes every read a seek;
+ * in inode order, inode table and data blocks are read mostly in sequence.
+ */
+static void
+queue_loader_list(struct queue_loader *l)
 {
 	struct dirent *de;
-	size_t n = 0;
+	size_t cap = 0;
 
-	pthread_mutex_lock(&l->dirmu);
-	while (n < QUEUE_LOAD_NAMES && (de = readdir(l->dir)) != NULL) {
+	while ((de = readdir(l->dir)) != NULL) {
 		if (de->d_name[0] == '.')
 			continue;
 		if (strlen(de->d_name) > QUEUE_ID_LEN) {	/* no id is that long */
@@ -448,8 +471,28 @@ queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
 			    de->d_name, l->q->dir);
 			continue;
 		}
-		memcpy(names[n++], de->d_name, strlen(de->d_name) + 1);
+		if (l->nnames == cap) {
+			cap = cap ? cap * 2 : 1024;
+			l->names = xreallocarray(l->names, cap, sizeof(*l->names));
+		}
+		l->names[l->nnames].ino = de->d_ino;
+		memcpy(l->names[l->nnames++].name, de->d_name, strlen(de->d_name) + 1);
 	}
+	qsort(l->names, l->nnames, sizeof(*l->names), queue_name_cmp);
+	l->listed = 1;
+}
+
+/* queue_loader_names: (loader thread) the next names to read; 0 at the end. */
+static size_t
+queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&l->dirmu);
+	if (!l->listed)
+		queue_loader_list(l);
+	for (; n < QUEUE_LOAD_NAMES && l->next < l->nnames; n++)
+		memcpy(names[n], l->names[l->next++].name, sizeof(names[n]));
 	pthread_mutex_unlock(&l->dirmu);
 	return n;
 }

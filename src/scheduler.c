@@ -12,35 +12,11 @@
 #include "clock.h"
 #include "log.h"
 #include "scheduler.h"
+#include "scheduler_int.h"
 #include "tls.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
-struct scheduler {
-	struct event_base	*base;
-	struct evdns_base	*dns;
-	struct config		*cfg;
-	struct queue		*q;
-	struct bounce_store	*bounces;
-	int			 loading;	/* the spool is still being read */
-	struct sched_account	**accounts;	/* in config order */
-	struct sched_account	**retired;	/* gone from the config; sessions ending */
-	size_t			 nretired;
-	size_t			 naccounts;
-	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
-	size_t			 nheap, heapcap;
-	size_t			 nheap_tried;	/* of them, attempted before (deferred) */
-	size_t			 ninflight;
-	size_t			 nheld;
-	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
-	unsigned long long	 nreceived;	/* counters for metrics */
-	unsigned long long	 ndeferred;
-	unsigned long long	 nfailed;
-	struct queue_msg	**ids;		/* every message by queue id (chained) */
-	size_t			 idcap, nids;
-	struct event		*timer;
-	int			 kicking;
-};
 
 static void scheduler_kick(struct scheduler *);
 static void scheduler_account_free(struct sched_account *);
@@ -464,7 +440,7 @@ scheduler_units(const struct sched_account *a, size_t n)
  * once its quota has room for one unit. 0: not at all (disabled). Times are kept to
  * the fraction of a second, so that pauses are neither cut short nor stretched.
  */
-static double
+double
 scheduler_ready_at(const struct sched_account *a, double now)
 {
 	double t = now, q;
@@ -493,168 +469,6 @@ static int
 scheduler_fits(const struct sched_account *a, const struct queue_msg *m)
 {
 	return m->size <= a->cfg->limits.max_message_size;
-}
-
-/* scheduler_account_state: what relayctl status says of an account. */
-static const char *
-scheduler_account_state(const struct sched_account *a, time_t now)
-{
-	if (a->disabled)
-		return "disabled";
-	if (a->suspended_until > now)
-		return "throttled";
-	if (a->retry_at > now)
-		return "backoff";
-	if (quota_room(a->quota, now) == 0)
-		return "exhausted";
-	return "ready";
-}
-
-/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
-static json_t *
-scheduler_window(long used, int limit)
-{
-	return json_pack("{s:I, s:o, s:o}", "used", (json_int_t)used, "limit",
-	    limit > 0 ? json_integer(limit) : json_null(), "remaining",
-	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null());
-}
-
-/*
- * scheduler_drain_estimate: when the queue should be empty at the accounts' limits:
- * what they may send now, then their combined sustained rate (the hourly limit, or
- * the daily one spread over the day if that is lower). 0 when no account can send.
- */
-static time_t
-scheduler_drain_estimate(struct scheduler *s, time_t now)
-{
-	double room = 0, rate = 0;	/* units now; units per second after */
-	size_t units = s->pending_rcpts;
-	time_t start = 0, t;
-	double r_at;
-
-	if (units == 0)
-		return now;
-	for (size_t i = 0; i < s->naccounts; i++) {
-		const struct sched_account *a = s->accounts[i];
-		const struct config_limits *l = &a->cfg->limits;
-		double r;
-
-		if ((r_at = scheduler_ready_at(a, now)) == 0)
-			continue;	/* disabled */
-		t = (time_t)ceil(r_at);
-		if (start == 0 || t < start)
-			start = t;	/* nothing goes before the first account may send */
-		if (l->per_hour == 0 && l->per_day == 0)
-			return t;	/* no limit: as fast as it goes */
-		room += (double)quota_room(a->quota, now);
-		r = l->per_hour > 0 ? l->per_hour / 3600.0 : 1e9;
-		if (l->per_day > 0 && l->per_day / 86400.0 < r)
-			r = l->per_day / 86400.0;
-		rate += r;
-	}
-	if (rate == 0)
-		return 0;
-	if (units <= room)
-		return start;
-	t = now + (time_t)((units - room) / rate + 0.5);
-	return t > start ? t : start;
-}
-
-json_t *
-scheduler_status(struct scheduler *s)
-{
-	time_t now = time(NULL), drain = scheduler_drain_estimate(s, now);
-	json_t *accts = json_array();
-
-	for (size_t i = 0; i < s->naccounts; i++) {
-		struct sched_account *a = s->accounts[i];
-		const struct config_limits *l = &a->cfg->limits;
-		const char *state = scheduler_account_state(a, now);
-		long hour, day;
-		time_t free_at;
-		json_t *o;
-
-		quota_used(a->quota, now, &hour, &day);
-		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
-		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i}", "name", a->cfg->name,
-		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
-		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
-		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
-		json_object_set_new(o, "provider", a->cfg->provider ?
-		    json_string(a->cfg->provider) : json_null());
-		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
-		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
-		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
-		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
-		    a->retry_at > now) ? json_string(a->why) : json_null());
-		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
-		    json_null());
-		json_array_append_new(accts, o);
-	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
-	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
-	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
-	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
-}
-
-/* scheduler_metric_state: count queued messages by state for metrics. */
-static void
-scheduler_metric_state(struct queue_msg *m, void *arg)
-{
-	size_t *n = arg;	/* waiting, deferred, held, inflight */
-
-	n[m->inflight ? 3 : m->held ? 2 : m->attempts > 0 ? 1 : 0]++;
-}
-
-void
-scheduler_metrics(struct scheduler *s, struct evbuffer *out)
-{
-	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
-	time_t now = time(NULL);
-	size_t n[4] = { 0 };
-
-	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
-	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
-	    "relayd_messages_received_total %llu\n", s->nreceived);
-	evbuffer_add_printf(out, "# HELP relayd_messages_sent_total Messages the provider "
-	    "accepted, per account.\n# TYPE relayd_messages_sent_total counter\n");
-	for (size_t i = 0; i < s->naccounts; i++)
-		evbuffer_add_printf(out, "relayd_messages_sent_total{account=\"%s\"} %llu\n",
-		    s->accounts[i]->cfg->name, s->accounts[i]->nsent);
-	evbuffer_add_printf(out, "# HELP relayd_messages_deferred_total Deferred attempts "
-	    "(per recipient).\n# TYPE relayd_messages_deferred_total counter\n"
-	    "relayd_messages_deferred_total %llu\n", s->ndeferred);
-	evbuffer_add_printf(out, "# HELP relayd_messages_failed_total Recipients failed for "
-	    "good.\n# TYPE relayd_messages_failed_total counter\n"
-	    "relayd_messages_failed_total %llu\n", s->nfailed);
-	evbuffer_add_printf(out, "# HELP relayd_throttle_events_total Throttle replies, per "
-	    "account.\n# TYPE relayd_throttle_events_total counter\n");
-	for (size_t i = 0; i < s->naccounts; i++)
-		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
-		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
-	scheduler_foreach(s, scheduler_metric_state, n);
-	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
-	    "state.\n# TYPE relayd_queue_messages gauge\n");
-	for (size_t i = 0; i < 4; i++)
-		evbuffer_add_printf(out, "relayd_queue_messages{state=\"%s\"} %zu\n", states[i],
-		    n[i]);
-	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
-	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
-	for (size_t i = 0; i < s->naccounts; i++) {
-		const struct sched_account *a = s->accounts[i];
-		long hour, day;
-
-		quota_used(a->quota, now, &hour, &day);
-		if (a->cfg->limits.per_hour > 0)
-			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"hour\"} %ld\n", a->cfg->name, a->cfg->limits.per_hour > hour ?
-			    a->cfg->limits.per_hour - hour : 0);
-		if (a->cfg->limits.per_day > 0)
-			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"day\"} %ld\n", a->cfg->name, a->cfg->limits.per_day > day ?
-			    a->cfg->limits.per_day - day : 0);
-	}
 }
 
 /* scheduler_log: one delivery log line for one recipient. */
