@@ -554,8 +554,12 @@ def big_queue(a, n, runs):
         return statistics.median(x[0] for x in res), res[-1][1]
 
     starts, loaded, during, status, rss = [], [], [], [], []
+    first = None
     try:
-        for _ in range(runs):
+        # One more start than runs: the first reads the spool from the disk as far as
+        # the page cache does not hold it (a 1M spool is ~4 GB); it is reported on
+        # its own, and the timed runs that follow find the cache warm.
+        for i in range(runs + 1):
             t0 = time.monotonic()
             starts.append(r.start(timeout=a.step_timeout))
             # relayd answers while it loads the queue in the background
@@ -569,6 +573,10 @@ def big_queue(a, n, runs):
             if total != n:
                 NOTES.append(f"large queue: relayctl status says total={total}, "
                              f"expected {n}")
+            if i == 0:
+                first = time.monotonic() - t0
+                r.stop()
+                continue
             loaded.append(time.monotonic() - t0)
             st, total = status10()
             status.append(st)
@@ -578,7 +586,7 @@ def big_queue(a, n, runs):
         r.stop()
         shutil.rmtree(work, ignore_errors=True)
     return {"start": starts, "loaded": loaded, "during": during, "status": status,
-            "rss": rss, "gen": gen}
+            "rss": rss, "gen": gen, "first": first}
 
 
 def callgrind_total(path):
@@ -800,7 +808,11 @@ def report(a, M, R, load_end):
         w(f"| {a.queued} queued: start-up until the first 220 greeting, s | {fmt(b['start'], digits=2)} "
           f"| n/a | | < 10 s | {met} |")
         w(f"| {a.queued} queued: start-up until all are loaded (accepting meanwhile), s | "
-          f"{fmt(b['loaded'], digits=1)} | n/a | | | |")
+          f"{fmt(b['loaded'], digits=1)} | n/a | | < 10 s | "
+          f"{'met' if b['loaded'] and med(b['loaded']) < 10 else 'not met'} |")
+        if b.get("first") is not None:
+            w(f"| {a.queued} queued: the same, first start (spool partly or wholly read from "
+              f"the disk), s | {b['first']:.1f} | n/a | | | |")
         dur = [x * 1000 for x in b["during"]]
         st = [x * 1000 for x in b["status"]]
         met = "met" if med(st) < 100 and (not dur or med(dur) < 100) else "not met"
