@@ -1,7 +1,7 @@
 /*
  * scheduler_report: what the scheduler tells the operator: relayctl status (accounts,
  * quota windows, the queue's counts, when it should be drained) and the metrics.
- * Status costs O(accounts), whatever the size of the queue.
+ * Both cost O(accounts), whatever the size of the queue: they read counters.
  */
 #include <math.h>
 #include <time.h>
@@ -115,21 +115,14 @@ scheduler_status(struct scheduler *s)
 	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
 }
 
-/* scheduler_metric_state: count queued messages by state for metrics. */
-static void
-scheduler_metric_state(struct queue_msg *m, void *arg)
-{
-	size_t *n = arg;	/* waiting, deferred, held, inflight */
-
-	n[m->inflight ? 3 : m->held ? 2 : m->attempts > 0 ? 1 : 0]++;
-}
-
 void
 scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 {
 	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
 	time_t now = time(NULL);
-	size_t n[4] = { 0 };
+	/* Every message is in the heap, in flight, or held (and not in flight). */
+	size_t n[4] = { s->nheap - s->nheap_tried, s->nheap_tried,
+	    s->nids - s->nheap - s->ninflight, s->ninflight };
 
 	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
 	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
@@ -150,7 +143,6 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	for (size_t i = 0; i < s->naccounts; i++)
 		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
 		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
-	scheduler_foreach(s, scheduler_metric_state, n);
 	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
 	    "state.\n# TYPE relayd_queue_messages gauge\n");
 	for (size_t i = 0; i < 4; i++)

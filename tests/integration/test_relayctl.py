@@ -250,6 +250,25 @@ def test_metrics_after_traffic(make_relay, provider):
         urllib.request.urlopen("http://127.0.0.1:%d/other" % port, timeout=5)
     assert e.value.code == 404
 
+    # The queue gauges come from counters, not a scan: check them in each state.
+    def queue_gauges():
+        v = dict(re.findall(r'^relayd_queue_messages\{state="(\w+)"\} (\d+)$', scrape(),
+                            re.M))
+        return {k: int(x) for k, x in v.items()}
+
+    provider.refuse_rcpt("later@example.org", "450 4.2.1 Mailbox busy")
+    mark = relay.mark()
+    relay.submit(message(3), APP_FROM, ["later@example.org"])
+    relay.wait_log(r"to=<later@example.org>.*status=deferred", since=mark)
+    wait_until(lambda: queue_gauges() == {"waiting": 0, "deferred": 1, "held": 0,
+                                          "inflight": 0}, 10, "one deferred message",
+               detail=lambda: str(queue_gauges()))
+    assert "held: 1" in ok(relay.ctl("queue", "hold", "--all")).stdout
+    assert queue_gauges() == {"waiting": 0, "deferred": 0, "held": 1, "inflight": 0}
+    assert "released: 1" in ok(relay.ctl("queue", "release", "--all")).stdout
+    g = queue_gauges()
+    assert g["held"] == 0 and g["waiting"] + g["deferred"] + g["inflight"] == 1, g
+
 
 def test_relayctl_help_and_errors(make_relay, provider):
     relay = make_relay(provider)
