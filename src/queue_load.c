@@ -5,12 +5,13 @@
  * top of queue.c). Then queue/ is read by threads of their own, the loaders: opening
  * and reading a million small files is almost all system time, and in threads it
  * runs beside the event loop, which meanwhile accepts mail, answers relayctl and
- * already attempts what was loaded (two loaders also keep two reads in flight on a
- * cold disk). The first loader lists queue/ and sorts it by inode number (on a cold
- * disk, 1,000,000 files loaded in 95 s instead of 142-161 s in directory order);
- * then the loaders take names a few at a time and hand parsed messages over in
- * batches, through a mutex-protected array and a pipe; they wait while the loop is
- * QUEUE_LOAD_AHEAD messages behind.
+ * already attempts what was loaded. The first loader lists queue/ and sorts it by
+ * inode number; then each loader opens the next QUEUE_LOAD_NAMES files, asks for
+ * their first pages all at once (posix_fadvise), and reads them. Parsed messages go
+ * to the loop in batches, through a mutex-protected array and a pipe; the loaders
+ * wait while the loop is QUEUE_LOAD_AHEAD messages behind. On a cold disk that made
+ * 1,000,000 files load in 34 s: 142-161 s in directory order one file at a time,
+ * 95 s in inode order.
  *
  * The loaders only read files nobody else touches: a message is the loop's only once
  * handed over. The exception is mail committed while the queue loads: its file is
@@ -44,7 +45,7 @@
 #define QUEUE_LOAD_AHEAD	4096	/* it waits while this many are not yet taken */
 #define QUEUE_LOAD_POLL		100000	/* µs: look for a batch (lost wake-up) */
 #define QUEUE_LOADERS		2	/* loader threads (more reads in flight) */
-#define QUEUE_LOAD_NAMES	32	/* names a loader takes from queue/ at once */
+#define QUEUE_LOAD_NAMES	128	/* files a loader opens and prefetches at once */
 
 /* A name in queue/ and its inode number (files are read in inode order). */
 struct queue_name {
@@ -189,20 +190,20 @@ queue_parse_state(struct queue_msg *m, char *buf, size_t len)
 }
 
 /*
- * queue_read_msg: load the message file id from dirfd. verify: check the CRC too
- * (for incoming/ files, which may be incomplete). Returns the message or NULL.
+ * queue_read_msg: load the message file id from dirfd, or from fd if it is not -1
+ * (it is closed either way). verify: check the CRC too (for incoming/ files, which
+ * may be incomplete). Returns the message, or NULL with errno set.
  * A queued message is usually read whole by the first read, which then also gives
  * its length: no fstat, and its state records are parsed from the same buffer.
  */
 static struct queue_msg *
-queue_read_msg(int dirfd, const char *id, int verify)
+queue_read_msg(int dirfd, const char *id, int fd, int verify)
 {
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	size_t idlen = strlen(id), want = QUEUE_READ_FIRST, have;
 	uint64_t fsize;
 	char *buf = NULL;
 	ssize_t n;
-	int fd = -1;
 
 	m->fd = -1;
 	m->sched_index = (size_t)-1;
@@ -211,7 +212,7 @@ queue_read_msg(int dirfd, const char *id, int verify)
 		goto bad;
 	}
 	memcpy(m->id, id, idlen + 1);
-	if ((fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC)) == -1)
+	if (fd == -1 && (fd = openat(dirfd, id, O_RDONLY | O_CLOEXEC)) == -1)
 		goto bad;
 	buf = xmalloc(want + 1);
 	if ((n = queue_read_at(fd, buf, want, 0)) == -1)
@@ -316,7 +317,7 @@ queue_recover_incoming(struct queue *q)
 
 		if (de->d_name[0] == '.')
 			continue;
-		if ((m = queue_read_msg(q->infd, de->d_name, 1)) != NULL) {
+		if ((m = queue_read_msg(q->infd, de->d_name, -1, 1)) != NULL) {
 			if (renameat(q->infd, de->d_name, q->qfd, de->d_name) == 0)
 				log_info("%s: recovered a committed message from incoming/",
 				    de->d_name);
@@ -497,32 +498,95 @@ queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
 	return n;
 }
 
-/* queue_loader_run: a loader thread: read files of queue/ until there are no more. */
+/* queue_loader_stopping: (loader thread) does the loop ask the loaders to end? */
+static int
+queue_loader_stopping(struct queue_loader *l)
+{
+	int stop;
+
+	pthread_mutex_lock(&l->mu);
+	stop = l->stop;
+	pthread_mutex_unlock(&l->mu);
+	return stop;
+}
+
+/*
+ * queue_loader_open: (loader thread) open queue/name; -1 with errno if it cannot be.
+ * Out of descriptors (clients hold them) it waits and tries again: a message that
+ * cannot be opened now must not be left out of the queue until the next start.
+ */
+static int
+queue_loader_open(struct queue_loader *l, const char *name)
+{
+	int fd;
+
+	while ((fd = openat(l->q->qfd, name, O_RDONLY | O_CLOEXEC)) == -1 &&
+	    (errno == EMFILE || errno == ENFILE) && !queue_loader_stopping(l))
+		usleep(10000);
+	return fd;
+}
+
+/*
+ * queue_loader_run: a loader thread: read files of queue/ until there are no more.
+ * It opens QUEUE_LOAD_NAMES files and asks for their first pages at once, then reads
+ * them: a cold disk gets many reads together (merged where files are adjacent), not
+ * one at a time. (1,000,000 files from a cold disk: 95 s one by one, 51 s 32 at a
+ * time, 35 s 128 at a time; from the page cache no slower.)
+ */
 static void *
 queue_loader_run(void *arg)
 {
 	struct queue_loader *l = arg;
 	struct queue_msg *batch[QUEUE_LOAD_BATCH];
 	char names[QUEUE_LOAD_NAMES][QUEUE_ID_LEN + 1];
+	int fds[QUEUE_LOAD_NAMES], errs[QUEUE_LOAD_NAMES];
 	size_t n = 0, nnames;
 
-	while ((nnames = queue_loader_names(l, names)) > 0)
+	while ((nnames = queue_loader_names(l, names)) > 0) {
 		for (size_t i = 0; i < nnames; i++) {
-			struct queue_msg *m;
+			fds[i] = openat(l->q->qfd, names[i], O_RDONLY | O_CLOEXEC);
+			errs[i] = fds[i] == -1 ? errno : 0;
+			if (fds[i] != -1)
+				posix_fadvise(fds[i], 0, QUEUE_READ_FIRST, POSIX_FADV_WILLNEED);
+		}
+		for (size_t i = 0; i < nnames; i++) {
+			struct queue_msg *m = NULL;
 
-			if ((m = queue_read_msg(l->q->qfd, names[i], 0)) == NULL) {
+			if (fds[i] == -1 && (errs[i] == EMFILE || errs[i] == ENFILE)) {
+				/* Out of descriptors: wait holding none of our own. */
+				for (size_t j = i + 1; j < nnames; j++)
+					if (fds[j] != -1) {
+						close(fds[j]);
+						fds[j] = -1;
+						errs[j] = EMFILE;
+					}
+				fds[i] = queue_loader_open(l, names[i]);
+				errs[i] = fds[i] == -1 ? errno : 0;
+			}
+			if (fds[i] != -1)
+				m = queue_read_msg(l->q->qfd, names[i], fds[i], 0);
+			else
+				errno = errs[i];
+			fds[i] = -1;	/* (closed by queue_read_msg) */
+			if (m == NULL) {
 				if (errno != ENOENT)	/* not one delivered meanwhile */
 					log_err("%s: spool: unreadable queue file left in "
-					    "place (%s/queue)", names[i], l->q->dir);
+					    "place (%s/queue): %s", names[i], l->q->dir,
+					    strerror(errno));
 				continue;
 			}
 			batch[n++] = m;
-			if (n == QUEUE_LOAD_BATCH) {
-				if (queue_loader_hand(l, batch, n, 0))
-					return NULL;
-				n = 0;
+			if (n < QUEUE_LOAD_BATCH)
+				continue;
+			n = 0;
+			if (queue_loader_hand(l, batch, QUEUE_LOAD_BATCH, 0)) {
+				for (size_t j = i + 1; j < nnames; j++)
+					if (fds[j] != -1)
+						close(fds[j]);
+				return NULL;
 			}
 		}
+	}
 	queue_loader_hand(l, batch, n, 1);
 	return NULL;
 }

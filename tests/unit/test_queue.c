@@ -4,6 +4,7 @@
  * message whose rename was lost, a torn one, a reused file still holding old content),
  * and loading the queue beside the loop.
  */
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <dirent.h>
@@ -388,6 +389,34 @@ test_load(void)
 	    "while loading is not given (%d times; %d given)", l.watched, l.total);
 	free_loaded(&l);
 	queue_close(q);
+
+	/* Out of descriptors: the loaders wait for them and still load everything. */
+	{
+		struct rlimit rl, low;
+		int nfd = 0;
+		DIR *d = opendir("/proc/self/fd");
+		struct dirent *de;
+
+		while (d != NULL && (de = readdir(d)) != NULL)
+			nfd += de->d_name[0] != '.';
+		if (d != NULL)
+			closedir(d);
+		getrlimit(RLIMIT_NOFILE, &rl);
+		low = rl;
+		low.rlim_cur = (rlim_t)nfd + 40;	/* far fewer than a loader's batch */
+		q = queue_open(base, root);
+		memset(&l, 0, sizeof(l));
+		CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0, "lower the descriptor limit");
+		CHECK(q != NULL && queue_load_begin(q, load_cb, load_batch, &l) == 0,
+		    "load with few descriptors");
+		while (q != NULL && !l.done)
+			event_base_loop(base, EVLOOP_ONCE);
+		setrlimit(RLIMIT_NOFILE, &rl);
+		CHECK(l.total == 700 - 16, "all %d loaded with few descriptors, %d",
+		    700 - 16, l.total);
+		free_loaded(&l);
+		queue_close(q);
+	}
 
 	/* Stopping in the middle (shutdown while loading) frees what was read. */
 	q = queue_open(base, root);
