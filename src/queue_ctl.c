@@ -73,7 +73,7 @@ queue_ctl_list(json_t *args, char **err, void *arg)
 		json_array_append(sorted, v[i]);
 	free(v);
 	json_decref(list);
-	return json_pack("{s:o}", "queue", sorted);
+	return json_pack("{s:o, s:b}", "queue", sorted, "loading", scheduler_loading(arg));
 }
 
 /* queue_ctl_find: the message args name, or NULL with *err set. */

@@ -41,7 +41,6 @@
 
 #define QUEUE_STATE_MAX		(64 * 1024 * 1024)	/* bound on its state records */
 #define QUEUE_READ_FIRST	8192	/* the first read of a queue file */
-#define QUEUE_LOAD_BATCH	256	/* messages the loader hands over at once */
 #define QUEUE_LOAD_AHEAD	4096	/* it waits while this many are not yet taken */
 #define QUEUE_LOAD_POLL		100000	/* µs: look for a batch (lost wake-up) */
 #define QUEUE_LOADERS		2	/* loader threads (more reads in flight) */
@@ -58,10 +57,11 @@ struct queue_loader {
 	DIR		*dir;		/* queue/, listed by the first loader */
 	pthread_mutex_t	 dirmu;		/* (guards dir, names, nnames, next) */
 	struct queue_name *names;	/* all of queue/, in inode order */
-	size_t		 nnames, next;
+	size_t		 nnames, namescap, next;
 	int		 listed;
 	pthread_t	 thread[QUEUE_LOADERS];
 	int		 nthreads;
+	int		 threaded;	/* loader threads are (to be) running */
 	int		 mu_init;	/* the mutexes and cv are initialised */
 	pthread_mutex_t	 mu;
 	pthread_cond_t	 cv;
@@ -454,17 +454,17 @@ queue_name_cmp(const void *a, const void *b)
 }
 
 /*
- * queue_loader_list: (first loader) list all of queue/ and sort it by inode number:
- * directory order is hash order, which on a cold disk makes every read a seek;
- * in inode order, inode table and data blocks are read mostly in sequence.
+ * queue_loader_list: list up to max more names of queue/ (with their inode numbers);
+ * 1 when the directory has ended.
  */
-static void
-queue_loader_list(struct queue_loader *l)
+static int
+queue_loader_list(struct queue_loader *l, size_t max)
 {
 	struct dirent *de;
-	size_t cap = 0;
 
-	while ((de = readdir(l->dir)) != NULL) {
+	for (size_t n = 0; n < max; n++) {
+		if ((de = readdir(l->dir)) == NULL)
+			return 1;
 		if (de->d_name[0] == '.')
 			continue;
 		if (strlen(de->d_name) > QUEUE_ID_LEN) {	/* no id is that long */
@@ -472,13 +472,24 @@ queue_loader_list(struct queue_loader *l)
 			    de->d_name, l->q->dir);
 			continue;
 		}
-		if (l->nnames == cap) {
-			cap = cap ? cap * 2 : 1024;
-			l->names = xreallocarray(l->names, cap, sizeof(*l->names));
+		if (l->nnames == l->namescap) {
+			l->namescap = l->namescap ? l->namescap * 2 : 1024;
+			l->names = xreallocarray(l->names, l->namescap, sizeof(*l->names));
 		}
 		l->names[l->nnames].ino = de->d_ino;
 		memcpy(l->names[l->nnames++].name, de->d_name, strlen(de->d_name) + 1);
 	}
+	return 0;
+}
+
+/*
+ * queue_loader_sort: the whole list in inode order. Directory order is hash order,
+ * so on a cold disk every file would cost an inode-table read and a data read at
+ * random places; files made one after another sit near each other.
+ */
+static void
+queue_loader_sort(struct queue_loader *l)
+{
 	qsort(l->names, l->nnames, sizeof(*l->names), queue_name_cmp);
 	l->listed = 1;
 }
@@ -490,8 +501,10 @@ queue_loader_names(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1])
 	size_t n = 0;
 
 	pthread_mutex_lock(&l->dirmu);
-	if (!l->listed)
-		queue_loader_list(l);
+	if (!l->listed) {	/* the first loader lists the rest of queue/ */
+		queue_loader_list(l, SIZE_MAX);
+		queue_loader_sort(l);
+	}
 	for (; n < QUEUE_LOAD_NAMES && l->next < l->nnames; n++)
 		memcpy(names[n], l->names[l->next++].name, sizeof(names[n]));
 	pthread_mutex_unlock(&l->dirmu);
@@ -512,8 +525,9 @@ queue_loader_stopping(struct queue_loader *l)
 
 /*
  * queue_loader_open: (loader thread) open queue/name; -1 with errno if it cannot be.
- * Out of descriptors (clients hold them) it waits and tries again: a message that
- * cannot be opened now must not be left out of the queue until the next start.
+ * Out of descriptors (clients hold them) a loader thread waits and tries again: a
+ * message that cannot be opened now must not be left out of the queue until the
+ * next start. (At start-up, with no clients yet, waiting would be for ever.)
  */
 static int
 queue_loader_open(struct queue_loader *l, const char *name)
@@ -521,73 +535,71 @@ queue_loader_open(struct queue_loader *l, const char *name)
 	int fd;
 
 	while ((fd = openat(l->q->qfd, name, O_RDONLY | O_CLOEXEC)) == -1 &&
-	    (errno == EMFILE || errno == ENFILE) && !queue_loader_stopping(l))
+	    (errno == EMFILE || errno == ENFILE) && l->threaded && !queue_loader_stopping(l))
 		usleep(10000);
 	return fd;
 }
 
 /*
- * queue_loader_run: a loader thread: read files of queue/ until there are no more.
- * It opens QUEUE_LOAD_NAMES files and asks for their first pages at once, then reads
- * them: a cold disk gets many reads together (merged where files are adjacent), not
- * one at a time. (1,000,000 files from a cold disk: 95 s one by one, 51 s 32 at a
- * time, 35 s 128 at a time; from the page cache no slower.)
+ * queue_loader_read: read the files names[0..n) into out[], returning how many are
+ * messages. All n are opened and their first pages asked for at once, then read: a
+ * cold disk gets many reads together (merged where files are adjacent), not one at a
+ * time. (1,000,000 files from a cold disk: 95 s one by one, 51 s 32 at a time, 34 s
+ * 128 at a time; from the page cache no slower.)
  */
+static size_t
+queue_loader_read(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1], size_t n,
+    struct queue_msg **out)
+{
+	int fds[QUEUE_LOAD_NAMES], errs[QUEUE_LOAD_NAMES];
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		fds[i] = openat(l->q->qfd, names[i], O_RDONLY | O_CLOEXEC);
+		errs[i] = fds[i] == -1 ? errno : 0;
+		if (fds[i] != -1)
+			posix_fadvise(fds[i], 0, QUEUE_READ_FIRST, POSIX_FADV_WILLNEED);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct queue_msg *m = NULL;
+
+		if (fds[i] == -1 && (errs[i] == EMFILE || errs[i] == ENFILE)) {
+			/* Out of descriptors: wait holding none of our own. */
+			for (size_t j = i + 1; j < n; j++)
+				if (fds[j] != -1) {
+					close(fds[j]);
+					fds[j] = -1;
+					errs[j] = EMFILE;
+				}
+			fds[i] = queue_loader_open(l, names[i]);
+			errs[i] = fds[i] == -1 ? errno : 0;
+		}
+		if (fds[i] != -1)
+			m = queue_read_msg(l->q->qfd, names[i], fds[i], 0);	/* closes it */
+		else
+			errno = errs[i];
+		if (m != NULL)
+			out[k++] = m;
+		else if (errno != ENOENT)	/* not one delivered meanwhile */
+			log_err("%s: spool: unreadable queue file left in place (%s/queue): %s",
+			    names[i], l->q->dir, strerror(errno));
+	}
+	return k;
+}
+
+/* queue_loader_run: a loader thread: read files of queue/ until there are no more. */
 static void *
 queue_loader_run(void *arg)
 {
 	struct queue_loader *l = arg;
-	struct queue_msg *batch[QUEUE_LOAD_BATCH];
+	struct queue_msg *got[QUEUE_LOAD_NAMES];
 	char names[QUEUE_LOAD_NAMES][QUEUE_ID_LEN + 1];
-	int fds[QUEUE_LOAD_NAMES], errs[QUEUE_LOAD_NAMES];
-	size_t n = 0, nnames;
+	size_t n;
 
-	while ((nnames = queue_loader_names(l, names)) > 0) {
-		for (size_t i = 0; i < nnames; i++) {
-			fds[i] = openat(l->q->qfd, names[i], O_RDONLY | O_CLOEXEC);
-			errs[i] = fds[i] == -1 ? errno : 0;
-			if (fds[i] != -1)
-				posix_fadvise(fds[i], 0, QUEUE_READ_FIRST, POSIX_FADV_WILLNEED);
-		}
-		for (size_t i = 0; i < nnames; i++) {
-			struct queue_msg *m = NULL;
-
-			if (fds[i] == -1 && (errs[i] == EMFILE || errs[i] == ENFILE)) {
-				/* Out of descriptors: wait holding none of our own. */
-				for (size_t j = i + 1; j < nnames; j++)
-					if (fds[j] != -1) {
-						close(fds[j]);
-						fds[j] = -1;
-						errs[j] = EMFILE;
-					}
-				fds[i] = queue_loader_open(l, names[i]);
-				errs[i] = fds[i] == -1 ? errno : 0;
-			}
-			if (fds[i] != -1)
-				m = queue_read_msg(l->q->qfd, names[i], fds[i], 0);
-			else
-				errno = errs[i];
-			fds[i] = -1;	/* (closed by queue_read_msg) */
-			if (m == NULL) {
-				if (errno != ENOENT)	/* not one delivered meanwhile */
-					log_err("%s: spool: unreadable queue file left in "
-					    "place (%s/queue): %s", names[i], l->q->dir,
-					    strerror(errno));
-				continue;
-			}
-			batch[n++] = m;
-			if (n < QUEUE_LOAD_BATCH)
-				continue;
-			n = 0;
-			if (queue_loader_hand(l, batch, QUEUE_LOAD_BATCH, 0)) {
-				for (size_t j = i + 1; j < nnames; j++)
-					if (fds[j] != -1)
-						close(fds[j]);
-				return NULL;
-			}
-		}
-	}
-	queue_loader_hand(l, batch, n, 1);
+	while ((n = queue_loader_names(l, names)) > 0)
+		if (queue_loader_hand(l, got, queue_loader_read(l, names, n, got), 0))
+			return NULL;
+	queue_loader_hand(l, got, 0, 1);
 	return NULL;
 }
 
@@ -679,7 +691,24 @@ queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
 	pthread_cond_init(&l->cv, NULL);
 	l->mu_init = 1;
 	q->loader = l;
+	/*
+	 * A small queue is read here, at once, and handed over in the loop's first
+	 * turn, before any client or relayctl is served: as before there were threads.
+	 */
+	if (queue_loader_list(l, QUEUE_LOAD_NAMES)) {
+		char names[QUEUE_LOAD_NAMES][QUEUE_ID_LEN + 1];
+
+		queue_loader_sort(l);
+		for (size_t i = 0; i < l->nnames; i++)
+			memcpy(names[i], l->names[i].name, sizeof(names[i]));
+		l->read = xreallocarray(NULL, QUEUE_LOAD_NAMES, sizeof(*l->read));
+		l->nread = queue_loader_read(l, names, l->nnames, l->read);
+		l->end = 1;
+		event_active(l->ev, EV_READ, 1);
+		return 0;
+	}
 	/* Signals are the event loop's: the loaders start with all of them blocked. */
+	l->threaded = 1;
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_mutex_lock(&l->mu);	/* (nthreads is read under mu) */

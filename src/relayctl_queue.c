@@ -69,7 +69,9 @@ relayctl_queue_list(int json)
 		    sizeof(age)), json_integer_value(json_object_get(m, "size")), next, who,
 		    last ? last : "");
 	}
-	printf("%zu message(s)\n", json_array_size(json_object_get(r, "queue")));
+	printf("%zu message(s)%s\n", json_array_size(json_object_get(r, "queue")),
+	    json_is_true(json_object_get(r, "loading")) ? " so far (still loading the spool)" :
+	    "");
 	json_decref(r);
 	return 0;
 }

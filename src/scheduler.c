@@ -312,6 +312,12 @@ scheduler_set_loading(struct scheduler *s, int on)
 }
 
 int
+scheduler_loading(const struct scheduler *s)
+{
+	return s->loading;
+}
+
+int
 scheduler_msg_open(struct scheduler *s, const struct queue_msg *m)
 {
 	return queue_msg_open(s->q, m);

@@ -103,6 +103,8 @@ int		 scheduler_enable(struct scheduler *, const char *name);
  * until then the queue's counts in the status cover only what is loaded so far.
  */
 void		 scheduler_set_loading(struct scheduler *, int);
+/* scheduler_loading: is the spool still being read (what the queue shows is partial)? */
+int		 scheduler_loading(const struct scheduler *);
 
 /* scheduler_count: messages queued (waiting, held or in flight). */
 size_t		 scheduler_count(struct scheduler *);

@@ -26,9 +26,13 @@ def message(n=0, to=b"rcpt@example.org"):
 
 
 def queue_list(relay):
+    """The queue as relayctl lists it; the spool is loaded by then (small queues are
+    read before relayd serves anything)."""
     p = relay.ctl("queue", "list", "--json")
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout)["queue"]
+    r = json.loads(p.stdout)
+    assert r["loading"] is False, r
+    return r["queue"]
 
 
 def ok(p):

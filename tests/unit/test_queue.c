@@ -322,6 +322,21 @@ test_load(void)
 		CHECK(0, "setup");
 		return;
 	}
+	/* A small queue is read at once: all of it comes in the loop's first turn,
+	 * before any client could be served. */
+	for (int i = 0; i < 3; i++)
+		if ((m = submit(q, "small@example.net", "hello\r\n")) != NULL)
+			queue_msg_free(m);
+	queue_close(q);
+	q = queue_open(base, root);
+	memset(&l, 0, sizeof(l));
+	CHECK(q != NULL && queue_load_begin(q, load_cb, load_batch, &l) == 0, "small load");
+	event_base_loop(base, EVLOOP_NONBLOCK | EVLOOP_ONCE);
+	CHECK(l.done && l.total == 3, "a small queue comes whole in one turn (%d, done %d)",
+	    l.total, l.done);
+	for (int i = 0; i < l.n; i++)
+		queue_msg_rcpt_done(q, l.m[i], 0, QUEUE_RCPT_SENT, "main", "250 ok");
+	free_loaded(&l);
 	for (int i = 0; i < 700; i++)
 		if ((m = submit(q, "load@example.net", "hello\r\n")) != NULL) {
 			made++;
