@@ -605,8 +605,8 @@ queue_sync_done(evutil_socket_t fd, short ev, void *arg)
 			    strerror(errno));
 		}
 		if (m->werrno == 0)
-			queue_load_committed(q, m->id);
-		if (m->werrno != 0)
+			queue_load_committed(q, m->id);	/* (a load must not give it) */
+		else
 			unlinkat(q->infd, m->id, 0);
 		m->commit_cb(m, m->werrno == 0, m->commit_arg);
 	}
