@@ -490,7 +490,8 @@ queue_loader_list(struct queue_loader *l, size_t max)
 static void
 queue_loader_sort(struct queue_loader *l)
 {
-	qsort(l->names, l->nnames, sizeof(*l->names), queue_name_cmp);
+	if (l->nnames > 1)	/* (an empty queue has no array at all) */
+		qsort(l->names, l->nnames, sizeof(*l->names), queue_name_cmp);
 	l->listed = 1;
 }
 
