@@ -134,19 +134,29 @@ queue_crc(uint32_t crc, const unsigned char *p, size_t n)
 	return crc;
 }
 
+DIR *
+queue_opendir(struct queue *q, const char *name)
+{
+	DIR *d;
+	int fd = openat(q->dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
+		if (fd != -1)
+			close(fd);
+		return NULL;
+	}
+	return d;
+}
+
 /* queue_pool_scan: take stock of free/ (at start-up); what is past the bound goes. */
 static void
 queue_pool_scan(struct queue *q)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd = dup(q->freefd);
 
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = queue_opendir(q, "free")) == NULL)
 		return;		/* no reuse this run; messages get new files */
-	}
 	while ((de = readdir(d)) != NULL) {
 		unsigned long n;
 		char *end;

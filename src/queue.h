@@ -68,8 +68,9 @@ struct queue_msg {
 struct queue;
 
 /*
- * queue_open: open (creating if needed) the spool at dir, take its lock so no second
- * relayd uses it, and finish or discard what an interrupted run left in incoming/.
+ * queue_open: open (creating if needed) the spool at dir and take its lock so no
+ * second relayd uses it (what an interrupted run left is dealt with by
+ * queue_load_begin).
  * Returns NULL after logging why.
  */
 struct queue	*queue_open(struct event_base *, const char *dir);

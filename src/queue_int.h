@@ -6,6 +6,7 @@
 #ifndef RELAYD_QUEUE_INT_H
 #define RELAYD_QUEUE_INT_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -47,6 +48,12 @@ struct queue {
 	struct queue_loader *loader;	/* reading queue/ at start-up (queue_load.c) */
 };
 
+/*
+ * queue_opendir: spool_dir/name for reading its entries, on a descriptor of its own
+ * (readdir moves the offset, which a dup() of the open directory would share).
+ * NULL with errno set.
+ */
+DIR		*queue_opendir(struct queue *, const char *name);
 /* queue_read_at: read up to n octets at off; returns octets read or -1. */
 ssize_t		 queue_read_at(int fd, char *buf, size_t n, off_t off);
 /* queue_crc: the CRC-32 of n octets continuing from crc. */

@@ -303,15 +303,11 @@ queue_recover_incoming(struct queue *q)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd = dup(q->infd);
 
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = queue_opendir(q, "incoming")) == NULL) {
 		log_err("spool: cannot read %s/incoming: %s", q->dir, strerror(errno));
 		return;
 	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		struct queue_msg *m;
 
@@ -663,7 +659,7 @@ queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
 	struct queue_loader *l = xcalloc(1, sizeof(*l));
 	struct timeval poll = { 0, QUEUE_LOAD_POLL };
 	sigset_t all, old;
-	int fd, e;
+	int e;
 
 	queue_recover_incoming(q);
 	l->q = q;
@@ -671,11 +667,7 @@ queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
 	l->batch = batch;
 	l->arg = arg;
 	l->pipe[0] = l->pipe[1] = -1;
-	/* A descriptor of its own: readdir moves the offset, which dup() would share. */
-	if ((fd = openat(q->dirfd, "queue", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    (l->dir = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((l->dir = queue_opendir(q, "queue")) == NULL) {
 		log_err("spool: cannot read %s/queue: %s", q->dir, strerror(errno));
 		queue_loader_free(l);
 		return -1;
