@@ -32,7 +32,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RELAYCTL = os.path.join(ROOT, "build", "relayctl")
+RELAYCTL = os.environ.get("RELAYCTL") or os.path.join(ROOT, "build", "relayctl")
 BATCH = 100
 
 # Regression guard: a little below what the parser achieves (percent).
@@ -183,7 +183,12 @@ def main():
     cdir = os.path.join(base, "corpus")
     tsv = os.path.join(base, "expected.tsv")
     if not os.path.isdir(cdir) or not os.path.isfile(tsv):
-        sys.exit("bounce-corpus: no corpus at %s (set BOUNCES_DIR)" % base)
+        # Others' data, kept outside the repository: a plain clone has none. Only a
+        # corpus asked for by name must be there.
+        if os.environ.get("BOUNCES_DIR"):
+            sys.exit("bounce-corpus: no corpus at %s (BOUNCES_DIR)" % base)
+        print("bounce-corpus: skipped, no corpus at %s (set BOUNCES_DIR to run it)" % base)
+        return
     if not os.access(RELAYCTL, os.X_OK):
         sys.exit("bounce-corpus: %s missing (run make)" % RELAYCTL)
     verbose = "-v" in sys.argv[1:]
