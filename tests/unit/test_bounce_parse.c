@@ -213,6 +213,68 @@ static const char gmail_delay[] =
 	"\n"
 	"Message will be retried for 2 more day(s)\n";
 
+/* Exchange / Outlook.com: the notice is HTML only, the reply in "Remote Server returned". */
+static const char exchange_html[] =
+	"From: postmaster@outlook.example\n"
+	"To: me@outlook.example\n"
+	"Subject: Undeliverable: order 1042\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=\"X\"\n"
+	"\n"
+	"--X\n"
+	"Content-Type: text/html; charset=us-ascii\n"
+	"\n"
+	"<html><body><p><b>Delivery has failed to these recipients or groups:</b></p>\n"
+	"<p><a href=\"mailto:nobody@example.com\">nobody@example.com</a><br>\n"
+	"The email address you entered couldn't be found.</p>\n"
+	"<p>Diagnostic information for administrators:</p>\n"
+	"<p>Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; "
+	"Recipient not found by SMTP address lookup'</p>\n"
+	"</body></html>\n"
+	"--X\n"
+	"Content-Type: message/rfc822\n"
+	"\n"
+	"From: me@outlook.example\n"
+	"To: nobody@example.com\n"
+	"Message-ID: <ex-6@outlook.example>\n"
+	"Subject: order 1042\n"
+	"\n"
+	"body\n"
+	"--X--\n";
+
+/* Yandex: RFC 3464 with the reply text in Russian, 8-bit, in the human part. */
+static const char yandex_dsn[] =
+	"From: mailer-daemon@yandex.ru\n"
+	"To: shop@yandex.ru\n"
+	"Subject: =?utf-8?B?0J3QtdC00L7RgdGC0LDQstC70LXQvdC90L7QtSDRgdC+0L7QsdGJ0LXQvdC40LU=?=\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"Y\"\n"
+	"\n"
+	"--Y\n"
+	"Content-Type: text/plain; charset=utf-8\n"
+	"Content-Transfer-Encoding: 8bit\n"
+	"\n"
+	"\xd0\x9d\xd0\xb5 \xd1\x83\xd0\xb4\xd0\xb0\xd0\xbb\xd0\xbe\xd1\x81\xd1\x8c "
+	"(message could not be delivered)\n"
+	"\n"
+	"--Y\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Reporting-MTA: dns; forward1.mail.yandex.net\n"
+	"\n"
+	"Final-Recipient: rfc822; full@example.ru\n"
+	"Action: failed\n"
+	"Status: 5.2.2\n"
+	"Diagnostic-Code: smtp; 552 5.2.2 Mailbox size limit exceeded\n"
+	"\n"
+	"--Y\n"
+	"Content-Type: text/rfc822-headers\n"
+	"\n"
+	"From: shop@yandex.ru\n"
+	"Message-Id: <ya-7@yandex.ru>\n"
+	"\n"
+	"--Y--\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -252,6 +314,10 @@ static const struct parse_case {
 		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user" } } },
 	{ "gmail delay", gmail_delay, 0, BOUNCE_DELAY, NULL, {
 		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried" } } },
+	{ "exchange html", exchange_html, 0, BOUNCE_FAILURE, "ex-6@outlook.example", {
+		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound" } } },
+	{ "yandex dsn", yandex_dsn, 0, BOUNCE_FAILURE, "ya-7@yandex.ru", {
+		{ "full@example.ru", "5.2.2", BOUNCE_SOFT, 552, "size limit" } } },
 	{ "vacation", vacation, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "arf", arf, 0, BOUNCE_FEEDBACK, "spam-4@example.com", { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
