@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <libconfig.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,9 @@ relay_sendmail_usage(FILE *fp)
 {
 	fprintf(fp, "usage: relay-sendmail [-C CONFIG] [-t] [-i] [-f SENDER] [-F NAME] "
 	    "[-v] [RECIPIENT...]\n"
+	    "       relay-sendmail [-C CONFIG] -bs\n"
 	    "  reads a message on standard input and hands it to relayd\n"
+	    "  -bs        speak SMTP on standard input and output, answered by relayd\n"
 	    "  -C CONFIG  relayd's configuration, for its listen address (default %s)\n"
 	    "  -t         also send to the To:, Cc: and Bcc: addresses (Bcc: is removed)\n"
 	    "  -i, -oi    a line with a single \".\" does not end the message\n"
@@ -215,6 +218,16 @@ main(int argc, char **argv)
 	if ((status = relay_sendmail_conf(o.config ? o.config : RELAY_SENDMAIL_CONFIG,
 	    o.config != NULL, &conf)) != 0)
 		goto done;
+	if (o.mode == 's') {		/* the caller speaks SMTP: relayd answers it */
+		signal(SIGPIPE, SIG_IGN);
+		if ((status = sendmail_smtp_relay(conf.listen, STDIN_FILENO, STDOUT_FILENO,
+		    msg, sizeof(msg))) != EX_OK) {
+			fprintf(stderr, "relay-sendmail: %s%s\n", msg,
+			    status == EX_UNAVAILABLE ? conf.note : "");
+			syslog(LOG_ERR, "uid=%u -bs: %s", (unsigned)getuid(), msg);
+		}
+		goto done;
+	}
 	if (relay_sendmail_sender(o.sender, conf.hostname, sender, sizeof(sender)) == -1 ||
 	    relay_sendmail_sender(NULL, conf.hostname, self, sizeof(self)) == -1) {
 		status = EX_USAGE;

@@ -104,13 +104,16 @@ sendmail_opt_set(struct sendmail_opts *o, char c, const char *arg, char *err,
 			o->mode = 'm';
 		else if (strcmp(arg, "i") == 0)
 			o->mode = 'i';
+		else if (strcmp(arg, "s") == 0)		/* Symfony Mailer, Laravel */
+			o->mode = 's';
 		else if (strcmp(arg, "p") == 0) {
 			snprintf(err, errlen, "-bp: relay-sendmail keeps no queue of its own; "
 			    "relayd's queue is listed by relayctl queue list");
 			return -1;
 		} else {
 			snprintf(err, errlen, "-b%s: mode not supported (only -bm, deliver "
-			    "the message on standard input)", arg);
+			    "the message on standard input, and -bs, SMTP on standard input "
+			    "and output)", arg);
 			return -1;
 		}
 		break;

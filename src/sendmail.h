@@ -21,7 +21,8 @@ struct sendmail_opts {
 	int		 extract;	/* -t: recipients from To:, Cc:, Bcc: as well */
 	int		 ignore_dots;	/* -i / -oi: a lone "." line does not end the input */
 	int		 verbose;	/* -v: show the SMTP dialogue on stderr */
-	char		 mode;		/* 'm' deliver (-bm, the default), 'i' -bi (no-op) */
+	char		 mode;		/* 'm' deliver (-bm, the default), 'i' -bi (no-op), */
+					/* 's' -bs (SMTP on standard input and output) */
 	char		**rcpts;	/* recipient arguments (pointers into argv) */
 	size_t		 nrcpts;
 };
@@ -31,6 +32,7 @@ struct sendmail_opts {
  * or "-f x", options and recipients in any order, "--" ends the options).
  * Understood: -C -f -r -F -t -i -v, -o with any letter (-oi sets ignore_dots, the
  * others are ignored), -bm, -bi (newaliases: there are no aliases, nothing to do),
+ * -bs (the caller speaks SMTP on standard input and output),
  * and, ignored: -B TYPE, -N DSN, -R RET, -V ENVID, -U, -m, -n, -G. -bp and other
  * modes are refused with a reason.
  * Returns 0, or -1 with err holding "unknown option -x" style text (the caller prints

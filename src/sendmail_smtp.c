@@ -426,6 +426,68 @@ sendmail_smtp_connect(struct sendmail_smtp *s, const char *addr)
 	return fd;
 }
 
+/* sendmail_smtp_copy: move what fd from has to fd to; 0 on end of file, -1 error. */
+static ssize_t
+sendmail_smtp_copy(int from, int to)
+{
+	char buf[16384];
+	ssize_t n, w, off;
+
+	if ((n = read(from, buf, sizeof(buf))) <= 0)
+		return n == -1 && (errno == EINTR || errno == EAGAIN) ? 1 : n;
+	for (off = 0; off < n; off += w)
+		if ((w = write(to, buf + off, (size_t)(n - off))) == -1) {
+			if (errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			return -1;
+		}
+	return n;
+}
+
+int
+sendmail_smtp_relay(const char *addr, int in, int out, char *msg, size_t msglen)
+{
+	struct sendmail_smtp s = { .msg = msg, .msglen = msglen, .status = EX_OK };
+	struct pollfd pfd[2];
+	int in_open = 1, status = EX_OK;
+	ssize_t n;
+
+	msg[0] = '\0';
+	if ((s.fd = sendmail_smtp_connect(&s, addr)) == -1) {
+		dprintf(out, "421 4.3.0 relay-sendmail: %s\r\n", msg);
+		return s.status;
+	}
+	for (;;) {
+		pfd[0] = (struct pollfd){ .fd = s.fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = in_open ? in : -1, .events = POLLIN };
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (pfd[0].revents) {
+			if ((n = sendmail_smtp_copy(s.fd, out)) == 0)
+				break;			/* relayd ended the session */
+			if (n == -1) {
+				snprintf(msg, msglen, "the session with relayd failed: %s",
+				    strerror(errno));
+				status = EX_IOERR;
+				break;
+			}
+		}
+		if (pfd[1].revents) {
+			if ((n = sendmail_smtp_copy(in, s.fd)) <= 0) {
+				in_open = 0;		/* relayd still answers what it got */
+				shutdown(s.fd, SHUT_WR);
+			}
+		}
+	}
+	close(s.fd);
+	return status;
+}
+
 int
 sendmail_smtp_submit(const struct sendmail_smtp_job *job, char *queued, size_t queuedlen,
     char *msg, size_t msglen)

@@ -39,4 +39,15 @@ struct sendmail_smtp_job {
 int	sendmail_smtp_submit(const struct sendmail_smtp_job *job, char *queued,
 	    size_t queuedlen, char *msg, size_t msglen);
 
+/*
+ * sendmail_smtp_relay: -bs mode. The caller speaks SMTP itself on in/out; connect to
+ * relayd at addr and copy bytes both ways until relayd closes the session, so the
+ * caller gets relayd's own replies (a 250 after DATA means queued durably). When in
+ * ends first, the write half to relayd is shut and relayd's last replies still go
+ * out. If relayd cannot be reached, a 421 reply saying so is written to out.
+ * Returns EX_OK, EX_UNAVAILABLE (relayd unreachable) or EX_IOERR (in or out failed);
+ * msg receives one sentence unless EX_OK.
+ */
+int	sendmail_smtp_relay(const char *addr, int in, int out, char *msg, size_t msglen);
+
 #endif

@@ -125,7 +125,62 @@ def test_relayd_down_is_69_with_a_clear_message(make_relay, provider):
                                 "Connection refused (is relayd running?)" % relay.port)
 
 
-@pytest.mark.parametrize("args", [["-x"], ["-q"], ["-bs"], ["-bp"], ["-f"], ["--help"]])
+def _bs_dialogue(conf, lines):
+    """Run relay-sendmail -bs, write each SMTP line after reading the reply it answers,
+    as Symfony Mailer and Laravel do; returns (replies, exit status)."""
+    p = subprocess.Popen([str(SENDMAIL), "-C", str(conf), "-bs"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    replies = []
+
+    def reply():
+        text = b""
+        while True:
+            line = p.stdout.readline()
+            text += line
+            if not line or line[3:4] != b"-":
+                return text.decode()
+
+    try:
+        replies.append(reply())
+        for line in lines:
+            p.stdin.write(line)
+            p.stdin.flush()
+            if line.endswith(b"\r\n") and not line.startswith(b"Subject") and \
+                    line not in (b"\r\n", b"body\r\n"):
+                replies.append(reply())
+        p.stdin.close()
+        rest = p.stdout.read().decode()
+        return replies, p.wait(timeout=30), rest
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def test_bs_mode_speaks_smtp_through_relayd(relay, provider):
+    """sendmail -bs (Symfony Mailer's and Laravel's default): the app's SMTP dialogue on
+    stdin/stdout is answered by relayd itself, so 250 after DATA means queued."""
+    replies, status, rest = _bs_dialogue(relay.conf, [
+        b"EHLO app.example\r\n", b"MAIL FROM:<app@example.org>\r\n",
+        b"RCPT TO:<bs@example.org>\r\n", b"DATA\r\n",
+        b"Subject: via -bs\r\n", b"\r\n", b"body\r\n", b".\r\n", b"QUIT\r\n"])
+    assert status == 0, replies
+    codes = [r[:3] for r in replies]
+    assert codes == ["220", "250", "250", "250", "354", "250", "221"], replies
+    assert "queued as" in replies[5].lower() or "ok" in replies[5].lower(), replies[5]
+    m = provider.wait_for(1)[0]
+    assert m.rcpt_tos == ["bs@example.org"]
+    assert m.header("Subject") == ["via -bs"]
+
+
+def test_bs_mode_relayd_down_says_421(make_relay, provider):
+    relay = make_relay(provider, start=False)
+    replies, status, rest = _bs_dialogue(relay.conf, [])
+    assert status == EX_UNAVAILABLE
+    assert replies[0].startswith("421 4.3.0 relay-sendmail: cannot reach relayd"), replies
+
+
+@pytest.mark.parametrize("args", [["-x"], ["-q"], ["-bd"], ["-bp"], ["-f"], ["--help"]])
 def test_bad_flags_are_usage_errors(tmp_path, args):
     conf = tmp_path / "none.conf"
     p = sendmail(conf, *args, stdin=b"")
