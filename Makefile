@@ -87,12 +87,17 @@ $(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/librelay.a | $(B)/tests check-p
 # pkg-config, only after the install.
 SUBMAKE := $(MAKE) --no-print-directory
 
-# make run: a copy of the reference config whose spool and socket live under build/run,
-# so the relay runs without root. Edit build/run/relay.conf to add real accounts.
-RUNDIR := $(abspath $(B))/run
+# make run: a copy of the reference config whose spool and socket live under run/, so
+# the relay runs without root. Edit run/relay.conf to add real accounts. run/ holds the
+# operator's config and queued mail: it is outside build/, so make clean leaves it (and
+# git ignores it). A run/ left in build/ by an older checkout is moved once.
+RUNDIR := $(CURDIR)/run
 run:
 	@sh contrib/deps.sh
 	@$(SUBMAKE) all
+	@if [ -d $(B)/run ] && [ ! -e $(RUNDIR) ]; then mv $(B)/run $(RUNDIR) && \
+	    sed -i 's|$(abspath $(B))/run|$(RUNDIR)|g' $(RUNDIR)/relay.conf && \
+	    echo "relayd: moved $(B)/run to $(RUNDIR), where make clean leaves it"; fi
 	@mkdir -p $(RUNDIR)/spool
 	@test -f $(RUNDIR)/relay.conf || sed \
 	    -e 's|^spool_dir = .*|spool_dir = "$(RUNDIR)/spool";|' \
