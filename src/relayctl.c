@@ -144,6 +144,10 @@ relayctl_status(int argc, char **argv)
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
+	if (json_integer_value(json_object_get(q, "quarantined")) > 0)
+		printf("quarantine: %lld bad queue file(s) set aside, never delivered (see the "
+		    "log and the spool's quarantine/)\n",
+		    json_integer_value(json_object_get(q, "quarantined")));
 	json_decref(r);
 	return 0;
 }

@@ -108,11 +108,12 @@ scheduler_status(struct scheduler *s)
 		    json_null());
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
-	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}}", "accounts",
+	    accts, "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
 	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
+	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading,
+	    "quarantined", (json_int_t)queue_quarantined(s->q));
 }
 
 void
@@ -148,6 +149,9 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	for (size_t i = 0; i < 4; i++)
 		evbuffer_add_printf(out, "relayd_queue_messages{state=\"%s\"} %zu\n", states[i],
 		    n[i]);
+	evbuffer_add_printf(out, "# HELP relayd_queue_quarantined Queue files that failed "
+	    "their checks, in quarantine/.\n# TYPE relayd_queue_quarantined gauge\n"
+	    "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
 	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {
