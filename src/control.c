@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "control.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -53,7 +54,8 @@ control_reply(struct bufferevent *bev, json_t *reply)
 static json_t *
 control_error(const char *msg)
 {
-	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_VERSION, "ok", 0, "error", msg);
+	return json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 0, "error",
+	    jsonstr_new(msg));
 }
 
 /* control_dispatch: parse one request line and run its command. */

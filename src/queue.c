@@ -51,6 +51,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "queue.h"
 #include "queue_file.h"
@@ -674,12 +675,13 @@ queue_history_add(json_t *hist, const char *line)
 	int n = 0;
 
 	if (sscanf(line, "done: %zu %15s %lld %n", &idx, st, &t, &n) == 3)
-		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event", st,
-		    "time", (json_int_t)t, "rcpt", (json_int_t)idx, "detail", line + n));
+		json_array_append_new(hist, json_pack("{s:o, s:I, s:I, s:o}", "event",
+		    jsonstr_new(st), "time", (json_int_t)t, "rcpt", (json_int_t)idx, "detail",
+		    jsonstr_new(line + n)));
 	else if (sscanf(line, "deferred: %lld %lld %n", &t, &next, &n) == 2)
-		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event",
+		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:o}", "event",
 		    "deferred", "time", (json_int_t)t, "next", (json_int_t)next, "detail",
-		    line + n));
+		    jsonstr_new(line + n)));
 	else if (sscanf(line, "%15[a-z]: %lld", what, &t) == 2)
 		json_array_append_new(hist, json_pack("{s:s, s:I}", "event", what, "time",
 		    (json_int_t)t));
@@ -701,16 +703,17 @@ queue_msg_describe(struct queue *q, const struct queue_msg *m)
 		return NULL;
 	}
 	for (size_t i = 0; i < m->nrcpt; i++)
-		json_array_append_new(rcpts, json_pack("{s:s, s:s}", "address",
-		    m->rcpts[i].addr, "state", m->rcpts[i].state == QUEUE_RCPT_PENDING ?
+		json_array_append_new(rcpts, json_pack("{s:o, s:s}", "address",
+		    jsonstr_new(m->rcpts[i].addr), "state", m->rcpts[i].state == QUEUE_RCPT_PENDING ?
 		    "pending" : m->rcpts[i].state == QUEUE_RCPT_SENT ? "sent" : "failed"));
 	buf = xmalloc(hlen + 1);
 	n = queue_read_at(fd, buf, hlen, (off_t)m->data_off);
 	buf[n > 0 ? n : 0] = '\0';
-	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:o, s:s%}", "id", m->id, "time",
-	    (json_int_t)m->ctime, "client", m->client, "from", m->sender, "message_id",
-	    m->message_id, "size", (json_int_t)m->size, "recipients", rcpts, "headers",
-	    buf, (size_t)(n > 0 ? n : 0));
+	o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:o, s:o}", "id", m->id, "time",
+	    (json_int_t)m->ctime, "client", jsonstr_new(m->client), "from",
+	    jsonstr_new(m->sender), "message_id", jsonstr_new(m->message_id), "size",
+	    (json_int_t)m->size, "recipients", rcpts, "headers",
+	    jsonstr_newn(buf, (size_t)(n > 0 ? n : 0)));
 	free(buf);
 	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
 	if (tail > 0 && tail < QUEUE_FILE_ENV_MAX) {

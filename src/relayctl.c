@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
 #include "relayctl_queue.h"
@@ -162,7 +163,7 @@ relayctl_enable(int argc, char **argv)
 		fprintf(stderr, "usage: relayctl enable ACCOUNT\n");
 		return 64;
 	}
-	args = json_pack("{s:s}", "account", argv[1]);
+	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
 	rc = relayctl_client_call("enable", args, &r);
 	json_decref(args);
 	if (rc != 0)

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "jsonstr.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
@@ -93,19 +94,18 @@ scheduler_status(struct scheduler *s)
 
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
-		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i}", "name", a->cfg->name,
+		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",
+		    jsonstr_new(a->cfg->name),
 		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
 		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
-		json_object_set_new(o, "provider", a->cfg->provider ?
-		    json_string(a->cfg->provider) : json_null());
+		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
 		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
 		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
-		    a->retry_at > now) ? json_string(a->why) : json_null());
-		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
-		    json_null());
+		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
+		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
 		json_array_append_new(accts, o);
 	}
 	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}}", "accounts",
