@@ -58,8 +58,7 @@ control_error(const char *msg)
 	    jsonstr_new(msg));
 }
 
-/* control_dispatch: parse one request line and run its command. */
-static json_t *
+json_t *
 control_dispatch(struct control *c, const char *line)
 {
 	json_error_t jerr;
@@ -155,9 +154,13 @@ control_new(struct event_base *base, const char *path)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *dir = xstrdup(path);
+	char *dir = path ? xstrdup(path) : NULL;
 
 	c->base = base;
+	if (path == NULL) {	/* no socket: requests come through control_dispatch */
+		free(dir);
+		return c;
+	}
 	c->path = xstrdup(path);
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err("control: socket path %s is too long", path);
