@@ -235,7 +235,12 @@ queue_recover_incoming(struct queue *q)
 			    RENAME_NOREPLACE) == 0)
 				log_info("%s: recovered a committed message from incoming/",
 				    de->d_name);
-			else
+			else if (errno == EEXIST) {
+				/* queue/ has it, with its state records: never overwritten. */
+				log_warn("%s: spool: a copy in incoming/ of a message already "
+				    "in queue/ removed", de->d_name);
+				unlinkat(q->infd, de->d_name, 0);
+			} else
 				log_err("%s: spool: cannot move into queue/: %s", de->d_name,
 				    strerror(errno));
 			queue_msg_free(m);
