@@ -12,8 +12,9 @@
  * delivery goes on; the format and its checks are at the top of queue_file.c, which
  * encodes and decodes it.
  *
- * Commit (group commit): the message is written to incoming/ID with size and crc left
- * as placeholders; at the end of DATA both are written in place; one syncfs() makes
+ * Commit (group commit): the message is written to incoming/ID with size and the
+ * checksums left as placeholders; at the end of DATA they are written in place (the
+ * envelope's sealed part, queue_file_seal); one syncfs() makes
  * every message finished so far durable; only then are the clients told 250 and the
  * files renamed into queue/. The syncfs() runs in a thread of its own (the syncer), so
  * the event loop goes on receiving while the disk works: the messages finished during
@@ -47,7 +48,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "clock.h"
 #include "config.h"
