@@ -93,6 +93,12 @@ def test_foreign_text_through_relayctl(make_relay, provider, tmp_path):
     ok(relay.ctl("queue", "delete", q[0]["id"]))
     assert len(ctl_json(relay, "queue", "list")["queue"]) == len(REPLIES)
 
+    # enable with an 8-bit account name: refused with the name shown, not a broken answer.
+    p = relay.ctl("enable", "m\udccf\udcee")
+    assert p.returncode == 70 and "m\\xcf\\xee" in p.stderr, p
+    ok(relay.ctl("flush"))
+    ok(relay.ctl("reload"))
+
     # suppress with an 8-bit address: refused or added, but every list still dumps.
     relay.ctl("suppress", "add", "r\udcf3@example.org")   # the octet 0xf3
     ctl_json(relay, "suppress", "list")
