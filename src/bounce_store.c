@@ -61,6 +61,7 @@
 #include "bounce_store_map.h"
 #include "config.h"
 #include "control.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "queue.h"
 #include "xmalloc.h"
@@ -194,25 +195,6 @@ bounce_store_iso(time_t t)
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	return json_string(buf);
-}
-
-/* bounce_store_jstr: s as a JSON string (null for NULL); bad UTF-8 bytes become '?'. */
-static json_t *
-bounce_store_jstr(const char *s)
-{
-	json_t *j;
-
-	if (s == NULL)
-		return json_null();
-	if ((j = json_string(s)) != NULL)
-		return j;
-	char *c = xstrdup(s);
-	for (char *p = c; *p != '\0'; p++)
-		if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
-			*p = '?';
-	j = json_string(c);
-	free(c);
-	return j;
 }
 
 /* bounce_store_addr_ok: a plausible address for the list: local@domain, no blanks. */
@@ -415,7 +397,7 @@ bounce_store_reason(const struct bounce_addr *e)
 	if (strncmp(e->reason, "soft:", 5) == 0) {
 		char buf[48];
 		snprintf(buf, sizeof(buf), "%s soft bounces", e->reason + 5);
-		return json_string(buf);
+		return jsonstr_new(buf);
 	}
 	return json_string("added by the operator");
 }
@@ -596,15 +578,15 @@ bounce_store_rec_json(const struct bounce_rec *r, int file)
 
 	json_object_set_new(o, "time", file ? json_integer(r->t) : bounce_store_iso(r->t));
 	if (file)
-		json_object_set_new(o, "key", json_string(r->key));
-	json_object_set_new(o, "recipient", bounce_store_jstr(r->recipient));
+		json_object_set_new(o, "key", jsonstr_new(r->key));
+	json_object_set_new(o, "recipient", jsonstr_new(r->recipient));
 	json_object_set_new(o, "kind", json_string(bounce_parse_kind_name(r->kind)));
-	json_object_set_new(o, "status", bounce_store_jstr(r->status));
-	json_object_set_new(o, "diagnostic", bounce_store_jstr(r->diagnostic));
-	json_object_set_new(o, "queue_id", bounce_store_jstr(r->queue_id));
-	json_object_set_new(o, "message_id", bounce_store_jstr(r->message_id));
-	json_object_set_new(o, "account", bounce_store_jstr(r->account));
-	json_object_set_new(o, "matched", json_string(r->matched));
+	json_object_set_new(o, "status", jsonstr_new(r->status));
+	json_object_set_new(o, "diagnostic", jsonstr_new(r->diagnostic));
+	json_object_set_new(o, "queue_id", jsonstr_new(r->queue_id));
+	json_object_set_new(o, "message_id", jsonstr_new(r->message_id));
+	json_object_set_new(o, "account", jsonstr_new(r->account));
+	json_object_set_new(o, "matched", jsonstr_new(r->matched));
 	return o;
 }
 
@@ -837,7 +819,8 @@ bounce_store_cmd_list(json_t *args, char **err, void *arg)
 				v[n++] = me->val;
 	qsort(v, n, sizeof(*v), bounce_store_by_since);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:o, s:o}", "address", v[i]->addr,
+		json_array_append_new(list, json_pack("{s:o, s:o, s:o}", "address",
+		    jsonstr_new(v[i]->addr),
 		    "reason", bounce_store_reason(v[i]), "since", bounce_store_iso(v[i]->since)));
 	free(v);
 	return json_pack("{s:o}", "suppressed", list);
@@ -879,7 +862,7 @@ bounce_store_cmd_add(json_t *args, char **err, void *arg)
 		return NULL;
 	e = bounce_store_addr(b, a, 1);
 	if (e->suppressed) {
-		res = json_pack("{s:s, s:b}", "address", a, "added", 0);
+		res = json_pack("{s:o, s:b}", "address", jsonstr_new(a), "added", 0);
 		free(a);
 		return res;
 	}
@@ -896,7 +879,7 @@ bounce_store_cmd_add(json_t *args, char **err, void *arg)
 	e->since = now;
 	snprintf(e->reason, sizeof(e->reason), "operator");
 	log_info("suppress: address=<%s> reason=operator (added with relayctl)", a);
-	res = json_pack("{s:s, s:b}", "address", a, "added", 1);
+	res = json_pack("{s:o, s:b}", "address", jsonstr_new(a), "added", 1);
 	free(a);
 	return res;
 }
@@ -931,7 +914,7 @@ bounce_store_cmd_remove(json_t *args, char **err, void *arg)
 	e->cleared = now;
 	e->nsoft = 0;
 	log_info("suppress: address=<%s> removed with relayctl", a);
-	res = json_pack("{s:s}", "address", a);
+	res = json_pack("{s:o}", "address", jsonstr_new(a));
 	free(a);
 	return res;
 }

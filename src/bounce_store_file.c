@@ -73,8 +73,9 @@ bounce_store_file_load(struct bounce_store_file *f,
 		free(buf);
 		return -1;
 	}
-	for (p = nl + 1; *p != '\0'; p = nl + 1) {
-		nl = strchr(p, '\n');
+	/* By length, not strchr: a NUL octet in the file must not end the walk early. */
+	for (p = nl + 1; p < buf + keep; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(buf + keep - p));
 		*nl = '\0';
 		if (nl > p)
 			fn(p, (size_t)(nl - p), arg);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <libconfig.h>
@@ -171,6 +172,60 @@ config_str(struct config_ctx *ctx, const config_setting_t *g, const char *key, c
 	return 1;
 }
 
+/*
+ * config_int_literal: the text of the number given for key on the setting's line of
+ * its file, as written (sign, digits, 0x); 0 when it cannot be found there.
+ */
+static int
+config_int_literal(const config_setting_t *s, const char *key, char *out, size_t len)
+{
+	const char *file = config_setting_source_file(s);
+	int line = config_setting_source_line(s), n = 1, found = 0;
+	char buf[4096];
+	FILE *fp;
+
+	if (file == NULL || line <= 0 || (fp = fopen(file, "r")) == NULL)
+		return 0;
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		if (n < line) {
+			n += strchr(buf, '\n') != NULL;
+			continue;
+		}
+		for (char *p = buf; !found && (p = strstr(p, key)) != NULL; p++) {
+			char *q = p + strlen(key);
+			size_t k = 0;
+
+			if (p > buf && (isalnum((unsigned char)p[-1]) || p[-1] == '_'))
+				continue;
+			q += strspn(q, " \t");
+			if (*q != '=' && *q != ':')
+				continue;
+			q += 1 + strspn(q + 1, " \t");
+			while ((isxdigit((unsigned char)q[k]) || strchr("+-xX", q[k]) != NULL) &&
+			    q[k] != '\0' && k + 1 < len) {
+				out[k] = q[k];
+				k++;
+			}
+			out[k] = '\0';
+			found = k > 0;
+		}
+		break;
+	}
+	fclose(fp);
+	return found;
+}
+
+/* config_int_parse: text as a long long (decimal or 0x); -1 when it does not fit. */
+static int
+config_int_parse(const char *text, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(text, &end, 0);
+	return errno == ERANGE || *end != '\0' || *v < INT_MIN || *v > INT_MAX ? -1 : 0;
+}
+
 /* config_int: an integer member within [min, max]; *out untouched when absent. */
 static void
 config_int(struct config_ctx *ctx, const config_setting_t *g, const char *key,
@@ -186,11 +241,82 @@ config_int(struct config_ctx *ctx, const config_setting_t *g, const char *key,
 		return;
 	}
 	long long v = config_setting_get_int64(s);
+	char text[32];
+
+	/* libconfig 1.5 keeps a plain literal in an int, wrapped: take the text's word. */
+	if (config_setting_type(s) == CONFIG_TYPE_INT &&
+	    config_int_literal(s, key, text, sizeof(text)) &&
+	    config_int_parse(text, &v) == -1) {
+		config_error(ctx, s, "%s is out of range (%lld .. %lld)", text, min, max);
+		return;
+	}
 	if (v < min || v > max) {
 		config_error(ctx, s, "%lld is out of range (%lld .. %lld)", v, min, max);
 		return;
 	}
 	*out = v;
+}
+
+/*
+ * config_is_hostname: is s a host name (RFC 1123: dot-separated labels of letters,
+ * digits and inner hyphens, each 1-63 octets, 253 in all)? addr: an IPv4 or IPv6
+ * address (bracketed or not) is fine too.
+ */
+static int
+config_is_hostname(const char *s, int addr)
+{
+	struct in6_addr a6;
+	char buf[64];
+	size_t n = strlen(s), label = 0;
+
+	if (addr && n >= 2 && s[0] == '[' && s[n - 1] == ']' && n - 2 < sizeof(buf)) {
+		memcpy(buf, s + 1, n - 2);
+		buf[n - 2] = '\0';
+		return inet_pton(AF_INET6, buf, &a6) == 1 || inet_pton(AF_INET, buf, &a6) == 1;
+	}
+	if (addr && inet_pton(AF_INET6, s, &a6) == 1)
+		return 1;
+	if (n == 0 || n > 253)
+		return 0;
+	for (size_t i = 0; i <= n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum(c) || (c == '-' && label > 0))
+			label++;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * config_is_filename: is s safe as one file name in the spool: letters, digits,
+ * '.', '_', '-', not starting with '.' or '-', at most 64 octets?
+ */
+static int
+config_is_filename(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+			return 0;
+	return 1;
+}
+
+/* config_host: report group g's "host" (given as host) unless a host name or address. */
+static void
+config_host(struct config_ctx *ctx, const config_setting_t *g, const char *host)
+{
+	if (host != NULL && !config_is_hostname(host, 1))
+		config_error(ctx, config_setting_get_member(g, "host"), "not a host name or "
+		    "address");
 }
 
 /* config_is_loopback: is host a loopback name or address literal? */
@@ -308,6 +434,8 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	b->enabled = 1;
 	if (!config_str(ctx, g, "host", &b->host, p == NULL) && p != NULL)
 		b->host = xstrdup(p->imap_host);
+	else
+		config_host(ctx, g, b->host);
 	b->tls = CONFIG_TLS_IMPLICIT;
 	config_tls(ctx, g, b->host, 0, &b->tls);
 	v = b->tls == CONFIG_TLS_IMPLICIT ? 993 : 143;
@@ -435,7 +563,10 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 		return;
 	}
 	config_check_keys(ctx, g, config_account_keys);
-	config_str(ctx, g, "name", &a->name, 1);
+	if (config_str(ctx, g, "name", &a->name, 1) && !config_is_filename(a->name))
+		config_error(ctx, config_setting_get_member(g, "name"), "not a safe name "
+		    "(letters, digits, '.', '_', '-', up to 64, not starting with '.' or '-': "
+		    "it names files in the spool)");
 	if (config_str(ctx, g, "provider", &a->provider, 0) &&
 	    (p = preset_find(a->provider)) == NULL)
 		config_error(ctx, config_setting_get_member(g, "provider"), "\"%s\" is not a "
@@ -444,6 +575,8 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	/* A preset gives host, port, tls and limits; keys set here override it. */
 	if (!config_str(ctx, g, "host", &a->host, p == NULL) && p != NULL)
 		a->host = xstrdup(p->host);
+	else
+		config_host(ctx, g, a->host);
 	v = p ? p->port : 0;
 	config_int(ctx, g, "port", 1, 65535, &v);
 	if (config_setting_get_member(g, "port") == NULL && p == NULL)
@@ -640,7 +773,10 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
 	c->hostname = xstrdup(host);
-	config_str(ctx, root, "hostname", &c->hostname, 0);
+	if (config_str(ctx, root, "hostname", &c->hostname, 0) &&
+	    !config_is_hostname(c->hostname, 0))
+		config_error(ctx, config_setting_get_member(root, "hostname"), "not a host name "
+		    "(letters, digits, inner '-', dots: it is said in the greeting and EHLO)");
 
 	v = 31457280;
 	config_int(ctx, root, "max_message_size", 1024, 1LL << 31, &v);

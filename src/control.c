@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "control.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -53,11 +54,11 @@ control_reply(struct bufferevent *bev, json_t *reply)
 static json_t *
 control_error(const char *msg)
 {
-	return json_pack("{s:i, s:b, s:s}", "v", CONTROL_VERSION, "ok", 0, "error", msg);
+	return json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 0, "error",
+	    jsonstr_new(msg));
 }
 
-/* control_dispatch: parse one request line and run its command. */
-static json_t *
+json_t *
 control_dispatch(struct control *c, const char *line)
 {
 	json_error_t jerr;
@@ -153,9 +154,13 @@ control_new(struct event_base *base, const char *path)
 {
 	struct control *c = xcalloc(1, sizeof(*c));
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char *dir = xstrdup(path);
+	char *dir = path ? xstrdup(path) : NULL;
 
 	c->base = base;
+	if (path == NULL) {	/* no socket: requests come through control_dispatch */
+		free(dir);
+		return c;
+	}
 	c->path = xstrdup(path);
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_err("control: socket path %s is too long", path);

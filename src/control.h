@@ -26,9 +26,17 @@ struct control;
 /*
  * control_new: listen on the unix socket at path (its directory is created if
  * missing; a stale socket is replaced; mode 0660). Returns NULL after logging.
+ * path NULL: no socket, for tests and fuzzing (see control_dispatch).
  */
 struct control	*control_new(struct event_base *, const char *path);
 void		 control_free(struct control *);
+
+/*
+ * control_dispatch: parse one request line (NUL-terminated, without its LF) and run
+ * its command. Returns the answer, a new reference, never NULL: every malformed
+ * request gets an error answer.
+ */
+json_t		*control_dispatch(struct control *, const char *line);
 
 /* control_register: add command name (a static string) to c's table. */
 void		 control_register(struct control *, const char *name, control_fn, void *arg);

@@ -6,30 +6,15 @@
  *   incoming/ID    a message being received, or synced but not yet renamed
  *   queue/ID       committed messages
  *   free/N         files of delivered messages kept for reuse (contents are junk)
+ *   quarantine/ID  queue files that failed their checks at load (see queue_load.c)
  *
- * A message file, format version 1 (text up to the message, then the message itself):
+ * A message file is its envelope, the message, then state records appended as
+ * delivery goes on; the format and its checks are at the top of queue_file.c, which
+ * encodes and decodes it.
  *
- *   relayd-queue 1
- *   id: 3F2A9C0B00000001
- *   time: 1732300000                 accepted at (unix seconds)
- *   client: 127.0.0.1
- *   from: app@example.org            envelope sender, empty for <>
- *   rcpt: a@example.org              one line per recipient, in order
- *   message-id: <...>                the Message-ID it has, or will be given
- *   header-size: 1234                octets of the message's header block
- *   size: 00000000000000012345       message octets; written last, fixed width
- *   crc: 1a2b3c4d                    CRC-32 of the message octets; written last
- *   (empty line)
- *   <size octets: the message, CRLF line ends, not dot-stuffed>
- *   <state records, appended one line each as delivery goes on:>
- *   done: 0 sent 1732300100 main 250 2.0.0 OK          recipient 0 is finished
- *   done: 1 failed 1732300100 main 550 5.1.1 unknown   recipient 1 failed for good
- *   deferred: 1732300100 1732300160 451 4.3.0 later    an attempt failed; next at
- *   hold: 1732300200                                   put on hold by relayctl
- *   release: 1732300300                                released by relayctl
- *
- * Commit (group commit): the message is written to incoming/ID with size and crc left
- * as placeholders; at the end of DATA both are written in place; one syncfs() makes
+ * Commit (group commit): the message is written to incoming/ID with size and the
+ * checksums left as placeholders; at the end of DATA they are written in place (the
+ * envelope's sealed part, queue_file_seal); one syncfs() makes
  * every message finished so far durable; only then are the clients told 250 and the
  * files renamed into queue/. The syncfs() runs in a thread of its own (the syncer), so
  * the event loop goes on receiving while the disk works: the messages finished during
@@ -63,24 +48,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "clock.h"
 #include "config.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "queue.h"
+#include "queue_file.h"
 #include "queue_int.h"
 #include "smtp_parse.h"
 #include "xmalloc.h"
 
-#define QUEUE_SIZE_WIDTH	20
-#define QUEUE_REPLY_MAX		512	/* reply text kept in a state record */
 #define QUEUE_SYNC_POLL		100000	/* µs: look for a finished sync (lost wake-up) */
 #define QUEUE_POOL_FILE_MAX	(64 * 1024)	/* only smaller messages' files are kept */
 
 /* Every envelope the listener can accept must be readable again after a crash. */
-_Static_assert(QUEUE_ENV_MAX > CONFIG_RECIPIENTS_MAX * (SMTP_PATH_MAX + 8) + 65536,
-    "QUEUE_ENV_MAX must hold the largest envelope max_recipients allows");
+_Static_assert(QUEUE_FILE_ENV_MAX > CONFIG_RECIPIENTS_MAX * (SMTP_PATH_MAX + 8) + 65536,
+    "QUEUE_FILE_ENV_MAX must hold the largest envelope max_recipients allows");
 
 
 static void queue_commit_run(evutil_socket_t, short, void *);
@@ -97,43 +81,6 @@ queue_mkdirat(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* queue_sanitize: a copy of s fit for one envelope line (no control characters). */
-static char *
-queue_sanitize(const char *s)
-{
-	char *c = xstrdup(s);
-
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			*p = ' ';
-	return c;
-}
-
-/* queue_reply: a reply for a state record: one line, at most QUEUE_REPLY_MAX octets. */
-static char *
-queue_reply(const char *reply)
-{
-	char *r = queue_sanitize(reply);
-
-	if (strlen(r) > QUEUE_REPLY_MAX)
-		r[QUEUE_REPLY_MAX] = '\0';
-	return r;
-}
-
-/* queue_crc: the CRC-32 of n octets continuing from crc (zlib takes uInt lengths). */
-uint32_t
-queue_crc(uint32_t crc, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		uInt chunk = n > (1u << 30) ? (1u << 30) : (uInt)n;
-
-		crc = (uint32_t)crc32(crc, p, chunk);
-		p += chunk;
-		n -= chunk;
-	}
-	return crc;
-}
-
 DIR *
 queue_opendir(struct queue *q, const char *name)
 {
@@ -146,6 +93,28 @@ queue_opendir(struct queue *q, const char *name)
 		return NULL;
 	}
 	return d;
+}
+
+/* queue_count: the files in the spool's subdirectory name (0 if it cannot be read). */
+static unsigned long
+queue_count(struct queue *q, const char *name)
+{
+	unsigned long n = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = queue_opendir(q, name)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+unsigned long
+queue_quarantined(const struct queue *q)
+{
+	return __atomic_load_n(&q->nquarantined, __ATOMIC_RELAXED);
 }
 
 /* queue_pool_scan: take stock of free/ (at start-up); what is past the bound goes. */
@@ -237,7 +206,7 @@ queue_open(struct event_base *base, const char *dir)
 
 	q->base = base;
 	q->dir = xstrdup(dir);
-	q->dirfd = q->infd = q->qfd = q->freefd = q->lockfd = -1;
+	q->dirfd = q->infd = q->qfd = q->freefd = q->quarfd = q->lockfd = -1;
 	q->sync_pipe[0] = q->sync_pipe[1] = -1;
 	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
 		log_err("spool: cannot create %s: %s", dir, strerror(errno));
@@ -255,13 +224,15 @@ queue_open(struct event_base *base, const char *dir)
 	}
 	if ((q->infd = queue_mkdirat(q->dirfd, "incoming")) == -1 ||
 	    (q->qfd = queue_mkdirat(q->dirfd, "queue")) == -1 ||
-	    (q->freefd = queue_mkdirat(q->dirfd, "free")) == -1) {
+	    (q->freefd = queue_mkdirat(q->dirfd, "free")) == -1 ||
+	    (q->quarfd = queue_mkdirat(q->dirfd, "quarantine")) == -1) {
 		log_err("spool: cannot create the directories in %s: %s", dir,
 		    strerror(errno));
 		goto fail;
 	}
 	q->seq = arc4random();
 	queue_pool_scan(q);
+	q->nquarantined = queue_count(q, "quarantine");
 	q->commit_tail = &q->commit_head;
 	q->commit_ev = event_new(base, -1, 0, queue_commit_run, q);
 	if (queue_syncer_start(q) == -1) {
@@ -291,6 +262,8 @@ queue_close(struct queue *q)
 		close(q->qfd);
 	if (q->freefd != -1)
 		close(q->freefd);
+	if (q->quarfd != -1)
+		close(q->quarfd);
 	if (q->lockfd != -1)
 		close(q->lockfd);	/* releases the flock */
 	free(q->dir);
@@ -305,8 +278,8 @@ queue_msg_new(struct queue *q, const char *client, const char *sender)
 	m->fd = -1;
 	m->t_received = clock_now();
 	m->ctime = (time_t)m->t_received;
-	m->client = queue_sanitize(client);
-	m->sender = queue_sanitize(sender);
+	m->client = queue_file_sanitize(client);
+	m->sender = queue_file_sanitize(sender);
 	m->sched_index = (size_t)-1;
 	return m;
 }
@@ -315,7 +288,7 @@ void
 queue_msg_add_rcpt(struct queue_msg *m, const char *addr)
 {
 	m->rcpts = xreallocarray(m->rcpts, m->nrcpt + 1, sizeof(*m->rcpts));
-	m->rcpts[m->nrcpt].addr = queue_sanitize(addr);
+	m->rcpts[m->nrcpt].addr = queue_file_sanitize(addr);
 	m->rcpts[m->nrcpt].state = QUEUE_RCPT_PENDING;
 	m->nrcpt++;
 }
@@ -327,12 +300,7 @@ queue_msg_free(struct queue_msg *m)
 		return;
 	if (m->fd != -1)
 		close(m->fd);
-	for (size_t i = 0; i < m->nrcpt; i++)
-		free(m->rcpts[i].addr);
-	free(m->rcpts);
-	free(m->sender);
-	free(m->client);
-	free(m->message_id);
+	queue_file_env_clear(m);
 	free(m->last_reply);
 	free(m->account);
 	free(m);
@@ -362,15 +330,11 @@ int
 queue_msg_begin(struct queue *q, struct queue_msg *m, const char *message_id,
     uint64_t header_size)
 {
-	char *env, *p;
-	size_t len = 0, cap = 512;
+	char *env;
+	size_t len;
 
-	m->message_id = queue_sanitize(message_id);
+	m->message_id = queue_file_sanitize(message_id);
 	m->header_size = header_size;
-	for (size_t i = 0; i < m->nrcpt; i++)
-		cap += strlen(m->rcpts[i].addr) + 8;
-	cap += strlen(m->sender) + strlen(m->client) + strlen(m->message_id);
-	env = xmalloc(cap);
 
 	/* The id: seconds and a per-process sequence; O_EXCL settles the rare clash. */
 	for (int tries = 0; ; tries++) {
@@ -384,24 +348,13 @@ queue_msg_begin(struct queue *q, struct queue_msg *m, const char *message_id,
 		m->fd = openat(q->infd, m->id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (m->fd != -1)
 			break;
-		if (errno != EEXIST || tries > 100) {
-			free(env);
+		if (errno != EEXIST || tries > 100)
 			return -1;
-		}
 	}
-	len += snprintf(env + len, cap - len, QUEUE_MAGIC "id: %s\ntime: %lld\nclient: %s\n"
-	    "from: %s\n", m->id, (long long)m->ctime, m->client, m->sender);
-	for (size_t i = 0; i < m->nrcpt; i++)
-		len += snprintf(env + len, cap - len, "rcpt: %s\n", m->rcpts[i].addr);
-	len += snprintf(env + len, cap - len, "message-id: %s\nheader-size: %llu\nsize: ",
-	    m->message_id, (unsigned long long)header_size);
-	/* Placeholders, overwritten at commit: a file with these never passes recovery. */
-	p = env + len;
-	memset(p, '?', QUEUE_SIZE_WIDTH);
-	memcpy(p + QUEUE_SIZE_WIDTH, "\ncrc: ????????\n\n", 16);
-	len += QUEUE_SIZE_WIDTH + 16;
+	/* Its sealed part is placeholders until the commit: such a file never passes. */
+	env = queue_file_env_encode(m, &len, &m->env_crc);
 	m->data_off = len;
-	m->crc = (uint32_t)crc32(0, NULL, 0);
+	m->crc = 0;
 	if (queue_write_all(m->fd, env, len) == -1) {
 		int e = errno;
 
@@ -421,22 +374,21 @@ queue_msg_write(struct queue_msg *m, const void *buf, size_t n)
 {
 	if (m->werrno != 0 || n == 0)
 		return;
-	m->crc = queue_crc(m->crc, buf, n);
+	m->crc = queue_file_crc(m->crc, buf, n);
 	m->size += n;
 	if (queue_write_all(m->fd, buf, n) == -1)
 		m->werrno = errno;
 }
 
-/* queue_msg_seal: write size and crc in place; the file is then complete. */
+/* queue_msg_seal: write size and the checksums in place; the file is then complete. */
 static int
 queue_msg_seal(struct queue_msg *m)
 {
-	char buf[64];
-	off_t off = (off_t)m->data_off - 16 - QUEUE_SIZE_WIDTH;
+	char buf[QUEUE_FILE_SEAL_LEN];
+	off_t off = (off_t)m->data_off - QUEUE_FILE_SEAL_LEN;
 
-	snprintf(buf, sizeof(buf), "%0*llu\ncrc: %08x\n\n", QUEUE_SIZE_WIDTH,
-	    (unsigned long long)m->size, m->crc);
-	if (pwrite(m->fd, buf, QUEUE_SIZE_WIDTH + 16, off) != QUEUE_SIZE_WIDTH + 16) {
+	queue_file_seal(buf, m->env_crc, m->size, m->crc);
+	if (pwrite(m->fd, buf, sizeof(buf), off) != (ssize_t)sizeof(buf)) {
 		if (errno == 0)
 			errno = EIO;
 		return -1;
@@ -609,7 +561,8 @@ queue_sync_done(evutil_socket_t fd, short ev, void *arg)
 			m->werrno = failed;
 		close(m->fd);
 		m->fd = -1;
-		if (m->werrno == 0 && renameat(q->infd, m->id, q->qfd, m->id) == -1) {
+		if (m->werrno == 0 &&
+		    renameat2(q->infd, m->id, q->qfd, m->id, RENAME_NOREPLACE) == -1) {
 			/* The message is durable in incoming/; recovery will move it. */
 			log_warn("%s: spool: rename into queue/ failed: %s", m->id,
 			    strerror(errno));
@@ -668,20 +621,16 @@ int
 queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
     enum queue_rcpt_state st, const char *account, const char *reply)
 {
-	char *r = queue_reply(reply), *line;
+	char *line;
 
 	m->rcpts[idx].state = st;
 	for (size_t i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
-			line = xasprintf("done: %zu %s %lld %s %s\n", idx,
-			    st == QUEUE_RCPT_SENT ? "sent" : "failed", (long long)time(NULL),
-			    account, r);
+			line = queue_file_done_record(idx, st, time(NULL), account, reply);
 			queue_append(q, m, line);
 			free(line);
-			free(r);
 			return 0;
 		}
-	free(r);
 	queue_retire(q, m);
 	return 1;
 }
@@ -689,13 +638,13 @@ queue_msg_rcpt_done(struct queue *q, struct queue_msg *m, size_t idx,
 void
 queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char *reply)
 {
-	char *r = queue_reply(reply), *line;
+	char *line;
 
 	m->attempts++;
 	m->next_try = next;
 	free(m->last_reply);
-	m->last_reply = r;
-	line = xasprintf("deferred: %lld %lld %s\n", (long long)time(NULL), (long long)next, r);
+	m->last_reply = queue_file_reply(reply);
+	line = queue_file_deferred_record(time(NULL), next, m->last_reply);
 	queue_append(q, m, line);
 	free(line);
 }
@@ -703,11 +652,11 @@ queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char
 void
 queue_msg_hold(struct queue *q, struct queue_msg *m, int on)
 {
-	char line[64];
+	char *line = queue_file_hold_record(on, time(NULL));
 
 	m->held = on;
-	snprintf(line, sizeof(line), "%s: %lld\n", on ? "hold" : "release", (long long)time(NULL));
 	queue_append(q, m, line);
+	free(line);
 }
 
 void
@@ -726,12 +675,13 @@ queue_history_add(json_t *hist, const char *line)
 	int n = 0;
 
 	if (sscanf(line, "done: %zu %15s %lld %n", &idx, st, &t, &n) == 3)
-		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event", st,
-		    "time", (json_int_t)t, "rcpt", (json_int_t)idx, "detail", line + n));
+		json_array_append_new(hist, json_pack("{s:o, s:I, s:I, s:o}", "event",
+		    jsonstr_new(st), "time", (json_int_t)t, "rcpt", (json_int_t)idx, "detail",
+		    jsonstr_new(line + n)));
 	else if (sscanf(line, "deferred: %lld %lld %n", &t, &next, &n) == 2)
-		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:s}", "event",
+		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:o}", "event",
 		    "deferred", "time", (json_int_t)t, "next", (json_int_t)next, "detail",
-		    line + n));
+		    jsonstr_new(line + n)));
 	else if (sscanf(line, "%15[a-z]: %lld", what, &t) == 2)
 		json_array_append_new(hist, json_pack("{s:s, s:I}", "event", what, "time",
 		    (json_int_t)t));
@@ -753,19 +703,20 @@ queue_msg_describe(struct queue *q, const struct queue_msg *m)
 		return NULL;
 	}
 	for (size_t i = 0; i < m->nrcpt; i++)
-		json_array_append_new(rcpts, json_pack("{s:s, s:s}", "address",
-		    m->rcpts[i].addr, "state", m->rcpts[i].state == QUEUE_RCPT_PENDING ?
+		json_array_append_new(rcpts, json_pack("{s:o, s:s}", "address",
+		    jsonstr_new(m->rcpts[i].addr), "state", m->rcpts[i].state == QUEUE_RCPT_PENDING ?
 		    "pending" : m->rcpts[i].state == QUEUE_RCPT_SENT ? "sent" : "failed"));
 	buf = xmalloc(hlen + 1);
 	n = queue_read_at(fd, buf, hlen, (off_t)m->data_off);
 	buf[n > 0 ? n : 0] = '\0';
-	o = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:o, s:s%}", "id", m->id, "time",
-	    (json_int_t)m->ctime, "client", m->client, "from", m->sender, "message_id",
-	    m->message_id, "size", (json_int_t)m->size, "recipients", rcpts, "headers",
-	    buf, (size_t)(n > 0 ? n : 0));
+	o = json_pack("{s:s, s:I, s:o, s:o, s:o, s:I, s:o, s:o}", "id", m->id, "time",
+	    (json_int_t)m->ctime, "client", jsonstr_new(m->client), "from",
+	    jsonstr_new(m->sender), "message_id", jsonstr_new(m->message_id), "size",
+	    (json_int_t)m->size, "recipients", rcpts, "headers",
+	    jsonstr_newn(buf, (size_t)(n > 0 ? n : 0)));
 	free(buf);
 	uint64_t tail = (uint64_t)st.st_size - m->data_off - m->size;
-	if (tail > 0 && tail < QUEUE_ENV_MAX) {
+	if (tail > 0 && tail < QUEUE_FILE_ENV_MAX) {
 		buf = xmalloc((size_t)tail + 1);
 		n = queue_read_at(fd, buf, (size_t)tail, (off_t)(m->data_off + m->size));
 		buf[n > 0 ? n : 0] = '\0';

@@ -51,6 +51,7 @@ struct queue_msg {
 	int		 fd;		/* incoming file while receiving, else -1 */
 	int		 reused;	/* that file came from free/ (see queue.c) */
 	uint32_t	 crc;
+	uint32_t	 env_crc;	/* of its envelope up to the sealed part */
 	int		 werrno;	/* first write error while receiving */
 	void		(*commit_cb)(struct queue_msg *, int, void *);
 	void		*commit_arg;
@@ -146,5 +147,11 @@ void		 queue_msg_remove(struct queue *, struct queue_msg *);
 json_t		*queue_msg_describe(struct queue *, const struct queue_msg *);
 
 void		 queue_msg_free(struct queue_msg *);
+
+/*
+ * queue_quarantined: how many files are in the spool's quarantine/ (those found
+ * there at start-up, and those that failed their checks since).
+ */
+unsigned long	 queue_quarantined(const struct queue *);
 
 #endif

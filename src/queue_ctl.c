@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "control.h"
+#include "jsonstr.h"
 #include "queue.h"
 #include "queue_ctl.h"
 #include "scheduler.h"
@@ -34,15 +35,15 @@ queue_ctl_entry(struct queue_msg *m, void *arg)
 
 	for (size_t i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
-			json_array_append_new(rcpts, json_string(m->rcpts[i].addr));
-	json_array_append_new(arg, json_pack("{s:s, s:I, s:I, s:s, s:o, s:I, s:I, s:s, s:o, "
+			json_array_append_new(rcpts, jsonstr_new(m->rcpts[i].addr));
+	json_array_append_new(arg, json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:o, "
 	    "s:o, s:I, s:o}", "id", m->id, "time", (json_int_t)m->ctime, "age",
-	    (json_int_t)(now - m->ctime), "sender", m->sender, "recipients", rcpts, "nrcpt",
+	    (json_int_t)(now - m->ctime), "sender", jsonstr_new(m->sender), "recipients", rcpts,
+	    "nrcpt",
 	    (json_int_t)m->nrcpt, "size", (json_int_t)m->size, "state",
-	    queue_ctl_state(m, now), "account", m->account ? json_string(m->account) :
-	    json_null(), "next_attempt", m->next_try > now && !m->held ?
+	    queue_ctl_state(m, now), "account", jsonstr_new(m->account), "next_attempt", m->next_try > now && !m->held ?
 	    json_integer(m->next_try) : json_null(), "attempts", (json_int_t)m->attempts,
-	    "last_reply", m->last_reply ? json_string(m->last_reply) : json_null()));
+	    "last_reply", jsonstr_new(m->last_reply)));
 }
 
 /* queue_ctl_by_time: oldest first. */

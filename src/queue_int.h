@@ -13,8 +13,6 @@
 
 #include <event2/event.h>
 
-#define QUEUE_MAGIC		"relayd-queue 1\n"
-#define QUEUE_ENV_MAX		(8 * 1024 * 1024)	/* bound on an envelope read back */
 #define QUEUE_POOL_MAX		1024	/* files kept in free/ for reuse */
 
 struct queue_loader;
@@ -26,6 +24,8 @@ struct queue {
 	int		 infd;		/* incoming/ */
 	int		 qfd;		/* queue/ */
 	int		 freefd;	/* free/ */
+	int		 quarfd;	/* quarantine/ */
+	unsigned long	 nquarantined;	/* files in quarantine/ (atomic: loaders add) */
 	int		 lockfd;
 	uint32_t	 pool[QUEUE_POOL_MAX];	/* names (numbers) of the files in free/ */
 	size_t		 npool;
@@ -56,8 +56,6 @@ struct queue {
 DIR		*queue_opendir(struct queue *, const char *name);
 /* queue_read_at: read up to n octets at off; returns octets read or -1. */
 ssize_t		 queue_read_at(int fd, char *buf, size_t n, off_t off);
-/* queue_crc: the CRC-32 of n octets continuing from crc. */
-uint32_t	 queue_crc(uint32_t crc, const unsigned char *p, size_t n);
 
 /* queue_load_committed: id was committed into queue/ (the load must not give it). */
 void		 queue_load_committed(struct queue *, const char *id);

@@ -32,10 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "log.h"
 #include "queue.h"
+#include "queue_file.h"
 #include "queue_int.h"
 #include "xmalloc.h"
 
@@ -99,116 +99,29 @@ queue_read_at(int fd, char *buf, size_t n, off_t off)
 	return (ssize_t)got;
 }
 
-/* queue_parse_env: parse the envelope at the start of buf; 0, or -1 if incomplete. */
-static int
-queue_parse_env(char *buf, size_t len, struct queue_msg *m)
-{
-	char *p = buf, *end = buf + len, *nl, *v;
-	int have_id = 0, have_size = 0, have_crc = 0;
-
-	if (len < sizeof(QUEUE_MAGIC) - 1 || memcmp(buf, QUEUE_MAGIC, sizeof(QUEUE_MAGIC) - 1))
-		return -1;
-	p += sizeof(QUEUE_MAGIC) - 1;
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			return -1;
-		if (nl == p) {		/* the empty line: the message follows */
-			m->data_off = (uint64_t)(nl + 1 - buf);
-			return have_id && have_size && have_crc ? 0 : -1;
-		}
-		*nl = '\0';
-		if ((v = strstr(p, ": ")) == NULL)
-			return -1;
-		*v = '\0';
-		v += 2;
-		if (strcmp(p, "id") == 0)	/* a reused file's old content names another */
-			have_id = strcmp(v, m->id) == 0;
-		else if (strcmp(p, "time") == 0) {
-			m->ctime = (time_t)strtoll(v, NULL, 10);
-			m->t_received = (double)m->ctime;
-		}
-		else if (strcmp(p, "client") == 0) {
-			free(m->client);
-			m->client = xstrdup(v);
-		} else if (strcmp(p, "from") == 0) {
-			free(m->sender);
-			m->sender = xstrdup(v);
-		} else if (strcmp(p, "rcpt") == 0)
-			queue_msg_add_rcpt(m, v);
-		else if (strcmp(p, "message-id") == 0) {
-			free(m->message_id);
-			m->message_id = xstrdup(v);
-		} else if (strcmp(p, "header-size") == 0)
-			m->header_size = strtoull(v, NULL, 10);
-		else if (strcmp(p, "size") == 0) {
-			char *e;
-
-			m->size = strtoull(v, &e, 10);
-			have_size = *v != '?' && *e == '\0';
-		} else if (strcmp(p, "crc") == 0) {
-			char *e;
-
-			m->crc = (uint32_t)strtoul(v, &e, 16);
-			have_crc = *v != '?' && *e == '\0';
-		}
-		/* Unknown keys are left for newer versions. */
-	}
-	return -1;
-}
-
-/* queue_parse_state: apply the state records that follow the message. */
-static void
-queue_parse_state(struct queue_msg *m, char *buf, size_t len)
-{
-	char *p = buf, *end = buf + len, *nl;
-
-	for (; p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL; p = nl + 1) {
-		*nl = '\0';
-		if (strncmp(p, "done: ", 6) == 0) {
-			char st[16];
-			size_t idx;
-
-			if (sscanf(p + 6, "%zu %15s", &idx, st) == 2 && idx < m->nrcpt)
-				m->rcpts[idx].state = strcmp(st, "sent") == 0 ?
-				    QUEUE_RCPT_SENT : QUEUE_RCPT_FAILED;
-		} else if (strncmp(p, "hold: ", 6) == 0)
-			m->held = 1;
-		else if (strncmp(p, "release: ", 9) == 0)
-			m->held = 0;
-		else if (strncmp(p, "deferred: ", 10) == 0) {
-			long long t, next;
-			int n = 0;
-
-			if (sscanf(p + 10, "%lld %lld %n", &t, &next, &n) >= 2) {
-				m->attempts++;
-				m->next_try = (time_t)next;
-				free(m->last_reply);
-				m->last_reply = xstrdup(p + 10 + n);
-			}
-		}
-	}
-}
-
 /*
  * queue_read_msg: load the message file id from dirfd, or from fd if it is not -1
  * (it is closed either way). verify: check the CRC too (for incoming/ files, which
- * may be incomplete). Returns the message, or NULL with errno set.
+ * may be incomplete). Returns the message, or NULL with errno set and *why: a reason
+ * when the file's content is bad, NULL when it could not be read.
  * A queued message is usually read whole by the first read, which then also gives
  * its length: no fstat, and its state records are parsed from the same buffer.
  */
 static struct queue_msg *
-queue_read_msg(int dirfd, const char *id, int fd, int verify)
+queue_read_msg(int dirfd, const char *id, int fd, int verify, const char **why)
 {
 	struct queue_msg *m = xcalloc(1, sizeof(*m));
 	size_t idlen = strlen(id), want = QUEUE_READ_FIRST, have;
+	enum queue_file_result r;
 	uint64_t fsize;
 	char *buf = NULL;
 	ssize_t n;
 
+	*why = NULL;
 	m->fd = -1;
 	m->sched_index = (size_t)-1;
 	if (idlen >= sizeof(m->id)) {	/* no id is that long: not one of ours */
-		errno = EINVAL;
+		*why = "its name is not a queue id";
 		goto bad;
 	}
 	memcpy(m->id, id, idlen + 1);
@@ -227,27 +140,25 @@ queue_read_msg(int dirfd, const char *id, int fd, int verify)
 			goto bad;
 		fsize = (uint64_t)st.st_size;
 	}
-	while (queue_parse_env(buf, have, m) != 0) {
+	while ((r = queue_file_env_decode(buf, have, fsize, m, why)) == QUEUE_FILE_SHORT) {
 		/* A partial envelope parse leaves state behind: start clean. */
-		for (size_t i = 0; i < m->nrcpt; i++)
-			free(m->rcpts[i].addr);
-		m->nrcpt = 0;
-		if (have < want || want >= QUEUE_ENV_MAX || want >= fsize)
-			goto bad;
+		queue_file_env_clear(m);
 		want *= 4;
-		if (want > QUEUE_ENV_MAX)
-			want = QUEUE_ENV_MAX;
+		if (want > QUEUE_FILE_ENV_MAX)
+			want = QUEUE_FILE_ENV_MAX;
 		if (want > fsize)
 			want = (size_t)fsize;
 		buf = xrealloc(buf, want + 1);
 		if ((n = queue_read_at(fd, buf, want, 0)) == -1)
 			goto bad;
+		if ((size_t)n < want)	/* cut meanwhile: decode what there is */
+			fsize = (uint64_t)n;
 		have = (size_t)n;
 	}
-	if (m->nrcpt == 0 || fsize < m->data_off + m->size)
+	if (r != QUEUE_FILE_OK)
 		goto bad;
 	if (verify) {
-		uint32_t crc = (uint32_t)crc32(0, NULL, 0);
+		uint32_t crc = 0;
 		uint64_t off = m->data_off, left = m->size;
 		char *cbuf = xmalloc(65536);
 
@@ -256,15 +167,18 @@ queue_read_msg(int dirfd, const char *id, int fd, int verify)
 
 			if (queue_read_at(fd, cbuf, chunk, (off_t)off) != (ssize_t)chunk) {
 				free(cbuf);
+				*why = "the file is shorter than its size says (truncated)";
 				goto bad;
 			}
-			crc = queue_crc(crc, (unsigned char *)cbuf, chunk);
+			crc = queue_file_crc(crc, cbuf, chunk);
 			off += chunk;
 			left -= chunk;
 		}
 		free(cbuf);
-		if (crc != m->crc)
+		if (crc != m->crc) {
+			*why = "the message does not match its checksum (crc)";
 			goto bad;
+		}
 	}
 	uint64_t tail = fsize - m->data_off - m->size;
 	if (tail >= QUEUE_STATE_MAX)
@@ -278,18 +192,20 @@ queue_read_msg(int dirfd, const char *id, int fd, int verify)
 
 		tail -= skip;
 		if (off + tail <= have)		/* read with the envelope */
-			queue_parse_state(m, buf + off, (size_t)tail);
+			queue_file_state_apply(m, buf + off, (size_t)tail);
 		else {
 			buf = xrealloc(buf, (size_t)tail + 1);
 			n = queue_read_at(fd, buf, (size_t)tail, (off_t)off);
 			if (n > 0)
-				queue_parse_state(m, buf, (size_t)n);
+				queue_file_state_apply(m, buf, (size_t)n);
 		}
 	}
 	free(buf);
 	close(fd);
 	return m;
 bad:
+	if (*why != NULL)
+		errno = EINVAL;
 	free(buf);
 	if (fd != -1)
 		close(fd);
@@ -310,20 +226,27 @@ queue_recover_incoming(struct queue *q)
 	}
 	while ((de = readdir(d)) != NULL) {
 		struct queue_msg *m;
+		const char *why;
 
 		if (de->d_name[0] == '.')
 			continue;
-		if ((m = queue_read_msg(q->infd, de->d_name, -1, 1)) != NULL) {
-			if (renameat(q->infd, de->d_name, q->qfd, de->d_name) == 0)
+		if ((m = queue_read_msg(q->infd, de->d_name, -1, 1, &why)) != NULL) {
+			if (renameat2(q->infd, de->d_name, q->qfd, de->d_name,
+			    RENAME_NOREPLACE) == 0)
 				log_info("%s: recovered a committed message from incoming/",
 				    de->d_name);
-			else
+			else if (errno == EEXIST) {
+				/* queue/ has it, with its state records: never overwritten. */
+				log_warn("%s: spool: a copy in incoming/ of a message already "
+				    "in queue/ removed", de->d_name);
+				unlinkat(q->infd, de->d_name, 0);
+			} else
 				log_err("%s: spool: cannot move into queue/: %s", de->d_name,
 				    strerror(errno));
 			queue_msg_free(m);
 		} else {
 			log_info("%s: removed an incomplete message from incoming/ (it was "
-			    "never acknowledged)", de->d_name);
+			    "never acknowledged): %s", de->d_name, why ? why : strerror(errno));
 			unlinkat(q->infd, de->d_name, 0);
 		}
 	}
@@ -538,6 +461,26 @@ queue_loader_open(struct queue_loader *l, const char *name)
 }
 
 /*
+ * queue_quarantine: (any thread) move queue/name, whose content is bad for the
+ * reason why, into quarantine/, so that it is never delivered and everything else
+ * goes on; one log line says which and why. A file gone meanwhile (delivered, its
+ * inode reused) is not one.
+ */
+static void
+queue_quarantine(struct queue *q, const char *name, const char *why)
+{
+	if (renameat2(q->qfd, name, q->quarfd, name, RENAME_NOREPLACE) == -1) {
+		if (errno != ENOENT)
+			log_err("%s: spool: bad queue file (%s) left in place: cannot move it "
+			    "to %s/quarantine: %s", name, why, q->dir, strerror(errno));
+		return;
+	}
+	__atomic_add_fetch(&q->nquarantined, 1, __ATOMIC_RELAXED);
+	log_err("%s: spool: bad queue file moved to %s/quarantine, not delivered: %s",
+	    name, q->dir, why);
+}
+
+/*
  * queue_loader_read: read the files names[0..n) into out[], returning how many are
  * messages. All n are opened and their first pages asked for at once, then read: a
  * cold disk gets many reads together (merged where files are adjacent), not one at a
@@ -559,6 +502,7 @@ queue_loader_read(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1], size_
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct queue_msg *m = NULL;
+		const char *why = NULL;
 
 		if (fds[i] == -1 && (errs[i] == EMFILE || errs[i] == ENFILE)) {
 			/* Out of descriptors: wait holding none of our own. */
@@ -571,12 +515,14 @@ queue_loader_read(struct queue_loader *l, char (*names)[QUEUE_ID_LEN + 1], size_
 			fds[i] = queue_loader_open(l, names[i]);
 			errs[i] = fds[i] == -1 ? errno : 0;
 		}
-		if (fds[i] != -1)
-			m = queue_read_msg(l->q->qfd, names[i], fds[i], 0);	/* closes it */
+		if (fds[i] != -1)	/* (closes it) */
+			m = queue_read_msg(l->q->qfd, names[i], fds[i], 0, &why);
 		else
 			errno = errs[i];
 		if (m != NULL)
 			out[k++] = m;
+		else if (why != NULL)
+			queue_quarantine(l->q, names[i], why);
 		else if (errno != ENOENT)	/* not one delivered meanwhile */
 			log_err("%s: spool: unreadable queue file left in place (%s/queue): %s",
 			    names[i], l->q->dir, strerror(errno));

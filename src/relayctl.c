@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
 #include "relayctl_queue.h"
@@ -144,6 +145,10 @@ relayctl_status(int argc, char **argv)
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
+	if (json_integer_value(json_object_get(q, "quarantined")) > 0)
+		printf("quarantine: %lld bad queue file(s) set aside, never delivered (see the "
+		    "log and the spool's quarantine/)\n",
+		    json_integer_value(json_object_get(q, "quarantined")));
 	json_decref(r);
 	return 0;
 }
@@ -158,7 +163,7 @@ relayctl_enable(int argc, char **argv)
 		fprintf(stderr, "usage: relayctl enable ACCOUNT\n");
 		return 64;
 	}
-	args = json_pack("{s:s}", "account", argv[1]);
+	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
 	rc = relayctl_client_call("enable", args, &r);
 	json_decref(args);
 	if (rc != 0)

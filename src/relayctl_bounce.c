@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "bounce_parse.h"
+#include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
 #include "xmalloc.h"
@@ -70,26 +71,24 @@ relayctl_bounce_json(const char *path, const struct bounce_report *r)
 {
 	json_t	*o = json_object(), *rcpts = json_array();
 
-	json_object_set_new(o, "file", json_string(path));
+	json_object_set_new(o, "file", jsonstr_new(path));
 	json_object_set_new(o, "is_bounce", json_boolean(r->type == BOUNCE_FAILURE));
 	json_object_set_new(o, "type", json_string(bounce_parse_type_name(r->type)));
-	json_object_set_new(o, "message_id", r->message_id ?
-	    json_string(r->message_id) : json_null());
+	json_object_set_new(o, "message_id", jsonstr_new(r->message_id));
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		const struct bounce_rcpt *rc = &r->rcpts[i];
 		json_t *j = json_object();
-		json_object_set_new(j, "recipient", json_string(rc->recipient));
-		json_object_set_new(j, "status", json_string(rc->status));
+		json_object_set_new(j, "recipient", jsonstr_new(rc->recipient));
+		json_object_set_new(j, "status", jsonstr_new(rc->status));
 		json_object_set_new(j, "kind", json_string(bounce_parse_kind_name(rc->kind)));
-		json_object_set_new(j, "action", json_string(rc->action));
+		json_object_set_new(j, "action", jsonstr_new(rc->action));
 		json_object_set_new(j, "reply_code", rc->reply_code ?
 		    json_integer(rc->reply_code) : json_null());
-		json_object_set_new(j, "diagnostic", json_string(rc->diagnostic));
+		json_object_set_new(j, "diagnostic", jsonstr_new(rc->diagnostic));
 		json_array_append_new(rcpts, j);
 	}
 	json_object_set_new(o, "recipients", rcpts);
-	/* Invalid UTF-8 in a diagnostic must not lose the line: json_string gives NULL
-	 * for it, and jansson then drops the key; dumping never fails otherwise. */
+	/* Every string went through jsonstr: dumping does not fail. */
 	char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (s != NULL) {
 		puts(s);
@@ -111,20 +110,34 @@ relayctl_bounce_text(const char *path, const struct bounce_report *r)
 		[BOUNCE_FEEDBACK] = "feedback/abuse report (not a bounce)",
 	};
 
-	printf("%s: %s\n", path, what[r->type]);
-	if (r->message_id != NULL)
-		printf("  original message-id: <%s>\n", r->message_id);
+	/* What the file says may be in any charset: printed by jsonstr's rule. */
+	jsonstr_fputs(path, stdout);
+	printf(": %s\n", what[r->type]);
+	if (r->message_id != NULL) {
+		fputs("  original message-id: <", stdout);
+		jsonstr_fputs(r->message_id, stdout);
+		fputs(">\n", stdout);
+	}
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		const struct bounce_rcpt *rc = &r->rcpts[i];
-		printf("  recipient %s: %s %s", rc->recipient,
-		    rc->status[0] ? rc->status : "-", bounce_parse_kind_name(rc->kind));
-		if (rc->action[0] != '\0')
-			printf(" action=%s", rc->action);
+
+		fputs("  recipient ", stdout);
+		jsonstr_fputs(rc->recipient, stdout);
+		fputs(": ", stdout);
+		jsonstr_fputs(rc->status[0] ? rc->status : "-", stdout);
+		printf(" %s", bounce_parse_kind_name(rc->kind));
+		if (rc->action[0] != '\0') {
+			fputs(" action=", stdout);
+			jsonstr_fputs(rc->action, stdout);
+		}
 		if (rc->reply_code != 0)
 			printf(" reply=%d", rc->reply_code);
 		printf("\n");
-		if (rc->diagnostic[0] != '\0')
-			printf("    %s\n", rc->diagnostic);
+		if (rc->diagnostic[0] != '\0') {
+			fputs("    ", stdout);
+			jsonstr_fputs(rc->diagnostic, stdout);
+			fputs("\n", stdout);
+		}
 	}
 }
 
@@ -159,7 +172,8 @@ relayctl_bounce_parse(int argc, char **argv)
 			const char *e = strerror(errno);
 			fprintf(stderr, "relayctl: bounce-parse: %s: %s\n", path, e);
 			if (json) {
-				json_t *o = json_pack("{s:s, s:s}", "file", path, "error", e);
+				json_t *o = json_pack("{s:o, s:s}", "file", jsonstr_new(path),
+				    "error", e);
 				char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 				if (s != NULL)
 					puts(s);
@@ -286,7 +300,7 @@ relayctl_suppress(int argc, char **argv)
 
 		if (argc != 3)
 			return relayctl_suppress_usage();
-		args = json_pack("{s:s}", "address", argv[2]);
+		args = json_pack("{s:o}", "address", jsonstr_new(argv[2]));
 		rc = relayctl_client_call(add ? "suppress-add" : "suppress-remove", args, &r);
 		json_decref(args);
 		if (rc != 0)

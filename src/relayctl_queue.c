@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonstr.h"
 #include "relayctl_client.h"
 #include "relayctl_queue.h"
 
@@ -80,7 +81,7 @@ relayctl_queue_list(int json)
 static int
 relayctl_queue_show(const char *id, int json)
 {
-	json_t *args = json_pack("{s:s}", "id", id), *r, *v;
+	json_t *args = json_pack("{s:o}", "id", jsonstr_new(id)), *r, *v;
 	size_t i;
 	int rc = relayctl_client_call("queue-show", args, &r);
 
@@ -127,7 +128,7 @@ relayctl_queue_change(const char *op, const char *target)
 
 	snprintf(cmd, sizeof(cmd), "queue-%s", op);
 	args = strcmp(target, "--all") == 0 ? json_pack("{s:b}", "all", 1) :
-	    json_pack("{s:s}", "id", target);
+	    json_pack("{s:o}", "id", jsonstr_new(target));
 	rc = relayctl_client_call(cmd, args, &r);
 	json_decref(args);
 	if (rc != 0)

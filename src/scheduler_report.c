@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "jsonstr.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
@@ -93,26 +94,26 @@ scheduler_status(struct scheduler *s)
 
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
-		o = json_pack("{s:s, s:s, s:o, s:o, s:s, s:i, s:i}", "name", a->cfg->name,
+		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",
+		    jsonstr_new(a->cfg->name),
 		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
 		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
-		json_object_set_new(o, "provider", a->cfg->provider ?
-		    json_string(a->cfg->provider) : json_null());
+		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
 		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
 		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
-		    a->retry_at > now) ? json_string(a->why) : json_null());
-		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
-		    json_null());
+		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
+		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
-	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}}", "accounts",
+	    accts, "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
 	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
+	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading,
+	    "quarantined", (json_int_t)queue_quarantined(s->q));
 }
 
 void
@@ -148,6 +149,9 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	for (size_t i = 0; i < 4; i++)
 		evbuffer_add_printf(out, "relayd_queue_messages{state=\"%s\"} %zu\n", states[i],
 		    n[i]);
+	evbuffer_add_printf(out, "# HELP relayd_queue_quarantined Queue files that failed "
+	    "their checks, in quarantine/.\n# TYPE relayd_queue_quarantined gauge\n"
+	    "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
 	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {

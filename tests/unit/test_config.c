@@ -66,6 +66,34 @@ static const struct {
 	{ "metrics_listen = \"127.0.0.1:9125\";\nlog = \"syslog\";\n" ACCT, NULL },
 	{ "log = \"file\";\n" ACCT, ":1: log: \"file\" is not a log target" },
 	{ "user = \"no-such-user-here\";\n" ACCT, ":1: user: there is no user" },
+	/* Values that would escape the spool or inject into SMTP (issue 14, item 7). */
+	{ "accounts = ( { name = \"../../x\"; host = \"smtp.example.org\"; port = 465;\n"
+	  "  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":1: accounts[0].name: not a safe name" },
+	{ "accounts = ( { name = \"a/b\"; provider = \"gmail\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; } );\n", ":1: accounts[0].name: not a safe name" },
+	{ "accounts = ( { name = \".hidden\"; provider = \"gmail\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; } );\n", ":1: accounts[0].name: not a safe name" },
+	{ "accounts = ( { name = \"main-1.b_2\"; provider = \"gmail\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; } );\n", NULL },
+	{ "hostname = \"evil\\r\\n250-INJECTED\";\n" ACCT, ":1: hostname: not a host name" },
+	{ "hostname = \"relay host\";\n" ACCT, ":1: hostname: not a host name" },
+	{ "hostname = \"-relay.example.org\";\n" ACCT, ":1: hostname: not a host name" },
+	{ "hostname = \"relay..example.org\";\n" ACCT, ":1: hostname: not a host name" },
+	{ "hostname = \"relay-1.example.org\";\n" ACCT, NULL },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\\r\\nX\"; port = 465;\n"
+	  "  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":1: accounts[0].host: not a host name" },
+	{ "accounts = ( { name = \"m\"; host = \"::1\"; port = 25; tls = \"none\";\n"
+	  "  address = \"a@example.org\"; } );\n", NULL },
+	/* Numbers libconfig 1.5 would wrap (issue 14, item 8). */
+	{ "max_clients = 99999999999;\n" ACCT, ":1: max_clients: 99999999999 is out of range" },
+	{ "max_clients = 4294967297;\n" ACCT, ":1: max_clients: 4294967297 is out of range" },
+	{ "max_clients = -4294967295;\n" ACCT, ":1: max_clients: -4294967295 is out of range" },
+	{ "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 4294967761;\n"
+	  "  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n",
+	  ":1: accounts[0].port: 4294967761 is out of range" },
+	{ "max_clients = 0x100;\n" ACCT, NULL },
 };
 
 /* load: write text to a file, load it, return what config_load printed. */

@@ -231,6 +231,33 @@ test_reuse(void)
 		q = load(&l);
 		CHECK(l.n == 2, "after restart 2 messages, got %d", l.n);
 		CHECK(count("incoming") == 0 && count("queue") == 2, "c moved into queue/");
+
+		/* A copy of it in incoming/ never replaces queue/'s, state records and all. */
+		for (int i = 0; i < l.n; i++)
+			if (strcmp(l.m[i]->id, id) == 0)
+				queue_msg_hold(q, l.m[i], 1);
+		free_loaded(&l);
+		queue_close(q);
+		copy("queue", id, "incoming", id);
+		{
+			char path[256];
+			FILE *f;
+
+			snprintf(path, sizeof(path), "%s/incoming/%s", root, id);
+			if ((f = fopen(path, "r+")) != NULL) {	/* as it was before the hold */
+				fseek(f, 0, SEEK_END);
+				if (ftruncate(fileno(f), ftell(f) - 17) != 0)
+					CHECK(0, "truncate");
+				fclose(f);
+			}
+		}
+		q = load(&l);
+		int held = 0;
+		for (int i = 0; i < l.n; i++)
+			held += strcmp(l.m[i]->id, id) == 0 && l.m[i]->held;
+		CHECK(l.n == 2 && held == 1 && count("incoming") == 0,
+		    "queue/ kept its hold record (%d loaded, held %d, incoming %d)", l.n, held,
+		    count("incoming"));
 		free_loaded(&l);
 	}
 
