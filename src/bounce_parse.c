@@ -31,6 +31,8 @@
 #define BP_DIAG_LINES	6	/* lines of a text bounce joined into a diagnostic */
 #define BP_ADDR_MAX	320
 
+#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* A line of the notification text: points into bp_ctx.textbuf. */
 struct bp_line {
 	const char	*s;
@@ -107,6 +109,9 @@ static const char *const bp_orig_strong[] = {
 	"from:",
 };
 
+/* Address types that a report may glue to an address with '=' (lower case). */
+static const char *const bp_addr_types[] = { "smtp=", "rfc822=", "x400=" };
+
 /* Local parts that are never a failed recipient (the reporting side's roles). */
 static const char *const bp_role_locals[] = {
 	"postmaster", "mailer-daemon", "mailer_daemon", "maildaemon", "abuse",
@@ -152,8 +157,6 @@ static const char *const bp_auto_subjects[] = {
 	"automatische antwort", "réponse automatique", "autosvar", "absence",
 	"автоответ", "auto response", "autoresponse",
 };
-
-#define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 static int bp_initialised;
 
@@ -264,6 +267,13 @@ bounce_parse_addr(const char *s, const char *end, char *out, const char **at,
 			l--;
 		while (l < p && (*l == '.' || *l == '/' || *l == '=' || *l == '\''))
 			l++;
+		/* An address type glued to the address (Exchange "smtp=a@b", "rfc822=")
+		 * is not part of it. */
+		for (size_t k = 0; k < nitems(bp_addr_types); k++) {
+			size_t n = strlen(bp_addr_types[k]);
+			if ((size_t)(p - l) > n && strncasecmp(l, bp_addr_types[k], n) == 0)
+				l += n;
+		}
 		const char *r = p + 1;
 		int dots = 0;
 		if (r < end && *r == '[') {
@@ -630,6 +640,17 @@ bounce_parse_split(struct bp_ctx *c, const char *text)
 	}
 }
 
+/* bounce_parse_rcpt_free: free the strings of one recipient. */
+static void
+bounce_parse_rcpt_free(struct bounce_rcpt *rc)
+{
+	free(rc->recipient);
+	free(rc->action);
+	free(rc->diagnostic);
+	free(rc->original_recipient);
+	free(rc->final_recipient);
+}
+
 /* bounce_parse_rcpt_add: add a recipient (if new) and return it. */
 static struct bounce_rcpt *
 bounce_parse_rcpt_add(struct bounce_report *r, const char *addr)
@@ -645,6 +666,8 @@ bounce_parse_rcpt_add(struct bounce_report *r, const char *addr)
 	rc->recipient = xstrdup(addr);
 	rc->action = xstrdup("");
 	rc->diagnostic = xstrdup("");
+	rc->original_recipient = xstrdup("");
+	rc->final_recipient = xstrdup("");
 	return rc;
 }
 
@@ -687,12 +710,23 @@ bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
 	struct bounce_rcpt *rc = NULL;
 	char	*addr = NULL;
 
-	if (d->final != NULL)
-		addr = bounce_parse_field_addr(d->final);
-	if (addr == NULL && d->original != NULL)
-		addr = bounce_parse_field_addr(d->original);
+	char	*fin = d->final ? bounce_parse_field_addr(d->final) : NULL;
+	char	*orig = d->original ? bounce_parse_field_addr(d->original) : NULL;
+
+	/* Original-Recipient is the address as it was given to the reporting MTA (RFC
+	 * 3464 2.3.1), what relayd sent to; Final-Recipient may be an internal name
+	 * after aliasing (a mail store's). Both are kept. */
+	addr = orig != NULL ? orig : fin;
 	if (addr != NULL)
 		rc = bounce_parse_rcpt_add(r, addr);
+	if (rc != NULL && orig != NULL && rc->original_recipient[0] == '\0') {
+		free(rc->original_recipient);
+		rc->original_recipient = xstrdup(orig);
+	}
+	if (rc != NULL && fin != NULL && rc->final_recipient[0] == '\0') {
+		free(rc->final_recipient);
+		rc->final_recipient = xstrdup(fin);
+	}
 	if (rc != NULL && rc->action[0] == '\0' && d->action != NULL) {
 		free(rc->action);
 		rc->action = bounce_parse_squeeze(d->action, strcspn(d->action, " \t;("), 32);
@@ -716,7 +750,8 @@ bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
 		 * MTA's summary (Sendmail's 4.4.7 "gave up" after a 4.7.1 refusal). */
 		memcpy(rc->status, dst[0] != '\0' ? dst : st, sizeof(rc->status));
 	}
-	free(addr);
+	free(fin);
+	free(orig);
 	free(d->final);
 	free(d->original);
 	free(d->action);
@@ -1245,22 +1280,22 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 			free(rc->action);
 			rc->action = xstrdup(rc->status[0] == '2' ? "delivered" : "failed");
 		}
-		rc->kind = bounce_status_kind(rc->status, rc->diagnostic);
+		rc->permanent = bounce_status_permanent(rc->action, rc->status);
+		rc->reason = bounce_status_reason(rc->status, rc->diagnostic);
 		/* "User unknown" after DATA: RCPT TO was accepted, so the address
 		 * exists and a filter refused the message (KDDI, DoCoMo do this). */
-		if (rc->kind == BOUNCE_HARD && data)
-			rc->kind = BOUNCE_SOFT;
+		if (data && bounce_status_reason_kind(rc->reason, 1) == BOUNCE_HARD)
+			rc->reason = BOUNCE_REASON_SPAM_OR_CONTENT;
+		rc->kind = rc->status[0] == '2' ? BOUNCE_KIND_NONE :
+		    bounce_status_reason_kind(rc->reason, rc->permanent);
 	}
 	out->type = bounce_parse_classify(out);
 
 done:
 	if (out->type != BOUNCE_FAILURE && out->type != BOUNCE_DELAY &&
 	    out->type != BOUNCE_DELIVERED) {
-		for (size_t i = 0; i < out->nrcpts; i++) {
-			free(out->rcpts[i].recipient);
-			free(out->rcpts[i].action);
-			free(out->rcpts[i].diagnostic);
-		}
+		for (size_t i = 0; i < out->nrcpts; i++)
+			bounce_parse_rcpt_free(&out->rcpts[i]);
 		free(out->rcpts);
 		out->rcpts = NULL;
 		out->nrcpts = 0;
@@ -1286,11 +1321,8 @@ bounce_report_clear(struct bounce_report *r)
 {
 	if (r == NULL)
 		return;
-	for (size_t i = 0; i < r->nrcpts; i++) {
-		free(r->rcpts[i].recipient);
-		free(r->rcpts[i].action);
-		free(r->rcpts[i].diagnostic);
-	}
+	for (size_t i = 0; i < r->nrcpts; i++)
+		bounce_parse_rcpt_free(&r->rcpts[i]);
 	free(r->rcpts);
 	free(r->message_id);
 	memset(r, 0, sizeof(*r));

@@ -715,6 +715,30 @@ bounce_store_match(struct bounce_store *b, const char *mid, const char *rcpt,
 	return s;
 }
 
+/*
+ * bounce_store_sent_to: of a report's addresses for one recipient (its pick, then
+ * Original-Recipient, then Final-Recipient), the first the sent log says we sent to
+ * (with that Message-ID when the report quotes one); else the report's pick.
+ */
+static const char *
+bounce_store_sent_to(struct bounce_store *b, const char *mid, const struct bounce_rcpt *rc)
+{
+	const char *cand[] = { rc->recipient, rc->original_recipient, rc->final_recipient };
+
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
+		const char *how;
+		char *a;
+		if (cand[i] == NULL || *cand[i] == '\0')
+			continue;
+		a = bounce_store_lower(cand[i]);
+		const struct bounce_sent *s = bounce_store_match(b, mid, a, &how);
+		free(a);
+		if (s != NULL && strcmp(how, "message-id-only") != 0)
+			return cand[i];
+	}
+	return rc->recipient;
+}
+
 int
 bounce_store_report(struct bounce_store *b, const char *account, const char *key,
     const struct bounce_report *rep)
@@ -739,7 +763,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		r = xcalloc(1, sizeof(*r));
 		r->t = now;
 		r->key = xstrdup(key);
-		r->recipient = bounce_store_lower(rc->recipient);
+		r->recipient = bounce_store_lower(bounce_store_sent_to(b, mid, rc));
 		char *k = bounce_store_seen_key(r);
 		int dup = bounce_store_map_get(&b->seen, k) != NULL;
 		free(k);

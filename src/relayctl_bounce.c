@@ -8,7 +8,11 @@
  * With --json, one JSON object per file and line:
  *   {"file":"x.eml","is_bounce":true,"type":"failure","message_id":"...",
  *    "recipients":[{"recipient":"a@example.org","status":"5.1.1","kind":"hard",
- *                   "action":"failed","reply_code":550,"diagnostic":"..."}]}
+ *                   "action":"failed","reply_code":550,"diagnostic":"...",
+ *                   "permanent":true,"reason":"user_unknown",
+ *                   "original_recipient":"a@example.org","final_recipient":null}]}
+ * (original_recipient and final_recipient: the report's RFC 3464 fields, null when
+ * it has none; reason: bounce_status.c's taxonomy).
  * An unreadable file gets {"file":...,"error":"..."} (or a line on stderr without
  * --json) and makes the exit code 66; the other files are still parsed.
  */
@@ -20,6 +24,7 @@
 #include <jansson.h>
 
 #include "bounce_parse.h"
+#include "bounce_status.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
 #include "xmalloc.h"
@@ -85,6 +90,13 @@ relayctl_bounce_json(const char *path, const struct bounce_report *r)
 		json_object_set_new(j, "reply_code", rc->reply_code ?
 		    json_integer(rc->reply_code) : json_null());
 		json_object_set_new(j, "diagnostic", json_string(rc->diagnostic));
+		json_object_set_new(j, "permanent", json_boolean(rc->permanent));
+		json_object_set_new(j, "reason",
+		    json_string(bounce_status_reason_name(rc->reason)));
+		json_object_set_new(j, "original_recipient", rc->original_recipient[0] ?
+		    json_string(rc->original_recipient) : json_null());
+		json_object_set_new(j, "final_recipient", rc->final_recipient[0] ?
+		    json_string(rc->final_recipient) : json_null());
 		json_array_append_new(rcpts, j);
 	}
 	json_object_set_new(o, "recipients", rcpts);
@@ -116,8 +128,10 @@ relayctl_bounce_text(const char *path, const struct bounce_report *r)
 		printf("  original message-id: <%s>\n", r->message_id);
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		const struct bounce_rcpt *rc = &r->rcpts[i];
-		printf("  recipient %s: %s %s", rc->recipient,
-		    rc->status[0] ? rc->status : "-", bounce_parse_kind_name(rc->kind));
+		printf("  recipient %s: %s %s %s %s", rc->recipient,
+		    rc->status[0] ? rc->status : "-",
+		    rc->permanent ? "permanent" : "temporary",
+		    bounce_status_reason_name(rc->reason), bounce_parse_kind_name(rc->kind));
 		if (rc->action[0] != '\0')
 			printf(" action=%s", rc->action);
 		if (rc->reply_code != 0)

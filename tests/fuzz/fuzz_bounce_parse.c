@@ -4,7 +4,7 @@
  * self-consistent: only failures, delays and delivered reports list recipients,
  * every string is set, a status is empty or "C.S.D" with C in 2/4/5, a kind agrees
  * with bounce_parse_kind on the same status and diagnostic unless the DATA-phase
- * rule made it soft. bounce_parse_kind is fed the input as a diagnostic as well.
+ * rule or a delay made it soft, permanent only with a 5.x.x status. bounce_parse_kind is fed the input as a diagnostic as well.
  *
  *   clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *       $(pkg-config --cflags gmime-3.0) tests/fuzz/fuzz_bounce_parse.c \
@@ -60,6 +60,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc->kind != k && !(k == BOUNCE_HARD && rc->kind == BOUNCE_SOFT))
 			abort();
 		if (rc->reply_code != 0 && (rc->reply_code < 200 || rc->reply_code > 599))
+			abort();
+		/* permanent: a 5.x.x status (or none, and failed), never delayed. */
+		if (rc->permanent && (strcmp(rc->action, "delayed") == 0 ||
+		    (rc->status[0] != '5' && rc->status[0] != '\0')))
+			abort();
+		if (rc->original_recipient == NULL || rc->final_recipient == NULL ||
+		    (unsigned)rc->reason >= BOUNCE_REASON_NREASONS)
 			abort();
 	}
 	bounce_report_clear(&r);

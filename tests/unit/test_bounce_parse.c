@@ -9,6 +9,7 @@
 
 #include "t.h"
 #include "bounce_parse.h"
+#include "bounce_status.h"
 
 static const char rfc3464_hard[] =
 	"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
@@ -275,6 +276,27 @@ static const char yandex_dsn[] =
 	"\n"
 	"--Y--\n";
 
+/* Exchange: an address type glued on with '=', Final-Recipient an internal store name,
+ * a trailing comment. */
+static const char exchange_smtp_eq[] =
+	"From: postmaster@outlook.example\n"
+	"To: sender@example.com\n"
+	"Subject: Undeliverable: hello\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+	"\n"
+	"--B\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Reporting-MTA: dns; outlook.example\n"
+	"\n"
+	"Original-Recipient: rfc822;smtp=Sent.To@example.org (the one we sent to)\n"
+	"Final-Recipient: rfc822; <IMCEAEX-store-42@store.internal.example>\n"
+	"Action: failed\n"
+	"Status: 5.2.1\n"
+	"Diagnostic-Code: smtp;550 5.2.1 mailbox disabled\n"
+	"\n"
+	"--B--\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -288,6 +310,8 @@ struct want_rcpt {
 	enum bounce_kind kind;
 	int		 reply;
 	const char	*diag_has;
+	int		 permanent;
+	const char	*reason;
 };
 
 static const struct parse_case {
@@ -299,25 +323,28 @@ static const struct parse_case {
 	struct want_rcpt rcpts[3];
 } parse_cases[] = {
 	{ "rfc3464 hard", rfc3464_hard, 0, BOUNCE_FAILURE, "orig-1@example.com", {
-		{ "gone@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown" },
-		{ "full@example.org", "5.2.2", BOUNCE_SOFT, 552, "Mailbox full" } } },
+		{ "gone@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown", 1, "user_unknown" },
+		{ "full@example.org", "5.2.2", BOUNCE_SOFT, 552, "Mailbox full", 1, "mailbox_full" } } },
 	{ "rfc3464 delayed", rfc3464_delay, 0, BOUNCE_DELAY, "delay-2@example.com", {
-		{ "slow@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out" } } },
+		{ "slow@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out", 0, "network_error" } } },
 	{ "exim mail.ru", exim_mailru, 0, BOUNCE_FAILURE, "E1abc-0001@mail.ru", {
-		{ "ivan@example.ru", "5.1.1", BOUNCE_HARD, 550, "No such user" } } },
+		{ "ivan@example.ru", "5.1.1", BOUNCE_HARD, 550, "No such user", 1, "user_unknown" } } },
 	{ "qmail", qmail, 0, BOUNCE_FAILURE, "q-3@example.jp", {
-		{ "nobody@example.net", "5.1.1", BOUNCE_HARD, 0, "no mailbox here" },
-		{ "full@example.net", "5.2.2", BOUNCE_SOFT, 552, "quota" } } },
+		{ "nobody@example.net", "5.1.1", BOUNCE_HARD, 0, "no mailbox here", 1, "user_unknown" },
+		{ "full@example.net", "5.2.2", BOUNCE_SOFT, 552, "quota", 1, "mailbox_full" } } },
 	{ "sendmail text", sendmail_text, 0, BOUNCE_FAILURE, "sm-5@example.jp", {
-		{ "who@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown" } } },
+		{ "who@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown", 1, "user_unknown" } } },
 	{ "postfix after DATA", postfix_data, 0, BOUNCE_FAILURE, NULL, {
-		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user" } } },
+		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user", 1, "spam_or_content" } } },
 	{ "gmail delay", gmail_delay, 0, BOUNCE_DELAY, NULL, {
-		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried" } } },
+		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried", 0, "unknown" } } },
 	{ "exchange html", exchange_html, 0, BOUNCE_FAILURE, "ex-6@outlook.example", {
-		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound" } } },
+		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound", 1, "user_unknown" } } },
 	{ "yandex dsn", yandex_dsn, 0, BOUNCE_FAILURE, "ya-7@yandex.ru", {
-		{ "full@example.ru", "5.2.2", BOUNCE_SOFT, 552, "size limit" } } },
+		{ "full@example.ru", "5.2.2", BOUNCE_SOFT, 552, "size limit", 1, "mailbox_full" } } },
+	{ "exchange type prefix", exchange_smtp_eq, 0, BOUNCE_FAILURE, NULL, {
+		{ "Sent.To@example.org", "5.2.1", BOUNCE_HARD, 550, "disabled", 1,
+		  "mailbox_disabled" } } },
 	{ "vacation", vacation, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "arf", arf, 0, BOUNCE_FEEDBACK, "spam-4@example.com", { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
@@ -354,6 +381,9 @@ test_parse(void)
 			    bounce_parse_kind_name(rc->kind));
 			CHECK(rc->reply_code == w->reply, "%s: %s reply %d", pc->name,
 			    w->recipient, rc->reply_code);
+			CHECK(rc->permanent == w->permanent, "%s: %s permanent %d", pc->name,
+			    w->recipient, rc->permanent);
+			CHECK_STR(bounce_status_reason_name(rc->reason), w->reason, pc->name);
 			CHECK(strcasestr(rc->diagnostic, w->diag_has) != NULL,
 			    "%s: diagnostic \"%s\" lacks \"%s\"", pc->name, rc->diagnostic,
 			    w->diag_has);
@@ -411,6 +441,105 @@ test_kind(void)
 	CHECK_STR(bounce_parse_kind_name(BOUNCE_HARD), "hard", "kind name");
 }
 
+/* The taxonomy: status and words -> reason, and whether it is permanent. */
+static const struct reason_case {
+	const char	*action, *status, *diag, *reason;
+	int		 permanent;
+	enum bounce_kind kind;
+} reason_cases[] = {
+	{ "failed", "5.1.1", NULL, "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.0.0", "550 5.0.0 <a@b.c>... User unknown", "user_unknown", 1,
+	  BOUNCE_HARD },
+	{ "failed", "5.2.2", "552 Mailbox full", "mailbox_full", 1, BOUNCE_SOFT },
+	{ "failed", "5.2.1", "account has been disabled", "mailbox_disabled", 1,
+	  BOUNCE_HARD },
+	{ "failed", "5.1.2", NULL, "host_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.1.6", NULL, "has_moved", 1, BOUNCE_HARD },
+	{ "failed", "5.3.2", NULL, "not_accept", 1, BOUNCE_HARD },
+	{ "failed", "5.7.1", "Message rejected as spam", "spam_or_content", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", "blocked using zen.spamhaus.example", "spam_or_content", 1,
+	  BOUNCE_SOFT },
+	{ "failed", "5.7.26", "DMARC policy", "policy", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", NULL, "policy", 1, BOUNCE_SOFT },
+	{ "failed", "4.7.0", "too many connections", "rate_limited", 0, BOUNCE_SOFT },
+	{ "failed", "5.3.4", NULL, "too_large", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", "Relaying denied", "relay_denied", 1, BOUNCE_SOFT },
+	{ "failed", "5.1.8", "user unknown", "sender_rejected", 1, BOUNCE_SOFT },
+	{ "failed", "4.4.7", NULL, "expired", 0, BOUNCE_SOFT },
+	{ "failed", "5.0.0", "connection timed out", "expired", 1, BOUNCE_SOFT },
+	{ "failed", "4.4.1", NULL, "network_error", 0, BOUNCE_SOFT },
+	{ "failed", "5.3.0", NULL, "system_error", 1, BOUNCE_SOFT },
+	{ "failed", "5.0.0", NULL, "unknown", 1, BOUNCE_SOFT },
+	{ "failed", "", NULL, "unknown", 1, BOUNCE_SOFT },
+	{ "delayed", "5.1.1", NULL, "user_unknown", 0, BOUNCE_SOFT },
+	{ "failed", "4.1.1", "450 4.1.1 User unknown", "user_unknown", 0, BOUNCE_SOFT },
+	{ "", "", NULL, "unknown", 0, BOUNCE_SOFT },
+};
+
+static void
+test_reason(void)
+{
+	for (size_t i = 0; i < sizeof(reason_cases) / sizeof(reason_cases[0]); i++) {
+		const struct reason_case *rc = &reason_cases[i];
+		enum bounce_reason r = bounce_status_reason(rc->status, rc->diag);
+		int perm = bounce_status_permanent(rc->action, rc->status);
+		CHECK_STR(bounce_status_reason_name(r), rc->reason, rc->status);
+		CHECK(perm == rc->permanent, "permanent(%s, %s) = %d", rc->action,
+		    rc->status, perm);
+		CHECK(bounce_status_reason_kind(r, perm) == rc->kind, "kind(%s, %s)",
+		    rc->status, rc->reason);
+	}
+	/* Every reason has a name, and the names are distinct. */
+	for (int a = 0; a < BOUNCE_REASON_NREASONS; a++)
+		for (int b = a + 1; b < BOUNCE_REASON_NREASONS; b++)
+			CHECK(strcmp(bounce_status_reason_name(a),
+			    bounce_status_reason_name(b)) != 0, "reason %d = %d", a, b);
+	CHECK_STR(bounce_status_reason_name(BOUNCE_REASON_NREASONS), "unknown", "range");
+
+	/* A status guessed from the words: the reason's detail, the reply's class. */
+	static const struct { const char *diag; int reply, temp; const char *st; } g[] = {
+		{ "mailbox full", 552, 0, "5.2.2" }, { "user unknown", 450, 0, "4.1.1" },
+		{ "retry timeout exceeded", 0, 0, "4.4.7" }, { "no idea", 0, 1, "4.0.0" },
+		{ "no idea", 554, 0, "5.0.0" }, { "message rejected as spam", 0, 0, "5.7.1" },
+	};
+	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		char st[BOUNCE_STATUS_MAX];
+		bounce_status_guess(g[i].diag, g[i].reply, g[i].temp, st);
+		CHECK_STR(st, g[i].st, g[i].diag);
+	}
+}
+
+/* Original-Recipient (the address as sent) is named; both fields are kept. */
+static void
+test_original(void)
+{
+	static const char msg[] =
+		"From: MAILER-DAEMON@mx.example.net\n"
+		"Subject: Undelivered Mail Returned to Sender\n"
+		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+		"\n"
+		"--B\n"
+		"Content-Type: message/delivery-status\n"
+		"\n"
+		"Final-Recipient: rfc822; store-7@mx.example.net\n"
+		"Original-Recipient: rfc822; alias@example.org\n"
+		"Action: failed\n"
+		"Status: 5.1.1\n"
+		"\n"
+		"--B--\n";
+	struct bounce_report r;
+
+	bounce_parse(msg, strlen(msg), &r);
+	CHECK(r.nrcpts == 1, "original: %zu recipients", r.nrcpts);
+	if (r.nrcpts == 1) {
+		struct bounce_rcpt *rc = &r.rcpts[0];
+		CHECK_STR(rc->recipient, "alias@example.org", "Original-Recipient first");
+		CHECK_STR(rc->original_recipient, "alias@example.org", "original kept");
+		CHECK_STR(rc->final_recipient, "store-7@mx.example.net", "final kept");
+	}
+	bounce_report_clear(&r);
+}
+
 /* Inputs found by fuzzing or that once misled the parser: must not crash or leak. */
 static const struct {
 	const char	*name;
@@ -465,6 +594,8 @@ main(void)
 	bounce_parse_init();
 	test_parse();
 	test_kind();
+	test_reason();
+	test_original();
 	test_odd();
 	T_DONE();
 }
