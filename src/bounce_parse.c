@@ -3,8 +3,8 @@
  * with which RFC 3463 status, hard or soft, and which original Message-ID it quotes.
  *
  * GMime splits the MIME structure; everything else is ours:
- *  - message/delivery-status parts (RFC 3464) are read field by field, one block per
- *    recipient (Final-Recipient, Action, Status, Diagnostic-Code);
+ *  - message/delivery-status parts (RFC 3464) are read by bounce_dsn, one block per
+ *    recipient (Final-Recipient, Original-Recipient, Action, Status, Diagnostic-Code);
  *  - text bounces (Exim/Mail.ru, qmail, Sendmail, Postfix without DSN, Exchange...)
  *    are read as lines: the human-readable notice is cut where the quoted original
  *    starts, its addresses minus the sender's are the failed recipients, and the
@@ -21,6 +21,7 @@
 
 #include <gmime/gmime.h>
 
+#include "bounce_dsn.h"
 #include "bounce_parse.h"
 #include "bounce_status.h"
 #include "xmalloc.h"
@@ -37,11 +38,6 @@
 struct bp_line {
 	const char	*s;
 	size_t		 len;
-};
-
-/* One recipient block of a message/delivery-status part. */
-struct bp_dsn {
-	char	*final, *original, *action, *status, *diag;
 };
 
 /* What a walk over the MIME tree collects. */
@@ -671,47 +667,18 @@ bounce_parse_rcpt_add(struct bounce_report *r, const char *addr)
 	return rc;
 }
 
-/* bounce_parse_field_addr: the address of a DSN "type; address" value, or NULL. */
-static char *
-bounce_parse_field_addr(const char *v)
-{
-	char	 a[BP_ADDR_MAX];
-	const char *semi = strchr(v, ';'), *at, *after;
-
-	v = semi ? semi + 1 : v;
-	if (bounce_parse_addr(v, v + strlen(v), a, &at, &after) == -1)
-		return NULL;
-	return xstrdup(a);
-}
-
-/* bounce_parse_dsn_type: skip a DSN value's "type;" prefix ("smtp; 550 ..."). */
-static const char *
-bounce_parse_dsn_type(const char *v)
-{
-	const char *p = v;
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	const char *t = p;
-	while (isalnum((unsigned char)*p) || *p == '-')
-		p++;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	return *p == ';' && p > t && p - t < 16 ? p + 1 : v;
-}
-
 /*
  * bounce_parse_dsn_block: turn one per-recipient DSN block into a recipient; a block
  * naming a recipient seen before fills in only what is still missing.
  */
 static void
-bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
+bounce_parse_dsn_block(struct bounce_report *r, const struct bounce_dsn_rcpt *d)
 {
 	struct bounce_rcpt *rc = NULL;
 	char	*addr = NULL;
 
-	char	*fin = d->final ? bounce_parse_field_addr(d->final) : NULL;
-	char	*orig = d->original ? bounce_parse_field_addr(d->original) : NULL;
+	char	*fin = d->final ? bounce_dsn_addr(d->final) : NULL;
+	char	*orig = d->original ? bounce_dsn_addr(d->original) : NULL;
 
 	/* Original-Recipient is the address as it was given to the reporting MTA (RFC
 	 * 3464 2.3.1), what relayd sent to; Final-Recipient may be an internal name
@@ -733,7 +700,7 @@ bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
 		bounce_parse_lcase(rc->action);
 	}
 	if (rc != NULL && rc->diagnostic[0] == '\0' && d->diag != NULL) {
-		const char *v = bounce_parse_dsn_type(d->diag);
+		const char *v = bounce_dsn_value(d->diag);
 		free(rc->diagnostic);
 		rc->diagnostic = bounce_parse_squeeze(v, strlen(v), BP_DIAG_MAX);
 	}
@@ -752,69 +719,18 @@ bounce_parse_dsn_block(struct bounce_report *r, struct bp_dsn *d)
 	}
 	free(fin);
 	free(orig);
-	free(d->final);
-	free(d->original);
-	free(d->action);
-	free(d->status);
-	free(d->diag);
-	memset(d, 0, sizeof(*d));
 }
 
-/* bounce_parse_dsn: read RFC 3464 fields from s; add a recipient per recipient block. */
+/* bounce_parse_dsn: a recipient for each recipient block of the RFC 3464 fields in s. */
 static void
 bounce_parse_dsn(struct bounce_report *r, const char *s)
 {
-	struct bp_dsn d = { 0 };
-	char	*copy = xstrdup(s), *p = copy;
+	struct bounce_dsn_rcpt *d;
+	size_t	 n = bounce_dsn_parse(s, &d);
 
-	while (p != NULL && *p != '\0') {
-		char *eol = strchr(p, '\n'), *next = eol ? eol + 1 : NULL;
-		if (eol)
-			*eol = '\0';
-		/* Unfold continuation lines into this one. */
-		while (next != NULL && (*next == ' ' || *next == '\t')) {
-			*eol = ' ';
-			eol = strchr(next, '\n');
-			next = eol ? eol + 1 : NULL;
-			if (eol)
-				*eol = '\0';
-		}
-		size_t n = strlen(p);
-		while (n > 0 && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-			p[--n] = '\0';
-		for (char *q = p; *q; q++)
-			if (*q == '\r')
-				*q = ' ';
-		char *colon = strchr(p, ':');
-		if (n == 0) {
-			bounce_parse_dsn_block(r, &d);
-		} else if (colon != NULL) {
-			char **slot = NULL;
-			*colon = '\0';
-			char *v = colon + 1;
-			while (*v == ' ' || *v == '\t')
-				v++;
-			if (strcasecmp(p, "Final-Recipient") == 0) {
-				if (d.final != NULL)
-					bounce_parse_dsn_block(r, &d);
-				slot = &d.final;
-			} else if (strcasecmp(p, "Original-Recipient") == 0) {
-				if (d.original != NULL || (d.final != NULL && d.status != NULL))
-					bounce_parse_dsn_block(r, &d);
-				slot = &d.original;
-			} else if (strcasecmp(p, "Action") == 0)
-				slot = &d.action;
-			else if (strcasecmp(p, "Status") == 0)
-				slot = &d.status;
-			else if (strcasecmp(p, "Diagnostic-Code") == 0)
-				slot = &d.diag;
-			if (slot != NULL && *slot == NULL)
-				*slot = xstrdup(v);
-		}
-		p = next;
-	}
-	bounce_parse_dsn_block(r, &d);
-	free(copy);
+	for (size_t i = 0; i < n; i++)
+		bounce_parse_dsn_block(r, &d[i]);
+	bounce_dsn_free(d, n);
 }
 
 /* bounce_parse_line_skip: is this line's address not a recipient mention? */
@@ -1069,6 +985,59 @@ bounce_parse_is_autoreply(GMimeMessage *m, const char *subject)
 	return 0;
 }
 
+/*
+ * bounce_parse_is_robot: BOUNCE_NONE for a list server's reply (From a list robot
+ * or a "-request" address, or a command-results subject), BOUNCE_AUTOREPLY for a
+ * challenge-response request (its headers or subject), else BOUNCE_FAILURE (that
+ * is: "it may be a bounce, look further").
+ */
+static enum bounce_type
+bounce_parse_is_robot(GMimeMessage *m, const char *subject)
+{
+	static const char *const list_locals[] = {
+		"majordomo", "listserv", "mailman", "sympa", "listproc", "ecartis",
+		"lyris", "listar", "smartlist",
+	};
+	static const char *const list_subjects[] = {
+		"majordomo results", "results of your email command", "command results",
+		"results of your command", "listserv command", "mailman results",
+		"output of your job", "your message to", "subscription", "welcome to",
+	};
+	static const char *const cr_headers[] = {
+		"X-TMDA-Confirm-Done", "X-Boxbe-Challenge", "X-Challenge", "X-Spam-Arrest",
+		"X-Bluebottle-Request", "X-ChallengeResponse",
+	};
+	static const char *const cr_subjects[] = {
+		"please confirm your message", "confirm your message", "please verify",
+		"verification required", "sender verification request",
+		"challenge-response", "is awaiting your confirmation", "authentication required",
+		"spam arrest", "boxbe", "confirm that you",
+	};
+	char	 a[BP_ADDR_MAX];
+	const char *from = bounce_parse_header(m, "From"), *at, *after;
+
+	for (size_t i = 0; i < nitems(cr_headers); i++)
+		if (*bounce_parse_header(m, cr_headers[i]) != '\0')
+			return BOUNCE_AUTOREPLY;
+	if (bounce_parse_has_any(subject, cr_subjects, nitems(cr_subjects)))
+		return BOUNCE_AUTOREPLY;
+	if (bounce_parse_addr(from, from + strlen(from), a, &at, &after) == 0) {
+		size_t n = strcspn(a, "@");
+		a[n] = '\0';
+		bounce_parse_lcase(a);
+		if (n > 8 && strcmp(a + n - 8, "-request") == 0)
+			return BOUNCE_NONE;
+		for (size_t i = 0; i < nitems(list_locals); i++)
+			if (strcmp(a, list_locals[i]) == 0)
+				return BOUNCE_NONE;
+	}
+	if (bounce_parse_has_any(subject, list_subjects, nitems(list_subjects)) &&
+	    (*bounce_parse_header(m, "List-Id") != '\0' ||
+	    strncasecmp(subject, "majordomo", 9) == 0 || strcasestr(subject, "result")))
+		return BOUNCE_NONE;
+	return BOUNCE_FAILURE;
+}
+
 /* bounce_parse_from_daemon: is the notice from a mailer daemon or postmaster? */
 static int
 bounce_parse_from_daemon(GMimeMessage *m)
@@ -1209,8 +1178,18 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 		bounce_parse_dsn(out, c.text->str);
 
 	int daemon = bounce_parse_from_daemon(m);
-	int evidence = out->nrcpts > 0 || *xfailed != '\0' || daemon ||
-	    (rtype != NULL && strcasecmp(rtype, "delivery-status") == 0) ||
+	int report = out->nrcpts > 0 || *xfailed != '\0' ||
+	    (rtype != NULL && strcasecmp(rtype, "delivery-status") == 0);
+	/* A list server's command reply, a challenge-response request: people's or
+	 * robots' answers, never a bounce, whatever words they quote. */
+	if (!report && !daemon) {
+		enum bounce_type t = bounce_parse_is_robot(m, subject);
+		if (t != BOUNCE_FAILURE) {
+			out->type = t;
+			goto done;
+		}
+	}
+	int evidence = report || daemon ||
 	    bounce_parse_has_any(subject, bp_bounce_subjects, nitems(bp_bounce_subjects));
 	if (out->nrcpts == 0 && bounce_parse_is_autoreply(m, subject) && !evidence) {
 		out->type = BOUNCE_AUTOREPLY;

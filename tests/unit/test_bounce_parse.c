@@ -297,6 +297,28 @@ static const char exchange_smtp_eq[] =
 	"\n"
 	"--B--\n";
 
+/* A list server's reply to commands: it quotes "no such user", names addresses. */
+static const char list_reply[] =
+	"From: Majordomo@lists.example.org\n"
+	"To: sender@example.com\n"
+	"Subject: Majordomo results: unsubscribe\n"
+	"\n"
+	"--\n"
+	">>>> unsubscribe news bob@example.net\n"
+	"**** unsubscribe: no such user bob@example.net on list news\n"
+	">>>> who news\n"
+	"**** Command 'who' failed: permission denied\n";
+
+/* A challenge-response request: "not be delivered" until the sender confirms. */
+static const char challenge[] =
+	"From: Bob <bob@example.net>\n"
+	"To: sender@example.com\n"
+	"Subject: Please confirm your message\n"
+	"X-Boxbe-Challenge: yes\n"
+	"\n"
+	"Your message to bob@example.net will not be delivered until you confirm\n"
+	"that you are a person: reply to this message.\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -347,6 +369,8 @@ static const struct parse_case {
 		  "mailbox_disabled" } } },
 	{ "vacation", vacation, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "arf", arf, 0, BOUNCE_FEEDBACK, "spam-4@example.com", { { NULL } } },
+	{ "list server reply", list_reply, 0, BOUNCE_NONE, NULL, { { NULL } } },
+	{ "challenge-response", challenge, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "empty", "", -1, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "mbox line only", "From x\n", -1, BOUNCE_NONE, NULL, { { NULL } } },
