@@ -24,13 +24,13 @@
 #include "bounce_dsn.h"
 #include "bounce_parse.h"
 #include "bounce_status.h"
+#include "bounce_text.h"
 #include "xmalloc.h"
 
 #define BP_DEPTH_MAX	32	/* MIME nesting we follow */
 #define BP_RCPT_MAX	128	/* recipients kept per report */
 #define BP_DIAG_MAX	600	/* bytes of diagnostic text kept */
 #define BP_DIAG_LINES	6	/* lines of a text bounce joined into a diagnostic */
-#define BP_ADDR_MAX	320
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -104,9 +104,6 @@ static const char *const bp_orig_strong[] = {
 	"received:", "return-path:", "dkim-signature:", "message-id:", "x-mailer:",
 	"from:",
 };
-
-/* Address types that a report may glue to an address with '=' (lower case). */
-static const char *const bp_addr_types[] = { "smtp=", "rfc822=", "x400=" };
 
 /* Local parts that are never a failed recipient (the reporting side's roles). */
 static const char *const bp_role_locals[] = {
@@ -239,75 +236,14 @@ bounce_parse_kind(const char *status, const char *diagnostic)
 	return bounce_status_kind(status, diagnostic);
 }
 
-/* bounce_parse_addrchar: may c appear in the local part of an address we extract? */
-static int
-bounce_parse_addrchar(unsigned char c)
-{
-	return isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-/*
- * bounce_parse_addr: find the next address at or after s in s[0..end); copy it into
- * out[BP_ADDR_MAX] (domain lower-cased) and set *at, *after to its span. Returns 0, or
- * -1 when there is none.
- */
-static int
-bounce_parse_addr(const char *s, const char *end, char *out, const char **at,
-    const char **after)
-{
-	for (const char *p = s; p < end; p++) {
-		if (*p != '@')
-			continue;
-		const char *l = p;
-		while (l > s && bounce_parse_addrchar(l[-1]))
-			l--;
-		while (l < p && (*l == '.' || *l == '/' || *l == '=' || *l == '\''))
-			l++;
-		/* An address type glued to the address (Exchange "smtp=a@b", "rfc822=")
-		 * is not part of it. */
-		for (size_t k = 0; k < nitems(bp_addr_types); k++) {
-			size_t n = strlen(bp_addr_types[k]);
-			if ((size_t)(p - l) > n && strncasecmp(l, bp_addr_types[k], n) == 0)
-				l += n;
-		}
-		const char *r = p + 1;
-		int dots = 0;
-		if (r < end && *r == '[') {
-			while (r < end && *r != ']' && r - p < 64)
-				r++;
-			if (r < end && *r == ']')
-				r++, dots = 1;
-		} else {
-			while (r < end && (isalnum((unsigned char)*r) || *r == '-' ||
-			    *r == '.' || *r == '_')) {
-				if (*r == '.')
-					dots++;
-				r++;
-			}
-			while (r > p + 1 && (r[-1] == '.' || r[-1] == '-'))
-				r--, dots -= r[0] == '.';
-		}
-		if (l == p || r == p + 1 || dots == 0 || l[0] == '.' ||
-		    (size_t)(r - l) >= BP_ADDR_MAX || p[1] == '.')
-			continue;
-		memcpy(out, l, r - l);
-		out[r - l] = '\0';
-		bounce_parse_lcase(out + (p - l));
-		*at = l;
-		*after = r;
-		return 0;
-	}
-	return -1;
-}
-
 /* bounce_parse_notrcpt_add: remember that addr (any form) is not a failed recipient. */
 static void
 bounce_parse_notrcpt_add(struct bp_ctx *c, const char *addr)
 {
-	char	 a[BP_ADDR_MAX];
+	char	 a[BOUNCE_TEXT_ADDR_MAX];
 	const char *at, *after;
 
-	if (addr == NULL || bounce_parse_addr(addr, addr + strlen(addr), a, &at,
+	if (addr == NULL || bounce_text_addr(addr, addr + strlen(addr), a, &at,
 	    &after) == -1)
 		return;
 	bounce_parse_lcase(a);
@@ -322,10 +258,10 @@ bounce_parse_notrcpt_add(struct bp_ctx *c, const char *addr)
 static void
 bounce_parse_origto_add(struct bp_ctx *c, const char *v)
 {
-	char	 a[BP_ADDR_MAX];
+	char	 a[BOUNCE_TEXT_ADDR_MAX];
 	const char *at, *after, *end = v + strlen(v);
 
-	while (c->norigto < BP_RCPT_MAX && bounce_parse_addr(v, end, a, &at, &after) == 0) {
+	while (c->norigto < BP_RCPT_MAX && bounce_text_addr(v, end, a, &at, &after) == 0) {
 		c->origto = xreallocarray(c->origto, c->norigto + 1, sizeof(char *));
 		c->origto[c->norigto++] = xstrdup(a);
 		v = after;
@@ -350,7 +286,7 @@ bounce_parse_notrcpt_list(struct bp_ctx *c, InternetAddressList *l)
 static int
 bounce_parse_is_notrcpt(struct bp_ctx *c, const char *addr)
 {
-	char	 a[BP_ADDR_MAX];
+	char	 a[BOUNCE_TEXT_ADDR_MAX];
 	const char *at;
 
 	snprintf(a, sizeof(a), "%s", addr);
@@ -786,7 +722,22 @@ bounce_parse_bare(const char *line, const char *at, const char *after)
 static void
 bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
 {
-	char	 a[BP_ADDR_MAX];
+	char	 a[BOUNCE_TEXT_ADDR_MAX];
+	char	**known;
+	size_t	 nknown;
+
+	/* A known MTA's format says where its recipients are. */
+	GString *g = g_string_new(NULL);
+	for (size_t i = 0; i < c->cut; i++) {
+		g_string_append_len(g, c->lines[i].s, c->lines[i].len);
+		g_string_append_c(g, '\n');
+	}
+	bounce_text_rcpts(g->str, g->len, &known, &nknown);
+	g_string_free(g, TRUE);
+	for (size_t i = 0; i < nknown; i++)
+		if (!bounce_parse_is_notrcpt(c, known[i]))
+			bounce_parse_rcpt_add(r, known[i]);
+	bounce_text_rcpts_free(known, nknown);
 
 	for (int pass = 0; pass < 2 && r->nrcpts == 0; pass++) {
 		for (size_t i = 0; i < c->cut; i++) {
@@ -799,7 +750,7 @@ bounce_parse_text_rcpts(struct bp_ctx *c, struct bounce_report *r)
 			line[n] = '\0';
 			s = line;
 			end = line + n;
-			while (s < end && bounce_parse_addr(s, end, a, &at, &after) == 0) {
+			while (s < end && bounce_text_addr(s, end, a, &at, &after) == 0) {
 				s = after;
 				if (pass == 0 && bounce_parse_line_skip(line, at)) {
 					/* "contact <x>" once: x is never the recipient. */
@@ -1013,7 +964,7 @@ bounce_parse_is_robot(GMimeMessage *m, const char *subject)
 		"challenge-response", "is awaiting your confirmation", "authentication required",
 		"spam arrest", "boxbe", "confirm that you",
 	};
-	char	 a[BP_ADDR_MAX];
+	char	 a[BOUNCE_TEXT_ADDR_MAX];
 	const char *from = bounce_parse_header(m, "From"), *at, *after;
 
 	for (size_t i = 0; i < nitems(cr_headers); i++)
@@ -1021,7 +972,7 @@ bounce_parse_is_robot(GMimeMessage *m, const char *subject)
 			return BOUNCE_AUTOREPLY;
 	if (bounce_parse_has_any(subject, cr_subjects, nitems(cr_subjects)))
 		return BOUNCE_AUTOREPLY;
-	if (bounce_parse_addr(from, from + strlen(from), a, &at, &after) == 0) {
+	if (bounce_text_addr(from, from + strlen(from), a, &at, &after) == 0) {
 		size_t n = strcspn(a, "@");
 		a[n] = '\0';
 		bounce_parse_lcase(a);
@@ -1084,7 +1035,7 @@ bounce_parse_classify(struct bounce_report *r)
 		else if (strcmp(a, "delayed") == 0)
 			delayed++;
 		else if (strcmp(a, "delivered") == 0 || strcmp(a, "relayed") == 0 ||
-		    strcmp(a, "expanded") == 0 || (a[0] == '\0' && st[0] == '2'))
+		    strcmp(a, "expanded") == 0 || st[0] == '2')
 			delivered++;
 		else
 			failed++;
@@ -1210,9 +1161,9 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 		goto done;
 
 	if (out->nrcpts == 0 && *xfailed != '\0') {
-		char a[BP_ADDR_MAX];
+		char a[BOUNCE_TEXT_ADDR_MAX];
 		const char *s = xfailed, *end = s + strlen(s), *at, *after;
-		while (bounce_parse_addr(s, end, a, &at, &after) == 0) {
+		while (bounce_text_addr(s, end, a, &at, &after) == 0) {
 			bounce_parse_rcpt_add(out, a);
 			s = after;
 		}
@@ -1233,14 +1184,6 @@ bounce_parse(const char *buf, size_t len, struct bounce_report *out)
 	}
 	if (out->nrcpts == 0)
 		bounce_parse_text_rcpts(&c, out);
-	if (out->nrcpts == 0) {
-		const char *xo = bounce_parse_header(m, "X-Original-To");
-		char a[BP_ADDR_MAX];
-		const char *at, *after;
-		if (bounce_parse_addr(xo, xo + strlen(xo), a, &at, &after) == 0 &&
-		    !bounce_parse_is_notrcpt(&c, a))
-			bounce_parse_rcpt_add(out, a);
-	}
 	int delayed = bounce_parse_has_lines(&c, 0, c.cut, bp_delay_phrases,
 	    nitems(bp_delay_phrases));
 	/* Last resort: whom the quoted original was addressed to (Verizon, old

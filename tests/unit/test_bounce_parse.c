@@ -319,6 +319,45 @@ static const char challenge[] =
 	"Your message to bob@example.net will not be delivered until you confirm\n"
 	"that you are a person: reply to this message.\n";
 
+/* Postfix with no report: X-Original-To is where the notice went (us), the failed
+ * recipient is the quoted original's To. */
+static const char postfix_noreport[] =
+	"X-Original-To: bounces@sender.example.com\n"
+	"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+	"To: sender@example.com\n"
+	"Subject: Undelivered Mail Returned to Sender\n"
+	"\n"
+	"This is the mail system at host mx.example.net.\n"
+	"\n"
+	"                   The mail system\n"
+	"\n"
+	"\t--- Delivery report unavailable ---\n"
+	"\n"
+	"--- Original message follows ---\n"
+	"\n"
+	"Return-Path: <sender@example.com>\n"
+	"From: <sender@example.com>\n"
+	"To: lost@example.fr\n"
+	"Message-Id: <pf-9@example.com>\n"
+	"\n"
+	"hi\n";
+
+/* "Action: deliverable" (sendmail -bv) with 2.1.5: not a failure. */
+static const char deliverable[] =
+	"From: MAILER-DAEMON@mx.example.net\n"
+	"Subject: Return receipt\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+	"\n"
+	"--B\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Final-Recipient: rfc822; fine@example.jp\n"
+	"Action: deliverable\n"
+	"Status: 2.1.5\n"
+	"Diagnostic-Code: smtp; 250 2.1.5 Ok\n"
+	"\n"
+	"--B--\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -369,6 +408,10 @@ static const struct parse_case {
 		  "mailbox_disabled" } } },
 	{ "vacation", vacation, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "arf", arf, 0, BOUNCE_FEEDBACK, "spam-4@example.com", { { NULL } } },
+	{ "postfix without report", postfix_noreport, 0, BOUNCE_FAILURE, "pf-9@example.com", {
+		{ "lost@example.fr", "5.0.0", BOUNCE_SOFT, 0, "", 1, "unknown" } } },
+	{ "deliverable", deliverable, 0, BOUNCE_DELIVERED, NULL, {
+		{ "fine@example.jp", "2.1.5", BOUNCE_KIND_NONE, 0, "Ok", 0, "unknown" } } },
 	{ "list server reply", list_reply, 0, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "challenge-response", challenge, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
