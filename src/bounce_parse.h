@@ -90,7 +90,7 @@ void	bounce_parse_init(void);
  * "From " line is skipped) into *out, which it initialises first: the caller needs no
  * prior setup but must call bounce_report_clear(out) afterwards, whatever the result.
  * Recipients are listed for failures and delays (and delivered reports), never for
- * auto-replies or feedback reports. Returns 0; -1 only when len is 0 or buf is not a
+ * auto-replies, list-server replies, challenge-response requests or feedback reports. Returns 0; -1 only when len is 0 or buf is not a
  * message GMime can read (out then says BOUNCE_NONE). Never prints.
  */
 int	bounce_parse(const char *buf, size_t len, struct bounce_report *out);
@@ -100,13 +100,12 @@ void	bounce_report_clear(struct bounce_report *r);
 
 /*
  * bounce_parse_kind: classify one failed recipient from its RFC 3463 status ("5.1.1",
- * may be "" or NULL) and the diagnostic text (may be NULL). A 2.x.x status gives
- * BOUNCE_KIND_NONE, 4.x.x always BOUNCE_SOFT (a temporary failure never suppresses),
- * 5.1.7/5.1.8 (the sender's address refused) BOUNCE_SOFT. Otherwise the first phrase
- * of an ordered table found in the text decides (sender trouble, full, spam, rate,
- * policy: soft; user unknown, no such domain, moved: hard); with none, the status
- * decides: BOUNCE_HARD for 5.1.0/1/2/3/6/10, 5.2.1, 5.3.2, 5.4.4, else BOUNCE_SOFT.
- * bounce_parse may further soften a "user unknown" refused after DATA (a filter).
+ * may be "" or NULL) and the diagnostic text (may be NULL): bounce_status_kind, that
+ * is the kind of its reason (bounce_status_reason) for a permanent failure,
+ * BOUNCE_SOFT for a 4.x.x status (a temporary failure never suppresses),
+ * BOUNCE_KIND_NONE for 2.x.x. bounce_parse may further soften a recipient: a "user
+ * unknown" refused after DATA is a filter's (reason spam_or_content), and a delayed
+ * one is not permanent.
  */
 enum bounce_kind bounce_parse_kind(const char *status, const char *diagnostic);
 

@@ -296,6 +296,15 @@ bounce_status_reason_name(enum bounce_reason r)
 	return (unsigned)r < nitems(bp_reasons) ? bp_reasons[r].name : "unknown";
 }
 
+enum bounce_reason
+bounce_status_reason_by_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < nitems(bp_reasons); i++)
+		if (strcmp(name, bp_reasons[i].name) == 0)
+			return (enum bounce_reason)i;
+	return BOUNCE_REASON_UNKNOWN;
+}
+
 enum bounce_kind
 bounce_status_reason_kind(enum bounce_reason r, int permanent)
 {

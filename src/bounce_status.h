@@ -40,6 +40,9 @@ enum bounce_reason bounce_status_reason(const char *status, const char *diagnost
 /* bounce_status_reason_name: "user_unknown", "mailbox_full"...; "unknown" if out of range. */
 const char	*bounce_status_reason_name(enum bounce_reason);
 
+/* bounce_status_reason_by_name: the reason named name (NULL: none), or UNKNOWN. */
+enum bounce_reason bounce_status_reason_by_name(const char *name);
+
 /*
  * bounce_status_reason_kind: should a failure for reason r suppress the address?
  * BOUNCE_HARD for a permanent failure whose reason says the address is gone

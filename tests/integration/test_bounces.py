@@ -250,6 +250,8 @@ def test_bounces_matched_classified_suppressed(bounce_relay, provider, dovecot):
     assert (h["kind"], h["status"], h["queue_id"], h["message_id"], h["account"]) == \
         ("hard", "5.1.1", sent[dead][0], sent[dead][1], "main"), h
     assert "User Unknown" in h["diagnostic"], h
+    assert (h["permanent"], h["reason"], s["permanent"], s["reason"]) == \
+        (True, "user_unknown", True, "mailbox_full"), (h, s)
     assert (s["kind"], s["status"], s["queue_id"], s["message_id"]) == \
         ("soft", "5.2.2", sent[full][0], sent[full][1]), s
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", h["time"]), h

@@ -170,7 +170,8 @@ main(void)
 	struct bounce_rcpt st = { .recipient = (char *)"store-1@mx.example.org",
 	    .kind = BOUNCE_HARD, .action = (char *)"failed", .diagnostic = (char *)"",
 	    .original_recipient = (char *)"Orig@Example.org",
-	    .final_recipient = (char *)"store-1@mx.example.org" };
+	    .final_recipient = (char *)"store-1@mx.example.org",
+	    .reason = BOUNCE_REASON_USER_UNKNOWN, .permanent = 1 };
 	snprintf(st.status, sizeof(st.status), "5.1.1");
 	struct bounce_report str = { .type = BOUNCE_FAILURE, .message_id = (char *)"m4@relay.test",
 	    .rcpts = &st, .nrcpts = 1 };
@@ -178,6 +179,8 @@ main(void)
 	CHECK(file_has("bounces", "\"recipient\":\"orig@example.org\"") == 1 &&
 	    file_has("bounces", "\"queue_id\":\"AAAA000000000004\"") == 1,
 	    "the address we sent to, matched");
+	CHECK(file_has("bounces", "\"permanent\":true,\"reason\":\"user_unknown\"") == 1,
+	    "permanent and reason recorded");
 	CHECK(bounce_store_suppressed(b, "orig@example.org", why, sizeof(why)) == 1,
 	    "sent-to address suppressed");
 	/* Not failures: a delayed recipient, a delivered one, a non-address. */
