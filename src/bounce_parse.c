@@ -141,6 +141,7 @@ static const char *const bp_delay_phrases[] = {
 	"will continue to try", "will keep trying", "still trying",
 	"not yet been delivered", "delivery is delayed", "still being retried",
 	"delivery has been delayed", "no need to resend", "not need to resend",
+	"will retry", "will try again", "attempts will continue", "still undelivered",
 };
 
 /* Subject words of auto-replies (lower case, matched at the start). */

@@ -152,6 +152,7 @@ static const struct bp_rule {
 	/* Exim gave up after retrying: it says so with the last temporary error. */
 	W("retry timeout exceeded", EXPIRED, "4.4.7"),
 	W("failing for a long time", EXPIRED, "4.4.7"),
+	W("connection refused", NETWORK_ERROR, "4.4.1"),
 	W("timeout", EXPIRED, NULL), W("timed out", EXPIRED, NULL),
 	W("expired", EXPIRED, NULL), W("too long", EXPIRED, NULL),
 #undef R

@@ -214,6 +214,16 @@ static const char gmail_delay[] =
 	"\n"
 	"Message will be retried for 2 more day(s)\n";
 
+/* A text notice that says it will retry: a delay, not permanent. */
+static const char will_retry[] =
+	"From: MAILER-DAEMON@mx.example.net\n"
+	"To: sender@example.com\n"
+	"Subject: Delivery delayed\n"
+	"\n"
+	"Your message to w@example.org could not be delivered yet:\n"
+	"connection refused by mx.example.org.\n"
+	"The mail system will retry for 4 more days.\n";
+
 /* Exchange / Outlook.com: the notice is HTML only, the reply in "Remote Server returned". */
 static const char exchange_html[] =
 	"From: postmaster@outlook.example\n"
@@ -399,6 +409,8 @@ static const struct parse_case {
 		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user", 1, "spam_or_content" } } },
 	{ "gmail delay", gmail_delay, 0, BOUNCE_DELAY, NULL, {
 		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried", 0, "unknown" } } },
+	{ "will retry", will_retry, 0, BOUNCE_DELAY, NULL, {
+		{ "w@example.org", "4.4.1", BOUNCE_SOFT, 0, "refused", 0, "network_error" } } },
 	{ "exchange html", exchange_html, 0, BOUNCE_FAILURE, "ex-6@outlook.example", {
 		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound", 1, "user_unknown" } } },
 	{ "yandex dsn", yandex_dsn, 0, BOUNCE_FAILURE, "ya-7@yandex.ru", {
