@@ -82,6 +82,32 @@ static const struct bounce_text_format {
 	    "unable to deliver to:" }, BT_INLINE | BT_LEAD },
 };
 
+/* Markers (lower case) of the line after which a text bounce quotes the original. */
+static const char *const bounce_text_cut_markers[] = {
+	"copy of the message", "copy of your message", "original message follows",
+	"message headers follow", "original message headers",
+	"header of the original message", "headers of the original message",
+	"unsent message below", "returned mail follows", "original message is attached",
+	"content-type: message/rfc822", "content-type: text/rfc822-headers",
+	"the first part of the original message", "original message header",
+	"headers of your message", "message header follows",
+};
+
+/* Header names that start a quoted original in a text bounce. */
+static const char *const bounce_text_orig_headers[] = {
+	"received:", "return-path:", "dkim-signature:", "message-id:", "from:",
+	"date:", "subject:", "to:", "x-mailer:",
+};
+
+/*
+ * Of those, the ones a notice's own summary ("To:, Subject:, Sent:") lacks. MIME part
+ * headers (Content-Type...) start no original: a notice read raw has them too.
+ */
+static const char *const bounce_text_orig_strong[] = {
+	"received:", "return-path:", "dkim-signature:", "message-id:", "x-mailer:",
+	"from:",
+};
+
 /* Address types glued to an address with '=' (lower case). */
 static const char *const bounce_text_types[] = { "smtp=", "rfc822=", "x400=" };
 
@@ -142,12 +168,7 @@ bounce_text_addr(const char *s, const char *end, char *out, const char **at,
 	return -1;
 }
 
-/*
- * bounce_text_find: where phrase (lower case) is in s[0..len), any case, a space of
- * the phrase matching any run of white space (a template's line may wrap), or NULL.
- * *endp (if not NULL) is set past the match.
- */
-static const char *
+const char *
 bounce_text_find(const char *s, size_t len, const char *phrase, const char **endp)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -159,7 +180,7 @@ bounce_text_find(const char *s, size_t len, const char *phrase, const char **end
 				while (p < end && isspace((unsigned char)*p))
 					p++;
 				f++;
-			} else if (tolower((unsigned char)*p) == (unsigned char)*f)
+			} else if (tolower((unsigned char)*p) == tolower((unsigned char)*f))
 				p++, f++;
 			else
 				break;
@@ -171,6 +192,16 @@ bounce_text_find(const char *s, size_t len, const char *phrase, const char **end
 		}
 	}
 	return NULL;
+}
+
+/* bounce_text_has_any: does one of the phrases occur in s[0..len)? */
+static int
+bounce_text_has_any(const char *s, size_t len, const char *const *phrases, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (bounce_text_find(s, len, phrases[i], NULL) != NULL)
+			return 1;
+	return 0;
 }
 
 /* bounce_text_add: append a copy of a to the list unless it is there. */
@@ -273,6 +304,126 @@ bounce_text_rcpts_free(char **addrs, size_t n)
 	for (size_t i = 0; i < n; i++)
 		free(addrs[i]);
 	free(addrs);
+}
+
+/* bounce_text_looks_header: does line l look like "Name: value" of a message header? */
+static int
+bounce_text_looks_header(const struct bounce_text_line *l)
+{
+	size_t i = 0;
+
+	while (i < l->len && (isalnum((unsigned char)l->s[i]) || l->s[i] == '-'))
+		i++;
+	return i > 0 && i < l->len && l->s[i] == ':';
+}
+
+void
+bounce_text_notice_split(struct bounce_text_notice *c, const char *text)
+{
+	size_t cap = 0;
+
+	memset(c, 0, sizeof(*c));
+
+	c->textbuf = xstrdup(text);
+	for (char *p = c->textbuf; *p != '\0';) {
+		char *eol = strchr(p, '\n');
+		size_t n = eol ? (size_t)(eol - p) : strlen(p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (c->nlines == cap) {
+			cap = cap ? cap * 2 : 64;
+			c->lines = xreallocarray(c->lines, cap, sizeof(*c->lines));
+		}
+		c->lines[c->nlines].s = p;
+		c->lines[c->nlines].len = n;
+		c->nlines++;
+		if (eol == NULL)
+			break;
+		p = eol + 1;
+	}
+
+	c->cut = c->orig = c->nlines;
+	for (size_t i = 0; i < c->nlines; i++) {
+		const struct bounce_text_line *l = &c->lines[i];
+		char buf[160];
+		size_t n = l->len < sizeof(buf) - 1 ? l->len : sizeof(buf) - 1;
+
+		memcpy(buf, l->s, n);
+		buf[n] = '\0';
+		if (bounce_text_has_any(buf, n, bounce_text_cut_markers,
+		    nitems(bounce_text_cut_markers)) ||
+		    ((buf[0] == '-' || buf[0] == '=' || buf[0] == '*' || buf[0] == '_') &&
+		    strcasestr(buf, "original message") != NULL) ||
+		    strncasecmp(buf, "original message:", 17) == 0) {
+			c->cut = i;
+			c->orig = i + 1;
+			return;
+		}
+		/* A run of message headers starts a quoted original without a marker. */
+		int known = 0;
+		for (size_t k = 0; k < nitems(bounce_text_orig_headers); k++)
+			if (strncasecmp(buf, bounce_text_orig_headers[k], strlen(bounce_text_orig_headers[k])) == 0)
+				known = 1;
+		if (!known || i == 0)
+			continue;
+		int more = 0, strong = 0;
+		for (size_t j = i; j < c->nlines && j < i + 8; j++) {
+			const struct bounce_text_line *h = &c->lines[j];
+			if (h->len == 0)
+				break;
+			if (j > i && bounce_text_looks_header(h))
+				more++;
+			for (size_t k = 0; k < nitems(bounce_text_orig_strong); k++)
+				if (h->len >= strlen(bounce_text_orig_strong[k]) && strncasecmp(h->s,
+				    bounce_text_orig_strong[k], strlen(bounce_text_orig_strong[k])) == 0)
+					strong = 1;
+		}
+		if (!strong)
+			continue;
+		if (more >= 2) {
+			c->cut = c->orig = i;
+			return;
+		}
+	}
+}
+
+size_t
+bounce_text_notice_find(const struct bounce_text_notice *c, const char *addr, size_t from)
+{
+	size_t alen = strlen(addr);
+
+	for (size_t i = from; i < c->cut; i++) {
+		const struct bounce_text_line *l = &c->lines[i];
+		size_t k = 0;
+		while (k < l->len && (l->s[k] == ' ' || l->s[k] == '\t'))
+			k++;
+		if (l->len - k >= 3 && (strncasecmp(l->s + k, "to:", 3) == 0 ||
+		    strncasecmp(l->s + k, "cc:", 3) == 0))
+			continue;
+		if (bounce_text_find(l->s, l->len, addr, NULL) != NULL && alen > 0)
+			return i;
+	}
+	return c->cut;
+}
+
+int
+bounce_text_notice_has(const struct bounce_text_notice *c, size_t from, size_t end,
+    const char *const *phrases, size_t n)
+{
+	for (size_t i = from; i < end && i < c->nlines; i++)
+		for (size_t k = 0; k < n; k++)
+			if (bounce_text_find(c->lines[i].s, c->lines[i].len, phrases[k],
+			    NULL) != NULL)
+				return 1;
+	return 0;
+}
+
+void
+bounce_text_notice_free(struct bounce_text_notice *n)
+{
+	free(n->textbuf);
+	free(n->lines);
+	memset(n, 0, sizeof(*n));
 }
 
 size_t

@@ -37,6 +37,52 @@ const char *bounce_text_rcpts(const char *s, size_t len, char ***addrs, size_t *
 /* bounce_text_rcpts_free: free what bounce_text_rcpts returned; NULL is a no-op. */
 void	bounce_text_rcpts_free(char **addrs, size_t n);
 
+/*
+ * bounce_text_find: where phrase is in s[0..len), in any case, a space of the phrase
+ * matching any run of white space (a template's line may wrap), or NULL. *endp (if
+ * not NULL) is set past the match.
+ */
+const char *bounce_text_find(const char *s, size_t len, const char *phrase,
+	    const char **endp);
+
+/* A line of a notice: points into its bounce_text_notice's textbuf, no line end. */
+struct bounce_text_line {
+	const char	*s;
+	size_t		 len;
+};
+
+/* A notice's text in lines, and where the quoted original starts. */
+struct bounce_text_notice {
+	char		*textbuf;	/* the text, lines pointing into it */
+	struct bounce_text_line *lines;
+	size_t		 nlines;
+	size_t		 cut;		/* first line past the notice (marker or original) */
+	size_t		 orig;		/* first line of the quoted original */
+};
+
+/*
+ * bounce_text_notice_split: initialise *n with text (copied) cut into lines (LF or
+ * CRLF), and set n->cut at the first line past the human-readable notice: a marker
+ * line ("copy of your message", "--- Original message ---"...) or a run of quoted
+ * message headers (Received:, Message-ID:... with two more header lines). nlines
+ * when there is none. Free with bounce_text_notice_free.
+ */
+void	bounce_text_notice_split(struct bounce_text_notice *n, const char *text);
+
+/* bounce_text_notice_free: free what bounce_text_notice_split made; zero *n. */
+void	bounce_text_notice_free(struct bounce_text_notice *n);
+
+/*
+ * bounce_text_notice_find: the first line in [from, cut) that names addr (any case),
+ * or n->cut. Lines that only repeat the original's To:/Cc: (Exchange) are passed over.
+ */
+size_t	bounce_text_notice_find(const struct bounce_text_notice *n, const char *addr,
+	    size_t from);
+
+/* bounce_text_notice_has: does a line of [from, end) hold one of the n phrases? */
+int	bounce_text_notice_has(const struct bounce_text_notice *notice, size_t from,
+	    size_t end, const char *const *phrases, size_t n);
+
 /* bounce_text_format_count, bounce_text_format_name: the rows, for tests and docs. */
 size_t	bounce_text_format_count(void);
 const char *bounce_text_format_name(size_t i);

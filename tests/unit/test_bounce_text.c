@@ -230,10 +230,49 @@ test_addr(void)
 	}
 }
 
+/* The notice in lines: where the quoted original starts, where an address is named. */
+static const struct {
+	const char	*text;
+	size_t		 nlines, cut, orig;
+} split_cases[] = {
+	{ "a\r\nb\n\n------ This is a copy of your message ------\nFrom: x@y.z\n",
+	  5, 3, 4 },
+	{ "notice\n\nReceived: from x\nMessage-ID: <1@x>\nFrom: a@b.c\nTo: d@e.f\n\nhi",
+	  8, 2, 2 },
+	/* A summary of the original (To, Subject, Sent) does not start it. */
+	{ "Your message\n  To: a@b.c\n  Subject: hi\n  Sent: today\nfailed.", 5, 5, 5 },
+	{ "", 0, 0, 0 },
+};
+
+static void
+test_notice(void)
+{
+	for (size_t i = 0; i < sizeof(split_cases) / sizeof(split_cases[0]); i++) {
+		struct bounce_text_notice n;
+		bounce_text_notice_split(&n, split_cases[i].text);
+		CHECK(n.nlines == split_cases[i].nlines && n.cut == split_cases[i].cut &&
+		    n.orig == split_cases[i].orig, "split %zu: %zu lines, cut %zu, orig %zu",
+		    i, n.nlines, n.cut, n.orig);
+		bounce_text_notice_free(&n);
+	}
+	struct bounce_text_notice n;
+	bounce_text_notice_split(&n, "To: A@b.c\n<A@B.C>: gone\nb@b.c too\n"
+	    "--- Original message follows ---\nTo: x@b.c\n");
+	CHECK(bounce_text_notice_find(&n, "a@b.c", 0) == 1, "find skips To:, any case");
+	CHECK(bounce_text_notice_find(&n, "x@b.c", 0) == n.cut, "find stops at the cut");
+	static const char *const ph[] = { "too" };
+	CHECK(bounce_text_notice_has(&n, 0, n.cut, ph, 1) &&
+	    !bounce_text_notice_has(&n, 0, 2, ph, 1), "has");
+	bounce_text_notice_free(&n);
+	CHECK(bounce_text_find("could not\n  be delivered", 24, "not be delivered", NULL)
+	    != NULL, "a wrapped phrase is found");
+}
+
 int
 main(void)
 {
 	test_formats();
+	test_notice();
 	test_addr();
 	T_DONE();
 }
