@@ -918,6 +918,12 @@ bounce_parse_details(struct bp_ctx *c, struct bounce_report *out)
 		}
 		rc->permanent = bounce_status_permanent(rc->action, rc->status);
 		rc->reason = bounce_status_reason(rc->status, rc->diagnostic);
+		/* Failed with a temporary status: the condition lasted until the MTA
+		 * gave up retrying (RFC 3464 2.3.3, 3463 X.4.7). */
+		if (strcmp(rc->action, "failed") == 0 && rc->status[0] == '4' &&
+		    (rc->reason == BOUNCE_REASON_NETWORK_ERROR ||
+		    rc->reason == BOUNCE_REASON_UNKNOWN))
+			rc->reason = BOUNCE_REASON_EXPIRED;
 		/* "User unknown" after DATA: RCPT TO was accepted, so the address
 		 * exists and a filter refused the message (KDDI, DoCoMo do this). */
 		if (data && bounce_status_reason_kind(rc->reason, 1) == BOUNCE_HARD)

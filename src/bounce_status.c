@@ -149,6 +149,15 @@ static const struct bp_rule {
 	R("nosuchuser", USER_UNKNOWN), R("undeliverable address", USER_UNKNOWN),
 	R("нет такого", USER_UNKNOWN), R("не существует", USER_UNKNOWN),
 	R("не найден", USER_UNKNOWN),
+	/* The MTA gave up retrying (said with the last temporary error, if any). */
+	R("message expired", EXPIRED), R("in the queue too long", EXPIRED),
+	R("could not deliver for the last", EXPIRED),
+	W("giving up", EXPIRED, NULL),
+	W("did not accept our requests to connect", NETWORK_ERROR, NULL),
+	/* Refusals that name no cause but a rule: a policy, unless the status says more. */
+	W("access denied", POLICY, NULL), W("blocked", POLICY, NULL),
+	W("denied by policy", POLICY, NULL), W("policy reasons", POLICY, NULL),
+	W("not allowed", POLICY, NULL), W("after initial connection", POLICY, NULL),
 	/* Exim gave up after retrying: it says so with the last temporary error. */
 	W("retry timeout exceeded", EXPIRED, "4.4.7"),
 	W("failing for a long time", EXPIRED, "4.4.7"),

@@ -49,7 +49,7 @@ FLOORS = {
     "recipients exact": 99.0,
     "permanent agreement": 98.5,
     "status agreement": 98.5,
-    "reason agreement": 66.0,
+    "reason agreement": 70.0,
     "hard/soft agreement": 96.0,
     "non-bounces rejected": 100.0,
 }

@@ -368,6 +368,23 @@ static const char deliverable[] =
 	"\n"
 	"--B--\n";
 
+/* Action failed with a temporary status: retried until the MTA gave up. */
+static const char gave_up[] =
+	"From: MAILER-DAEMON@mx.example.net\n"
+	"Subject: Undelivered Mail Returned to Sender\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+	"\n"
+	"--B\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Final-Recipient: rfc822; away@example.org\n"
+	"Action: failed\n"
+	"Status: 4.4.1\n"
+	"Diagnostic-Code: X-Postfix; connect to mx.example.org[192.0.2.9]:25: Connection\n"
+	"    timed out\n"
+	"\n"
+	"--B--\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -424,6 +441,8 @@ static const struct parse_case {
 		{ "lost@example.fr", "5.0.0", BOUNCE_SOFT, 0, "", 1, "unknown" } } },
 	{ "deliverable", deliverable, 0, BOUNCE_DELIVERED, NULL, {
 		{ "fine@example.jp", "2.1.5", BOUNCE_KIND_NONE, 0, "Ok", 0, "unknown" } } },
+	{ "gave up", gave_up, 0, BOUNCE_FAILURE, NULL, {
+		{ "away@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out", 0, "expired" } } },
 	{ "list server reply", list_reply, 0, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "challenge-response", challenge, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
@@ -553,6 +572,12 @@ static const struct reason_case {
 	{ "delayed", "5.1.1", NULL, "user_unknown", 0, BOUNCE_SOFT },
 	{ "failed", "4.1.1", "450 4.1.1 User unknown", "user_unknown", 0, BOUNCE_SOFT },
 	{ "", "", NULL, "unknown", 0, BOUNCE_SOFT },
+	{ "failed", "5.4.7", "554 4.4.7 Message expired: unable to deliver", "expired", 1,
+	  BOUNCE_SOFT },
+	{ "failed", "5.0.0", "550 Access blocked", "policy", 1, BOUNCE_SOFT },
+	{ "failed", "5.1.1", "blocked: no such mailbox here", "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.1.1", "550 blocked", "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.0.0", "Giving up on 192.0.2.2.", "expired", 1, BOUNCE_SOFT },
 };
 
 static void
