@@ -368,15 +368,16 @@ static const char deliverable[] =
 	"\n"
 	"--B--\n";
 
+/* The top of a minimal RFC 3464 report, up to its delivery-status fields. */
+#define DSN_HEAD							\
+	"From: MAILER-DAEMON@mx.example.net\n"				\
+	"Subject: Undelivered Mail Returned to Sender\n"			\
+	"Content-Type: multipart/report; report-type=delivery-status; "	\
+	"boundary=\"B\"\n\n--B\nContent-Type: message/delivery-status\n\n"
+
 /* Action failed with a temporary status: retried until the MTA gave up. */
 static const char gave_up[] =
-	"From: MAILER-DAEMON@mx.example.net\n"
-	"Subject: Undelivered Mail Returned to Sender\n"
-	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
-	"\n"
-	"--B\n"
-	"Content-Type: message/delivery-status\n"
-	"\n"
+	DSN_HEAD
 	"Final-Recipient: rfc822; away@example.org\n"
 	"Action: failed\n"
 	"Status: 4.4.1\n"
@@ -618,13 +619,7 @@ static void
 test_original(void)
 {
 	static const char msg[] =
-		"From: MAILER-DAEMON@mx.example.net\n"
-		"Subject: Undelivered Mail Returned to Sender\n"
-		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
-		"\n"
-		"--B\n"
-		"Content-Type: message/delivery-status\n"
-		"\n"
+		DSN_HEAD
 		"Final-Recipient: rfc822; store-7@mx.example.net\n"
 		"Original-Recipient: rfc822; alias@example.org\n"
 		"Action: failed\n"
