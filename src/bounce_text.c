@@ -72,6 +72,15 @@ static const struct bounce_text_format {
 	{ "aol", { "the following addresses had delivery problems" },
 	    { "the following addresses had delivery problems" }, BT_LEAD },
 	{ "domino", { "was not delivered to:" }, { "was not delivered to:" }, BT_LEAD },
+	{ "groupwise", { "was undeliverable to the following" },
+	    { "was undeliverable to the following" }, BT_LEAD },
+	/* Kerio, Mercury, MDaemon and others: a list after a plain sentence. */
+	{ "recipient-list", { "could not be delivered to the following recipient",
+	    "could not be delivered to the following address",
+	    "undeliverable to the following recipient" },
+	    { "could not be delivered to the following recipient",
+	    "could not be delivered to the following address",
+	    "undeliverable to the following recipient" }, BT_LEAD },
 	/* Amazon SES's JSON notification (direct or through SNS, quotes escaped). */
 	{ "amazonses", { "\"bouncedrecipients\"", "\\\"bouncedrecipients\\\"" },
 	    { "bouncedrecipients" }, BT_INLINE },

@@ -2,8 +2,8 @@
  * bounce_text: the plain-text side of bounce parsing. Finds addresses in free text,
  * and knows the notice texts of the common MTAs as a table of formats (Postfix,
  * Sendmail, qmail, Exim, Exchange/Outlook, Gmail, Yahoo, AOL, Courier, OpenSMTPD,
- * Domino, "Intended recipient:" forms): how each is recognised and where it lists
- * its failed recipients. A new format is one row of that table. Pure: no I/O.
+ * Domino, GroupWise, Amazon SES, "Intended recipient:" forms): how each is
+ * recognised and where it lists its failed recipients. A new format is one row of that table. Pure: no I/O.
  */
 #ifndef RELAYD_BOUNCE_TEXT_H
 #define RELAYD_BOUNCE_TEXT_H

@@ -148,6 +148,16 @@ static const struct text_case {
 	  "because:\n\n"
 	  "  User d (d@example.net) not listed in Domino Directory\n",
 	  { "d@example.net" } },
+	{ "groupwise",
+	  "The message that you sent was undeliverable to the following:\n"
+	  "\tgw@example.org (user not found)\n\n"
+	  "Possible causes: the user does not exist.\n",
+	  { "gw@example.org" } },
+	{ "recipient-list",
+	  "Your message could not be delivered to the following recipients:\n\n"
+	  "  rl1@example.org  550 5.1.1 unknown user\n"
+	  "  rl2@example.org  552 5.2.2 mailbox full\n",
+	  { "rl1@example.org", "rl2@example.org" } },
 	{ "amazonses",
 	  "{\"notificationType\":\"Bounce\",\"bounce\":{\"bounceType\":\"Permanent\","
 	  "\"bouncedRecipients\":[{\"emailAddress\":\"ses@example.com\"}]},"
