@@ -137,6 +137,9 @@ relayctl_bounce_text(const char *path, const struct bounce_report *r)
 		if (rc->reply_code != 0)
 			printf(" reply=%d", rc->reply_code);
 		printf("\n");
+		if (strcmp(rc->final_recipient, rc->recipient) != 0 &&
+		    rc->final_recipient[0] != '\0')
+			printf("    final-recipient %s\n", rc->final_recipient);
 		if (rc->diagnostic[0] != '\0')
 			printf("    %s\n", rc->diagnostic);
 	}
