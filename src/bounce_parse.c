@@ -113,6 +113,10 @@ static const char *const bp_auto_subjects[] = {
 	"out of office", "out of the office", "vacation", "away", "abwesenheit",
 	"automatische antwort", "réponse automatique", "autosvar", "absence",
 	"автоответ", "auto response", "autoresponse",
+	/* Outlook's "Automatic reply:" in other languages. */
+	"respuesta automática", "risposta automatica", "resposta automática",
+	"automatisch antwoord", "automatisk svar", "automaattinen vastaus",
+	"automatyczna odpowiedź",
 };
 
 static int bp_initialised;

@@ -386,6 +386,14 @@ static const char gave_up[] =
 	"\n"
 	"--B--\n";
 
+/* An Outlook auto-reply in Spanish, without the RFC 3834 headers. */
+static const char autoreply_es[] =
+	"From: Ana <ana@example.es>\n"
+	"To: sender@example.com\n"
+	"Subject: =?UTF-8?Q?Respuesta_autom=C3=A1tica:_Pedido_1042?=\n"
+	"\n"
+	"Estoy fuera de la oficina hasta el lunes.\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -444,6 +452,7 @@ static const struct parse_case {
 		{ "fine@example.jp", "2.1.5", BOUNCE_KIND_NONE, 0, "Ok", 0, "unknown" } } },
 	{ "gave up", gave_up, 0, BOUNCE_FAILURE, NULL, {
 		{ "away@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out", 0, "expired" } } },
+	{ "autoreply es", autoreply_es, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "list server reply", list_reply, 0, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "challenge-response", challenge, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
