@@ -1,9 +1,11 @@
 /*
- * bounce_status: what the words of a bounce say. Finds SMTP reply codes and RFC 3463
- * enhanced status codes in free text, picks the most telling one, guesses a status
- * for a failure that gave none, and judges a failed recipient hard (the address is
- * gone) or soft (anything else) from its status and diagnostic, by one phrase table.
- * bounce_parse uses it on DSN fields and on text notices. Pure: no I/O.
+ * bounce_status: what the codes and words of a bounce say. Finds SMTP reply codes and
+ * RFC 3463 enhanced status codes in free text and picks the most telling one; gives a
+ * failed recipient its reason from the taxonomy (bp_reasons: the one table that also
+ * says which reasons suppress an address), from one phrase table and the status's
+ * subject.detail; guesses a status for a failure that gave none; and says whether a
+ * failure is permanent. bounce_parse uses it on DSN fields and on text notices,
+ * bounce_store and relayctl for the reason names. Pure: no I/O.
  */
 #include <ctype.h>
 #include <stdio.h>

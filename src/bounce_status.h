@@ -1,6 +1,7 @@
 /*
- * bounce_status: reply codes, enhanced status codes and what a bounce's words mean.
- * Used by bounce_parse; pure functions on buffers.
+ * bounce_status: reply codes, enhanced status codes and what a bounce's words mean:
+ * the reason taxonomy, permanent or temporary, hard or soft. Used by bounce_parse
+ * (and for the reason names by bounce_store and relayctl); pure functions on buffers.
  */
 #ifndef RELAYD_BOUNCE_STATUS_H
 #define RELAYD_BOUNCE_STATUS_H
