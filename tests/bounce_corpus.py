@@ -8,7 +8,9 @@ expected.tsv and prints:
 
   recipients exact   files whose set of recipients equals the labelled set
                      (rows with an empty reference recipient are left out: the
-                     reference could not tell);
+                     reference could not tell). Where a report gives both, we name
+                     the Original-Recipient and the reference the Final-Recipient:
+                     either of ours may match (counted on the final-recipient line);
   permanent          labelled rows whose recipient we found with the same
                      permanent/temporary answer as the class of the reference's
                      status (5.x.x permanent, 4.x.x temporary);
@@ -25,9 +27,9 @@ expected.tsv and prints:
                      not take as bounces.
 
 Rows listed in REFERENCE_WRONG are where we judge the reference wrong (the reason
-is given); they are reported, counted as misses in the figures above, and shown
-separately, with each figure also given without them. The floors apply to the
-figures without the judged rows. The last line says how many figures are below
+is given); they are reported and shown separately, and each figure is given without
+them (the floors apply there) and with them. The original Message-ID line is
+informative. The last line says how many figures are below
 their floor (it names no rows: a CI log reader takes "N passed, M failed" for a
 test runner's closing line). Exits non-zero when a figure falls below its floor.
 """
