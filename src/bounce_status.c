@@ -1,9 +1,11 @@
 /*
- * bounce_status: what the words of a bounce say. Finds SMTP reply codes and RFC 3463
- * enhanced status codes in free text, picks the most telling one, guesses a status
- * for a failure that gave none, and judges a failed recipient hard (the address is
- * gone) or soft (anything else) from its status and diagnostic, by one phrase table.
- * bounce_parse uses it on DSN fields and on text notices. Pure: no I/O.
+ * bounce_status: what the codes and words of a bounce say. Finds SMTP reply codes and
+ * RFC 3463 enhanced status codes in free text and picks the most telling one; gives a
+ * failed recipient its reason from the taxonomy (bp_reasons: the one table that also
+ * says which reasons suppress an address), from one phrase table and the status's
+ * subject.detail; guesses a status for a failure that gave none; and says whether a
+ * failure is permanent. bounce_parse uses it on DSN fields and on text notices,
+ * bounce_store and relayctl for the reason names. Pure: no I/O.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -15,124 +17,179 @@
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
 /*
- * What the remote's words say about the address, most specific first: the first
- * phrase (lower case, a substring) of this table found in the diagnostic decides.
- * Sender-side trouble comes first (a 5.1.8 "domain of sender does not exist" is not
- * the recipient's), then causes that are not the address's fault even when a
- * "user unknown" style phrase also appears (full, spam, rate), then "address gone",
- * and nothing else: words like "blocked" or "policy" need no rule, soft is what is left
- * when neither a phrase nor the status says the address is gone. Mail.ru and Yandex write Russian.
+ * The taxonomy: one row per reason, its name (JSON, logs), whether a permanent failure
+ * of that reason means the address is gone (hard: suppress it) and the RFC 3463
+ * subject.detail a notice without a code gets for it. The one table that says which
+ * reasons suppress an address.
+ */
+static const struct bp_reason {
+	const char		*name;
+	enum bounce_kind	 kind;
+	const char		*detail;
+} bp_reasons[] = {
+	[BOUNCE_REASON_UNKNOWN] = { "unknown", BOUNCE_SOFT, "0.0" },
+	[BOUNCE_REASON_USER_UNKNOWN] = { "user_unknown", BOUNCE_HARD, "1.1" },
+	[BOUNCE_REASON_MAILBOX_DISABLED] = { "mailbox_disabled", BOUNCE_HARD, "2.1" },
+	[BOUNCE_REASON_HAS_MOVED] = { "has_moved", BOUNCE_HARD, "1.6" },
+	[BOUNCE_REASON_HOST_UNKNOWN] = { "host_unknown", BOUNCE_HARD, "1.2" },
+	[BOUNCE_REASON_NOT_ACCEPT] = { "not_accept", BOUNCE_HARD, "3.2" },
+	[BOUNCE_REASON_MAILBOX_FULL] = { "mailbox_full", BOUNCE_SOFT, "2.2" },
+	[BOUNCE_REASON_TOO_LARGE] = { "too_large", BOUNCE_SOFT, "3.4" },
+	[BOUNCE_REASON_SPAM_OR_CONTENT] = { "spam_or_content", BOUNCE_SOFT, "7.1" },
+	[BOUNCE_REASON_POLICY] = { "policy", BOUNCE_SOFT, "7.1" },
+	[BOUNCE_REASON_RATE_LIMITED] = { "rate_limited", BOUNCE_SOFT, "7.1" },
+	[BOUNCE_REASON_RELAY_DENIED] = { "relay_denied", BOUNCE_SOFT, "7.1" },
+	[BOUNCE_REASON_SENDER_REJECTED] = { "sender_rejected", BOUNCE_SOFT, "1.8" },
+	[BOUNCE_REASON_EXPIRED] = { "expired", BOUNCE_SOFT, "4.7" },
+	[BOUNCE_REASON_NETWORK_ERROR] = { "network_error", BOUNCE_SOFT, "4.1" },
+	[BOUNCE_REASON_SYSTEM_ERROR] = { "system_error", BOUNCE_SOFT, "3.0" },
+};
+_Static_assert(sizeof(bp_reasons) / sizeof(bp_reasons[0]) == BOUNCE_REASON_NREASONS,
+    "bp_reasons");
+
+/*
+ * What the remote's words say, most specific first: the first phrase (lower case, a
+ * substring) of this table found in the diagnostic gives the reason. Sender-side
+ * trouble comes first (a 5.1.8 "domain of sender does not exist" is not the
+ * recipient's), then causes that are not the address's fault even when a "user
+ * unknown" style phrase also appears (full, spam, rate), then "address gone". Rows
+ * marked weak ("timed out", "expired") say less than an enhanced status code and are
+ * read only when the status says nothing more. A row's status, when set, is the one a
+ * notice without a code gets (else the reason's). Mail.ru and Yandex write Russian.
  */
 static const struct bp_rule {
 	const char		*phrase;
-	enum bounce_kind	 kind;
+	enum bounce_reason	 reason;
+	int			 weak;
+	const char		*status;
 } bp_rules[] = {
+#define R(p, r)		{ p, BOUNCE_REASON_##r, 0, NULL }
+#define W(p, r, st)	{ p, BOUNCE_REASON_##r, 1, st }
 	/* The sender or its host is refused, not the recipient. */
-	{ "sender address", BOUNCE_SOFT }, { "domain of sender", BOUNCE_SOFT },
-	{ "after mail from", BOUNCE_SOFT }, { "to mail from command", BOUNCE_SOFT },
-	{ "sender domain", BOUNCE_SOFT }, { "sender rejected", BOUNCE_SOFT },
-	{ "unknown sender", BOUNCE_SOFT },
-	/* Amazon SES's label for any refusal: what follows it decides. */
-	{ "unknown address error", BOUNCE_SOFT },
+	R("sender address", SENDER_REJECTED), R("domain of sender", SENDER_REJECTED),
+	R("after mail from", SENDER_REJECTED), R("to mail from command", SENDER_REJECTED),
+	R("sender domain", SENDER_REJECTED), R("sender rejected", SENDER_REJECTED),
+	R("unknown sender", SENDER_REJECTED),
+	/* Amazon SES's label for any refusal it relays: not the address's fault. */
+	R("unknown address error", POLICY),
 	/* Directory lookups that say "not listed" (Domino), Office 365's directory
 	 * edge blocking: the address is gone. */
-	{ "recipient address rejected: access denied", BOUNCE_HARD },
-	{ "not listed in", BOUNCE_HARD }, { "not listed on", BOUNCE_HARD },
+	R("recipient address rejected: access denied", USER_UNKNOWN),
+	R("not listed in", USER_UNKNOWN), R("not listed on", USER_UNKNOWN),
 	/* Full, too big, throttled, spam, reputation, authentication, DNS trouble. */
-	{ "mailbox full", BOUNCE_SOFT }, { "mailbox is full", BOUNCE_SOFT },
-	{ "mailbox has exceeded", BOUNCE_SOFT }, { "over quota", BOUNCE_SOFT },
-	{ "overquota", BOUNCE_SOFT }, { "quota exceeded", BOUNCE_SOFT },
-	{ "exceeded quota", BOUNCE_SOFT }, { "exceeds quota", BOUNCE_SOFT },
-	{ "quota exceed", BOUNCE_SOFT }, { "storage limit", BOUNCE_SOFT },
-	{ "insufficient storage", BOUNCE_SOFT }, { "out of storage", BOUNCE_SOFT },
-	{ "mailfolder is full", BOUNCE_SOFT }, { "mail box full", BOUNCE_SOFT },
-	{ "переполнен", BOUNCE_SOFT }, { "size limit", BOUNCE_SOFT },
-	{ "too large", BOUNCE_SOFT }, { "too big", BOUNCE_SOFT },
-	{ "exceeds the maximum", BOUNCE_SOFT }, { "message size", BOUNCE_SOFT },
-	{ "at a rate", BOUNCE_SOFT }, { "rate limit", BOUNCE_SOFT },
-	{ "ratelimit", BOUNCE_SOFT }, { "too many", BOUNCE_SOFT },
-	{ "throttl", BOUNCE_SOFT }, { "spam", BOUNCE_SOFT }, { "blacklist", BOUNCE_SOFT },
-	{ "blocklist", BOUNCE_SOFT }, { "block list", BOUNCE_SOFT },
-	{ "listed in", BOUNCE_SOFT }, { "listed at", BOUNCE_SOFT },
-	{ "reputation", BOUNCE_SOFT }, { "dmarc", BOUNCE_SOFT }, { "spf", BOUNCE_SOFT },
-	{ "dkim", BOUNCE_SOFT }, { "unauthenticated", BOUNCE_SOFT },
-	{ "authentication", BOUNCE_SOFT }, { "virus", BOUNCE_SOFT },
-	{ "malware", BOUNCE_SOFT }, { "recipient preferences", BOUNCE_SOFT },
-	{ "relay access", BOUNCE_SOFT }, { "relaying denied", BOUNCE_SOFT },
-	{ "relay not permitted", BOUNCE_SOFT }, { "not permitted to relay", BOUNCE_SOFT },
-	{ "host not found, try again", BOUNCE_SOFT },
-	{ "malformed or unexpected name server reply", BOUNCE_SOFT },
-	{ "greylist", BOUNCE_SOFT }, { "reverse dns", BOUNCE_SOFT },
-	{ "ptr record", BOUNCE_SOFT },
+	R("mailbox full", MAILBOX_FULL), R("mailbox is full", MAILBOX_FULL),
+	R("mailbox has exceeded", MAILBOX_FULL), R("over quota", MAILBOX_FULL),
+	R("overquota", MAILBOX_FULL), R("quota exceeded", MAILBOX_FULL),
+	R("exceeded quota", MAILBOX_FULL), R("exceeds quota", MAILBOX_FULL),
+	R("quota exceed", MAILBOX_FULL), R("storage limit", MAILBOX_FULL),
+	R("insufficient storage", MAILBOX_FULL), R("out of storage", MAILBOX_FULL),
+	R("mailfolder is full", MAILBOX_FULL), R("mail box full", MAILBOX_FULL),
+	R("mailbox size limit", MAILBOX_FULL), R("переполнен", MAILBOX_FULL),
+	R("size limit", TOO_LARGE), R("too large", TOO_LARGE), R("too big", TOO_LARGE),
+	R("exceeds the maximum", TOO_LARGE), R("message size", TOO_LARGE),
+	R("at a rate", RATE_LIMITED), R("rate limit", RATE_LIMITED),
+	R("ratelimit", RATE_LIMITED), R("too many", RATE_LIMITED),
+	R("throttl", RATE_LIMITED),
+	R("spam", SPAM_OR_CONTENT), R("virus", SPAM_OR_CONTENT),
+	R("malware", SPAM_OR_CONTENT), R("content rejected", SPAM_OR_CONTENT),
+	R("blacklist", POLICY), R("blocklist", POLICY), R("block list", POLICY),
+	R("listed in", POLICY), R("listed at", POLICY), R("reputation", POLICY),
+	R("dmarc", POLICY), R("spf", POLICY), R("dkim", POLICY),
+	R("unauthenticated", POLICY), R("authentication", POLICY),
+	R("recipient preferences", POLICY), R("greylist", POLICY),
+	R("reverse dns", POLICY), R("ptr record", POLICY),
+	R("relay access", RELAY_DENIED), R("relaying denied", RELAY_DENIED),
+	R("relay not permitted", RELAY_DENIED), R("not permitted to relay", RELAY_DENIED),
+	R("relaying not allowed", RELAY_DENIED), R("unable to relay", RELAY_DENIED),
+	R("host not found, try again", NETWORK_ERROR),
+	R("malformed or unexpected name server reply", NETWORK_ERROR),
+	/* The mailbox exists but takes no mail. */
+	R("account is disabled", MAILBOX_DISABLED),
+	R("account has been disabled", MAILBOX_DISABLED),
+	R("account disabled", MAILBOX_DISABLED), R("mailbox disabled", MAILBOX_DISABLED),
+	R("mailbox is disabled", MAILBOX_DISABLED),
+	R("account is inactive", MAILBOX_DISABLED),
+	R("account has been suspended", MAILBOX_DISABLED),
+	R("account is suspended", MAILBOX_DISABLED),
 	/* The address is gone: no such user, no such domain, moved. */
-	{ "user unknown", BOUNCE_HARD }, { "unknown user", BOUNCE_HARD },
-	{ "no such user", BOUNCE_HARD }, { "user not found", BOUNCE_HARD },
-	{ "user doesn't exist", BOUNCE_HARD }, { "user does not exist", BOUNCE_HARD },
-	{ "unknown recipient", BOUNCE_HARD }, { "recipient unknown", BOUNCE_HARD },
-	{ "recipient not found", BOUNCE_HARD }, { "recipientnotfound", BOUNCE_HARD },
-	{ "no such recipient", BOUNCE_HARD }, { "invalid recipient", BOUNCE_HARD },
-	{ "recipient is invalid", BOUNCE_HARD }, { "no such mailbox", BOUNCE_HARD },
-	{ "mailbox not found", BOUNCE_HARD }, { "mailbox does not exist", BOUNCE_HARD },
-	{ "mailbox doesn't exist", BOUNCE_HARD }, { "mailbox unavailable", BOUNCE_HARD },
-	{ "mailbox is unavailable", BOUNCE_HARD }, { "mailbox not available", BOUNCE_HARD },
-	{ "invalid mailbox", BOUNCE_HARD }, { "unknown mailbox", BOUNCE_HARD },
-	{ "no mailbox", BOUNCE_HARD }, { "not a valid mailbox", BOUNCE_HARD },
-	{ "address does not exist", BOUNCE_HARD }, { "address doesn't exist", BOUNCE_HARD },
-	{ "account does not exist", BOUNCE_HARD }, { "account doesn't exist", BOUNCE_HARD },
-	{ "does not exist", BOUNCE_HARD }, { "doesn't exist", BOUNCE_HARD },
-	{ "doesn't have a", BOUNCE_HARD }, { "does not have a", BOUNCE_HARD },
-	{ "couldn't be found", BOUNCE_HARD }, { "could not be found", BOUNCE_HARD },
-	{ "unknown address", BOUNCE_HARD }, { "address unknown", BOUNCE_HARD },
-	{ "addressee unknown", BOUNCE_HARD }, { "no such address", BOUNCE_HARD },
-	{ "bad address", BOUNCE_HARD }, { "invalid address", BOUNCE_HARD },
-	{ "unrouteable address", BOUNCE_HARD }, { "not our customer", BOUNCE_HARD },
-	{ "is not a valid user", BOUNCE_HARD }, { "not a known user", BOUNCE_HARD },
-	{ "user invalid", BOUNCE_HARD }, { "unknown local part", BOUNCE_HARD },
-	{ "unknown or illegal alias", BOUNCE_HARD }, { "no such person", BOUNCE_HARD },
-	{ "name is not recognized", BOUNCE_HARD }, { "delivery userid", BOUNCE_HARD },
-	{ "no such domain", BOUNCE_HARD }, { "host not found", BOUNCE_HARD },
-	{ "domain not found", BOUNCE_HARD }, { "host unknown", BOUNCE_HARD },
-	{ "unknown host", BOUNCE_HARD }, { "host or domain name not found", BOUNCE_HARD },
-	{ "name or service not known", BOUNCE_HARD }, { "domain does not exist", BOUNCE_HARD },
-	{ "unknown domain", BOUNCE_HARD }, { "domain name not found", BOUNCE_HARD },
-	{ "domain is not reachable", BOUNCE_HARD }, { "no mx record", BOUNCE_HARD },
-	{ "no mx found", BOUNCE_HARD }, { "no smtp service", BOUNCE_HARD },
-	{ "does not accept mail", BOUNCE_HARD },
-	{ "not accepting network messages", BOUNCE_HARD }, { "null mx", BOUNCE_HARD },
-	{ "has moved", BOUNCE_HARD }, { "resolver.adr", BOUNCE_HARD },
-	{ "nosuchuser", BOUNCE_HARD }, { "undeliverable address", BOUNCE_HARD },
-	{ "нет такого", BOUNCE_HARD }, { "не существует", BOUNCE_HARD },
-	{ "не найден", BOUNCE_HARD },
-};
-
-/* Enhanced status codes (class.subject) whose 5.x.x form means "address gone". */
-static const char *const bp_hard_status[] = {
-	"5.1.0", "5.1.1", "5.1.2", "5.1.3", "5.1.6", "5.1.10", "5.2.1", "5.3.2", "5.4.4",
-};
-
-/* Text-to-status guesses for notices that give a reply but no enhanced code. */
-static const struct bp_guess {
-	const char	*phrase;
-	const char	*status;
-} bp_guesses[] = {
-	{ "mailbox full", "5.2.2" }, { "mailbox is full", "5.2.2" },
-	{ "over quota", "5.2.2" }, { "quota exceeded", "5.2.2" },
-	{ "exceeds quota", "5.2.2" }, { "insufficient storage", "5.2.2" },
-	{ "too large", "5.3.4" }, { "too big", "5.3.4" },
-	{ "user unknown", "5.1.1" }, { "unknown user", "5.1.1" },
-	{ "no such user", "5.1.1" }, { "user not found", "5.1.1" },
-	{ "no mailbox", "5.1.1" }, { "no such mailbox", "5.1.1" },
-	{ "does not exist", "5.1.1" }, { "unknown recipient", "5.1.1" },
-	{ "recipient unknown", "5.1.1" }, { "invalid recipient", "5.1.1" },
-	{ "mailbox unavailable", "5.1.1" }, { "invalid mailbox", "5.1.1" },
-	{ "no such domain", "5.1.2" }, { "host not found", "5.1.2" },
-	{ "host or domain name not found", "5.1.2" }, { "unknown host", "5.1.2" },
-	{ "domain not found", "5.1.2" }, { "host unknown", "5.1.2" },
-	{ "unrouteable address", "5.1.2" },
+	R("user unknown", USER_UNKNOWN), R("unknown user", USER_UNKNOWN),
+	R("no such user", USER_UNKNOWN), R("user not found", USER_UNKNOWN),
+	R("user doesn't exist", USER_UNKNOWN), R("user does not exist", USER_UNKNOWN),
+	R("unknown recipient", USER_UNKNOWN), R("recipient unknown", USER_UNKNOWN),
+	R("recipient not found", USER_UNKNOWN), R("recipientnotfound", USER_UNKNOWN),
+	R("no such recipient", USER_UNKNOWN), R("invalid recipient", USER_UNKNOWN),
+	R("recipient is invalid", USER_UNKNOWN), R("no such mailbox", USER_UNKNOWN),
+	R("mailbox not found", USER_UNKNOWN), R("mailbox does not exist", USER_UNKNOWN),
+	R("mailbox doesn't exist", USER_UNKNOWN), R("mailbox unavailable", USER_UNKNOWN),
+	R("mailbox is unavailable", USER_UNKNOWN), R("mailbox not available", USER_UNKNOWN),
+	R("invalid mailbox", USER_UNKNOWN), R("unknown mailbox", USER_UNKNOWN),
+	R("no mailbox", USER_UNKNOWN), R("not a valid mailbox", USER_UNKNOWN),
+	R("no such domain", HOST_UNKNOWN), R("domain does not exist", HOST_UNKNOWN),
+	R("domain doesn't exist", HOST_UNKNOWN),
+	R("address does not exist", USER_UNKNOWN), R("address doesn't exist", USER_UNKNOWN),
+	R("account does not exist", USER_UNKNOWN), R("account doesn't exist", USER_UNKNOWN),
+	R("does not exist", USER_UNKNOWN), R("doesn't exist", USER_UNKNOWN),
+	R("doesn't have a", USER_UNKNOWN), R("does not have a", USER_UNKNOWN),
+	R("couldn't be found", USER_UNKNOWN), R("could not be found", USER_UNKNOWN),
+	R("unknown address", USER_UNKNOWN), R("address unknown", USER_UNKNOWN),
+	R("addressee unknown", USER_UNKNOWN), R("no such address", USER_UNKNOWN),
+	R("bad address", USER_UNKNOWN), R("invalid address", USER_UNKNOWN),
+	R("unrouteable address", HOST_UNKNOWN), R("not our customer", USER_UNKNOWN),
+	R("is not a valid user", USER_UNKNOWN), R("not a known user", USER_UNKNOWN),
+	R("user invalid", USER_UNKNOWN), R("unknown local part", USER_UNKNOWN),
+	R("unknown or illegal alias", USER_UNKNOWN), R("no such person", USER_UNKNOWN),
+	R("name is not recognized", USER_UNKNOWN), R("delivery userid", USER_UNKNOWN),
+	R("host not found", HOST_UNKNOWN), R("domain not found", HOST_UNKNOWN),
+	R("host unknown", HOST_UNKNOWN), R("unknown host", HOST_UNKNOWN),
+	R("host or domain name not found", HOST_UNKNOWN),
+	R("name or service not known", HOST_UNKNOWN), R("unknown domain", HOST_UNKNOWN),
+	R("domain name not found", HOST_UNKNOWN), R("domain is not reachable", HOST_UNKNOWN),
+	R("no mx record", HOST_UNKNOWN), R("no mx found", HOST_UNKNOWN),
+	R("no smtp service", NOT_ACCEPT), R("does not accept mail", NOT_ACCEPT),
+	R("not accepting network messages", NOT_ACCEPT), R("null mx", NOT_ACCEPT),
+	R("has moved", HAS_MOVED), R("resolver.adr", USER_UNKNOWN),
+	R("nosuchuser", USER_UNKNOWN), R("undeliverable address", USER_UNKNOWN),
+	R("нет такого", USER_UNKNOWN), R("не существует", USER_UNKNOWN),
+	R("не найден", USER_UNKNOWN),
+	/* The MTA gave up retrying (said with the last temporary error, if any). */
+	R("message expired", EXPIRED), R("in the queue too long", EXPIRED),
+	R("could not deliver for the last", EXPIRED),
+	W("giving up", EXPIRED, NULL),
+	W("did not accept our requests to connect", NETWORK_ERROR, NULL),
+	/* Refusals that name no cause but a rule: a policy, unless the status says more. */
+	W("access denied", POLICY, NULL), W("blocked", POLICY, NULL),
+	W("denied by policy", POLICY, NULL), W("policy reasons", POLICY, NULL),
+	W("not allowed", POLICY, NULL), W("after initial connection", POLICY, NULL),
 	/* Exim gave up after retrying: it says so with the last temporary error. */
-	{ "retry timeout exceeded", "4.4.7" }, { "failing for a long time", "4.4.7" },
-	{ "timeout", "5.4.7" }, { "timed out", "5.4.7" }, { "expired", "5.4.7" },
-	{ "too long", "5.4.7" },
+	W("retry timeout exceeded", EXPIRED, "4.4.7"),
+	W("failing for a long time", EXPIRED, "4.4.7"),
+	W("connection refused", NETWORK_ERROR, "4.4.1"),
+	W("timeout", EXPIRED, NULL), W("timed out", EXPIRED, NULL),
+	W("expired", EXPIRED, NULL), W("too long", EXPIRED, NULL),
+#undef R
+#undef W
+};
+
+/*
+ * What an enhanced status says when the words say nothing: "S.D" of "C.S.D" (or
+ * "S." for a whole subject) to its reason. X.0.0 and what is not here say nothing.
+ */
+static const struct bp_status_reason {
+	const char		*sd;
+	enum bounce_reason	 reason;
+} bp_status_reasons[] = {
+	{ "1.0", BOUNCE_REASON_USER_UNKNOWN }, { "1.1", BOUNCE_REASON_USER_UNKNOWN },
+	{ "1.3", BOUNCE_REASON_USER_UNKNOWN }, { "1.10", BOUNCE_REASON_USER_UNKNOWN },
+	{ "1.2", BOUNCE_REASON_HOST_UNKNOWN }, { "1.6", BOUNCE_REASON_HAS_MOVED },
+	{ "1.7", BOUNCE_REASON_SENDER_REJECTED }, { "1.8", BOUNCE_REASON_SENDER_REJECTED },
+	{ "2.1", BOUNCE_REASON_MAILBOX_DISABLED }, { "2.2", BOUNCE_REASON_MAILBOX_FULL },
+	{ "2.3", BOUNCE_REASON_TOO_LARGE }, { "2.4", BOUNCE_REASON_SYSTEM_ERROR },
+	{ "3.2", BOUNCE_REASON_NOT_ACCEPT }, { "3.4", BOUNCE_REASON_TOO_LARGE },
+	{ "3.", BOUNCE_REASON_SYSTEM_ERROR },
+	{ "4.4", BOUNCE_REASON_HOST_UNKNOWN }, { "4.7", BOUNCE_REASON_EXPIRED },
+	{ "4.6", BOUNCE_REASON_SYSTEM_ERROR }, { "4.", BOUNCE_REASON_NETWORK_ERROR },
+	{ "5.", BOUNCE_REASON_SYSTEM_ERROR }, { "6.", BOUNCE_REASON_SPAM_OR_CONTENT },
+	{ "7.", BOUNCE_REASON_POLICY },
 };
 
 /* SMTP reply codes we accept as such inside free text. */
@@ -245,50 +302,118 @@ bounce_status_best(const char *s, const char *end, char *out, int *reply)
 	return rp != 0 ? 1 : 0;
 }
 
+const char *
+bounce_status_reason_name(enum bounce_reason r)
+{
+	return (unsigned)r < nitems(bp_reasons) ? bp_reasons[r].name : "unknown";
+}
+
+enum bounce_reason
+bounce_status_reason_by_name(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < nitems(bp_reasons); i++)
+		if (strcmp(name, bp_reasons[i].name) == 0)
+			return (enum bounce_reason)i;
+	return BOUNCE_REASON_UNKNOWN;
+}
+
+enum bounce_kind
+bounce_status_reason_kind(enum bounce_reason r, int permanent)
+{
+	if (!permanent || (unsigned)r >= nitems(bp_reasons))
+		return BOUNCE_SOFT;
+	return bp_reasons[r].kind;
+}
+
+/* bounce_status_rule: the first rule of bp_rules (weak ones or not) in diag, or NULL. */
+static const struct bp_rule *
+bounce_status_rule(const char *diag, int weak)
+{
+	if (diag == NULL)
+		return NULL;
+	for (size_t i = 0; i < nitems(bp_rules); i++)
+		if (bp_rules[i].weak == weak && strcasestr(diag, bp_rules[i].phrase) != NULL)
+			return &bp_rules[i];
+	return NULL;
+}
+
+/* bounce_status_by_code: the reason an enhanced status alone gives, or UNKNOWN. */
+static enum bounce_reason
+bounce_status_by_code(const char *status)
+{
+	if (status == NULL || status[0] == '\0' || status[1] != '.')
+		return BOUNCE_REASON_UNKNOWN;
+	const char *sd = status + 2;
+	for (size_t i = 0; i < nitems(bp_status_reasons); i++) {
+		const char *k = bp_status_reasons[i].sd;
+		size_t n = strlen(k);
+		if (k[n - 1] == '.' ? strncmp(sd, k, n) == 0 : strcmp(sd, k) == 0)
+			return bp_status_reasons[i].reason;
+	}
+	return BOUNCE_REASON_UNKNOWN;
+}
+
+enum bounce_reason
+bounce_status_reason(const char *status, const char *diagnostic)
+{
+	enum bounce_reason r = bounce_status_by_code(status);
+	const struct bp_rule *rule;
+
+	/* X.1.7, X.1.8: the sender's address is refused, whatever else is said. */
+	if (r == BOUNCE_REASON_SENDER_REJECTED)
+		return r;
+	if ((rule = bounce_status_rule(diagnostic, 0)) != NULL)
+		return rule->reason;
+	if (r != BOUNCE_REASON_UNKNOWN)
+		return r;
+	if ((rule = bounce_status_rule(diagnostic, 1)) != NULL)
+		return rule->reason;
+	return BOUNCE_REASON_UNKNOWN;
+}
+
 enum bounce_kind
 bounce_status_kind(const char *status, const char *diagnostic)
 {
 	if (status != NULL && status[0] == '2')
 		return BOUNCE_KIND_NONE;
-	if (status != NULL && status[0] == '4')
-		return BOUNCE_SOFT;
-	/* X.1.7, X.1.8: the sender's address is refused, not the recipient's. */
-	if (status != NULL && (strcmp(status, "5.1.7") == 0 || strcmp(status, "5.1.8") == 0))
-		return BOUNCE_SOFT;
-	int hardstatus = 0;
-	if (status != NULL)
-		for (size_t i = 0; i < nitems(bp_hard_status); i++)
-			if (strcmp(status, bp_hard_status[i]) == 0)
-				hardstatus = 1;
-	if (diagnostic != NULL)
-		for (size_t i = 0; i < nitems(bp_rules); i++)
-			if (strcasestr(diagnostic, bp_rules[i].phrase) != NULL)
-				return bp_rules[i].kind;
-	/* Otherwise (blocked, policy, disabled...) only the status can say "gone". */
-	return hardstatus ? BOUNCE_HARD : BOUNCE_SOFT;
+	return bounce_status_reason_kind(bounce_status_reason(status, diagnostic),
+	    status == NULL || status[0] != '4');
+}
+
+int
+bounce_status_permanent(const char *action, const char *status)
+{
+	if (action != NULL && strcmp(action, "delayed") == 0)
+		return 0;
+	if (status != NULL && status[0] != '\0')
+		return status[0] == '5';
+	return action != NULL && strcmp(action, "failed") == 0;
 }
 
 /*
- * bounce_status_guess: an enhanced status for a failure that gave none, from its words;
- * the class is the reply code's, else 4 for a delay, else the table's.
+ * bounce_status_guess: an enhanced status for a failure that gave none, from its
+ * words: the reason's subject.detail (or the rule's own status); the class is the
+ * reply code's, else 4 for a delay, else the rule's (5 when it has none).
  */
 void
 bounce_status_guess(const char *diag, int reply, int temporary, char *out)
 {
-	for (size_t i = 0; i < nitems(bp_guesses); i++)
-		if (strcasestr(diag, bp_guesses[i].phrase) != NULL) {
-			snprintf(out, BOUNCE_STATUS_MAX, "%s", bp_guesses[i].status);
-			if (reply >= 400 && reply < 500)
-				out[0] = '4';
-			else if (reply >= 500)
-				out[0] = '5';
-			else if (temporary)
-				out[0] = '4';
-			return;
-		}
+	const struct bp_rule *rule = bounce_status_rule(diag, 0);
+
+	if (rule == NULL)
+		rule = bounce_status_rule(diag, 1);
 	if (reply >= 400 && reply < 500)
 		temporary = 1;
 	else if (reply >= 500)
 		temporary = 0;
-	snprintf(out, BOUNCE_STATUS_MAX, "%s", temporary ? "4.0.0" : "5.0.0");
+	if (rule == NULL) {
+		snprintf(out, BOUNCE_STATUS_MAX, "%s", temporary ? "4.0.0" : "5.0.0");
+		return;
+	}
+	if (rule->status != NULL)
+		snprintf(out, BOUNCE_STATUS_MAX, "%s", rule->status);
+	else
+		snprintf(out, BOUNCE_STATUS_MAX, "5.%s", bp_reasons[rule->reason].detail);
+	if (reply != 0 || temporary)
+		out[0] = temporary ? '4' : '5';
 }

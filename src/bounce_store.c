@@ -24,9 +24,14 @@
  * is free text); kept 180 days (pruned like sent):
  *   relayd-bounces 1
  *   {"time":1732300000,"key":"<digest of the notification>","recipient":"a@example.org",
- *    "kind":"hard","status":"5.1.1","diagnostic":"...","queue_id":"3F2A...",
- *    "message_id":"...","account":"main","matched":"message-id"}
- * queue_id and message_id are null when unknown; matched is how the sent mail was
+ *    "kind":"hard","status":"5.1.1","permanent":true,"reason":"user_unknown",
+ *    "diagnostic":"...","queue_id":"3F2A...","message_id":"...","account":"main",
+ *    "matched":"message-id"}
+ * (permanent and reason: see bounce_parse.h; a line written before they existed reads
+ * as permanent for a 5.x.x status, reason "unknown"). The recipient is the one of the
+ * report's addresses (its pick, Original-Recipient, Final-Recipient) that the sent
+ * file says was sent to, else the report's pick. queue_id and message_id are null
+ * when unknown; matched is how the sent mail was
  * found: "message-id" (Message-ID and recipient), "message-id-only" (the message, but
  * another recipient: a forward), "recipient" (no Message-ID quoted: the latest mail
  * to that recipient) or "none". (key, recipient) is unique: a notification read again
@@ -56,6 +61,7 @@
 #include <jansson.h>
 
 #include "bounce_parse.h"
+#include "bounce_status.h"
 #include "bounce_store.h"
 #include "bounce_store_file.h"
 #include "bounce_store_map.h"
@@ -91,6 +97,8 @@ struct bounce_rec {
 	const char	*matched;	/* static */
 	enum bounce_kind kind;
 	char		 status[BOUNCE_STATUS_MAX];
+	enum bounce_reason reason;
+	int		 permanent;
 };
 
 /* What is known about one address (lower-cased). */
@@ -582,6 +590,8 @@ bounce_store_rec_json(const struct bounce_rec *r, int file)
 	json_object_set_new(o, "recipient", jsonstr_new(r->recipient));
 	json_object_set_new(o, "kind", json_string(bounce_parse_kind_name(r->kind)));
 	json_object_set_new(o, "status", jsonstr_new(r->status));
+	json_object_set_new(o, "permanent", json_boolean(r->permanent));
+	json_object_set_new(o, "reason", json_string(bounce_status_reason_name(r->reason)));
 	json_object_set_new(o, "diagnostic", jsonstr_new(r->diagnostic));
 	json_object_set_new(o, "queue_id", jsonstr_new(r->queue_id));
 	json_object_set_new(o, "message_id", jsonstr_new(r->message_id));
@@ -622,6 +632,11 @@ bounce_store_load_rec(char *line, size_t len, void *arg)
 	r->kind = kind && strcmp(kind, "hard") == 0 ? BOUNCE_HARD : BOUNCE_SOFT;
 	status = json_string_value(json_object_get(o, "status"));
 	snprintf(r->status, sizeof(r->status), "%s", status ? status : "");
+	/* Records written before these fields: the status's class, no reason. */
+	json_t *perm = json_object_get(o, "permanent");
+	r->permanent = perm ? json_is_true(perm) : r->status[0] == '5';
+	r->reason = bounce_status_reason_by_name(json_string_value(json_object_get(o,
+	    "reason")));
 	r->diagnostic = bounce_store_jget(o, "diagnostic");
 	if (r->diagnostic == NULL)
 		r->diagnostic = xstrdup("");
@@ -697,6 +712,30 @@ bounce_store_match(struct bounce_store *b, const char *mid, const char *rcpt,
 	return s;
 }
 
+/*
+ * bounce_store_sent_to: of a report's addresses for one recipient (its pick, then
+ * Original-Recipient, then Final-Recipient), the first the sent log says we sent to
+ * (with that Message-ID when the report quotes one); else the report's pick.
+ */
+static const char *
+bounce_store_sent_to(struct bounce_store *b, const char *mid, const struct bounce_rcpt *rc)
+{
+	const char *cand[] = { rc->recipient, rc->original_recipient, rc->final_recipient };
+
+	for (size_t i = 0; i < sizeof(cand) / sizeof(cand[0]); i++) {
+		const char *how;
+		char *a;
+		if (cand[i] == NULL || *cand[i] == '\0')
+			continue;
+		a = bounce_store_lower(cand[i]);
+		const struct bounce_sent *s = bounce_store_match(b, mid, a, &how);
+		free(a);
+		if (s != NULL && strcmp(how, "message-id-only") != 0)
+			return cand[i];
+	}
+	return rc->recipient;
+}
+
 int
 bounce_store_report(struct bounce_store *b, const char *account, const char *key,
     const struct bounce_report *rep)
@@ -721,7 +760,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		r = xcalloc(1, sizeof(*r));
 		r->t = now;
 		r->key = xstrdup(key);
-		r->recipient = bounce_store_lower(rc->recipient);
+		r->recipient = bounce_store_lower(bounce_store_sent_to(b, mid, rc));
 		char *k = bounce_store_seen_key(r);
 		int dup = bounce_store_map_get(&b->seen, k) != NULL;
 		free(k);
@@ -733,6 +772,8 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		}
 		r->kind = rc->kind;
 		snprintf(r->status, sizeof(r->status), "%s", rc->status);
+		r->reason = rc->reason;
+		r->permanent = rc->permanent;
 		r->diagnostic = xstrdup(rc->diagnostic);
 		r->account = xstrdup(account);
 		s = bounce_store_match(b, mid, r->recipient, &how);
@@ -754,14 +795,15 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 		}
 		if (s != NULL)
 			log_info("%s: to=<%s> account=%s status=bounced kind=%s dsn=%s "
-			    "message-id=<%s> matched=%s (%s)", s->qid, r->recipient, account,
-			    bounce_parse_kind_name(r->kind), r->status[0] ? r->status : "-",
-			    r->message_id, how, r->diagnostic);
+			    "reason=%s message-id=<%s> matched=%s (%s)", s->qid, r->recipient,
+			    account, bounce_parse_kind_name(r->kind), r->status[0] ? r->status :
+			    "-", bounce_status_reason_name(r->reason), r->message_id, how,
+			    r->diagnostic);
 		else
 			log_info("bounce: to=<%s> account=%s status=bounced kind=%s dsn=%s "
-			    "message-id=<%s> matched=none (%s)", r->recipient, account,
+			    "reason=%s message-id=<%s> matched=none (%s)", r->recipient, account,
 			    bounce_parse_kind_name(r->kind), r->status[0] ? r->status : "-",
-			    mid ? mid : "", r->diagnostic);
+			    bounce_status_reason_name(r->reason), mid ? mid : "", r->diagnostic);
 		bounce_store_keep_rec(b, r);
 		bounce_store_apply(b, r);
 		n++;

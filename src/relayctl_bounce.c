@@ -8,7 +8,11 @@
  * With --json, one JSON object per file and line:
  *   {"file":"x.eml","is_bounce":true,"type":"failure","message_id":"...",
  *    "recipients":[{"recipient":"a@example.org","status":"5.1.1","kind":"hard",
- *                   "action":"failed","reply_code":550,"diagnostic":"..."}]}
+ *                   "action":"failed","reply_code":550,"diagnostic":"...",
+ *                   "permanent":true,"reason":"user_unknown",
+ *                   "original_recipient":"a@example.org","final_recipient":null}]}
+ * (original_recipient and final_recipient: the report's RFC 3464 fields, null when
+ * it has none; reason: bounce_status.c's taxonomy).
  * An unreadable file gets {"file":...,"error":"..."} (or a line on stderr without
  * --json) and makes the exit code 66; the other files are still parsed.
  */
@@ -20,6 +24,7 @@
 #include <jansson.h>
 
 #include "bounce_parse.h"
+#include "bounce_status.h"
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
@@ -85,6 +90,13 @@ relayctl_bounce_json(const char *path, const struct bounce_report *r)
 		json_object_set_new(j, "reply_code", rc->reply_code ?
 		    json_integer(rc->reply_code) : json_null());
 		json_object_set_new(j, "diagnostic", jsonstr_new(rc->diagnostic));
+		json_object_set_new(j, "permanent", json_boolean(rc->permanent));
+		json_object_set_new(j, "reason",
+		    json_string(bounce_status_reason_name(rc->reason)));
+		json_object_set_new(j, "original_recipient", rc->original_recipient[0] ?
+		    jsonstr_new(rc->original_recipient) : json_null());
+		json_object_set_new(j, "final_recipient", rc->final_recipient[0] ?
+		    jsonstr_new(rc->final_recipient) : json_null());
 		json_array_append_new(rcpts, j);
 	}
 	json_object_set_new(o, "recipients", rcpts);
@@ -120,12 +132,12 @@ relayctl_bounce_text(const char *path, const struct bounce_report *r)
 	}
 	for (size_t i = 0; i < r->nrcpts; i++) {
 		const struct bounce_rcpt *rc = &r->rcpts[i];
-
 		fputs("  recipient ", stdout);
 		jsonstr_fputs(rc->recipient, stdout);
 		fputs(": ", stdout);
 		jsonstr_fputs(rc->status[0] ? rc->status : "-", stdout);
-		printf(" %s", bounce_parse_kind_name(rc->kind));
+		printf(" %s %s %s", rc->permanent ? "permanent" : "temporary",
+		    bounce_status_reason_name(rc->reason), bounce_parse_kind_name(rc->kind));
 		if (rc->action[0] != '\0') {
 			fputs(" action=", stdout);
 			jsonstr_fputs(rc->action, stdout);
@@ -133,6 +145,12 @@ relayctl_bounce_text(const char *path, const struct bounce_report *r)
 		if (rc->reply_code != 0)
 			printf(" reply=%d", rc->reply_code);
 		printf("\n");
+		if (strcmp(rc->final_recipient, rc->recipient) != 0 &&
+		    rc->final_recipient[0] != '\0') {
+			fputs("    final-recipient ", stdout);
+			jsonstr_fputs(rc->final_recipient, stdout);
+			fputs("\n", stdout);
+		}
 		if (rc->diagnostic[0] != '\0') {
 			fputs("    ", stdout);
 			jsonstr_fputs(rc->diagnostic, stdout);

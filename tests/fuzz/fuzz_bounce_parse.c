@@ -4,12 +4,11 @@
  * self-consistent: only failures, delays and delivered reports list recipients,
  * every string is set, a status is empty or "C.S.D" with C in 2/4/5, a kind agrees
  * with bounce_parse_kind on the same status and diagnostic unless the DATA-phase
- * rule made it soft. bounce_parse_kind is fed the input as a diagnostic as well.
+ * rule or a delay made it soft, permanent only with a 5.x.x status (or none), the
+ * reason in range. bounce_parse_kind is fed the input as a diagnostic as well.
+ * Built and run by `make fuzz` (seeds in tests/fuzz/seeds/bounce_parse):
  *
- *   clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
- *       $(pkg-config --cflags gmime-3.0) tests/fuzz/fuzz_bounce_parse.c \
- *       src/bounce_parse.c src/xmalloc.c $(pkg-config --libs gmime-3.0) -o fuzz_bounce
- *   ./fuzz_bounce -max_len=16384 tests/fuzz/seeds/bounce_parse
+ *   ./build/fuzz/fuzz_bounce_parse -max_len=16384 tests/fuzz/seeds/bounce_parse
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -60,6 +59,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc->kind != k && !(k == BOUNCE_HARD && rc->kind == BOUNCE_SOFT))
 			abort();
 		if (rc->reply_code != 0 && (rc->reply_code < 200 || rc->reply_code > 599))
+			abort();
+		/* permanent: a 5.x.x status (or none, and failed), never delayed. */
+		if (rc->permanent && (strcmp(rc->action, "delayed") == 0 ||
+		    (rc->status[0] != '5' && rc->status[0] != '\0')))
+			abort();
+		if (rc->original_recipient == NULL || rc->final_recipient == NULL ||
+		    (unsigned)rc->reason >= BOUNCE_REASON_NREASONS)
 			abort();
 	}
 	bounce_report_clear(&r);

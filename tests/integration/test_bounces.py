@@ -9,11 +9,12 @@ import email.policy
 import json
 import re
 import smtplib
+import subprocess
 import time
 
 import pytest
 
-from conftest import USER, wait_until
+from conftest import RELAYCTL, USER, wait_until
 from dovecot import Dovecot
 
 APP_FROM = "crm@app.example"
@@ -250,6 +251,8 @@ def test_bounces_matched_classified_suppressed(bounce_relay, provider, dovecot):
     assert (h["kind"], h["status"], h["queue_id"], h["message_id"], h["account"]) == \
         ("hard", "5.1.1", sent[dead][0], sent[dead][1], "main"), h
     assert "User Unknown" in h["diagnostic"], h
+    assert (h["permanent"], h["reason"], s["permanent"], s["reason"]) == \
+        (True, "user_unknown", True, "mailbox_full"), (h, s)
     assert (s["kind"], s["status"], s["queue_id"], s["message_id"]) == \
         ("soft", "5.2.2", sent[full][0], sent[full][1]), s
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", h["time"]), h
@@ -447,3 +450,39 @@ def test_queued_mail_to_suppressed_address_fails(make_relay, provider):
                    % (m.group(1), re.escape(addr)), since=mark)
     relay.wait_queue(0)
     assert all(addr not in r.rcpt_tos for r in provider.wait_for(0))
+
+
+@pytest.mark.deadline(30)
+def test_bounce_parse_json_fields(tmp_path):
+    """relayctl bounce-parse --json (offline) gives each recipient the address as sent
+    (Original-Recipient), the report's own fields, permanent and reason; a
+    challenge-response request is no bounce."""
+    dsn = tmp_path / "dsn.eml"
+    dsn.write_text(
+        "From: MAILER-DAEMON@mx.example.net\n"
+        "Subject: Undeliverable: Order 1042\n"
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n"
+        "--B\nContent-Type: message/delivery-status\n\n"
+        "Reporting-MTA: dns; mx.example.net\n\n"
+        "Original-Recipient: rfc822;smtp=Buyer@example.org (as sent)\n"
+        "Final-Recipient: rfc822; <store-42@mbx.internal.example>\n"
+        "Action: failed\nStatus: 5.2.2\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full\n\n"
+        "Original-Recipient: rfc822;late@example.org\n"
+        "Final-Recipient: rfc822;late@example.org\n"
+        "Action: delayed\nStatus: 4.4.1\n\n--B--\n")
+    cr = tmp_path / "cr.eml"
+    cr.write_text("From: Bob <bob@example.net>\nSubject: Please confirm your message\n\n"
+                  "Your message to bob@example.net will not be delivered until you confirm.\n")
+    p = subprocess.run([str(RELAYCTL), "bounce-parse", "--json", str(dsn), str(cr)],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, p.stderr
+    d, c = [json.loads(line) for line in p.stdout.splitlines()]
+    assert (d["is_bounce"], d["type"]) == (True, "failure"), d
+    full, late = d["recipients"]
+    assert (full["recipient"], full["original_recipient"], full["final_recipient"]) == \
+        ("Buyer@example.org", "Buyer@example.org", "store-42@mbx.internal.example"), full
+    assert (full["status"], full["permanent"], full["reason"], full["kind"]) == \
+        ("5.2.2", True, "mailbox_full", "soft"), full
+    assert (late["action"], late["permanent"], late["reason"], late["kind"]) == \
+        ("delayed", False, "network_error", "soft"), late
+    assert (c["is_bounce"], c["type"], c["recipients"]) == (False, "autoreply", []), c

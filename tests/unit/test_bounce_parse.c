@@ -9,6 +9,7 @@
 
 #include "t.h"
 #include "bounce_parse.h"
+#include "bounce_status.h"
 
 static const char rfc3464_hard[] =
 	"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
@@ -213,6 +214,16 @@ static const char gmail_delay[] =
 	"\n"
 	"Message will be retried for 2 more day(s)\n";
 
+/* A text notice that says it will retry: a delay, not permanent. */
+static const char will_retry[] =
+	"From: MAILER-DAEMON@mx.example.net\n"
+	"To: sender@example.com\n"
+	"Subject: Delivery delayed\n"
+	"\n"
+	"Your message to w@example.org could not be delivered yet:\n"
+	"connection refused by mx.example.org.\n"
+	"The mail system will retry for 4 more days.\n";
+
 /* Exchange / Outlook.com: the notice is HTML only, the reply in "Remote Server returned". */
 static const char exchange_html[] =
 	"From: postmaster@outlook.example\n"
@@ -275,6 +286,114 @@ static const char yandex_dsn[] =
 	"\n"
 	"--Y--\n";
 
+/* Exchange: an address type glued on with '=', Final-Recipient an internal store name,
+ * a trailing comment. */
+static const char exchange_smtp_eq[] =
+	"From: postmaster@outlook.example\n"
+	"To: sender@example.com\n"
+	"Subject: Undeliverable: hello\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+	"\n"
+	"--B\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Reporting-MTA: dns; outlook.example\n"
+	"\n"
+	"Original-Recipient: rfc822;smtp=Sent.To@example.org (the one we sent to)\n"
+	"Final-Recipient: rfc822; <IMCEAEX-store-42@store.internal.example>\n"
+	"Action: failed\n"
+	"Status: 5.2.1\n"
+	"Diagnostic-Code: smtp;550 5.2.1 mailbox disabled\n"
+	"\n"
+	"--B--\n";
+
+/* A list server's reply to commands: it quotes "no such user", names addresses. */
+static const char list_reply[] =
+	"From: Majordomo@lists.example.org\n"
+	"To: sender@example.com\n"
+	"Subject: Majordomo results: unsubscribe\n"
+	"\n"
+	"--\n"
+	">>>> unsubscribe news bob@example.net\n"
+	"**** unsubscribe: no such user bob@example.net on list news\n"
+	">>>> who news\n"
+	"**** Command 'who' failed: permission denied\n";
+
+/* A challenge-response request: "not be delivered" until the sender confirms. */
+static const char challenge[] =
+	"From: Bob <bob@example.net>\n"
+	"To: sender@example.com\n"
+	"Subject: Please confirm your message\n"
+	"X-Boxbe-Challenge: yes\n"
+	"\n"
+	"Your message to bob@example.net will not be delivered until you confirm\n"
+	"that you are a person: reply to this message.\n";
+
+/* Postfix with no report: X-Original-To is where the notice went (us), the failed
+ * recipient is the quoted original's To. */
+static const char postfix_noreport[] =
+	"X-Original-To: bounces@sender.example.com\n"
+	"From: MAILER-DAEMON@mx.example.net (Mail Delivery System)\n"
+	"To: sender@example.com\n"
+	"Subject: Undelivered Mail Returned to Sender\n"
+	"\n"
+	"This is the mail system at host mx.example.net.\n"
+	"\n"
+	"                   The mail system\n"
+	"\n"
+	"\t--- Delivery report unavailable ---\n"
+	"\n"
+	"--- Original message follows ---\n"
+	"\n"
+	"Return-Path: <sender@example.com>\n"
+	"From: <sender@example.com>\n"
+	"To: lost@example.fr\n"
+	"Message-Id: <pf-9@example.com>\n"
+	"\n"
+	"hi\n";
+
+/* "Action: deliverable" (sendmail -bv) with 2.1.5: not a failure. */
+static const char deliverable[] =
+	"From: MAILER-DAEMON@mx.example.net\n"
+	"Subject: Return receipt\n"
+	"Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n"
+	"\n"
+	"--B\n"
+	"Content-Type: message/delivery-status\n"
+	"\n"
+	"Final-Recipient: rfc822; fine@example.jp\n"
+	"Action: deliverable\n"
+	"Status: 2.1.5\n"
+	"Diagnostic-Code: smtp; 250 2.1.5 Ok\n"
+	"\n"
+	"--B--\n";
+
+/* The top of a minimal RFC 3464 report, up to its delivery-status fields. */
+#define DSN_HEAD							\
+	"From: MAILER-DAEMON@mx.example.net\n"				\
+	"Subject: Undelivered Mail Returned to Sender\n"			\
+	"Content-Type: multipart/report; report-type=delivery-status; "	\
+	"boundary=\"B\"\n\n--B\nContent-Type: message/delivery-status\n\n"
+
+/* Action failed with a temporary status: retried until the MTA gave up. */
+static const char gave_up[] =
+	DSN_HEAD
+	"Final-Recipient: rfc822; away@example.org\n"
+	"Action: failed\n"
+	"Status: 4.4.1\n"
+	"Diagnostic-Code: X-Postfix; connect to mx.example.org[192.0.2.9]:25: Connection\n"
+	"    timed out\n"
+	"\n"
+	"--B--\n";
+
+/* An Outlook auto-reply in Spanish, without the RFC 3834 headers. */
+static const char autoreply_es[] =
+	"From: Ana <ana@example.es>\n"
+	"To: sender@example.com\n"
+	"Subject: =?UTF-8?Q?Respuesta_autom=C3=A1tica:_Pedido_1042?=\n"
+	"\n"
+	"Estoy fuera de la oficina hasta el lunes.\n";
+
 static const char not_a_bounce[] =
 	"From: friend@example.org\n"
 	"To: me@example.com\n"
@@ -288,6 +407,8 @@ struct want_rcpt {
 	enum bounce_kind kind;
 	int		 reply;
 	const char	*diag_has;
+	int		 permanent;
+	const char	*reason;
 };
 
 static const struct parse_case {
@@ -299,27 +420,41 @@ static const struct parse_case {
 	struct want_rcpt rcpts[3];
 } parse_cases[] = {
 	{ "rfc3464 hard", rfc3464_hard, 0, BOUNCE_FAILURE, "orig-1@example.com", {
-		{ "gone@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown" },
-		{ "full@example.org", "5.2.2", BOUNCE_SOFT, 552, "Mailbox full" } } },
+		{ "gone@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown", 1, "user_unknown" },
+		{ "full@example.org", "5.2.2", BOUNCE_SOFT, 552, "Mailbox full", 1, "mailbox_full" } } },
 	{ "rfc3464 delayed", rfc3464_delay, 0, BOUNCE_DELAY, "delay-2@example.com", {
-		{ "slow@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out" } } },
+		{ "slow@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out", 0, "network_error" } } },
 	{ "exim mail.ru", exim_mailru, 0, BOUNCE_FAILURE, "E1abc-0001@mail.ru", {
-		{ "ivan@example.ru", "5.1.1", BOUNCE_HARD, 550, "No such user" } } },
+		{ "ivan@example.ru", "5.1.1", BOUNCE_HARD, 550, "No such user", 1, "user_unknown" } } },
 	{ "qmail", qmail, 0, BOUNCE_FAILURE, "q-3@example.jp", {
-		{ "nobody@example.net", "5.1.1", BOUNCE_HARD, 0, "no mailbox here" },
-		{ "full@example.net", "5.2.2", BOUNCE_SOFT, 552, "quota" } } },
+		{ "nobody@example.net", "5.1.1", BOUNCE_HARD, 0, "no mailbox here", 1, "user_unknown" },
+		{ "full@example.net", "5.2.2", BOUNCE_SOFT, 552, "quota", 1, "mailbox_full" } } },
 	{ "sendmail text", sendmail_text, 0, BOUNCE_FAILURE, "sm-5@example.jp", {
-		{ "who@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown" } } },
+		{ "who@example.org", "5.1.1", BOUNCE_HARD, 550, "User unknown", 1, "user_unknown" } } },
 	{ "postfix after DATA", postfix_data, 0, BOUNCE_FAILURE, NULL, {
-		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user" } } },
+		{ "filtered@example.net", "5.1.1", BOUNCE_SOFT, 550, "Unknown user", 1, "spam_or_content" } } },
 	{ "gmail delay", gmail_delay, 0, BOUNCE_DELAY, NULL, {
-		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried" } } },
+		{ "late@example.jp", "4.0.0", BOUNCE_SOFT, 0, "retried", 0, "unknown" } } },
+	{ "will retry", will_retry, 0, BOUNCE_DELAY, NULL, {
+		{ "w@example.org", "4.4.1", BOUNCE_SOFT, 0, "refused", 0, "network_error" } } },
 	{ "exchange html", exchange_html, 0, BOUNCE_FAILURE, "ex-6@outlook.example", {
-		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound" } } },
+		{ "nobody@example.com", "5.1.10", BOUNCE_HARD, 550, "RecipientNotFound", 1, "user_unknown" } } },
 	{ "yandex dsn", yandex_dsn, 0, BOUNCE_FAILURE, "ya-7@yandex.ru", {
-		{ "full@example.ru", "5.2.2", BOUNCE_SOFT, 552, "size limit" } } },
+		{ "full@example.ru", "5.2.2", BOUNCE_SOFT, 552, "size limit", 1, "mailbox_full" } } },
+	{ "exchange type prefix", exchange_smtp_eq, 0, BOUNCE_FAILURE, NULL, {
+		{ "Sent.To@example.org", "5.2.1", BOUNCE_HARD, 550, "disabled", 1,
+		  "mailbox_disabled" } } },
 	{ "vacation", vacation, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "arf", arf, 0, BOUNCE_FEEDBACK, "spam-4@example.com", { { NULL } } },
+	{ "postfix without report", postfix_noreport, 0, BOUNCE_FAILURE, "pf-9@example.com", {
+		{ "lost@example.fr", "5.0.0", BOUNCE_SOFT, 0, "", 1, "unknown" } } },
+	{ "deliverable", deliverable, 0, BOUNCE_DELIVERED, NULL, {
+		{ "fine@example.jp", "2.1.5", BOUNCE_KIND_NONE, 0, "Ok", 0, "unknown" } } },
+	{ "gave up", gave_up, 0, BOUNCE_FAILURE, NULL, {
+		{ "away@example.org", "4.4.1", BOUNCE_SOFT, 0, "timed out", 0, "expired" } } },
+	{ "autoreply es", autoreply_es, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
+	{ "list server reply", list_reply, 0, BOUNCE_NONE, NULL, { { NULL } } },
+	{ "challenge-response", challenge, 0, BOUNCE_AUTOREPLY, NULL, { { NULL } } },
 	{ "plain mail", not_a_bounce, 0, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "empty", "", -1, BOUNCE_NONE, NULL, { { NULL } } },
 	{ "mbox line only", "From x\n", -1, BOUNCE_NONE, NULL, { { NULL } } },
@@ -354,6 +489,9 @@ test_parse(void)
 			    bounce_parse_kind_name(rc->kind));
 			CHECK(rc->reply_code == w->reply, "%s: %s reply %d", pc->name,
 			    w->recipient, rc->reply_code);
+			CHECK(rc->permanent == w->permanent, "%s: %s permanent %d", pc->name,
+			    w->recipient, rc->permanent);
+			CHECK_STR(bounce_status_reason_name(rc->reason), w->reason, pc->name);
 			CHECK(strcasestr(rc->diagnostic, w->diag_has) != NULL,
 			    "%s: diagnostic \"%s\" lacks \"%s\"", pc->name, rc->diagnostic,
 			    w->diag_has);
@@ -411,6 +549,105 @@ test_kind(void)
 	CHECK_STR(bounce_parse_kind_name(BOUNCE_HARD), "hard", "kind name");
 }
 
+/* The taxonomy: status and words -> reason, and whether it is permanent. */
+static const struct reason_case {
+	const char	*action, *status, *diag, *reason;
+	int		 permanent;
+	enum bounce_kind kind;
+} reason_cases[] = {
+	{ "failed", "5.1.1", NULL, "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.0.0", "550 5.0.0 <a@b.c>... User unknown", "user_unknown", 1,
+	  BOUNCE_HARD },
+	{ "failed", "5.2.2", "552 Mailbox full", "mailbox_full", 1, BOUNCE_SOFT },
+	{ "failed", "5.2.1", "account has been disabled", "mailbox_disabled", 1,
+	  BOUNCE_HARD },
+	{ "failed", "5.1.2", NULL, "host_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.1.6", NULL, "has_moved", 1, BOUNCE_HARD },
+	{ "failed", "5.3.2", NULL, "not_accept", 1, BOUNCE_HARD },
+	{ "failed", "5.7.1", "Message rejected as spam", "spam_or_content", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", "blocked using zen.spamhaus.example", "spam_or_content", 1,
+	  BOUNCE_SOFT },
+	{ "failed", "5.7.26", "DMARC policy", "policy", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", NULL, "policy", 1, BOUNCE_SOFT },
+	{ "failed", "4.7.0", "too many connections", "rate_limited", 0, BOUNCE_SOFT },
+	{ "failed", "5.3.4", NULL, "too_large", 1, BOUNCE_SOFT },
+	{ "failed", "5.7.1", "Relaying denied", "relay_denied", 1, BOUNCE_SOFT },
+	{ "failed", "5.1.8", "user unknown", "sender_rejected", 1, BOUNCE_SOFT },
+	{ "failed", "4.4.7", NULL, "expired", 0, BOUNCE_SOFT },
+	{ "failed", "5.0.0", "connection timed out", "expired", 1, BOUNCE_SOFT },
+	{ "failed", "4.4.1", NULL, "network_error", 0, BOUNCE_SOFT },
+	{ "failed", "5.3.0", NULL, "system_error", 1, BOUNCE_SOFT },
+	{ "failed", "5.0.0", NULL, "unknown", 1, BOUNCE_SOFT },
+	{ "failed", "", NULL, "unknown", 1, BOUNCE_SOFT },
+	{ "delayed", "5.1.1", NULL, "user_unknown", 0, BOUNCE_SOFT },
+	{ "failed", "4.1.1", "450 4.1.1 User unknown", "user_unknown", 0, BOUNCE_SOFT },
+	{ "", "", NULL, "unknown", 0, BOUNCE_SOFT },
+	{ "failed", "5.4.7", "554 4.4.7 Message expired: unable to deliver", "expired", 1,
+	  BOUNCE_SOFT },
+	{ "failed", "5.0.0", "550 Access blocked", "policy", 1, BOUNCE_SOFT },
+	{ "failed", "5.1.1", "blocked: no such mailbox here", "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.1.1", "550 blocked", "user_unknown", 1, BOUNCE_HARD },
+	{ "failed", "5.0.0", "Giving up on 192.0.2.2.", "expired", 1, BOUNCE_SOFT },
+};
+
+static void
+test_reason(void)
+{
+	for (size_t i = 0; i < sizeof(reason_cases) / sizeof(reason_cases[0]); i++) {
+		const struct reason_case *rc = &reason_cases[i];
+		enum bounce_reason r = bounce_status_reason(rc->status, rc->diag);
+		int perm = bounce_status_permanent(rc->action, rc->status);
+		CHECK_STR(bounce_status_reason_name(r), rc->reason, rc->status);
+		CHECK(perm == rc->permanent, "permanent(%s, %s) = %d", rc->action,
+		    rc->status, perm);
+		CHECK(bounce_status_reason_kind(r, perm) == rc->kind, "kind(%s, %s)",
+		    rc->status, rc->reason);
+	}
+	/* Every reason has a name, and the names are distinct. */
+	for (int a = 0; a < BOUNCE_REASON_NREASONS; a++)
+		for (int b = a + 1; b < BOUNCE_REASON_NREASONS; b++)
+			CHECK(strcmp(bounce_status_reason_name(a),
+			    bounce_status_reason_name(b)) != 0, "reason %d = %d", a, b);
+	CHECK_STR(bounce_status_reason_name(BOUNCE_REASON_NREASONS), "unknown", "range");
+
+	/* A status guessed from the words: the reason's detail, the reply's class. */
+	static const struct { const char *diag; int reply, temp; const char *st; } g[] = {
+		{ "mailbox full", 552, 0, "5.2.2" }, { "user unknown", 450, 0, "4.1.1" },
+		{ "retry timeout exceeded", 0, 0, "4.4.7" }, { "no idea", 0, 1, "4.0.0" },
+		{ "no idea", 554, 0, "5.0.0" }, { "message rejected as spam", 0, 0, "5.7.1" },
+	};
+	for (size_t i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+		char st[BOUNCE_STATUS_MAX];
+		bounce_status_guess(g[i].diag, g[i].reply, g[i].temp, st);
+		CHECK_STR(st, g[i].st, g[i].diag);
+	}
+}
+
+/* Original-Recipient (the address as sent) is named; both fields are kept. */
+static void
+test_original(void)
+{
+	static const char msg[] =
+		DSN_HEAD
+		"Final-Recipient: rfc822; store-7@mx.example.net\n"
+		"Original-Recipient: rfc822; alias@example.org\n"
+		"Action: failed\n"
+		"Status: 5.1.1\n"
+		"\n"
+		"--B--\n";
+	struct bounce_report r;
+
+	bounce_parse(msg, strlen(msg), &r);
+	CHECK(r.nrcpts == 1, "original: %zu recipients", r.nrcpts);
+	if (r.nrcpts == 1) {
+		struct bounce_rcpt *rc = &r.rcpts[0];
+		CHECK_STR(rc->recipient, "alias@example.org", "Original-Recipient first");
+		CHECK_STR(rc->original_recipient, "alias@example.org", "original kept");
+		CHECK_STR(rc->final_recipient, "store-7@mx.example.net", "final kept");
+	}
+	bounce_report_clear(&r);
+}
+
 /* Inputs found by fuzzing or that once misled the parser: must not crash or leak. */
 static const struct {
 	const char	*name;
@@ -465,6 +702,8 @@ main(void)
 	bounce_parse_init();
 	test_parse();
 	test_kind();
+	test_reason();
+	test_original();
 	test_odd();
 	T_DONE();
 }

@@ -164,6 +164,25 @@ main(void)
 	CHECK(report(b, "k5", "m3@relay.test", "alias@example.org", "5.2.1", BOUNCE_SOFT) == 1,
 	    "forwarded");
 	CHECK(file_has("bounces", "\"matched\":\"message-id-only\"") == 1, "forward matched");
+	/* A report naming an internal store name (its Final-Recipient) and the address
+	 * we sent to as its Original-Recipient: the address we sent to is recorded. */
+	sent(b, "AAAA000000000004", "<m4@relay.test>", "orig@example.org");
+	struct bounce_rcpt st = { .recipient = (char *)"store-1@mx.example.org",
+	    .kind = BOUNCE_HARD, .action = (char *)"failed", .diagnostic = (char *)"",
+	    .original_recipient = (char *)"Orig@Example.org",
+	    .final_recipient = (char *)"store-1@mx.example.org",
+	    .reason = BOUNCE_REASON_USER_UNKNOWN, .permanent = 1 };
+	snprintf(st.status, sizeof(st.status), "5.1.1");
+	struct bounce_report str = { .type = BOUNCE_FAILURE, .message_id = (char *)"m4@relay.test",
+	    .rcpts = &st, .nrcpts = 1 };
+	CHECK(bounce_store_report(b, "main", "k8", &str) == 1, "store name recorded");
+	CHECK(file_has("bounces", "\"recipient\":\"orig@example.org\"") == 1 &&
+	    file_has("bounces", "\"queue_id\":\"AAAA000000000004\"") == 1,
+	    "the address we sent to, matched");
+	CHECK(file_has("bounces", "\"permanent\":true,\"reason\":\"user_unknown\"") == 1,
+	    "permanent and reason recorded");
+	CHECK(bounce_store_suppressed(b, "orig@example.org", why, sizeof(why)) == 1,
+	    "sent-to address suppressed");
 	/* Not failures: a delayed recipient, a delivered one, a non-address. */
 	struct bounce_rcpt rcs[3] = {
 		{ .recipient = (char *)"late@example.org", .kind = BOUNCE_SOFT,
@@ -186,7 +205,7 @@ main(void)
 	CHECK(!bounce_store_suppressed(b, "list@example.org", why, sizeof(why)), "no others");
 	CHECK(report(b, "k1", "m1@relay.test", "dead@example.org", "5.1.1", BOUNCE_HARD) == 0,
 	    "k1 after restart");
-	CHECK(file_has("bounces", "\"key\":") == 5, "five records");
+	CHECK(file_has("bounces", "\"key\":") == 6, "six records");
 
 	/* A suppression lost to a crash between the two appends is made again. */
 	char path[256];
