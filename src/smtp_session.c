@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,12 @@
 
 #define SMTP_ERRORS_MAX		20	/* then 421 and close (a client gone wrong) */
 #define SMTP_DATA_CHUNK		(64 * 1024)
+/*
+ * Replies waiting for a client that does not read: above this, input is no longer
+ * read (nor commands run) until the output has drained, so a client pipelining
+ * without reading costs at most this much (OpenSMTPD's io layer does the same).
+ */
+#define SMTP_OUT_MAX		(16 * 1024)
 
 enum smtp_state {
 	SMTP_CMD,
@@ -80,6 +87,7 @@ struct smtp_session {
 	int			 errors;
 	int			 client_gone;	/* disconnected while the spool commits */
 	int			 tls_up;	/* after STARTTLS */
+	int			 out_paused;	/* reading stopped until the output drains */
 	int			 may_relay;	/* loopback, allow_networks, or AUTH done */
 	struct smtp_auth	*auth;		/* an AUTH exchange in progress or done */
 	char			*auth_user;	/* who authenticated, or NULL */
@@ -200,11 +208,16 @@ smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	struct smtp_server *srv = s->srv;
+
 	event_free(s->free_ev);
 	smtp_auth_free(s->auth);
 	free(s->auth_user);
 	free(s->helo);
 	free(s);
+	/* The last client gone: give what its buffers took back to the system. */
+	if (srv->nclients == 0)
+		malloc_trim(0);
 }
 
 /* smtp_session_tx_reset: forget the transaction (and any half-received message). */
@@ -275,8 +288,9 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /*
- * smtp_session_write_cb: the output drained: a session that said goodbye ends, and
- * one that said 220 to STARTTLS starts TLS.
+ * smtp_session_write_cb: the output drained: a session that said goodbye ends, one
+ * that said 220 to STARTTLS starts TLS, and one waiting for its client to read
+ * reads again.
  */
 static void
 smtp_session_write_cb(struct bufferevent *bev, void *arg)
@@ -287,6 +301,13 @@ smtp_session_write_cb(struct bufferevent *bev, void *arg)
 		smtp_session_close(s);
 	else if (s->state == SMTP_STARTTLS)
 		smtp_session_tls_start(s);
+	else if (s->out_paused) {
+		s->out_paused = 0;
+		if (s->state == SMTP_CMD || s->state == SMTP_AUTH) {
+			bufferevent_enable(s->bev, EV_READ);
+			smtp_session_process(s);
+		}
+	}
 }
 
 void
@@ -844,6 +865,12 @@ smtp_session_process(struct smtp_session *s)
 		}
 		if (s->state != SMTP_CMD && s->state != SMTP_AUTH)
 			return;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_OUT_MAX) {
+			/* The client does not read its replies: wait until it does. */
+			s->out_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		in = bufferevent_get_input(s->bev);	/* a new one after STARTTLS */
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
 			/* AUTH answers may be longer than commands (RFC 4954 4: 12288). */
