@@ -411,6 +411,13 @@ relayd_teardown(void)
 	/* A commit under way still answers its client (commits finish in the loop). */
 	while (relayd_queue != NULL && queue_busy(relayd_queue))
 		event_base_loop(relayd_base, EVLOOP_ONCE);
+	/* Let the last replies (a 250, then 421) reach their clients, for a moment. */
+	event_base_loopexit(relayd_base, &(struct timeval){ .tv_sec = 2 });
+	while (relayd_srv.nclients > 0) {
+		event_base_loop(relayd_base, EVLOOP_ONCE);
+		if (event_base_got_exit(relayd_base))
+			break;
+	}
 	smtp_session_close_all(&relayd_srv);
 	scheduler_free(relayd_sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */

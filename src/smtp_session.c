@@ -357,10 +357,8 @@ smtp_session_shutdown(struct smtp_server *srv)
 	srv->closing = 1;
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->state == SMTP_COMMIT) {
-			s->client_gone = 1;	/* the spool answers; then it ends */
-			continue;
-		}
+		if (s->state == SMTP_COMMIT)
+			continue;	/* the spool answers: 250 (or 4xx), then 421 */
 		if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
 			continue;	/* closes by itself once its last reply is out */
 		smtp_session_tx_reset(s);
@@ -774,6 +772,16 @@ smtp_session_committed(struct queue_msg *m, int ok, void *arg)
 	smtp_session_enter_state(s, SMTP_CMD);
 	if (s->client_gone) {
 		smtp_session_close(s);
+		return;
+	}
+	if (s->srv->closing) {
+		/*
+		 * Stopping: the client has its answer for the message, so it will not
+		 * send it again; the session ends with 421 once both are written.
+		 */
+		smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
+		    s->srv->cfg->hostname);
+		smtp_session_enter_state(s, SMTP_QUIT);
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);

@@ -39,8 +39,10 @@ void	smtp_session_accept(struct smtp_server *, int fd, const struct sockaddr *sa
 
 /*
  * smtp_session_shutdown: end every session: 421 to those between messages; a message
- * already being committed still is (and its session ends after). Call with the
- * listeners closed and the event loop still to run briefly.
+ * already being committed still is, its client gets the spool's answer (250 or 4xx)
+ * and then 421. Call with the listeners closed; then run the event loop until the
+ * queue is idle and srv->nclients is 0 (each session closes once its last reply is
+ * written), or a deadline passes.
  */
 void	smtp_session_shutdown(struct smtp_server *);
 

@@ -747,6 +747,50 @@ def test_injected_io_error_451_nothing_delivered(make_relay, provider, fault):
 
 
 @pytest.mark.deadline(90)
+def test_sigterm_during_slow_commit_answers_250_then_421(make_relay, provider):
+    """SIGTERM 0.5 s after the final dot while the group commit's sync takes 3 s: the commit
+    finishes, the client gets 250 and then 421 4.3.2 and the close (it would resend a
+    message it got no answer for, so a restart under load duplicated mail); relayd exits
+    0, and the message is delivered once after the restart."""
+    relay = make_relay(provider)
+    c = relay.raw(timeout=20)
+    st = None
+    try:
+        assert c.reply()[0] == 220
+        c.cmd("EHLO app.test")
+        assert c.cmd("MAIL FROM:<%s>" % APP_FROM)[0] == 250
+        assert c.cmd("RCPT TO:<%s>" % RCPT)[0] == 250
+        assert c.cmd("DATA")[0] == 354
+        st = Strace(relay.proc.pid, ["syncfs:delay_enter=3000000",
+                                     "fsync:delay_enter=3000000"], ["syncfs", "fsync"])
+        c.send(message(1) + b".\r\n")
+        time.sleep(0.5)
+        relay.expect_exit = True
+        relay.proc.send_signal(signal.SIGTERM)
+        code, lines = c.reply()
+        assert code == 250, "the message being committed at SIGTERM: %d %r\n%s" % (
+            code, lines, relay.log_tail())
+        code, lines = c.reply()
+        assert code == 421 and lines[0].startswith("4.3.2"), (code, lines)
+        assert c.closed(5), "not closed after the 421"
+    finally:
+        c.close()
+        if st is not None:
+            try:
+                st.proc.wait(20)         # strace ends with relayd
+            except subprocess.TimeoutExpired:
+                st.proc.kill()
+                st.proc.wait(5)
+    assert relay._reap(20) == 0, relay.log_tail()
+    assert not relay.log_lines(r"client left before 250")
+    relay.start()
+    assert seq_of(provider.wait_for(1)[0]) == 1
+    relay.wait_queue(0)
+    time.sleep(1.0)
+    assert [seq_of(m) for m in provider.messages] == [1]
+
+
+@pytest.mark.deadline(90)
 def test_injected_rename_error_still_durable(make_relay, provider):
     """EIO from renameat after the group commit: the message is already durable in
     incoming/, so 250 is right; it is delivered once, and after kill -9 recovery moves it
