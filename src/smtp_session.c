@@ -1,6 +1,13 @@
 /*
  * smtp_session: inbound ESMTP (RFC 5321) for local apps.
  *
+ * Connection slots: every session ends after max_session_time whatever it does; a
+ * non-loopback address has at most max_clients_per_address of them, and all such
+ * clients together leave a tenth of max_clients to loopback. Above 80 % of
+ * max_clients the server is under stress (Postfix's term): every timeout drops to
+ * SMTP_STRESS_TIMEOUT, and a connection that finds no free slot takes the one of the
+ * session idle longest (srv->sessions is kept in order of last input).
+ *
  * States: CMD (reading commands), DATA (reading the message), COMMIT (the message is
  * written and waits for the spool's group commit; input is paused), QUIT (the last
  * reply is being flushed), DEAD (freed from the event loop, never from its own
@@ -46,6 +53,10 @@
  * without reading costs at most this much (OpenSMTPD's io layer does the same).
  */
 #define SMTP_OUT_MAX		(16 * 1024)
+#define SMTP_STRESS_ON		80	/* % of max_clients: under stress above it */
+#define SMTP_STRESS_OFF		60	/* ... and no longer at or below this */
+#define SMTP_STRESS_TIMEOUT	10	/* seconds: every timeout, under stress */
+#define SMTP_EXPIRED		"Error: session time limit reached; closing"
 
 enum smtp_state {
 	SMTP_CMD,
@@ -81,6 +92,7 @@ struct smtp_session {
 	struct smtp_server	*srv;
 	struct bufferevent	*bev;
 	struct event		*free_ev;
+	struct event		*life_ev;	/* max_session_time */
 	enum smtp_state		 state;
 	char			 addr[INET6_ADDRSTRLEN];
 	char			*helo;		/* NULL until HELO/EHLO */
@@ -88,6 +100,8 @@ struct smtp_session {
 	int			 client_gone;	/* disconnected while the spool commits */
 	int			 tls_up;	/* after STARTTLS */
 	int			 out_paused;	/* reading stopped until the output drains */
+	int			 loopback;	/* from a loopback address */
+	int			 expired;	/* max_session_time passed while committing */
 	int			 may_relay;	/* loopback, allow_networks, or AUTH done */
 	struct smtp_auth	*auth;		/* an AUTH exchange in progress or done */
 	char			*auth_user;	/* who authenticated, or NULL */
@@ -150,6 +164,23 @@ static void smtp_session_read_cb(struct bufferevent *, void *);
 static void smtp_session_tls_start(struct smtp_session *);
 static void smtp_session_process(struct smtp_session *);
 
+/* smtp_session_set_timeouts: the state's timeout, shorter under stress. */
+static void
+smtp_session_set_timeouts(struct smtp_session *s)
+{
+	int t = smtp_timeouts[s->state];
+
+	if (s->bev == NULL)
+		return;
+	if (s->srv->stressed && t > SMTP_STRESS_TIMEOUT)
+		t = SMTP_STRESS_TIMEOUT;
+	if (t > 0)
+		bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = t },
+		    &(struct timeval){ .tv_sec = t });
+	else
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+}
+
 /* smtp_session_enter_state: the one place a session changes state. */
 static void
 smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
@@ -157,12 +188,31 @@ smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
 	log_debug("smtp: client=%s state %s -> %s", s->addr, smtp_state_names[s->state],
 	    smtp_state_names[st]);
 	s->state = st;
-	if (s->bev != NULL && smtp_timeouts[st] > 0) {
-		struct timeval tv = { .tv_sec = smtp_timeouts[st] };
+	smtp_session_set_timeouts(s);
+}
 
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
-	} else if (s->bev != NULL)
-		bufferevent_set_timeouts(s->bev, NULL, NULL);
+/*
+ * smtp_session_stress: enter or leave stress mode as the number of sessions
+ * crosses its marks; every session's timeout follows at once.
+ */
+static void
+smtp_session_stress(struct smtp_server *srv)
+{
+	long n = (long)srv->nclients * 100, max = srv->cfg->max_clients;
+	int on = srv->stressed ? n > max * SMTP_STRESS_OFF : n > max * SMTP_STRESS_ON;
+	struct smtp_session *s;
+
+	if (on == srv->stressed)
+		return;
+	srv->stressed = on;
+	if (on)
+		log_warn("smtp: %d of max_clients=%d sessions: under stress, timeouts are "
+		    "%d s and the longest idle session makes room", srv->nclients,
+		    srv->cfg->max_clients, SMTP_STRESS_TIMEOUT);
+	else
+		log_info("smtp: %d sessions: no longer under stress", srv->nclients);
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		smtp_session_set_timeouts(s);
 }
 
 /* smtp_session_vreply: queue one reply line (CRLF added). */
@@ -211,6 +261,7 @@ smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
 	struct smtp_server *srv = s->srv;
 
 	event_free(s->free_ev);
+	event_free(s->life_ev);
 	smtp_auth_free(s->auth);
 	free(s->auth_user);
 	free(s->helo);
@@ -251,10 +302,98 @@ smtp_session_close(struct smtp_session *s)
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
+	event_del(s->life_ev);
 	s->srv->nclients--;
+	if (!s->loopback)
+		s->srv->nremote--;
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	smtp_session_enter_state(s, SMTP_DEAD);
+	smtp_session_stress(s->srv);
 	event_active(s->free_ev, 0, 0);
+}
+
+/*
+ * smtp_session_drop: end the session with "421 code hostname why", closed once that
+ * is written; whatever transaction was open is forgotten.
+ */
+static void
+smtp_session_drop(struct smtp_session *s, const char *code, const char *why)
+{
+	smtp_session_tx_reset(s);
+	smtp_session_reply(s, "421 %s %s %s", code, s->srv->cfg->hostname, why);
+	smtp_session_enter_state(s, SMTP_QUIT);
+	bufferevent_enable(s->bev, EV_WRITE);	/* a timeout disabled it */
+}
+
+/* smtp_session_expire_cb: max_session_time has passed. */
+static void
+smtp_session_expire_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
+		return;
+	log_info("smtp: client=%s session time limit (%d s) reached in state %s", s->addr,
+	    s->srv->cfg->max_session_time, smtp_state_names[s->state]);
+	if (s->state == SMTP_COMMIT)
+		s->expired = 1;		/* its answer first, then 421 */
+	else
+		smtp_session_drop(s, "4.4.2", SMTP_EXPIRED);
+}
+
+/*
+ * smtp_session_evict: make room for a new client: the session idle longest (among
+ * the non-loopback ones only if remote) and not in the middle of a commit is told
+ * 421. Returns 0, or -1 when there is none.
+ */
+static int
+smtp_session_evict(struct smtp_server *srv, int remote)
+{
+	struct smtp_session *s;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry) {
+		if (remote && s->loopback)
+			continue;
+		if (s->state == SMTP_CMD || s->state == SMTP_AUTH || s->state == SMTP_DATA) {
+			log_info("smtp: client=%s closed in state %s: the longest idle "
+			    "session makes room for a new one", s->addr,
+			    smtp_state_names[s->state]);
+			smtp_session_drop(s, "4.7.0", "Too many connections; closing the idle "
+			    "session");
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * smtp_session_admit: may a client from addr have a session? NULL if so (perhaps after
+ * closing an idle one), else why not.
+ */
+static const char *
+smtp_session_admit(struct smtp_server *srv, const char *addr, int loopback)
+{
+	const struct config *cfg = srv->cfg;
+	struct smtp_session *s;
+	int same = 0;
+
+	if (srv->closing)
+		return "shutting down";
+	if (loopback)
+		return srv->nclients < cfg->max_clients || smtp_session_evict(srv, 0) == 0 ?
+		    NULL : "max_clients reached";
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (!s->loopback && strcmp(s->addr, addr) == 0)
+			same++;
+	if (same >= cfg->max_clients_per_address)
+		return "max_clients_per_address reached";
+	/* Local apps keep a tenth of the slots: remote clients cannot take them. */
+	int remote_max = cfg->max_clients - (cfg->max_clients >= 10 ? cfg->max_clients / 10 : 1);
+	if (remote_max < 1)
+		remote_max = 1;
+	if (srv->nremote < remote_max && srv->nclients < cfg->max_clients)
+		return NULL;
+	return smtp_session_evict(srv, 1) == 0 ? NULL : "max_clients reached";
 }
 
 static void
@@ -275,13 +414,9 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTP_QUIT) {
-		log_info("smtp: client=%s timeout in state %s", s->addr,
-		    smtp_state_names[s->state]);
-		smtp_session_tx_reset(s);
-		smtp_session_reply(s, "421 4.4.2 %s Error: timeout exceeded; closing",
-		    s->srv->cfg->hostname);
-		smtp_session_enter_state(s, SMTP_QUIT);
-		bufferevent_enable(bev, EV_WRITE);	/* a timeout disabled it */
+		log_info("smtp: client=%s timeout in state %s%s", s->addr,
+		    smtp_state_names[s->state], s->srv->stressed ? " (under stress)" : "");
+		smtp_session_drop(s, "4.4.2", "Error: timeout exceeded; closing");
 		return;
 	}
 	smtp_session_close(s);
@@ -314,37 +449,46 @@ void
 smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen)
 {
 	struct smtp_session *s;
+	char addr[INET6_ADDRSTRLEN];
+	const char *why;
+	int loopback = acl_is_loopback(sa);
 
-	if (srv->closing || srv->nclients >= srv->cfg->max_clients) {
+	if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	else
+		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	if ((why = smtp_session_admit(srv, addr, loopback)) != NULL) {
 		static const char busy[] = "421 4.7.0 Too many connections; try again later\r\n";
 
 		if (write(fd, busy, sizeof(busy) - 1) == -1) {
 			/* nothing more to tell a client we cannot serve */
 		}
 		close(fd);
-		log_warn("smtp: refused a connection: %s", srv->closing ? "shutting down" :
-		    "max_clients reached");
+		log_warn("smtp: refused a connection from %s: %s", addr, why);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
+	s->loopback = loopback;
+	memcpy(s->addr, addr, sizeof(s->addr));
 	srv->nclients++;
+	if (!loopback)
+		srv->nremote++;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
-	if (sa->sa_family == AF_INET6)
-		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    s->addr, sizeof(s->addr));
-	else
-		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    s->addr, sizeof(s->addr));
 	/* Local programs may send; others only from allow_networks or after AUTH. */
-	s->may_relay = acl_is_loopback(sa) || acl_match(srv->cfg->allow, srv->cfg->nallow, sa);
+	s->may_relay = loopback || acl_match(srv->cfg->allow, srv->cfg->nallow, sa);
 	s->free_ev = event_new(srv->base, -1, 0, smtp_session_free_cb, s);
+	s->life_ev = evtimer_new(srv->base, smtp_session_expire_cb, s);
+	evtimer_add(s->life_ev, &(struct timeval){ .tv_sec = srv->cfg->max_session_time });
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->state = SMTP_CMD;
 	smtp_session_enter_state(s, SMTP_CMD);
+	smtp_session_stress(srv);
 	log_debug("smtp: client=%s connected", s->addr);
 	smtp_session_reply(s, "220 %s ESMTP relayd", srv->cfg->hostname);
 }
@@ -361,10 +505,7 @@ smtp_session_shutdown(struct smtp_server *srv)
 			continue;	/* the spool answers: 250 (or 4xx), then 421 */
 		if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
 			continue;	/* closes by itself once its last reply is out */
-		smtp_session_tx_reset(s);
-		smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
-		    srv->cfg->hostname);
-		smtp_session_enter_state(s, SMTP_QUIT);	/* closed once that is written */
+		smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
 	}
 }
 
@@ -774,14 +915,15 @@ smtp_session_committed(struct queue_msg *m, int ok, void *arg)
 		smtp_session_close(s);
 		return;
 	}
-	if (s->srv->closing) {
+	if (s->srv->closing || s->expired) {
 		/*
-		 * Stopping: the client has its answer for the message, so it will not
-		 * send it again; the session ends with 421 once both are written.
+		 * Stopping (or out of time): the client has its answer for the message,
+		 * so it will not send it again; the session ends with 421 after it.
 		 */
-		smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
-		    s->srv->cfg->hostname);
-		smtp_session_enter_state(s, SMTP_QUIT);
+		if (s->expired)
+			smtp_session_drop(s, "4.4.2", SMTP_EXPIRED);
+		else
+			smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
 		return;
 	}
 	bufferevent_enable(s->bev, EV_READ);
@@ -905,6 +1047,11 @@ smtp_session_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	/* The most recently heard from goes last: the first is the longest idle. */
+	if (TAILQ_NEXT(s, entry) != NULL) {
+		TAILQ_REMOVE(&s->srv->sessions, s, entry);
+		TAILQ_INSERT_TAIL(&s->srv->sessions, s, entry);
+	}
 	if (s->state == SMTP_QUIT) {	/* said goodbye: ignore the rest */
 		evbuffer_drain(bufferevent_get_input(bev),
 		    evbuffer_get_length(bufferevent_get_input(bev)));

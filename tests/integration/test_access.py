@@ -10,10 +10,11 @@ import smtplib
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
-from conftest import free_port
+from conftest import RawSMTP, free_port
 
 LAN = "10.99.0.1"          # relayd's "LAN" address
 ALLOWED = "10.99.0.7"      # a client in allow_networks
@@ -40,23 +41,30 @@ def users(tmp_path):
 
 
 @pytest.fixture
-def lan_relay(make_relay, provider, certs, users):
-    port = free_port()
-    relay = make_relay(provider, start=False,
-                       listen=["127.0.0.1:%d" % port, "%s:%d" % (LAN, port)],
-                       tls_cert=certs.good.cert, tls_key=certs.good.key,
-                       auth_users=users, allow_networks=[ALLOWED])
-    relay.port = port
-    relay.start(wait_listen=False)
-    import time
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection((LAN, port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return relay
+def make_lan_relay(make_relay, provider, certs, users):
+    """make_lan_relay(**settings): relayd listening on loopback and on LAN, started."""
+    def make(**settings):
+        port = free_port()
+        relay = make_relay(provider, start=False,
+                           listen=["127.0.0.1:%d" % port, "%s:%d" % (LAN, port)],
+                           tls_cert=certs.good.cert, tls_key=certs.good.key,
+                           auth_users=users, allow_networks=[ALLOWED], **settings)
+        relay.port = port
+        relay.start(wait_listen=False)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((LAN, port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        return relay
+    return make
+
+
+@pytest.fixture
+def lan_relay(make_lan_relay):
+    return make_lan_relay()
 
 
 def client(relay, src):
@@ -167,3 +175,47 @@ def test_starttls_twice_and_without_config(lan_relay, make_relay, provider, cert
         s.ehlo()
         assert not s.has_extn("starttls")
         assert s.docmd("STARTTLS")[0] == 502
+
+
+def raw_from(relay, src):
+    """A RawSMTP from source address src to relayd's LAN address."""
+    c = RawSMTP.__new__(RawSMTP)
+    c.sock = socket.create_connection((LAN, relay.port), timeout=10, source_address=(src, 0))
+    c.buf, c.transcript = b"", []
+    return c
+
+
+def test_slots_per_address_and_kept_for_loopback(make_lan_relay, provider):
+    """max_clients = 5, max_clients_per_address = 3: a fourth connection from one LAN
+    address is refused with 421; LAN clients together never take the slot kept for
+    loopback (a new one closes the longest idle LAN session instead), so a local app is
+    served while the LAN holds all it may."""
+    relay = make_lan_relay(max_clients=5, max_clients_per_address=3)
+    held = []
+    try:
+        for _ in range(3):
+            c = raw_from(relay, STRANGER)
+            assert c.reply()[0] == 220
+            held.append(c)
+        extra = raw_from(relay, STRANGER)
+        try:
+            code, lines = extra.reply()
+            assert code == 421 and lines[0].startswith("4.7.0"), (code, lines)
+        finally:
+            extra.close()
+        relay.wait_log(r"refused a connection from %s: max_clients_per_address reached"
+                       % STRANGER.replace(".", r"\."))
+        for _ in range(2):                  # the LAN may take 4 of the 5 slots
+            c = raw_from(relay, ALLOWED)
+            assert c.reply()[0] == 220
+            held.append(c)
+        code, lines = held[0].reply()       # the longest idle LAN session made room
+        assert code == 421 and lines[0].startswith("4.7.0"), (code, lines)
+        relay.wait_log(r"client=%s closed in state cmd: the longest idle"
+                       % STRANGER.replace(".", r"\."))
+        relay.submit(b"From: app@crm.example\r\nSubject: local\r\n\r\nhi\r\n")
+        provider.wait_for(1)
+        assert held[-1].cmd("NOOP")[0] == 250
+    finally:
+        for c in held:
+            c.close()

@@ -3,6 +3,7 @@ slow connections that would hold every slot. Each test states the promise it che
 (issue 14, items 1 and 6).
 """
 
+import smtplib
 import socket
 import time
 
@@ -68,3 +69,96 @@ def test_pipelined_replies_all_arrive_in_order(relay, provider):
         assert c.closed(5)
     finally:
         c.close()
+
+
+# ---- connection slots (item 6) ---------------------------------------------------------------
+
+@pytest.mark.deadline(60)
+def test_session_time_limit_ends_a_noop_trickle(make_relay, provider):
+    """max_session_time = 10: a client sending NOOP every 2 s (each read timeout is met)
+    is told 421 4.4.2 and closed after about 10 s, instead of holding its slot forever."""
+    relay = make_relay(provider, max_session_time=10)
+    c = relay.raw(timeout=5)
+    t0 = time.monotonic()
+    try:
+        assert c.reply()[0] == 220
+        assert c.cmd("EHLO app.test")[0] == 250
+        code = 250
+        while code == 250 and time.monotonic() - t0 < 30:
+            time.sleep(2)
+            code, lines = c.cmd("NOOP")
+        took = time.monotonic() - t0
+        assert code == 421 and lines[0].startswith("4.4.2"), (code, lines)
+        assert 8 <= took <= 16, "421 after %.1f s (max_session_time = 10)" % took
+        assert c.closed(5)
+    finally:
+        c.close()
+    relay.wait_log(r"session time limit \(10 s\) reached in state cmd")
+
+
+@pytest.mark.deadline(60)
+def test_stress_shortens_idle_timeouts(make_relay, provider):
+    """max_clients = 10 and 9 idle clients (above 80 %): relayd is under stress, and the
+    idle ones are told 421 4.4.2 after 10 s, not after the usual 120 s."""
+    relay = make_relay(provider, max_clients=10)
+    conns = []
+    try:
+        for _ in range(9):
+            c = relay.raw(timeout=25)
+            assert c.reply()[0] == 220
+            conns.append(c)
+        relay.wait_log(r"under stress")
+        t0 = time.monotonic()
+        for c in conns:
+            code, lines = c.reply()
+            assert code == 421 and lines[0].startswith("4.4.2"), (code, lines)
+        took = time.monotonic() - t0
+        assert took <= 15, "idle sessions under stress closed after %.1f s" % took
+    finally:
+        for c in conns:
+            c.close()
+    relay.wait_log(r"no longer under stress")
+    assert relay.submit(message(1), APP_FROM, [RCPT]) == {}
+    assert seq_of(provider.wait_for(1)[0]) == 1
+
+
+@pytest.mark.deadline(90)
+def test_thousand_idle_local_connections_do_not_lock_out_apps(relay, provider):
+    """One local process holds 1,000 idle connections (max_clients is 256): a legitimate
+    app's message is still accepted within 10 s, since the longest idle session makes room
+    for a new one; relayd survives and delivers it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip("RLIMIT_NOFILE hard limit %d is below 1200" % hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    idle = []
+    try:
+        for _ in range(1000):
+            try:
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setblocking(False)
+                s.connect_ex(("127.0.0.1", relay.port))
+                idle.append(s)
+            except OSError:
+                break
+        assert len(idle) >= 900, "only %d idle connections opened" % len(idle)
+        time.sleep(1.0)
+        t0 = time.monotonic()
+        accepted, last = False, None
+        while not accepted and time.monotonic() - t0 < 10:
+            try:
+                accepted = relay.submit(message(1), APP_FROM, [RCPT], timeout=10) == {}
+            except (OSError, smtplib.SMTPException) as e:
+                last = e
+                time.sleep(0.2)
+        took = time.monotonic() - t0
+        assert accepted, "the app's message was not accepted within 10 s: %r" % (last,)
+        assert took < 10, "accepted after %.1f s" % took
+    finally:
+        for s in idle:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert seq_of(provider.wait_for(1)[0]) == 1
+    assert relay.running
