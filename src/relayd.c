@@ -359,7 +359,7 @@ relayd_setup(void)
 	if (cfg->tls_cert != NULL &&
 	    (relayd_srv.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key)) == NULL)
 		return -1;
-	if (cfg->auth_users != NULL && smtp_auth_init(cfg->auth_users, cfg->hostname) == -1)
+	if (cfg->auth_users != NULL && smtp_auth_init(relayd_base, cfg->auth_users) == -1)
 		return -1;
 	if ((relayd_ctl = control_new(relayd_base, cfg->control_socket)) == NULL ||
 	    (relayd_listener = listener_new(&relayd_srv)) == NULL ||
@@ -419,6 +419,7 @@ relayd_teardown(void)
 			break;
 	}
 	smtp_session_close_all(&relayd_srv);
+	smtp_auth_stop();
 	scheduler_free(relayd_sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);

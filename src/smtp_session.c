@@ -9,7 +9,9 @@
  * session idle longest (srv->sessions is kept in order of last input).
  *
  * States: CMD (reading commands), DATA (reading the message), COMMIT (the message is
- * written and waits for the spool's group commit; input is paused), QUIT (the last
+ * written and waits for the spool's group commit; input is paused), AUTH (reading
+ * answers to AUTH challenges), AUTHWAIT (the password is being checked off the loop;
+ * input is paused), STARTTLS (220 said, TLS starts once it is written), QUIT (the last
  * reply is being flushed), DEAD (freed from the event loop, never from its own
  * callback chain). smtp_session_enter_state records every transition and sets the
  * state's timeout from one table.
@@ -63,6 +65,7 @@ enum smtp_state {
 	SMTP_DATA,
 	SMTP_COMMIT,
 	SMTP_AUTH,		/* reading the client's answers to AUTH challenges */
+	SMTP_AUTHWAIT,		/* the password is being checked; input paused */
 	SMTP_STARTTLS,		/* 220 said; TLS starts once it is written */
 	SMTP_QUIT,
 	SMTP_DEAD,
@@ -75,6 +78,7 @@ static const int smtp_timeouts[SMTP_NSTATES] = {
 	[SMTP_DATA] = 300,
 	[SMTP_COMMIT] = 0,	/* input paused; the spool answers */
 	[SMTP_AUTH] = 60,
+	[SMTP_AUTHWAIT] = 0,	/* input paused; the checker answers */
 	[SMTP_STARTTLS] = 30,
 	[SMTP_QUIT] = 10,
 	[SMTP_DEAD] = 0,
@@ -84,7 +88,7 @@ _Static_assert(sizeof(smtp_timeouts) / sizeof(smtp_timeouts[0]) == SMTP_NSTATES,
 
 static const char *smtp_state_names[SMTP_NSTATES] = {
 	[SMTP_CMD] = "cmd", [SMTP_DATA] = "data", [SMTP_COMMIT] = "commit",
-	[SMTP_AUTH] = "auth", [SMTP_STARTTLS] = "starttls", [SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
+	[SMTP_AUTH] = "auth", [SMTP_AUTHWAIT] = "authwait", [SMTP_STARTTLS] = "starttls", [SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
 };
 
 struct smtp_session {
@@ -299,6 +303,8 @@ smtp_session_close(struct smtp_session *s)
 	}
 	log_debug("smtp: client=%s disconnected", s->addr);
 	smtp_session_tx_reset(s);
+	smtp_auth_free(s->auth);	/* a check under way answers nobody */
+	s->auth = NULL;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
@@ -320,6 +326,8 @@ static void
 smtp_session_drop(struct smtp_session *s, const char *code, const char *why)
 {
 	smtp_session_tx_reset(s);
+	smtp_auth_free(s->auth);	/* a check under way answers nobody */
+	s->auth = NULL;
 	smtp_session_reply(s, "421 %s %s %s", code, s->srv->cfg->hostname, why);
 	smtp_session_enter_state(s, SMTP_QUIT);
 	bufferevent_enable(s->bev, EV_WRITE);	/* a timeout disabled it */
@@ -629,6 +637,10 @@ smtp_session_auth_result(struct smtp_session *s, enum smtp_auth_status st,
 		smtp_session_reply(s, "334 %s", challenge);
 		smtp_session_enter_state(s, SMTP_AUTH);
 		return;
+	case SMTP_AUTH_PENDING:		/* smtp_session_auth_done follows */
+		smtp_session_enter_state(s, SMTP_AUTHWAIT);
+		bufferevent_disable(s->bev, EV_READ);
+		return;
 	case SMTP_AUTH_OK:
 		s->auth_user = xstrdup(smtp_auth_user(s->auth));
 		s->may_relay = 1;
@@ -642,11 +654,29 @@ smtp_session_auth_result(struct smtp_session *s, enum smtp_auth_status st,
 	case SMTP_AUTH_BADARG:
 		smtp_session_error(s, "501 5.5.2 Error: authentication cancelled or malformed");
 		break;
+	case SMTP_AUTH_TEMPFAIL:
+		smtp_session_error(s, "454 4.7.0 Temporary authentication failure");
+		break;
 	}
-	smtp_auth_free(s->auth);
-	s->auth = NULL;
-	if (s->state == SMTP_AUTH)
+	if (s->state == SMTP_AUTH || s->state == SMTP_AUTHWAIT)
 		smtp_session_enter_state(s, SMTP_CMD);
+}
+
+/* smtp_session_auth_done: the checker's verdict on the password of this session. */
+static void
+smtp_session_auth_done(enum smtp_auth_status st, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	smtp_session_auth_result(s, st, NULL);
+	if (s->state != SMTP_CMD)
+		return;		/* too many errors: closing */
+	if (s->srv->closing) {
+		smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_session_process(s);	/* commands pipelined behind the credentials */
 }
 
 static void
@@ -675,10 +705,8 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	memcpy(mech, args, n);
 	mech[n] = '\0';
 	initial = args[n] == ' ' ? args + n + 1 : NULL;
-	if ((s->auth = smtp_auth_new()) == NULL) {
-		smtp_session_error(s, "454 4.7.0 Temporary authentication failure");
-		return;
-	}
+	if (s->auth == NULL)
+		s->auth = smtp_auth_new(s->addr, smtp_session_auth_done, s);
 	smtp_session_auth_result(s, smtp_auth_start(s->auth, mech, initial, &challenge),
 	    challenge);
 }
