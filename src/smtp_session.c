@@ -73,7 +73,7 @@ enum smtp_state {
 };
 
 /* Inbound timeouts (seconds): short for commands, RFC-sized for data. */
-static const int smtp_timeouts[SMTP_NSTATES] = {
+static const int smtp_timeouts[] = {
 	[SMTP_CMD] = 120,
 	[SMTP_DATA] = 300,
 	[SMTP_COMMIT] = 0,	/* input paused; the spool answers */
@@ -86,10 +86,13 @@ static const int smtp_timeouts[SMTP_NSTATES] = {
 _Static_assert(sizeof(smtp_timeouts) / sizeof(smtp_timeouts[0]) == SMTP_NSTATES,
     "a timeout for every state");
 
-static const char *smtp_state_names[SMTP_NSTATES] = {
+static const char *const smtp_state_names[] = {
 	[SMTP_CMD] = "cmd", [SMTP_DATA] = "data", [SMTP_COMMIT] = "commit",
-	[SMTP_AUTH] = "auth", [SMTP_AUTHWAIT] = "authwait", [SMTP_STARTTLS] = "starttls", [SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
+	[SMTP_AUTH] = "auth", [SMTP_AUTHWAIT] = "authwait", [SMTP_STARTTLS] = "starttls",
+	[SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
 };
+_Static_assert(sizeof(smtp_state_names) / sizeof(smtp_state_names[0]) == SMTP_NSTATES,
+    "a name for every state");
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;	/* in srv->sessions */
@@ -261,7 +264,6 @@ static void
 smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
-
 	struct smtp_server *srv = s->srv;
 
 	event_free(s->free_ev);
@@ -395,8 +397,9 @@ smtp_session_admit(struct smtp_server *srv, const char *addr, int loopback)
 			same++;
 	if (same >= cfg->max_clients_per_address)
 		return "max_clients_per_address reached";
-	/* Local apps keep a tenth of the slots: remote clients cannot take them. */
+	/* Local apps keep a tenth of the slots (at least one): remote clients cannot. */
 	int remote_max = cfg->max_clients - (cfg->max_clients >= 10 ? cfg->max_clients / 10 : 1);
+
 	if (remote_max < 1)
 		remote_max = 1;
 	if (srv->nremote < remote_max && srv->nclients < cfg->max_clients)
