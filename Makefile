@@ -157,7 +157,7 @@ $(B)/fuzz/libfuzzrelay.a: $(FUZZOBJ)
 	$(AR) rcs $@ $^
 
 $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libfuzzrelay.a
-	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libfuzzrelay.a $(PKG_LIBS) -lz -lm
+	$(FUZZCC) $(FUZZFLAGS) -fsanitize=fuzzer -o $@ $< $(B)/fuzz/libfuzzrelay.a $(PKG_LIBS) -lz -lm -lcrypt
 
 fuzz: $(FUZZBIN)
 	@for f in $(FUZZBIN); do \

@@ -34,7 +34,7 @@ auth_log(void *ctx, int level, const char *msg)
  * Client plugins relayd can use: those that log in with a name and a password. The
  * others (sasldb, which drags in Berkeley DB; anonymous; Kerberos and OTP ones) are
  * not loaded: they would only cost memory in every relayd. (The inbound AUTH server,
- * smtp_auth.c, loads its own; its password check goes through them.)
+ * smtp_auth.c, does PLAIN and LOGIN itself and needs none.)
  */
 static const char *const auth_plugins[] = {
 	"libplain.", "liblogin.", "libcrammd5.", "libdigestmd5.", "libscram.",

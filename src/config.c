@@ -43,7 +43,7 @@ static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
 	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
-	"allow_networks", NULL
+	"allow_networks", "max_clients_per_address", "max_session_time", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
@@ -784,6 +784,12 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 	v = 256;
 	config_int(ctx, root, "max_clients", 1, 100000, &v);
 	c->max_clients = (int)v;
+	v = 20;
+	config_int(ctx, root, "max_clients_per_address", 1, 100000, &v);
+	c->max_clients_per_address = (int)v;
+	v = 600;
+	config_int(ctx, root, "max_session_time", 10, 86400, &v);
+	c->max_session_time = (int)v;
 	v = 100;
 	config_int(ctx, root, "max_recipients", 1, CONFIG_RECIPIENTS_MAX, &v);
 	c->max_recipients = (int)v;

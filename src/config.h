@@ -73,6 +73,8 @@ struct config {
 	char		*hostname;	/* greeting and EHLO name */
 	unsigned long long max_message_size;
 	int		 max_clients;
+	int		 max_clients_per_address; /* from one non-loopback address */
+	int		 max_session_time; /* seconds, from connect to close */
 	int		 max_recipients;
 	int		 log_level;	/* LOG_* priority */
 	int		 log_syslog;	/* log = "syslog" (default "stderr") */

@@ -359,7 +359,7 @@ relayd_setup(void)
 	if (cfg->tls_cert != NULL &&
 	    (relayd_srv.tls_ctx = tls_server_ctx(cfg->tls_cert, cfg->tls_key)) == NULL)
 		return -1;
-	if (cfg->auth_users != NULL && smtp_auth_init(cfg->auth_users, cfg->hostname) == -1)
+	if (cfg->auth_users != NULL && smtp_auth_init(relayd_base, cfg->auth_users) == -1)
 		return -1;
 	if ((relayd_ctl = control_new(relayd_base, cfg->control_socket)) == NULL ||
 	    (relayd_listener = listener_new(&relayd_srv)) == NULL ||
@@ -411,7 +411,15 @@ relayd_teardown(void)
 	/* A commit under way still answers its client (commits finish in the loop). */
 	while (relayd_queue != NULL && queue_busy(relayd_queue))
 		event_base_loop(relayd_base, EVLOOP_ONCE);
+	/* Let the last replies (a 250, then 421) reach their clients, for a moment. */
+	event_base_loopexit(relayd_base, &(struct timeval){ .tv_sec = 2 });
+	while (relayd_srv.nclients > 0) {
+		event_base_loop(relayd_base, EVLOOP_ONCE);
+		if (event_base_got_exit(relayd_base))
+			break;
+	}
 	smtp_session_close_all(&relayd_srv);
+	smtp_auth_stop();
 	scheduler_free(relayd_sched);
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);

@@ -1,8 +1,17 @@
 /*
  * smtp_session: inbound ESMTP (RFC 5321) for local apps.
  *
+ * Connection slots: every session ends after max_session_time whatever it does; a
+ * non-loopback address has at most max_clients_per_address of them, and all such
+ * clients together leave a tenth of max_clients to loopback. Above 80 % of
+ * max_clients the server is under stress (Postfix's term): every timeout drops to
+ * SMTP_STRESS_TIMEOUT, and a connection that finds no free slot takes the one of the
+ * session idle longest (srv->sessions is kept in order of last input).
+ *
  * States: CMD (reading commands), DATA (reading the message), COMMIT (the message is
- * written and waits for the spool's group commit; input is paused), QUIT (the last
+ * written and waits for the spool's group commit; input is paused), AUTH (reading
+ * answers to AUTH challenges), AUTHWAIT (the password is being checked off the loop;
+ * input is paused), STARTTLS (220 said, TLS starts once it is written), QUIT (the last
  * reply is being flushed), DEAD (freed from the event loop, never from its own
  * callback chain). smtp_session_enter_state records every transition and sets the
  * state's timeout from one table.
@@ -11,6 +20,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,12 +49,23 @@
 
 #define SMTP_ERRORS_MAX		20	/* then 421 and close (a client gone wrong) */
 #define SMTP_DATA_CHUNK		(64 * 1024)
+/*
+ * Replies waiting for a client that does not read: above this, input is no longer
+ * read (nor commands run) until the output has drained, so a client pipelining
+ * without reading costs at most this much (OpenSMTPD's io layer does the same).
+ */
+#define SMTP_OUT_MAX		(16 * 1024)
+#define SMTP_STRESS_ON		80	/* % of max_clients: under stress above it */
+#define SMTP_STRESS_OFF		60	/* ... and no longer at or below this */
+#define SMTP_STRESS_TIMEOUT	10	/* seconds: every timeout, under stress */
+#define SMTP_EXPIRED		"Error: session time limit reached; closing"
 
 enum smtp_state {
 	SMTP_CMD,
 	SMTP_DATA,
 	SMTP_COMMIT,
 	SMTP_AUTH,		/* reading the client's answers to AUTH challenges */
+	SMTP_AUTHWAIT,		/* the password is being checked; input paused */
 	SMTP_STARTTLS,		/* 220 said; TLS starts once it is written */
 	SMTP_QUIT,
 	SMTP_DEAD,
@@ -52,11 +73,12 @@ enum smtp_state {
 };
 
 /* Inbound timeouts (seconds): short for commands, RFC-sized for data. */
-static const int smtp_timeouts[SMTP_NSTATES] = {
+static const int smtp_timeouts[] = {
 	[SMTP_CMD] = 120,
 	[SMTP_DATA] = 300,
 	[SMTP_COMMIT] = 0,	/* input paused; the spool answers */
 	[SMTP_AUTH] = 60,
+	[SMTP_AUTHWAIT] = 0,	/* input paused; the checker answers */
 	[SMTP_STARTTLS] = 30,
 	[SMTP_QUIT] = 10,
 	[SMTP_DEAD] = 0,
@@ -64,22 +86,29 @@ static const int smtp_timeouts[SMTP_NSTATES] = {
 _Static_assert(sizeof(smtp_timeouts) / sizeof(smtp_timeouts[0]) == SMTP_NSTATES,
     "a timeout for every state");
 
-static const char *smtp_state_names[SMTP_NSTATES] = {
+static const char *const smtp_state_names[] = {
 	[SMTP_CMD] = "cmd", [SMTP_DATA] = "data", [SMTP_COMMIT] = "commit",
-	[SMTP_AUTH] = "auth", [SMTP_STARTTLS] = "starttls", [SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
+	[SMTP_AUTH] = "auth", [SMTP_AUTHWAIT] = "authwait", [SMTP_STARTTLS] = "starttls",
+	[SMTP_QUIT] = "quit", [SMTP_DEAD] = "dead",
 };
+_Static_assert(sizeof(smtp_state_names) / sizeof(smtp_state_names[0]) == SMTP_NSTATES,
+    "a name for every state");
 
 struct smtp_session {
 	TAILQ_ENTRY(smtp_session) entry;	/* in srv->sessions */
 	struct smtp_server	*srv;
 	struct bufferevent	*bev;
 	struct event		*free_ev;
+	struct event		*life_ev;	/* max_session_time */
 	enum smtp_state		 state;
 	char			 addr[INET6_ADDRSTRLEN];
 	char			*helo;		/* NULL until HELO/EHLO */
 	int			 errors;
 	int			 client_gone;	/* disconnected while the spool commits */
 	int			 tls_up;	/* after STARTTLS */
+	int			 out_paused;	/* reading stopped until the output drains */
+	int			 loopback;	/* from a loopback address */
+	int			 expired;	/* max_session_time passed while committing */
 	int			 may_relay;	/* loopback, allow_networks, or AUTH done */
 	struct smtp_auth	*auth;		/* an AUTH exchange in progress or done */
 	char			*auth_user;	/* who authenticated, or NULL */
@@ -142,6 +171,23 @@ static void smtp_session_read_cb(struct bufferevent *, void *);
 static void smtp_session_tls_start(struct smtp_session *);
 static void smtp_session_process(struct smtp_session *);
 
+/* smtp_session_set_timeouts: the state's timeout, shorter under stress. */
+static void
+smtp_session_set_timeouts(struct smtp_session *s)
+{
+	int t = smtp_timeouts[s->state];
+
+	if (s->bev == NULL)
+		return;
+	if (s->srv->stressed && t > SMTP_STRESS_TIMEOUT)
+		t = SMTP_STRESS_TIMEOUT;
+	if (t > 0)
+		bufferevent_set_timeouts(s->bev, &(struct timeval){ .tv_sec = t },
+		    &(struct timeval){ .tv_sec = t });
+	else
+		bufferevent_set_timeouts(s->bev, NULL, NULL);
+}
+
 /* smtp_session_enter_state: the one place a session changes state. */
 static void
 smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
@@ -149,12 +195,31 @@ smtp_session_enter_state(struct smtp_session *s, enum smtp_state st)
 	log_debug("smtp: client=%s state %s -> %s", s->addr, smtp_state_names[s->state],
 	    smtp_state_names[st]);
 	s->state = st;
-	if (s->bev != NULL && smtp_timeouts[st] > 0) {
-		struct timeval tv = { .tv_sec = smtp_timeouts[st] };
+	smtp_session_set_timeouts(s);
+}
 
-		bufferevent_set_timeouts(s->bev, &tv, &tv);
-	} else if (s->bev != NULL)
-		bufferevent_set_timeouts(s->bev, NULL, NULL);
+/*
+ * smtp_session_stress: enter or leave stress mode as the number of sessions
+ * crosses its marks; every session's timeout follows at once.
+ */
+static void
+smtp_session_stress(struct smtp_server *srv)
+{
+	long n = (long)srv->nclients * 100, max = srv->cfg->max_clients;
+	int on = srv->stressed ? n > max * SMTP_STRESS_OFF : n > max * SMTP_STRESS_ON;
+	struct smtp_session *s;
+
+	if (on == srv->stressed)
+		return;
+	srv->stressed = on;
+	if (on)
+		log_warn("smtp: %d of max_clients=%d sessions: under stress, timeouts are "
+		    "%d s and the longest idle session makes room", srv->nclients,
+		    srv->cfg->max_clients, SMTP_STRESS_TIMEOUT);
+	else
+		log_info("smtp: %d sessions: no longer under stress", srv->nclients);
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		smtp_session_set_timeouts(s);
 }
 
 /* smtp_session_vreply: queue one reply line (CRLF added). */
@@ -199,12 +264,17 @@ static void
 smtp_session_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_session *s = arg;
+	struct smtp_server *srv = s->srv;
 
 	event_free(s->free_ev);
+	event_free(s->life_ev);
 	smtp_auth_free(s->auth);
 	free(s->auth_user);
 	free(s->helo);
 	free(s);
+	/* The last client gone: give what its buffers took back to the system. */
+	if (srv->nclients == 0)
+		malloc_trim(0);
 }
 
 /* smtp_session_tx_reset: forget the transaction (and any half-received message). */
@@ -235,13 +305,106 @@ smtp_session_close(struct smtp_session *s)
 	}
 	log_debug("smtp: client=%s disconnected", s->addr);
 	smtp_session_tx_reset(s);
+	smtp_auth_free(s->auth);	/* a check under way answers nobody */
+	s->auth = NULL;
 	if (s->bev != NULL)
 		bufferevent_free(s->bev);
 	s->bev = NULL;
+	event_del(s->life_ev);
 	s->srv->nclients--;
+	if (!s->loopback)
+		s->srv->nremote--;
 	TAILQ_REMOVE(&s->srv->sessions, s, entry);
 	smtp_session_enter_state(s, SMTP_DEAD);
+	smtp_session_stress(s->srv);
 	event_active(s->free_ev, 0, 0);
+}
+
+/*
+ * smtp_session_drop: end the session with "421 code hostname why", closed once that
+ * is written; whatever transaction was open is forgotten.
+ */
+static void
+smtp_session_drop(struct smtp_session *s, const char *code, const char *why)
+{
+	smtp_session_tx_reset(s);
+	smtp_auth_free(s->auth);	/* a check under way answers nobody */
+	s->auth = NULL;
+	smtp_session_reply(s, "421 %s %s %s", code, s->srv->cfg->hostname, why);
+	smtp_session_enter_state(s, SMTP_QUIT);
+	bufferevent_enable(s->bev, EV_WRITE);	/* a timeout disabled it */
+}
+
+/* smtp_session_expire_cb: max_session_time has passed. */
+static void
+smtp_session_expire_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
+		return;
+	log_info("smtp: client=%s session time limit (%d s) reached in state %s", s->addr,
+	    s->srv->cfg->max_session_time, smtp_state_names[s->state]);
+	if (s->state == SMTP_COMMIT)
+		s->expired = 1;		/* its answer first, then 421 */
+	else
+		smtp_session_drop(s, "4.4.2", SMTP_EXPIRED);
+}
+
+/*
+ * smtp_session_evict: make room for a new client: the session idle longest (among
+ * the non-loopback ones only if remote) and not in the middle of a commit is told
+ * 421. Returns 0, or -1 when there is none.
+ */
+static int
+smtp_session_evict(struct smtp_server *srv, int remote)
+{
+	struct smtp_session *s;
+
+	TAILQ_FOREACH(s, &srv->sessions, entry) {
+		if (remote && s->loopback)
+			continue;
+		if (s->state == SMTP_CMD || s->state == SMTP_AUTH || s->state == SMTP_DATA) {
+			log_info("smtp: client=%s closed in state %s: the longest idle "
+			    "session makes room for a new one", s->addr,
+			    smtp_state_names[s->state]);
+			smtp_session_drop(s, "4.7.0", "Too many connections; closing the idle "
+			    "session");
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/*
+ * smtp_session_admit: may a client from addr have a session? NULL if so (perhaps after
+ * closing an idle one), else why not.
+ */
+static const char *
+smtp_session_admit(struct smtp_server *srv, const char *addr, int loopback)
+{
+	const struct config *cfg = srv->cfg;
+	struct smtp_session *s;
+	int same = 0;
+
+	if (srv->closing)
+		return "shutting down";
+	if (loopback)
+		return srv->nclients < cfg->max_clients || smtp_session_evict(srv, 0) == 0 ?
+		    NULL : "max_clients reached";
+	TAILQ_FOREACH(s, &srv->sessions, entry)
+		if (!s->loopback && strcmp(s->addr, addr) == 0)
+			same++;
+	if (same >= cfg->max_clients_per_address)
+		return "max_clients_per_address reached";
+	/* Local apps keep a tenth of the slots (at least one): remote clients cannot. */
+	int remote_max = cfg->max_clients - (cfg->max_clients >= 10 ? cfg->max_clients / 10 : 1);
+
+	if (remote_max < 1)
+		remote_max = 1;
+	if (srv->nremote < remote_max && srv->nclients < cfg->max_clients)
+		return NULL;
+	return smtp_session_evict(srv, 1) == 0 ? NULL : "max_clients reached";
 }
 
 static void
@@ -262,21 +425,18 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if ((what & BEV_EVENT_TIMEOUT) && s->state != SMTP_QUIT) {
-		log_info("smtp: client=%s timeout in state %s", s->addr,
-		    smtp_state_names[s->state]);
-		smtp_session_tx_reset(s);
-		smtp_session_reply(s, "421 4.4.2 %s Error: timeout exceeded; closing",
-		    s->srv->cfg->hostname);
-		smtp_session_enter_state(s, SMTP_QUIT);
-		bufferevent_enable(bev, EV_WRITE);	/* a timeout disabled it */
+		log_info("smtp: client=%s timeout in state %s%s", s->addr,
+		    smtp_state_names[s->state], s->srv->stressed ? " (under stress)" : "");
+		smtp_session_drop(s, "4.4.2", "Error: timeout exceeded; closing");
 		return;
 	}
 	smtp_session_close(s);
 }
 
 /*
- * smtp_session_write_cb: the output drained: a session that said goodbye ends, and
- * one that said 220 to STARTTLS starts TLS.
+ * smtp_session_write_cb: the output drained: a session that said goodbye ends, one
+ * that said 220 to STARTTLS starts TLS, and one waiting for its client to read
+ * reads again.
  */
 static void
 smtp_session_write_cb(struct bufferevent *bev, void *arg)
@@ -287,43 +447,59 @@ smtp_session_write_cb(struct bufferevent *bev, void *arg)
 		smtp_session_close(s);
 	else if (s->state == SMTP_STARTTLS)
 		smtp_session_tls_start(s);
+	else if (s->out_paused) {
+		s->out_paused = 0;
+		if (s->state == SMTP_CMD || s->state == SMTP_AUTH) {
+			bufferevent_enable(s->bev, EV_READ);
+			smtp_session_process(s);
+		}
+	}
 }
 
 void
 smtp_session_accept(struct smtp_server *srv, int fd, const struct sockaddr *sa, int salen)
 {
 	struct smtp_session *s;
+	char addr[INET6_ADDRSTRLEN];
+	const char *why;
+	int loopback = acl_is_loopback(sa);
 
-	if (srv->closing || srv->nclients >= srv->cfg->max_clients) {
+	if (sa->sa_family == AF_INET6)
+		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+		    addr, sizeof(addr));
+	else
+		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+		    addr, sizeof(addr));
+	if ((why = smtp_session_admit(srv, addr, loopback)) != NULL) {
 		static const char busy[] = "421 4.7.0 Too many connections; try again later\r\n";
 
 		if (write(fd, busy, sizeof(busy) - 1) == -1) {
 			/* nothing more to tell a client we cannot serve */
 		}
 		close(fd);
-		log_warn("smtp: refused a connection: %s", srv->closing ? "shutting down" :
-		    "max_clients reached");
+		log_warn("smtp: refused a connection from %s: %s", addr, why);
 		return;
 	}
 	s = xcalloc(1, sizeof(*s));
 	s->srv = srv;
+	s->loopback = loopback;
+	memcpy(s->addr, addr, sizeof(s->addr));
 	srv->nclients++;
+	if (!loopback)
+		srv->nremote++;
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
-	if (sa->sa_family == AF_INET6)
-		evutil_inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
-		    s->addr, sizeof(s->addr));
-	else
-		evutil_inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
-		    s->addr, sizeof(s->addr));
 	/* Local programs may send; others only from allow_networks or after AUTH. */
-	s->may_relay = acl_is_loopback(sa) || acl_match(srv->cfg->allow, srv->cfg->nallow, sa);
+	s->may_relay = loopback || acl_match(srv->cfg->allow, srv->cfg->nallow, sa);
 	s->free_ev = event_new(srv->base, -1, 0, smtp_session_free_cb, s);
+	s->life_ev = evtimer_new(srv->base, smtp_session_expire_cb, s);
+	evtimer_add(s->life_ev, &(struct timeval){ .tv_sec = srv->cfg->max_session_time });
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->state = SMTP_CMD;
 	smtp_session_enter_state(s, SMTP_CMD);
+	smtp_session_stress(srv);
 	log_debug("smtp: client=%s connected", s->addr);
 	smtp_session_reply(s, "220 %s ESMTP relayd", srv->cfg->hostname);
 }
@@ -336,16 +512,11 @@ smtp_session_shutdown(struct smtp_server *srv)
 	srv->closing = 1;
 	for (s = TAILQ_FIRST(&srv->sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->state == SMTP_COMMIT) {
-			s->client_gone = 1;	/* the spool answers; then it ends */
-			continue;
-		}
+		if (s->state == SMTP_COMMIT)
+			continue;	/* the spool answers: 250 (or 4xx), then 421 */
 		if (s->state == SMTP_QUIT || s->state == SMTP_DEAD)
 			continue;	/* closes by itself once its last reply is out */
-		smtp_session_tx_reset(s);
-		smtp_session_reply(s, "421 4.3.2 %s Service shutting down; try again later",
-		    srv->cfg->hostname);
-		smtp_session_enter_state(s, SMTP_QUIT);	/* closed once that is written */
+		smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
 	}
 }
 
@@ -469,6 +640,10 @@ smtp_session_auth_result(struct smtp_session *s, enum smtp_auth_status st,
 		smtp_session_reply(s, "334 %s", challenge);
 		smtp_session_enter_state(s, SMTP_AUTH);
 		return;
+	case SMTP_AUTH_PENDING:		/* smtp_session_auth_done follows */
+		smtp_session_enter_state(s, SMTP_AUTHWAIT);
+		bufferevent_disable(s->bev, EV_READ);
+		return;
 	case SMTP_AUTH_OK:
 		s->auth_user = xstrdup(smtp_auth_user(s->auth));
 		s->may_relay = 1;
@@ -482,11 +657,29 @@ smtp_session_auth_result(struct smtp_session *s, enum smtp_auth_status st,
 	case SMTP_AUTH_BADARG:
 		smtp_session_error(s, "501 5.5.2 Error: authentication cancelled or malformed");
 		break;
+	case SMTP_AUTH_TEMPFAIL:
+		smtp_session_error(s, "454 4.7.0 Temporary authentication failure");
+		break;
 	}
-	smtp_auth_free(s->auth);
-	s->auth = NULL;
-	if (s->state == SMTP_AUTH)
+	if (s->state == SMTP_AUTH || s->state == SMTP_AUTHWAIT)
 		smtp_session_enter_state(s, SMTP_CMD);
+}
+
+/* smtp_session_auth_done: the checker's verdict on the password of this session. */
+static void
+smtp_session_auth_done(enum smtp_auth_status st, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	smtp_session_auth_result(s, st, NULL);
+	if (s->state != SMTP_CMD)
+		return;		/* too many errors: closing */
+	if (s->srv->closing) {
+		smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
+		return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_session_process(s);	/* commands pipelined behind the credentials */
 }
 
 static void
@@ -515,10 +708,8 @@ smtp_cmd_auth(struct smtp_session *s, const char *args)
 	memcpy(mech, args, n);
 	mech[n] = '\0';
 	initial = args[n] == ' ' ? args + n + 1 : NULL;
-	if ((s->auth = smtp_auth_new()) == NULL) {
-		smtp_session_error(s, "454 4.7.0 Temporary authentication failure");
-		return;
-	}
+	if (s->auth == NULL)
+		s->auth = smtp_auth_new(s->addr, smtp_session_auth_done, s);
 	smtp_session_auth_result(s, smtp_auth_start(s->auth, mech, initial, &challenge),
 	    challenge);
 }
@@ -755,6 +946,17 @@ smtp_session_committed(struct queue_msg *m, int ok, void *arg)
 		smtp_session_close(s);
 		return;
 	}
+	if (s->srv->closing || s->expired) {
+		/*
+		 * Stopping (or out of time): the client has its answer for the message,
+		 * so it will not send it again; the session ends with 421 after it.
+		 */
+		if (s->expired)
+			smtp_session_drop(s, "4.4.2", SMTP_EXPIRED);
+		else
+			smtp_session_drop(s, "4.3.2", "Service shutting down; try again later");
+		return;
+	}
 	bufferevent_enable(s->bev, EV_READ);
 	smtp_session_process(s);	/* commands pipelined behind the message */
 }
@@ -844,6 +1046,12 @@ smtp_session_process(struct smtp_session *s)
 		}
 		if (s->state != SMTP_CMD && s->state != SMTP_AUTH)
 			return;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_OUT_MAX) {
+			/* The client does not read its replies: wait until it does. */
+			s->out_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			return;
+		}
 		in = bufferevent_get_input(s->bev);	/* a new one after STARTTLS */
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
 			/* AUTH answers may be longer than commands (RFC 4954 4: 12288). */
@@ -870,6 +1078,11 @@ smtp_session_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct smtp_session *s = arg;
 
+	/* The most recently heard from goes last: the first is the longest idle. */
+	if (TAILQ_NEXT(s, entry) != NULL) {
+		TAILQ_REMOVE(&s->srv->sessions, s, entry);
+		TAILQ_INSERT_TAIL(&s->srv->sessions, s, entry);
+	}
 	if (s->state == SMTP_QUIT) {	/* said goodbye: ignore the rest */
 		evbuffer_drain(bufferevent_get_input(bev),
 		    evbuffer_get_length(bufferevent_get_input(bev)));
