@@ -19,81 +19,8 @@
 
 
 static void scheduler_kick(struct scheduler *);
-static void scheduler_account_free(struct sched_account *);
 static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
     const char *, const char *, const char *);
-
-/* Heap of waiting messages, keyed by next_try; each message knows its slot. */
-
-static void
-scheduler_heap_set(struct scheduler *s, size_t i, struct queue_msg *m)
-{
-	s->heap[i] = m;
-	m->sched_index = i;
-}
-
-static void
-scheduler_heap_up(struct scheduler *s, size_t i)
-{
-	struct queue_msg *m = s->heap[i];
-
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (s->heap[p]->next_try <= m->next_try)
-			break;
-		scheduler_heap_set(s, i, s->heap[p]);
-		i = p;
-	}
-	scheduler_heap_set(s, i, m);
-}
-
-static void
-scheduler_heap_down(struct scheduler *s, size_t i)
-{
-	struct queue_msg *m = s->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= s->nheap)
-			break;
-		if (c + 1 < s->nheap && s->heap[c + 1]->next_try < s->heap[c]->next_try)
-			c++;
-		if (m->next_try <= s->heap[c]->next_try)
-			break;
-		scheduler_heap_set(s, i, s->heap[c]);
-		i = c;
-	}
-	scheduler_heap_set(s, i, m);
-}
-
-static void
-scheduler_heap_push(struct scheduler *s, struct queue_msg *m)
-{
-	if (s->nheap == s->heapcap) {
-		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
-		s->heap = xreallocarray(s->heap, s->heapcap, sizeof(*s->heap));
-	}
-	s->heap[s->nheap] = m;
-	s->nheap_tried += m->attempts > 0;
-	scheduler_heap_up(s, s->nheap++);
-}
-
-static void
-scheduler_heap_remove(struct scheduler *s, struct queue_msg *m)
-{
-	size_t i = m->sched_index;
-	struct queue_msg *last = s->heap[--s->nheap];
-
-	s->nheap_tried -= m->attempts > 0;
-	m->sched_index = (size_t)-1;
-	if (i == s->nheap)
-		return;
-	scheduler_heap_set(s, i, last);
-	scheduler_heap_down(s, i);
-	scheduler_heap_up(s, last->sched_index);
-}
 
 /* The id table: every message the scheduler owns, found by its queue id. */
 
@@ -184,68 +111,6 @@ scheduler_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	scheduler_kick(arg);
 }
 
-/* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
-static int
-scheduler_account_tls(struct sched_account *a)
-{
-	SSL_CTX *ctx = NULL;
-
-	if (a->cfg->tls != CONFIG_TLS_NONE && (ctx = tls_client_ctx(a->cfg->ca_file)) == NULL)
-		return -1;
-	SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
-	a->ssl_ctx = ctx;
-	return 0;
-}
-
-/* scheduler_account_quota: open the ledger as the account's limits need it. */
-static int
-scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_t now)
-{
-	const struct config_limits *l = &a->cfg->limits;
-	int durable = l->per_hour > 0 || l->per_day > 0;	/* only limits need a disk */
-
-	if (a->quota == NULL || durable != a->quota_durable) {	/* first time only */
-		struct quota *q = quota_open(cfg->spool_dir, a->cfg->name, durable, now);
-
-		if (q == NULL)
-			return -1;
-		quota_free(a->quota);
-		a->quota = q;
-		a->quota_durable = durable;
-	}
-	quota_set_limits(a->quota, l->per_hour, l->per_day);
-	return 0;
-}
-
-/* scheduler_account_new: the scheduler's state for a configured account, or NULL. */
-static struct sched_account *
-scheduler_account_new(struct config_account *ca, const struct config *cfg, time_t now)
-{
-	struct sched_account *a = xcalloc(1, sizeof(*a));
-
-	a->cfg = ca;
-	if (scheduler_account_quota(a, cfg, now) == -1 || scheduler_account_tls(a) == -1) {
-		scheduler_account_free(a);
-		return NULL;
-	}
-	return a;
-}
-
-/* scheduler_account_free: stop its sessions (shutdown) and free it. */
-static void
-scheduler_account_free(struct sched_account *a)
-{
-	if (a == NULL)
-		return;
-	while (a->nsessions > 0)
-		upstream_stop(a->sess[a->nsessions - 1]);
-	SSL_CTX_free(a->ssl_ctx);
-	quota_free(a->quota);
-	free(a->why);
-	free(a->last_reply);
-	free(a);
-}
-
 struct scheduler *
 scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cfg,
     struct queue *q)
@@ -286,7 +151,7 @@ scheduler_free(struct scheduler *s)
 			queue_msg_free(m);
 		}
 	free(s->ids);
-	free(s->heap);
+	scheduler_heap_free(&s->wait);
 	free(s->accounts);
 	if (s->timer != NULL)
 		event_free(s->timer);
@@ -339,9 +204,12 @@ scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
 	s->nreceived++;
 	m->inflight = 0;
+	/* Ready from now: behind what was ready before (a deferred message whose time
+	 * has come), and in arrival order among what arrives in the same second. */
+	m->next_try = (time_t)clock_now();
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
-	scheduler_heap_push(s, m);
+	scheduler_heap_push(&s->wait, m);
 	scheduler_kick(s);
 }
 
@@ -356,7 +224,7 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 	if (m->held)
 		s->nheld++;
 	else
-		scheduler_heap_push(s, m);
+		scheduler_heap_push(&s->wait, m);
 }
 
 int
@@ -368,12 +236,12 @@ scheduler_hold(struct scheduler *s, struct queue_msg *m, int on)
 	if (on) {
 		s->nheld++;
 		if (!m->inflight)	/* an attempt in flight ends first */
-			scheduler_heap_remove(s, m);
+			scheduler_heap_remove(&s->wait, m);
 	} else {
 		s->nheld--;
 		if (!m->inflight) {
 			m->next_try = 0;
-			scheduler_heap_push(s, m);
+			scheduler_heap_push(&s->wait, m);
 			scheduler_kick(s);
 		}
 	}
@@ -388,7 +256,7 @@ scheduler_drop(struct scheduler *s, struct queue_msg *m)
 	if (m->held)
 		s->nheld--;
 	else if (m->sched_index != (size_t)-1)
-		scheduler_heap_remove(s, m);
+		scheduler_heap_remove(&s->wait, m);
 	s->pending_rcpts -= scheduler_pending(m);
 	queue_msg_remove(s->q, m);
 	log_info("%s: removed by relayctl (queue delete)", m->id);
@@ -410,14 +278,13 @@ scheduler_flush(struct scheduler *s)
 	time_t now = time(NULL);
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nheap; i++)
-		if (s->heap[i]->next_try > now) {
-			s->heap[i]->next_try = 0;
+	for (size_t i = 0; i < s->wait.n; i++)
+		if (s->wait.v[i]->next_try > now) {
+			s->wait.v[i]->next_try = 0;
 			n++;
 		}
 	/* Keys only went down, each to 0: rebuild the heap from the bottom up. */
-	for (size_t i = s->nheap / 2; i-- > 0;)
-		scheduler_heap_down(s, i);
+	scheduler_heap_rebuild(&s->wait);
 	for (size_t i = 0; i < s->naccounts; i++)	/* connection backoff too, not throttles */
 		s->accounts[i]->retry_at = 0;
 	log_info("flush: %zu deferred message(s) to be attempted now", n);
@@ -432,50 +299,6 @@ scheduler_run(struct scheduler *s)
 }
 
 
-
-/* scheduler_units: quota units a transaction of n recipients uses on account a. */
-static long
-scheduler_units(const struct sched_account *a, size_t n)
-{
-	return a->cfg->limits.count_recipients ? (long)n : (n > 0 ? 1 : 0);
-}
-
-/*
- * scheduler_ready_at: the earliest time, not before now, at which account a may start
- * a transaction: after a throttle or backoff, min_interval after its last send, and
- * once its quota has room for one unit. 0: not at all (disabled). Times are kept to
- * the fraction of a second, so that pauses are neither cut short nor stretched.
- */
-double
-scheduler_ready_at(const struct sched_account *a, double now)
-{
-	double t = now, q;
-
-	if (a->disabled || a->retired)
-		return 0;
-	if (a->suspended_until > t)
-		t = a->suspended_until;
-	if (a->retry_at > t)
-		t = a->retry_at;
-	if (a->cfg->limits.min_interval > 0) {
-		/* After a restart only the ledger's whole second is known: round up. */
-		double last = a->last_send > 0 ? a->last_send :
-		    quota_last(a->quota) > 0 ? quota_last(a->quota) + 1.0 : 0;
-
-		if (last > 0 && last + a->cfg->limits.min_interval > t)
-			t = last + a->cfg->limits.min_interval;
-	}
-	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
-		t = q;
-	return t;
-}
-
-/* scheduler_fits: may account a send message m at all (its size)? */
-static int
-scheduler_fits(const struct sched_account *a, const struct queue_msg *m)
-{
-	return m->size <= a->cfg->limits.max_message_size;
-}
 
 /* scheduler_log: one delivery log line for one recipient. */
 static void
@@ -586,10 +409,10 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 		struct sched_account *a = s->accounts[i];
 		double t;
 
-		if (!scheduler_fits(a, m))
+		if (!scheduler_account_fits(a, m))
 			continue;
 		*fits = 1;
-		if ((t = scheduler_ready_at(a, now)) == 0)
+		if ((t = scheduler_account_ready_at(a, now)) == 0)
 			continue;	/* disabled */
 		if (t <= now)
 			return a;
@@ -614,8 +437,7 @@ scheduler_kick(struct scheduler *s)
 	if (s->kicking)
 		return;
 	s->kicking = 1;
-	while (s->nheap > 0) {
-		m = s->heap[0];
+	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
 		if ((double)m->next_try > now) {
 			when = (double)m->next_try;
 			break;
@@ -631,7 +453,7 @@ scheduler_kick(struct scheduler *s)
 		if (fits)
 			break;		/* wait for the first account that may send */
 		/* No account takes a message this big: it can never go. */
-		scheduler_heap_remove(s, m);
+		scheduler_heap_remove(&s->wait, m);
 		scheduler_fail_all(s, m, "message too big for every account (largest "
 		    "max_message_size is smaller than the message)");
 	}
@@ -653,16 +475,15 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 	int fits;
 
 again:
-	if (s->nheap == 0 || s->heap[0]->next_try > now)
+	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
 		return NULL;
-	m = s->heap[0];
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
 		/* An earlier account may send it (config order), or this one may not. */
 		if (first != NULL)
 			scheduler_kick(s);
 		return NULL;
 	}
-	scheduler_heap_remove(s, m);
+	scheduler_heap_remove(&s->wait, m);
 	if (scheduler_drop_suppressed(s, m))
 		goto again;
 	n = scheduler_pending(m);
@@ -671,8 +492,8 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
-	if ((m->quota_id = quota_reserve(a->quota, now, scheduler_units(a, n))) == 0) {
-		scheduler_heap_push(s, m);	/* the ledger cannot be written: wait */
+	if ((m->quota_id = quota_reserve(a->quota, now, scheduler_account_units(a, n))) == 0) {
+		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
 	}
@@ -684,40 +505,6 @@ again:
 	a->nbusy++;
 	*max_rcpts = n;
 	return m;
-}
-
-/* scheduler_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
-static time_t
-scheduler_backoff(int initial, int max, int n)
-{
-	double d = initial * pow(2.0, n > 30 ? 30 : n);
-
-	if (d > max)
-		d = max;
-	d *= 0.9 + 0.2 * (arc4random() / (double)UINT32_MAX);
-	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
-}
-
-/* scheduler_suspend: the provider told the account to slow down, or refused it. */
-static void
-scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_action act,
-    const char *reason)
-{
-	free(a->why);
-	a->why = xstrdup(reason);
-	if (act == OUTCOME_DISABLE) {
-		a->disabled = 1;
-		log_err("account=%s status=disabled (%s): it sends nothing until its "
-		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
-		    a->cfg->name);
-		return;
-	}
-	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
-	a->nthrottles++;
-	a->suspended_until = clock_now() + (double)scheduler_backoff(
-	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
-	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
-	    a->suspended_until, reason);
 }
 
 void
@@ -733,7 +520,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	for (size_t i = 0; i < n; i++)
 		nsent += res[i].action == OUTCOME_SENT;
 	/* What the provider took is what counts against the quota. */
-	quota_settle(a->quota, m->quota_id, scheduler_units(a, nsent));
+	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, nsent));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
@@ -775,7 +562,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_DISABLE:
 			/* Not the message's fault: it goes back untouched, not counted. */
 			if (!suspended)
-				scheduler_suspend(s, a, act, r->reply);
+				scheduler_account_suspend(a, act, r->reply);
 			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
 			    "account throttled by the provider" : "account disabled");
 			suspended = 1;
@@ -793,12 +580,12 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	free(m->account);
 	m->account = NULL;
 	if (retry_reply != NULL)
-		queue_msg_deferred(s->q, m, now + scheduler_backoff(s->cfg->retry_initial,
+		queue_msg_deferred(s->q, m, now + scheduler_account_backoff(s->cfg->retry_initial,
 		    s->cfg->retry_max, m->attempts), retry_reply);
 	if (m->deleted)
 		scheduler_drop(s, m);
 	else if (!m->held)
-		scheduler_heap_push(s, m);
+		scheduler_heap_push(&s->wait, m);
 	scheduler_kick(s);
 }
 
@@ -814,32 +601,31 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
     enum outcome_action act, const char *reason, const char *relay)
 {
 	time_t now = time(NULL);
+	struct queue_msg *m;
 	double until;
 
 	free(a->last_reply);
 	a->last_reply = xstrdup(reason);
 	if (act == OUTCOME_THROTTLE || act == OUTCOME_DISABLE) {
-		scheduler_suspend(s, a, act, reason);
+		scheduler_account_suspend(a, act, reason);
 		until = a->suspended_until;
 	} else {
 		a->failures++;
-		a->retry_at = clock_now() + (double)scheduler_backoff(
+		a->retry_at = clock_now() + (double)scheduler_account_backoff(
 		    s->cfg->retry_initial, s->cfg->retry_max, a->failures - 1);
 		free(a->why);
 		a->why = xstrdup(reason);
 		until = a->retry_at;
 	}
 	/* Show the trouble under the first waiting message's id: its story is whole. */
-	if (s->nheap > 0 && s->heap[0]->next_try <= now) {
-		struct queue_msg *m = s->heap[0];
-
+	if ((m = scheduler_heap_top(&s->wait)) != NULL && m->next_try <= now) {
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
 		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
-			scheduler_heap_remove(s, m);
+			scheduler_heap_remove(&s->wait, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
-			scheduler_heap_push(s, m);
+			scheduler_heap_push(&s->wait, m);
 		}
 	} else if (act == OUTCOME_RETRY)
 		log_warn("account=%s relay=%s status=deferred (%s)", a->cfg->name,
@@ -862,16 +648,6 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 				break;
 			}
 	scheduler_kick(s);
-}
-
-/* scheduler_account_changed: do old and new differ in what a disable was about? */
-static int
-scheduler_account_changed(const struct config_account *o, const struct config_account *n)
-{
-#define DIFF(f)	((o->f == NULL) != (n->f == NULL) || (o->f && strcmp(o->f, n->f) != 0))
-	return DIFF(host) || DIFF(username) || DIFF(password) || DIFF(address) ||
-	    DIFF(ca_file) || o->port != n->port || o->tls != n->tls;
-#undef DIFF
 }
 
 /* What a reload prepares for one configured account before anything changes. */

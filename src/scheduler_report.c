@@ -56,7 +56,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		const struct config_limits *l = &a->cfg->limits;
 		double r;
 
-		if ((r_at = scheduler_ready_at(a, now)) == 0)
+		if ((r_at = scheduler_account_ready_at(a, now)) == 0)
 			continue;	/* disabled */
 		t = (time_t)ceil(r_at);
 		if (start == 0 || t < start)
@@ -109,9 +109,9 @@ scheduler_status(struct scheduler *s)
 		json_array_append_new(accts, o);
 	}
 	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
-	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
+	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->wait.n,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
-	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
+	    (json_int_t)s->wait.ntried, "recipients", (json_int_t)s->pending_rcpts,
 	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
 }
 
@@ -121,8 +121,8 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
 	time_t now = time(NULL);
 	/* Every message is in the heap, in flight, or held (and not in flight). */
-	size_t n[4] = { s->nheap - s->nheap_tried, s->nheap_tried,
-	    s->nids - s->nheap - s->ninflight, s->ninflight };
+	size_t n[4] = { s->wait.n - s->wait.ntried, s->wait.ntried,
+	    s->nids - s->wait.n - s->ninflight, s->ninflight };
 
 	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
 	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
