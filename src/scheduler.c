@@ -379,25 +379,39 @@ scheduler_arm(struct scheduler *s, double when, double now)
 	evtimer_add(s->timer, &tv);
 }
 
-/* scheduler_start_on: make account a send: wake an idle session or open one. */
-static void
-scheduler_start_on(struct scheduler *s, struct sched_account *a)
+/*
+ * scheduler_start_on: make account a send: wake an idle session (returns 1; it may
+ * have taken the first waiting message already), or open sessions, up to the
+ * account's sessions, as many as there is waiting mail and quota for (returns 0).
+ */
+static int
+scheduler_start_on(struct scheduler *s, struct sched_account *a, double now)
 {
-	int j;
+	long room = quota_room(a->quota, (time_t)now);
+	/* With min_interval one transaction at a time is all the account may do; after
+	 * a throttle one probes until a message goes through. */
+	int j, want = a->cfg->limits.min_interval > 0 || a->throttles > 0 ? 1 :
+	    a->cfg->sessions;
 
 	for (j = 0; j < a->nsessions && !upstream_is_idle(a->sess[j]); j++)
 		;
-	if (j < a->nsessions)
+	if (j < a->nsessions) {
 		upstream_wake(a->sess[j]);
-	else if (a->nsessions == a->nbusy && a->nsessions < a->cfg->sessions)
-		/* Sessions open one at a time, and only when all are busy. */
+		return 1;
+	}
+	/* None idle: those not busy are connecting. */
+	while (a->nsessions < want && (size_t)(a->nsessions - a->nbusy) < s->wait.n &&
+	    a->nsessions - a->nbusy < room)
 		a->sess[a->nsessions++] = upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+	return 0;
 }
 
 /*
- * scheduler_choose: the first account in config order that takes m and may send now
- * (spill-over), or NULL; then *when is the first moment one may (0: none ever will:
- * all disabled), and *fits says whether any account takes a message this big.
+ * scheduler_choose: the account that sends m: the first in config order that takes
+ * a message this big and is not stopped (disabled, throttled, backed off, out of
+ * quota); or NULL when it may not send yet (its min_interval: waiting that out is
+ * no reason to spill over) or none may. Then *when is the first moment one may (0:
+ * none ever will: all disabled), and *fits says whether any account takes m at all.
  */
 static struct sched_account *
 scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, double *when,
@@ -412,10 +426,15 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 		if (!scheduler_account_fits(a, m))
 			continue;
 		*fits = 1;
-		if ((t = scheduler_account_ready_at(a, now)) == 0)
+		if ((t = scheduler_account_free_at(a, now)) == 0)
 			continue;	/* disabled */
-		if (t <= now)
-			return a;
+		if (t <= now) {		/* this account has the mail */
+			if ((t = scheduler_account_ready_at(a, now)) <= now)
+				return a;
+			if (*when == 0 || t < *when)
+				*when = t;
+			return NULL;
+		}
 		if (*when == 0 || t < *when)
 			*when = t;
 	}
@@ -445,8 +464,10 @@ scheduler_kick(struct scheduler *s)
 		if ((a = scheduler_choose(s, m, now, &when, &fits)) != NULL) {
 			/* The first able account takes it, even if its sessions are busy:
 			 * accounts are used in order, not round robin. Sessions report
-			 * back and kick again, so no timer is needed. */
-			scheduler_start_on(s, a);
+			 * back and kick again, so no timer is needed. An idle session
+			 * woken may take it at once: then on to the next message. */
+			if (scheduler_start_on(s, a, now) && scheduler_heap_top(&s->wait) != m)
+				continue;
 			when = 0;
 			break;
 		}
@@ -477,6 +498,8 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 again:
 	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
 		return NULL;
+	if (a->throttles > 0 && a->nbusy > 0)
+		return NULL;	/* after a throttle: one probe at a time until one goes */
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
 		/* An earlier account may send it (config order), or this one may not. */
 		if (first != NULL)
@@ -514,24 +537,27 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	time_t now = time(NULL);
 	const char *retry_reply = NULL;
 	int suspended = 0;
-	size_t nsent = 0;
+	size_t nsent = 0, ncharged = 0;
 
 	a->nbusy--;
 	for (size_t i = 0; i < n; i++)
 		nsent += res[i].action == OUTCOME_SENT;
-	/* What the provider took is what counts against the quota. */
-	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, nsent));
+	for (size_t i = 0; i < n; i++)
+		ncharged += res[i].action == OUTCOME_SENT || res[i].unknown;
+	/* What the provider took is what counts against the quota, and what it may
+	 * have taken: a reply lost after the final dot keeps its reservation. */
+	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
 		enum outcome_action act = r->action;
-		char *expired = NULL;
+		char *note = NULL;	/* the reply with what the scheduler adds */
 		int finished = 0;
 
 		free(a->last_reply);
 		a->last_reply = xstrdup(r->reply);
 		if (act == OUTCOME_RETRY && now - m->ctime > s->cfg->retry_lifetime) {
-			expired = xasprintf("gave up after %llds in the queue (retry lifetime "
+			note = xasprintf("gave up after %llds in the queue (retry lifetime "
 			    "%ds); last reply: %s", (long long)(now - m->ctime),
 			    s->cfg->retry_lifetime, r->reply);
 			act = OUTCOME_FAIL;
@@ -549,13 +575,18 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			break;
 		case OUTCOME_FAIL:
 			s->nfailed++;
-			scheduler_log(m, r->idx, a, relay, "failed", expired ? expired : r->reply);
+			scheduler_log(m, r->idx, a, relay, "failed", note ? note : r->reply);
 			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_FAILED,
-			    a->cfg->name, expired ? expired : r->reply);
+			    a->cfg->name, note ? note : r->reply);
 			break;
 		case OUTCOME_RETRY:
 			s->ndeferred++;
-			scheduler_log(m, r->idx, a, relay, "deferred", r->reply);
+			if (r->unknown) {
+				note = xasprintf("%s; outcome unknown, charged to the "
+				    "quota", r->reply);
+				scheduler_log(m, r->idx, a, relay, "deferred", note);
+			} else
+				scheduler_log(m, r->idx, a, relay, "deferred", r->reply);
 			retry_reply = r->reply;
 			break;
 		case OUTCOME_THROTTLE:
@@ -568,7 +599,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			suspended = 1;
 			break;
 		}
-		free(expired);
+		free(note);
 		if (finished) {
 			scheduler_kick(s);
 			return;
@@ -622,7 +653,13 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
-		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
+		double when;
+		int fits;
+
+		/* A throttle is not the message's attempt; and a failing account never
+		 * delays mail another account can send now. */
+		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_now(), &when,
+		    &fits) == NULL) {
 			scheduler_heap_remove(&s->wait, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
 			scheduler_heap_push(&s->wait, m);

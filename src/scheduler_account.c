@@ -85,13 +85,13 @@ scheduler_account_units(const struct sched_account *a, size_t n)
 }
 
 /*
- * scheduler_account_ready_at: the earliest time, not before now, at which account a may start
- * a transaction: after a throttle or backoff, min_interval after its last send, and
- * once its quota has room for one unit. 0: not at all (disabled). Times are kept to
- * the fraction of a second, so that pauses are neither cut short nor stretched.
+ * scheduler_account_free_at: the earliest time, not before now, at which nothing but
+ * its own pace (min_interval) stops account a: after a throttle or backoff, and once
+ * its quota has room for one unit. 0: not at all (disabled). Times are kept to the
+ * fraction of a second, so that pauses are neither cut short nor stretched.
  */
 double
-scheduler_account_ready_at(const struct sched_account *a, double now)
+scheduler_account_free_at(const struct sched_account *a, double now)
 {
 	double t = now, q;
 
@@ -101,7 +101,22 @@ scheduler_account_ready_at(const struct sched_account *a, double now)
 		t = a->suspended_until;
 	if (a->retry_at > t)
 		t = a->retry_at;
-	if (a->cfg->limits.min_interval > 0) {
+	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
+		t = q;
+	return t;
+}
+
+/*
+ * scheduler_account_ready_at: the earliest time, not before now, at which account a
+ * may start a transaction: when it is free, and min_interval after its last send.
+ * 0: not at all (disabled).
+ */
+double
+scheduler_account_ready_at(const struct sched_account *a, double now)
+{
+	double t = scheduler_account_free_at(a, now);
+
+	if (t > 0 && a->cfg->limits.min_interval > 0) {
 		/* After a restart only the ledger's whole second is known: round up. */
 		double last = a->last_send > 0 ? a->last_send :
 		    quota_last(a->quota) > 0 ? quota_last(a->quota) + 1.0 : 0;
@@ -109,8 +124,6 @@ scheduler_account_ready_at(const struct sched_account *a, double now)
 		if (last > 0 && last + a->cfg->limits.min_interval > t)
 			t = last + a->cfg->limits.min_interval;
 	}
-	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
-		t = q;
 	return t;
 }
 
@@ -149,6 +162,13 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
 	a->nthrottles++;
+	if (a->suspended_until > clock_now()) {
+		/* Already suspended: the other sessions of the same episode report it
+		 * too. One episode is one step of the backoff, however many saw it. */
+		log_info("account=%s status=throttled until=%.3f (same episode: %s)",
+		    a->cfg->name, a->suspended_until, reason);
+		return;
+	}
 	a->suspended_until = clock_now() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,

@@ -42,6 +42,12 @@ struct sched_account *scheduler_account_new(struct config_account *, const struc
 void		 scheduler_account_free(struct sched_account *);
 
 /*
+ * scheduler_account_free_at: the earliest time, not before now, at which nothing but
+ * its min_interval stops the account (throttle, backoff, quota); 0: disabled.
+ */
+double		 scheduler_account_free_at(const struct sched_account *, double now);
+
+/*
  * scheduler_account_ready_at: the earliest time, not before now, at which account a
  * may start a transaction; 0: not at all (disabled).
  */

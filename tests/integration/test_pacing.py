@@ -1,0 +1,134 @@
+"""Pacing against what providers really do (issue 13, the scheduler's side): a reply lost
+after the final dot, the order mail goes in, one throttle episode seen by several
+sessions, suspensions across a restart, spill-over as the CRMs do it. Real relayd
+processes and the provider stand-in (tests/provider.py)."""
+
+import re
+import time
+
+import pytest
+
+from conftest import wait_until
+from test_quota import (FIRST, SECOND, account, assert_exactly_once, failed_lines,
+                        quota_relay, seq, submit_all, two_accounts, wait_state)
+
+
+def throttled_untils(relay, name="main"):
+    """The until= of each new suspension of account name (not the same-episode lines)."""
+    return [float(x) for x in re.findall(
+        r"account=%s status=throttled until=([\d.]+) \((?!same episode)" % name, relay.log())]
+
+
+@pytest.mark.deadline(60)
+def test_reply_lost_after_the_dot_is_charged(make_provider, make_relay):
+    """per_hour = 2. The provider takes the first message's data, then goes down before
+    its reply to the final dot. relayd cannot know whether it was taken, so the
+    transaction keeps its unit; the retry takes the second unit, and a second message
+    waits for the hour: the provider sees 1 message, status says 2 used (before the
+    fix: the lost one was given back, and the second message went too)."""
+    p = make_provider()
+    p.add_rule("data", None, delay=3, times=1)       # the reply to the dot comes late
+    r = quota_relay(make_relay, lambda r: [account(r, p, limits={"per_hour": 2})])
+    submit_all(r, [1])
+    wait_until(lambda: any(e.what == "DATA" for e in p.events), 15, "DATA at the provider")
+    time.sleep(1.0)                 # the body and its dot are there, the reply is not
+    p.restart()                     # the connection drops: the outcome is unknown
+    r.wait_log(r"status=deferred .*outcome unknown, charged to the quota")
+    msgs = p.wait_for(1, timeout=20)
+    r.wait_queue(0)
+    submit_all(r, [2])
+    a = wait_state(r, "main", "exhausted")
+    assert a["hour"]["used"] == 2, a
+    time.sleep(2)
+    assert len(p.messages) == 1, [seq(m) for m in p.messages]
+    assert_exactly_once(msgs, ["q-1"])
+    assert not failed_lines(r)
+
+
+@pytest.mark.deadline(60)
+def test_mail_goes_first_in_first_out(make_provider, make_relay):
+    """Eight messages queued while the account is throttled go out in the order they came
+    (they went as 1, 8, 7, ... 2: ties in the heap came out last in, first out)."""
+    p = make_provider()
+    p.add_rule("mail", "421 4.7.0 Try again later", times=1)
+    r = quota_relay(make_relay, lambda r: [account(
+        r, p, backoff={"initial": 3, "max": 3}, limits={"per_hour": 100},
+        rules=[{"match": "^421 ", "stage": "mail", "action": "throttle"}])])
+    submit_all(r, [1])
+    wait_state(r, "main", "throttled")
+    submit_all(r, range(2, 9))
+    msgs = p.wait_for(8, timeout=30)
+    assert [seq(m) for m in msgs] == ["q-%d" % i for i in range(1, 9)], \
+        [seq(m) for m in msgs]
+
+
+@pytest.mark.deadline(60)
+def test_one_throttle_episode_is_one_backoff_step(make_provider, make_relay):
+    """Three sessions in flight all get the provider's 553 at once: the account is
+    suspended for one initial backoff (2 s), not 2, 4 and 8 s."""
+    p = make_provider()
+    rule = p.add_rule("data", "553 5.7.1 Slow down", after=0, times=3, delay=1)
+    r = quota_relay(make_relay, lambda r: [account(
+        r, p, sessions=3, backoff={"initial": 2, "max": 60}, limits={"per_hour": 100},
+        rules=[{"match": "^553 ", "stage": "data", "action": "throttle"}])])
+    submit_all(r, range(1, 7), conns=3)
+    msgs = p.wait_for(6, timeout=40)
+    assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 7)])
+    assert rule.fired >= 2, rule.fired
+    untils = throttled_untils(r)
+    first = rule.fired_times[0]
+    held = [round(u - first, 1) for u in untils]
+    # each new suspension is one step (~2 s) after its own episode, never 4 or 8 s
+    assert held and held[0] <= 3.5, "suspensions %r s after the first 553" % held
+    assert max(held) <= 8, held
+    assert not failed_lines(r)
+
+
+@pytest.mark.deadline(60)
+def test_min_interval_is_no_reason_to_spill_over(make_provider, make_relay):
+    """The first account has min_interval = 1 s and quota to spare: it takes all five
+    messages, one a second, as the CRMs do; the second account takes none (before: it
+    took every message that came while the first waited out its interval)."""
+    p1 = make_provider(user=FIRST)
+    p2 = make_provider(user=SECOND)
+    r = quota_relay(make_relay, lambda r: two_accounts(
+        r, p1, p2, {"per_hour": 100, "count": "messages", "min_interval": 1}))
+    submit_all(r, range(1, 6))
+    msgs = p1.wait_for(5, timeout=20)
+    assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 6)])
+    assert not p2.messages, [seq(m) for m in p2.messages]
+
+
+@pytest.mark.deadline(60)
+def test_sessions_are_used_when_there_is_work(make_provider, make_relay):
+    """sessions = 3 and a slow provider (1 s per message): six messages go over three
+    sessions at once (before: a second session almost never opened)."""
+    p = make_provider()
+    p.add_rule("data", None, delay=1)
+    r = quota_relay(make_relay, lambda r: [account(r, p, sessions=3,
+                                                   limits={"per_hour": 100})])
+    submit_all(r, range(1, 7))
+    msgs = p.wait_for(6, timeout=20)
+    assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 7)])
+    assert p.max_concurrent == 3, p.max_concurrent
+
+
+@pytest.mark.deadline(60)
+def test_a_failing_account_does_not_delay_mail_the_next_can_send(make_provider,
+                                                                  make_relay):
+    """The first account's provider is down. The second account sends every message at
+    once; none waits for the first account's backoff."""
+    p1 = make_provider(user=FIRST)
+    p2 = make_provider(user=SECOND)
+    r = quota_relay(make_relay, lambda r: two_accounts(
+        r, p1, p2, {"per_hour": 100, "count": "messages"}),
+        retry={"initial": 8, "max": 8, "lifetime": 3600})
+    p1.stop()
+    t0 = time.time()
+    for n in range(1, 4):
+        submit_all(r, [n])
+    msgs = p2.wait_for(3, timeout=20)
+    assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 4)])
+    late = [round(m.time - t0, 2) for m in msgs if m.time - t0 > 3]
+    assert not late, "messages waited %r s for the failing first account" % late
+    assert not failed_lines(r)
