@@ -1,7 +1,9 @@
 /*
  * quota: the per-account sliding-window ledger.
  *
- * File SPOOL/ledger/ACCOUNT, format version 1, one record per line:
+ * File SPOOL/ledger/MAILBOX (the account's address, so a renamed account keeps its
+ * day; a ledger under the account's name, as older versions kept it, is moved there),
+ * format version 1, one record per line:
  *   relayd-ledger 1
  *   R <id> <time> <units>      units reserved at time, fsynced before sending
  *   S <id> <units>             the reservation settled to units (not fsynced)
@@ -105,6 +107,11 @@ quota_load(struct quota *q, time_t now)
 		struct quota_entry *e;
 
 		if (sscanf(line, "R %llu %lld %ld", &id, &t, &units) == 3) {
+			/* Written under a clock ahead of ours (it was stepped back while
+			 * relayd was down): count it as sent now, no later, so that it
+			 * holds the windows for an hour and a day, not for days. */
+			if (t > now)
+				t = now;
 			if (t > now - QUOTA_DAY)
 				quota_add(q, id, (time_t)t, units);
 			else if (id >= q->next_id)
@@ -157,10 +164,51 @@ quota_rewrite(struct quota *q)
 	return q->fd == -1 ? -1 : 0;
 }
 
+/*
+ * quota_file_name: the ledger's file name for a mailbox: the address in lower case,
+ * anything but letters, digits and @._+- as '_' (never a '/' or a leading dot).
+ */
+static char *
+quota_file_name(const char *key)
+{
+	char *f = xstrdup(key);
+
+	for (char *c = f; *c; c++) {
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+		else if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+		    strchr("@._+-", *c) != NULL) || (c == f && *c == '.'))
+			*c = '_';
+	}
+	return f;
+}
+
+/* quota_migrate: the ledger was kept under the account's name (before it followed
+ * the mailbox): move it to path, once. */
+static void
+quota_migrate(const char *dir, const char *legacy, const char *path)
+{
+	char *old;
+
+	if (legacy == NULL || strchr(legacy, '/') != NULL || legacy[0] == '.' ||
+	    access(path, F_OK) == 0)
+		return;
+	old = xasprintf("%s/%s", dir, legacy);
+	if (strcmp(old, path) != 0 && access(old, F_OK) == 0) {
+		if (rename(old, path) == 0)
+			log_info("quota: ledger %s now follows the mailbox: %s", old, path);
+		else
+			log_err("quota: cannot move %s to %s: %s", old, path, strerror(errno));
+	}
+	free(old);
+}
+
 struct quota *
-quota_open(const char *spool_dir, const char *name, int durable, time_t now)
+quota_open(const char *spool_dir, const char *key, const char *legacy, int durable,
+    time_t now)
 {
 	struct quota *q = xcalloc(1, sizeof(*q));
+	char *file;
 
 	q->fd = -1;
 	q->next_id = 1;
@@ -168,12 +216,15 @@ quota_open(const char *spool_dir, const char *name, int durable, time_t now)
 	if (!durable)
 		return q;
 	q->dir = xasprintf("%s/ledger", spool_dir);
-	q->path = xasprintf("%s/%s", q->dir, name);
+	file = quota_file_name(key);
+	q->path = xasprintf("%s/%s", q->dir, file);
+	free(file);
 	if (mkdir(q->dir, 0700) == -1 && errno != EEXIST) {
 		log_err("quota: cannot create %s: %s", q->dir, strerror(errno));
 		quota_free(q);
 		return NULL;
 	}
+	quota_migrate(q->dir, legacy, q->path);
 	quota_load(q, now);
 	if (quota_rewrite(q) == -1) {
 		quota_free(q);
@@ -207,7 +258,7 @@ quota_used(const struct quota *q, time_t now, long *hour, long *day)
 {
 	*hour = *day = 0;
 	for (size_t i = 0; i < q->n; i++) {
-		if (q->e[i].t <= now - QUOTA_DAY || q->e[i].t > now + QUOTA_DAY)
+		if (q->e[i].t <= now - QUOTA_DAY)
 			continue;
 		*day += q->e[i].units;
 		if (q->e[i].t > now - QUOTA_HOUR)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "bounce_store.h"
@@ -116,7 +117,7 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
     struct queue *q)
 {
 	struct scheduler *s = xcalloc(1, sizeof(*s));
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 
 	s->base = base;
 	s->dns = dns;
@@ -206,7 +207,7 @@ scheduler_add(struct scheduler *s, struct queue_msg *m)
 	m->inflight = 0;
 	/* Ready from now: behind what was ready before (a deferred message whose time
 	 * has come), and in arrival order among what arrives in the same second. */
-	m->next_try = (time_t)clock_now();
+	m->next_try = (time_t)clock_steady();
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
 	scheduler_heap_push(&s->wait, m);
@@ -275,7 +276,7 @@ scheduler_delete(struct scheduler *s, struct queue_msg *m)
 size_t
 scheduler_flush(struct scheduler *s)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->wait.n; i++)
@@ -448,7 +449,7 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 static void
 scheduler_kick(struct scheduler *s)
 {
-	double now = clock_now(), when = 0;
+	double now = clock_steady(), when = 0;
 	struct sched_account *a;
 	struct queue_msg *m;
 	int fits;
@@ -485,7 +486,7 @@ scheduler_kick(struct scheduler *s)
 struct queue_msg *
 scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 {
-	double now_f = clock_now();
+	double now_f = clock_steady();
 	time_t now = (time_t)now_f;
 	struct queue_msg *m;
 	size_t n;
@@ -534,7 +535,7 @@ void
 scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m,
     const struct sched_rcpt_result *res, size_t n, const char *relay)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	const char *retry_reply = NULL;
 	int suspended = 0;
 	size_t nsent = 0, ncharged = 0;
@@ -631,7 +632,7 @@ void
 scheduler_session_failed(struct scheduler *s, struct sched_account *a,
     enum outcome_action act, const char *reason, const char *relay)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	struct queue_msg *m;
 	double until;
 
@@ -642,7 +643,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		until = a->suspended_until;
 	} else {
 		a->failures++;
-		a->retry_at = clock_now() + (double)scheduler_account_backoff(
+		a->retry_at = clock_steady() + (double)scheduler_account_backoff(
 		    s->cfg->retry_initial, s->cfg->retry_max, a->failures - 1);
 		free(a->why);
 		a->why = xstrdup(reason);
@@ -658,7 +659,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 
 		/* A throttle is not the message's attempt; and a failing account never
 		 * delays mail another account can send now. */
-		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_now(), &when,
+		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_steady(), &when,
 		    &fits) == NULL) {
 			scheduler_heap_remove(&s->wait, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
@@ -695,10 +696,37 @@ struct scheduler_prep {
 	struct quota		*q;	/* kept accounts: a reopened ledger, or NULL */
 };
 
+/*
+ * scheduler_reconfigure_find: the running account a reloaded one continues: the one
+ * of the same name, or one renamed (its name is gone from cfg) with the same mailbox,
+ * which keeps its ledger and suspension. s->naccounts if none: a new account.
+ */
+static size_t
+scheduler_reconfigure_find(const struct scheduler *s, const struct config *cfg,
+    const struct config_account *ca)
+{
+	size_t j, k;
+
+	for (j = 0; j < s->naccounts; j++)
+		if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
+			return j;
+	for (j = 0; j < s->naccounts; j++) {
+		const struct config_account *old = s->accounts[j]->cfg;
+
+		if (strcasecmp(old->address, ca->address) != 0)
+			continue;
+		for (k = 0; k < cfg->naccounts && strcmp(cfg->accounts[k].name, old->name); k++)
+			;
+		if (k == cfg->naccounts)
+			return j;
+	}
+	return s->naccounts;
+}
+
 int
 scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	struct scheduler_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
 	size_t i, j, n = cfg->naccounts;
 
@@ -708,10 +736,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		const struct config_limits *l = &ca->limits;
 		int durable = l->per_hour > 0 || l->per_day > 0;
 
-		for (j = 0; j < s->naccounts; j++)
-			if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
-				break;
-		if (j == s->naccounts) {
+		if ((j = scheduler_reconfigure_find(s, cfg, ca)) == s->naccounts) {
 			p[i].is_new = 1;
 			if ((p[i].a = scheduler_account_new(ca, cfg, now)) == NULL)
 				goto fail;
@@ -720,8 +745,10 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		p[i].a = s->accounts[j];
 		if (ca->tls != CONFIG_TLS_NONE && (p[i].ctx = tls_client_ctx(ca->ca_file)) == NULL)
 			goto fail;
-		if (durable != p[i].a->quota_durable &&
-		    (p[i].q = quota_open(cfg->spool_dir, ca->name, durable, now)) == NULL)
+		/* The ledger follows the mailbox: a new address is another ledger. */
+		if ((durable != p[i].a->quota_durable ||
+		    strcasecmp(p[i].a->cfg->address, ca->address) != 0) &&
+		    (p[i].q = quota_open(cfg->spool_dir, ca->address, NULL, durable, now)) == NULL)
 			goto fail;
 	}
 
@@ -738,7 +765,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		if (p[i].q != NULL) {
 			quota_free(a->quota);
 			a->quota = p[i].q;
-			a->quota_durable = !a->quota_durable;
+			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
 		}
 		quota_set_limits(a->quota, a->cfg->limits.per_hour, a->cfg->limits.per_day);
 		if (a->disabled && scheduler_account_changed(old, a->cfg)) {

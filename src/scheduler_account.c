@@ -36,7 +36,8 @@ scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_
 	int durable = l->per_hour > 0 || l->per_day > 0;	/* only limits need a disk */
 
 	if (a->quota == NULL || durable != a->quota_durable) {	/* first time only */
-		struct quota *q = quota_open(cfg->spool_dir, a->cfg->name, durable, now);
+		struct quota *q = quota_open(cfg->spool_dir, a->cfg->address, a->cfg->name,
+		    durable, now);
 
 		if (q == NULL)
 			return -1;
@@ -162,14 +163,14 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
 	a->nthrottles++;
-	if (a->suspended_until > clock_now()) {
+	if (a->suspended_until > clock_steady()) {
 		/* Already suspended: the other sessions of the same episode report it
 		 * too. One episode is one step of the backoff, however many saw it. */
 		log_info("account=%s status=throttled until=%.3f (same episode: %s)",
 		    a->cfg->name, a->suspended_until, reason);
 		return;
 	}
-	a->suspended_until = clock_now() + (double)scheduler_account_backoff(
+	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
@@ -25,6 +26,13 @@ scheduler_account_state(const struct sched_account *a, time_t now)
 	if (quota_room(a->quota, now) == 0)
 		return "exhausted";
 	return "ready";
+}
+
+/* scheduler_wall: a time of the scheduler's clock as the wall clock shows it; 0 stays 0. */
+static json_int_t
+scheduler_wall(double t)
+{
+	return t > 0 ? (json_int_t)ceil(clock_to_wall(t)) : 0;
 }
 
 /* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
@@ -80,7 +88,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 json_t *
 scheduler_status(struct scheduler *s)
 {
-	time_t now = time(NULL), drain = scheduler_drain_estimate(s, now);
+	time_t now = (time_t)clock_steady(), drain = scheduler_drain_estimate(s, now);
 	json_t *accts = json_array();
 
 	for (size_t i = 0; i < s->naccounts; i++) {
@@ -99,8 +107,9 @@ scheduler_status(struct scheduler *s)
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", a->cfg->provider ?
 		    json_string(a->cfg->provider) : json_null());
-		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
-		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
+		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
+		    (double)free_at)) : json_null());
+		json_object_set_new(o, "until", json_integer(scheduler_wall(a->suspended_until >
 		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? json_string(a->why) : json_null());
@@ -112,14 +121,14 @@ scheduler_status(struct scheduler *s)
 	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->wait.n,
 	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
 	    (json_int_t)s->wait.ntried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading);
+	    "drain_estimate", drain ? json_integer(scheduler_wall((double)drain)) : json_null(), "loading", s->loading);
 }
 
 void
 scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 {
 	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	/* Every message is in the heap, in flight, or held (and not in flight). */
 	size_t n[4] = { s->wait.n - s->wait.ntried, s->wait.ntried,
 	    s->nids - s->wait.n - s->ninflight, s->ninflight };

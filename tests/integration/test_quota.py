@@ -217,7 +217,7 @@ def test_hourly_cap_holds_across_restart_and_rolls_over(make_provider, make_rela
         assert st["queue"]["total"] == 2 and st["queue"]["recipients"] == 2, (where, st)
         assert st["queue"]["drain_estimate"] is not None, (where, st)
     held("after the first three")
-    ledger = r.spool / "ledger" / "main"
+    ledger = r.spool / "ledger" / USER       # the ledger follows the mailbox (issue 13)
     assert ledger.is_file(), "no ledger at %s" % ledger
     assert len([l for l in ledger.read_text().splitlines() if l.startswith("R ")]) == 3, \
         ledger.read_text()

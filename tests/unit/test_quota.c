@@ -78,7 +78,7 @@ main(void)
 	long hour, day;
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		struct quota *q = quota_open(NULL, "x", 0, 0);
+		struct quota *q = quota_open(NULL, "x", NULL, 0, 0);
 
 		run_scenario(&scenarios[i], q);
 		quota_free(q);
@@ -86,7 +86,7 @@ main(void)
 
 	/* The ledger survives a restart: the hour is not handed out again. */
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-	struct quota *q = quota_open(dir, "main", 1, 1000);
+	struct quota *q = quota_open(dir, "main", NULL, 1, 1000);
 	CHECK(q != NULL, "open durable ledger");
 	quota_set_limits(q, 10, 20);
 	uint64_t a = quota_reserve(q, 1000, 4);
@@ -96,7 +96,7 @@ main(void)
 	quota_reserve(q, 1200, 2);		/* no settle: a crash mid-transaction */
 	quota_free(q);
 
-	q = quota_open(dir, "main", 1, 1300);
+	q = quota_open(dir, "main", NULL, 1, 1300);
 	quota_set_limits(q, 10, 20);
 	quota_used(q, 1300, &hour, &day);
 	CHECK(hour == 9 && day == 9, "after restart used hour=%ld day=%ld, want 9 and 9",
@@ -118,13 +118,43 @@ main(void)
 		}
 		free(path);
 	}
-	q = quota_open(dir, "main", 1, 1500);
+	q = quota_open(dir, "main", NULL, 1, 1500);
 	quota_used(q, 1500, &hour, &day);
 	CHECK(hour == 10 && day == 10, "torn line: used hour=%ld day=%ld, want 10", hour, day);
 	quota_free(q);
-	q = quota_open(dir, "main", 1, 1400 + 86400);
+	q = quota_open(dir, "main", NULL, 1, 1400 + 86400);
 	quota_used(q, 1400 + 86400, &hour, &day);
 	CHECK(day == 0, "a day later used %ld, want 0", day);
+	quota_free(q);
+
+	/* The ledger follows the mailbox: one kept under the account's name moves to the
+	 * address (a rename keeps the day's count); the address's case does not matter. */
+	q = quota_open(dir, "main", NULL, 1, 5000);
+	quota_set_limits(q, 10, 20);
+	quota_reserve(q, 5000, 6);
+	quota_free(q);
+	q = quota_open(dir, "Shop@Example.RU", "main", 1, 5100);
+	quota_set_limits(q, 10, 20);
+	quota_used(q, 5100, &hour, &day);
+	CHECK(hour == 6, "ledger moved from the name: hour used %ld, want 6", hour);
+	quota_free(q);
+	q = quota_open(dir, "shop@example.ru", "renamed", 1, 5200);
+	quota_set_limits(q, 10, 20);
+	quota_used(q, 5200, &hour, &day);
+	CHECK(hour == 6, "renamed account, same mailbox: hour used %ld, want 6", hour);
+	quota_free(q);
+
+	/* A clock stepped back 2 days while relayd was down: the records from "the
+	 * future" count as made now: the hour is full for an hour, not for 49 hours,
+	 * and what is used agrees with when the quota frees up (status and scheduler). */
+	time_t back = 5200 - 2 * 86400;
+	q = quota_open(dir, "shop@example.ru", NULL, 1, back);
+	quota_set_limits(q, 6, 20);
+	quota_used(q, back, &hour, &day);
+	CHECK(hour == 6 && day == 6, "stepped back: used hour=%ld day=%ld, want 6", hour, day);
+	CHECK(quota_room(q, back) == 0, "stepped back: room %ld, want 0", quota_room(q, back));
+	CHECK(quota_next_free(q, back, 1) == back + 3600, "stepped back: free at %+lld s, "
+	    "want +3600", (long long)(quota_next_free(q, back, 1) - back));
 	quota_free(q);
 
 	char *cmd;
