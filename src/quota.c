@@ -164,11 +164,7 @@ quota_rewrite(struct quota *q)
 	return q->fd == -1 ? -1 : 0;
 }
 
-/*
- * quota_file_name: the ledger's file name for a mailbox: the address in lower case,
- * anything but letters, digits and @._+- as '_' (never a '/' or a leading dot).
- */
-static char *
+char *
 quota_file_name(const char *key)
 {
 	char *f = xstrdup(key);

@@ -20,6 +20,13 @@
 struct quota;
 
 /*
+ * quota_file_name: the file name of a mailbox's records (its ledger; scheduler_state
+ * too): the address in lower case, anything but letters, digits and @._+- as '_',
+ * never a '/' or a leading dot. The caller frees it.
+ */
+char		*quota_file_name(const char *key);
+
+/*
  * quota_open: the ledger of the mailbox key (the account's address) under
  * spool_dir/ledger (created if missing; one kept under the account's name legacy,
  * may be NULL, is moved to it), with records older than a day dropped and records

@@ -565,7 +565,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		}
 		switch (act) {
 		case OUTCOME_SENT:
-			a->failures = a->throttles = 0;
+			scheduler_account_succeeded(a);
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
 			/* Bounces come back to the account's own mailbox: without a
 			 * bounces block nothing would ever be matched against it. */
@@ -769,7 +769,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		}
 		quota_set_limits(a->quota, a->cfg->limits.per_hour, a->cfg->limits.per_day);
 		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
-			a->disabled = 0;	/* "until its configuration changes" */
+			scheduler_account_enable(a);	/* "until its configuration changes" */
 			log_info("account=%s status=enabled (its configuration changed)",
 			    a->cfg->name);
 		}
@@ -821,10 +821,7 @@ scheduler_enable(struct scheduler *s, const char *name)
 
 		if (strcmp(a->cfg->name, name) != 0)
 			continue;
-		a->disabled = a->failures = a->throttles = 0;
-		a->suspended_until = a->retry_at = 0;
-		free(a->why);
-		a->why = NULL;
+		scheduler_account_enable(a);
 		log_info("account=%s status=enabled (by relayctl)", name);
 		scheduler_kick(s);
 		return 0;

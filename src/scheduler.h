@@ -45,6 +45,8 @@ struct sched_account {
 	int			 throttles;	/* consecutive throttle replies */
 	double			 suspended_until; /* throttled by the provider */
 	int			 disabled;	/* until the config changes or enable */
+	double			 disabled_since;
+	char			*spool;		/* where its state is kept (scheduler_state) */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
 	int			 quota_durable;	/* the ledger is on disk (limits set) */

@@ -11,6 +11,7 @@
 #include "clock.h"
 #include "log.h"
 #include "scheduler_int.h"
+#include "scheduler_state.h"
 #include "tls.h"
 #include "upstream.h"
 #include "xmalloc.h"
@@ -49,6 +50,75 @@ scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_
 	return 0;
 }
 
+/*
+ * scheduler_account_config_hash: a fingerprint (FNV-1a) of the settings a disable is
+ * about (those scheduler_account_changed compares), kept with a disable on disk so
+ * that a configuration changed while relayd was down lifts it.
+ */
+static uint64_t
+scheduler_account_config_hash(const struct config_account *c)
+{
+	const char *f[] = { c->host, c->username, c->password, c->address, c->ca_file };
+	uint64_t h = 14695981039346656037ULL;
+	char num[32];
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		for (const char *p = f[i] ? f[i] : ""; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;	/* a separator no string has */
+	}
+	snprintf(num, sizeof(num), "%d/%d", c->port, (int)c->tls);
+	for (const char *p = num; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+void
+scheduler_account_save(const struct sched_account *a)
+{
+	struct scheduler_state st = { 0 };
+	double now = clock_steady();
+
+	if (a->spool == NULL)
+		return;
+	if (a->suspended_until > now)
+		st.throttled_until = clock_to_wall(a->suspended_until);
+	st.throttles = a->throttles;
+	if (a->disabled)
+		st.disabled_since = clock_to_wall(a->disabled_since);
+	st.config = scheduler_account_config_hash(a->cfg);
+	if (a->why != NULL && (a->disabled || a->suspended_until > now))
+		snprintf(st.why, sizeof(st.why), "%s", a->why);
+	scheduler_state_save(a->spool, a->cfg->address, &st);
+}
+
+/* scheduler_account_restore: take up the suspension the account had before a restart. */
+static void
+scheduler_account_restore(struct sched_account *a)
+{
+	struct scheduler_state st;
+	double wall = clock_now(), now = clock_steady();
+
+	if (scheduler_state_load(a->spool, a->cfg->address, &st) != 1)
+		return;
+	a->throttles = st.throttles;
+	if (st.throttled_until > wall) {
+		a->suspended_until = now + (st.throttled_until - wall);
+		log_warn("account=%s status=throttled until=%.3f (before the restart: %s)",
+		    a->cfg->name, a->suspended_until, st.why);
+	}
+	if (st.disabled_since > 0 && st.config == scheduler_account_config_hash(a->cfg)) {
+		a->disabled = 1;
+		a->disabled_since = now - (wall > st.disabled_since ? wall - st.disabled_since : 0);
+		log_err("account=%s status=disabled (before the restart: %s): it sends nothing "
+		    "until its configuration changes or relayctl enable %s", a->cfg->name,
+		    st.why, a->cfg->name);
+	} else if (st.disabled_since > 0)
+		log_info("account=%s status=enabled (its configuration changed)", a->cfg->name);
+	if (st.why[0] && (a->disabled || a->suspended_until > now))
+		a->why = xstrdup(st.why);
+}
+
 /* scheduler_account_new: the scheduler's state for a configured account, or NULL. */
 struct sched_account *
 scheduler_account_new(struct config_account *ca, const struct config *cfg, time_t now)
@@ -56,11 +126,33 @@ scheduler_account_new(struct config_account *ca, const struct config *cfg, time_
 	struct sched_account *a = xcalloc(1, sizeof(*a));
 
 	a->cfg = ca;
+	a->spool = xstrdup(cfg->spool_dir);
 	if (scheduler_account_quota(a, cfg, now) == -1 || scheduler_account_tls(a) == -1) {
 		scheduler_account_free(a);
 		return NULL;
 	}
+	scheduler_account_restore(a);
 	return a;
+}
+
+void
+scheduler_account_succeeded(struct sched_account *a)
+{
+	int was = a->throttles;
+
+	a->failures = a->throttles = 0;
+	if (was > 0)		/* the backoff starts over: on disk too */
+		scheduler_account_save(a);
+}
+
+void
+scheduler_account_enable(struct sched_account *a)
+{
+	a->disabled = a->failures = a->throttles = 0;
+	a->suspended_until = a->retry_at = a->disabled_since = 0;
+	free(a->why);
+	a->why = NULL;
+	scheduler_account_save(a);
 }
 
 /* scheduler_account_free: stop its sessions (shutdown) and free it. */
@@ -75,6 +167,7 @@ scheduler_account_free(struct sched_account *a)
 	quota_free(a->quota);
 	free(a->why);
 	free(a->last_reply);
+	free(a->spool);
 	free(a);
 }
 
@@ -155,7 +248,10 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	free(a->why);
 	a->why = xstrdup(reason);
 	if (act == OUTCOME_DISABLE) {
+		if (!a->disabled)
+			a->disabled_since = clock_steady();
 		a->disabled = 1;
+		scheduler_account_save(a);
 		log_err("account=%s status=disabled (%s): it sends nothing until its "
 		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
 		    a->cfg->name);
@@ -172,6 +268,7 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
+	scheduler_account_save(a);	/* a restart must not send into it */
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);
 }

@@ -41,6 +41,16 @@ struct sched_account *scheduler_account_new(struct config_account *, const struc
 /* scheduler_account_free: stop its sessions (shutdown) and free it; NULL is a no-op. */
 void		 scheduler_account_free(struct sched_account *);
 
+/* scheduler_account_save: keep its suspension in the spool (scheduler_state). */
+void		 scheduler_account_save(const struct sched_account *);
+
+/* scheduler_account_succeeded: a message went through: the backoffs start over. */
+void		 scheduler_account_succeeded(struct sched_account *);
+
+/* scheduler_account_enable: lift a disable, throttle or backoff (relayctl enable, or
+ * a configuration changed). */
+void		 scheduler_account_enable(struct sched_account *);
+
 /*
  * scheduler_account_free_at: the earliest time, not before now, at which nothing but
  * its min_interval stops the account (throttle, backoff, quota); 0: disabled.

@@ -132,3 +132,55 @@ def test_a_failing_account_does_not_delay_mail_the_next_can_send(make_provider,
     late = [round(m.time - t0, 2) for m in msgs if m.time - t0 > 3]
     assert not late, "messages waited %r s for the failing first account" % late
     assert not failed_lines(r)
+
+
+@pytest.mark.deadline(60)
+def test_a_restart_keeps_the_throttle(make_provider, make_relay):
+    """The provider throttles (553 at MAIL); backoff 20 s. relayd is restarted 1 s
+    later: it sends nothing until the suspension it knew of is over, and status shows
+    the same until and why (before: it sent again 3 s after the restart)."""
+    p = make_provider()
+    p.add_rule("mail", "553 5.7.1 The server does not want to send your message now",
+               times=1)
+    r = quota_relay(make_relay, lambda r: [account(
+        r, p, backoff={"initial": 20, "max": 60}, limits={"per_hour": 100})])
+    submit_all(r, [1])
+    a = wait_state(r, "main", "throttled")
+    until = a["until"]
+    assert until >= time.time() + 15, a
+    mails = len([e for e in p.events if e.what == "MAIL"])
+    time.sleep(1)
+    r.stop()
+    r.start()
+    b = wait_state(r, "main", "throttled")
+    assert abs(b["until"] - until) <= 1 and "553" in (b["why"] or ""), (a, b)
+    time.sleep(4)
+    assert len([e for e in p.events if e.what == "MAIL"]) == mails, \
+        "relayd sent into the suspension it knew of after a restart"
+    assert not p.messages
+    assert r.log_lines(r"status=throttled until=.*before the restart")
+    ok = r.ctl("enable", "main")      # only to finish quickly
+    assert ok.returncode == 0, ok
+    p.wait_for(1)
+    r.wait_queue(0)
+
+
+@pytest.mark.deadline(60)
+def test_a_restart_keeps_a_disable(make_provider, make_relay):
+    """535 at AUTH disables the account. After a restart it is still disabled, with its
+    reason, and relayd does not log in again; relayctl enable lets it send."""
+    p = make_provider(password="changed-elsewhere")
+    r = quota_relay(make_relay, lambda r: [account(r, p, limits={"per_hour": 100})])
+    submit_all(r, [1])
+    wait_state(r, "main", "disabled")
+    r.stop()
+    p.password = "secret"                   # the provider is fixed, relayd not told
+    r.start()
+    a = wait_state(r, "main", "disabled")
+    assert "535" in (a["why"] or ""), a
+    time.sleep(2)
+    assert p.auth_failures == 1 and p.logins == 0 and not p.messages
+    ok = r.ctl("enable", "main")
+    assert ok.returncode == 0, ok
+    p.wait_for(1)
+    r.wait_queue(0)
