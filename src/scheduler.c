@@ -154,6 +154,7 @@ scheduler_free(struct scheduler *s)
 	free(s->ids);
 	scheduler_heap_free(&s->wait);
 	free(s->accounts);
+	free(s->stall_why);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	free(s);
@@ -443,6 +444,47 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 }
 
 /*
+ * scheduler_stalled: mail is ready and no account will ever send it as things are
+ * (every one that takes it is disabled). Nothing is lost: it waits. The operator is
+ * told: status says since when and why, the metric shows it, and a warning is
+ * logged now and every SCHED_STALL_WARN seconds. Returns when to warn next.
+ */
+static double
+scheduler_stalled(struct scheduler *s, double now)
+{
+	const char *why = NULL;
+
+	if (s->stalled_since == 0) {
+		s->stalled_since = now;
+		s->stall_warned = 0;
+	}
+	for (size_t i = 0; i < s->naccounts && why == NULL; i++)
+		why = s->accounts[i]->why;
+	free(s->stall_why);
+	s->stall_why = xasprintf("no account can send: all are disabled%s%s",
+	    why ? "; first reason: " : "", why ? why : "");
+	if (now >= s->stall_warned + SCHED_STALL_WARN) {
+		log_warn("queue stalled for %.0fs: %zu message(s) wait (%s); fix the accounts "
+		    "or relayctl enable NAME", now - s->stalled_since, s->nids, s->stall_why);
+		s->stall_warned = now;
+	}
+	return s->stall_warned + SCHED_STALL_WARN;
+}
+
+/* scheduler_unstalled: an account may send again. */
+static void
+scheduler_unstalled(struct scheduler *s)
+{
+	if (s->stalled_since == 0)
+		return;
+	log_info("queue no longer stalled after %.0fs: an account may send",
+	    clock_steady() - s->stalled_since);
+	s->stalled_since = 0;
+	free(s->stall_why);
+	s->stall_why = NULL;
+}
+
+/*
  * scheduler_kick: hand ready mail to the first account able to send it now (spill-
  * over in config order); otherwise arm the timer for the first moment one can.
  */
@@ -467,13 +509,17 @@ scheduler_kick(struct scheduler *s)
 			 * accounts are used in order, not round robin. Sessions report
 			 * back and kick again, so no timer is needed. An idle session
 			 * woken may take it at once: then on to the next message. */
+			scheduler_unstalled(s);
 			if (scheduler_start_on(s, a, now) && scheduler_heap_top(&s->wait) != m)
 				continue;
 			when = 0;
 			break;
 		}
-		if (fits)
+		if (fits) {
+			if (when == 0)	/* every account that takes it is disabled */
+				when = scheduler_stalled(s, now);
 			break;		/* wait for the first account that may send */
+		}
 		/* No account takes a message this big: it can never go. */
 		scheduler_heap_remove(&s->wait, m);
 		scheduler_fail_all(s, m, "message too big for every account (largest "
@@ -539,6 +585,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	const char *retry_reply = NULL;
 	int suspended = 0;
 	size_t nsent = 0, ncharged = 0;
+	time_t failing = scheduler_account_backoff_span(s->cfg->retry_initial,
+	    s->cfg->retry_max, m->attempts);
 
 	a->nbusy--;
 	for (size_t i = 0; i < n; i++)
@@ -557,10 +605,14 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 
 		free(a->last_reply);
 		a->last_reply = xstrdup(r->reply);
-		if (act == OUTCOME_RETRY && now - m->ctime > s->cfg->retry_lifetime) {
-			note = xasprintf("gave up after %llds in the queue (retry lifetime "
-			    "%ds); last reply: %s", (long long)(now - m->ctime),
-			    s->cfg->retry_lifetime, r->reply);
+		/* The lifetime counts the message's own transient failures (the retry
+		 * schedule its deferrals put it on), not time it waited for quota or
+		 * for a suspended account: a mailing that takes weeks at 150 a day is
+		 * delivered, not expired. */
+		if (act == OUTCOME_RETRY && failing >= s->cfg->retry_lifetime) {
+			note = xasprintf("gave up after %d attempts over %llds of transient "
+			    "failure (retry lifetime %ds); last reply: %s", m->attempts + 1,
+			    (long long)failing, s->cfg->retry_lifetime, r->reply);
 			act = OUTCOME_FAIL;
 		}
 		switch (act) {

@@ -240,6 +240,19 @@ scheduler_account_backoff(int initial, int max, int n)
 	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
 }
 
+time_t
+scheduler_account_backoff_span(int initial, int max, int n)
+{
+	time_t t = 0;
+
+	for (int k = 0; k < n; k++) {
+		time_t d = k > 30 ? max : (time_t)initial << k;
+
+		t += d > max ? max : d;
+	}
+	return t;
+}
+
 /* scheduler_account_suspend: the provider told the account to slow down, or refused it. */
 void
 scheduler_account_suspend(struct sched_account *a, enum outcome_action act,

@@ -9,6 +9,8 @@
 #include "scheduler.h"
 #include "scheduler_heap.h"
 
+#define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
+
 struct scheduler {
 	struct event_base	*base;
 	struct evdns_base	*dns;
@@ -29,6 +31,9 @@ struct scheduler {
 	unsigned long long	 nfailed;
 	struct queue_msg	**ids;		/* every message by queue id (chained) */
 	size_t			 idcap, nids;
+	double			 stalled_since;	/* ready mail no account will send; 0: none */
+	double			 stall_warned;	/* when that was last logged */
+	char			*stall_why;
 	struct event		*timer;
 	int			 kicking;
 };
@@ -68,6 +73,12 @@ long		 scheduler_account_units(const struct sched_account *, size_t n);
 
 /* scheduler_account_fits: may the account send m at all (its size)? */
 int		 scheduler_account_fits(const struct sched_account *, const struct queue_msg *);
+
+/*
+ * scheduler_account_backoff_span: the time n steps of a backoff take, without their
+ * jitter: how long a message deferred n times has been failing, by its schedule.
+ */
+time_t		 scheduler_account_backoff_span(int initial, int max, int n);
 
 /* scheduler_account_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
 time_t		 scheduler_account_backoff(int initial, int max, int n);

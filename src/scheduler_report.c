@@ -115,13 +115,19 @@ scheduler_status(struct scheduler *s)
 		    a->retry_at > now) ? json_string(a->why) : json_null());
 		json_object_set_new(o, "last_reply", a->last_reply ? json_string(a->last_reply) :
 		    json_null());
+		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
+		    scheduler_wall(a->disabled_since)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b}}", "accounts", accts,
-	    "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->wait.n,
-	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
-	    (json_int_t)s->wait.ntried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(scheduler_wall((double)drain)) : json_null(), "loading", s->loading);
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o}}",
+	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
+	    (json_int_t)s->wait.n, "inflight", (json_int_t)s->ninflight, "held",
+	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
+	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
+	    json_integer(scheduler_wall((double)drain)) : json_null(), "loading", s->loading,
+	    "stalled_since", s->stalled_since > 0 ? json_integer(scheduler_wall(
+	    s->stalled_since)) : json_null(), "stalled_why", s->stall_why ?
+	    json_string(s->stall_why) : json_null());
 }
 
 void
@@ -152,6 +158,10 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	for (size_t i = 0; i < s->naccounts; i++)
 		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
 		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
+	evbuffer_add_printf(out, "# HELP relayd_queue_stalled_seconds How long ready mail "
+	    "has waited with every account that could send it disabled (0: not stalled).\n"
+	    "# TYPE relayd_queue_stalled_seconds gauge\nrelayd_queue_stalled_seconds %.0f\n",
+	    s->stalled_since > 0 ? (double)now - s->stalled_since : 0.0);
 	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
 	    "state.\n# TYPE relayd_queue_messages gauge\n");
 	for (size_t i = 0; i < 4; i++)

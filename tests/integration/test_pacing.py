@@ -5,10 +5,11 @@ processes and the provider stand-in (tests/provider.py)."""
 
 import re
 import time
+import urllib.request
 
 import pytest
 
-from conftest import wait_until
+from conftest import free_port, wait_until
 from test_quota import (FIRST, SECOND, account, assert_exactly_once, failed_lines,
                         quota_relay, seq, submit_all, two_accounts, wait_state)
 
@@ -184,3 +185,40 @@ def test_a_restart_keeps_a_disable(make_provider, make_relay):
     assert ok.returncode == 0, ok
     p.wait_for(1)
     r.wait_queue(0)
+
+
+@pytest.mark.deadline(60)
+def test_waiting_is_not_failing_and_a_stall_is_told(make_provider, make_relay):
+    """retry.lifetime = 4 s. The only account is disabled (535): the message waits
+    longer than the lifetime; nothing is lost, and the operator is told: status says
+    since when and why the queue is stalled, the log warns, the metric shows it. Once
+    enabled, the provider answers 451 at DATA once: the message is deferred and
+    delivered, not failed (before: the time it waited counted, and the first 451 failed
+    it)."""
+    port = free_port()
+    p = make_provider(password="changed-elsewhere")
+    p.add_rule("data", "451 4.3.0 Temporary trouble, try again", times=1)
+    r = quota_relay(make_relay, lambda r: [account(r, p, limits={"per_hour": 100})],
+                    retry={"initial": 1, "max": 1, "lifetime": 4},
+                    metrics_listen="127.0.0.1:%d" % port)
+    t0 = time.time()
+    submit_all(r, [1])
+    wait_state(r, "main", "disabled")
+    r.wait_log(r"queue stalled for \d+s: 1 message\(s\) wait \(no account can send: "
+               r"all are disabled; first reason: .*535")
+    time.sleep(5)                                     # past the lifetime, waiting
+    st = r.status()
+    q = st["queue"]
+    assert q["stalled_since"] is not None and t0 - 1 <= q["stalled_since"] <= t0 + 3, q
+    assert "535" in q["stalled_why"], q
+    assert st["accounts"][0]["disabled_since"] is not None, st
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as h:
+        m = re.search(r"^relayd_queue_stalled_seconds (\d+)$", h.read().decode(), re.M)
+    assert m and int(m.group(1)) >= 4, m
+    p.password = "secret"
+    assert r.ctl("enable", "main").returncode == 0
+    msgs = p.wait_for(1, timeout=20)
+    assert_exactly_once(msgs, ["q-1"])
+    assert not failed_lines(r), failed_lines(r)
+    assert r.log_lines(r"status=deferred \(451 ")
+    assert r.status()["queue"]["stalled_since"] is None

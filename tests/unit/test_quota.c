@@ -157,11 +157,6 @@ main(void)
 	    "want +3600", (long long)(quota_next_free(q, back, 1) - back));
 	quota_free(q);
 
-	char *cmd;
-	if (asprintf(&cmd, "rm -rf %s", dir) > 0) {
-		if (system(cmd) == -1)
-			perror("rm");
-		free(cmd);
-	}
+	t_rmtree(dir);
 	T_DONE();
 }

@@ -74,11 +74,6 @@ main(void)
 	    "loaded %.3f %d", back.throttled_until, back.throttles);
 	CHECK_STR(back.why, "553 5.7.1 slow down", "loaded why");
 
-	char *cmd;
-	if (asprintf(&cmd, "rm -rf %s", dir) > 0) {
-		if (system(cmd) == -1)
-			perror("rm");
-		free(cmd);
-	}
+	t_rmtree(dir);
 	T_DONE();
 }
