@@ -61,3 +61,9 @@ clock_fake(int on, double wall, double mono)
 	clock_fake_wall = wall;
 	clock_fake_mono = mono;
 }
+
+void
+clock_restart(void)
+{
+	clock_anchored = 0;
+}

@@ -29,4 +29,7 @@ double	clock_to_wall(double steady);
  */
 void	clock_fake(int on, double wall, double mono);
 
+/* clock_restart: forget the anchor of clock_steady (tests: the process restarted). */
+void	clock_restart(void);
+
 #endif

@@ -5,7 +5,7 @@
  * day; a ledger under the account's name, as older versions kept it, is moved there),
  * format version 1, one record per line:
  *   relayd-ledger 1
- *   R <id> <time> <units>      units reserved at time, fsynced before sending
+ *   R <id> <time> <units>      units reserved at time (wall clock), fsynced before sending
  *   S <id> <units>             the reservation settled to units (not fsynced)
  * A reservation without its S line (a crash mid-transaction) counts in full: the
  * ledger errs on the side of sending less. At open the file is rewritten with only
@@ -17,11 +17,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "quota.h"
 #include "xmalloc.h"
@@ -45,7 +47,20 @@ struct quota {
 	int			 per_hour, per_day;
 	time_t			 last;
 	size_t			 lines;		/* records in the file */
+	time_t			 off;		/* quota_wall_offset the file is written with */
 };
+
+/*
+ * quota_wall_offset: the wall clock minus the caller's clock (clock_steady), whole
+ * seconds. Records are kept in memory on the caller's clock and on disk on the wall
+ * clock, so that a ledger read after a restart (the steady clock anchored anew) puts
+ * them where they were, also when the wall clock was stepped during the last run.
+ */
+static time_t
+quota_wall_offset(void)
+{
+	return (time_t)llround(clock_to_wall(0.0));
+}
 
 /* quota_prune: drop records that left the day window. */
 static void
@@ -95,6 +110,7 @@ quota_load(struct quota *q, time_t now)
 	unsigned long long id;
 	long long t;
 	long units;
+	time_t off = quota_wall_offset();
 
 	if (fp == NULL)
 		return;
@@ -107,6 +123,7 @@ quota_load(struct quota *q, time_t now)
 		struct quota_entry *e;
 
 		if (sscanf(line, "R %llu %lld %ld", &id, &t, &units) == 3) {
+			t -= off;
 			/* Written under a clock ahead of ours (it was stepped back while
 			 * relayd was down): count it as sent now, no later, so that it
 			 * holds the windows for an hour and a day, not for days. */
@@ -129,6 +146,7 @@ static int
 quota_rewrite(struct quota *q)
 {
 	char *tmp = xasprintf("%s.tmp", q->path);
+	time_t off = quota_wall_offset();
 	FILE *fp;
 	int fd, dfd, ok;
 
@@ -140,10 +158,11 @@ quota_rewrite(struct quota *q)
 		free(tmp);
 		return -1;
 	}
+	q->off = off;
 	fputs(QUOTA_MAGIC, fp);
 	for (size_t i = 0; i < q->n; i++)
 		fprintf(fp, "R %llu %lld %ld\n", (unsigned long long)q->e[i].id,
-		    (long long)q->e[i].t, q->e[i].units);
+		    (long long)(q->e[i].t + off), q->e[i].units);
 	ok = fflush(fp) == 0 && fsync(fd) == 0;
 	fclose(fp);
 	if (!ok || rename(tmp, q->path) == -1) {
@@ -234,6 +253,8 @@ quota_free(struct quota *q)
 {
 	if (q == NULL)
 		return;
+	if (q->durable && q->fd != -1 && llabs((long long)(quota_wall_offset() - q->off)) > 1)
+		quota_rewrite(q);	/* the wall clock was stepped: on disk as it is now */
 	if (q->fd != -1)
 		close(q->fd);
 	free(q->e);
@@ -323,10 +344,12 @@ quota_reserve(struct quota *q, time_t now, long units)
 
 	quota_prune(q, now);
 	if (q->durable) {
-		if (q->lines > 4 * q->n + 1024)
+		/* Rewritten when it has grown, or when the wall clock was stepped: then
+		 * the records so far are put on the wall clock as it is now. */
+		if (q->lines > 4 * q->n + 1024 || llabs((long long)(quota_wall_offset() - q->off)) > 1)
 			quota_rewrite(q);
 		len = snprintf(line, sizeof(line), "R %llu %lld %ld\n", (unsigned long long)id,
-		    (long long)now, units);
+		    (long long)(now + q->off), units);
 		/* On disk before anything is sent: a crash must not hand out a fresh hour. */
 		if (q->fd == -1 || write(q->fd, line, (size_t)len) != len || fdatasync(q->fd) == -1) {
 			log_err("quota: cannot record a send in %s: %s", q->path, strerror(errno));

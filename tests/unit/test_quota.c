@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "quota.h"
 #include "t.h"
 
@@ -156,6 +157,31 @@ main(void)
 	CHECK(quota_next_free(q, back, 1) == back + 3600, "stepped back: free at %+lld s, "
 	    "want +3600", (long long)(quota_next_free(q, back, 1) - back));
 	quota_free(q);
+
+	/* The wall clock stepped 2 h forward during a run, then a restart: the ledger
+	 * on disk is on the wall clock, so the sends of a minute ago still fill the hour
+	 * (kept on the run's steady clock, they looked 2 h old: a fresh hour). */
+	clock_fake(1, 1e6, 100);
+	clock_restart();
+	q = quota_open(dir, "step@example.ru", NULL, 1, (time_t)clock_steady());
+	quota_set_limits(q, 2, 0);
+	quota_reserve(q, (time_t)clock_steady(), 2);
+	clock_fake(1, 1e6 + 7200 + 10, 110);		/* the step, 10 s later */
+	CHECK(quota_room(q, (time_t)clock_steady()) == 0, "within the run the step is "
+	    "no fresh hour: room %ld", quota_room(q, (time_t)clock_steady()));
+	quota_free(q);
+	clock_fake(1, 1e6 + 7200 + 20, 120);		/* restarted 10 s after that */
+	clock_restart();
+	q = quota_open(dir, "step@example.ru", NULL, 1, (time_t)clock_steady());
+	quota_set_limits(q, 2, 0);
+	CHECK(quota_room(q, (time_t)clock_steady()) == 0, "after a restart the step is no "
+	    "fresh hour: room %ld", quota_room(q, (time_t)clock_steady()));
+	CHECK(quota_next_free(q, (time_t)clock_steady(), 1) == (time_t)clock_steady() + 3580,
+	    "frees up an hour after the sends: %+lld s", (long long)(quota_next_free(q,
+	    (time_t)clock_steady(), 1) - (time_t)clock_steady()));
+	quota_free(q);
+	clock_fake(0, 0, 0);
+	clock_restart();
 
 	t_rmtree(dir);
 	T_DONE();
