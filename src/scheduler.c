@@ -106,6 +106,61 @@ scheduler_forget(struct scheduler *s, struct queue_msg *m)
 	queue_msg_free(m);
 }
 
+/* The default transport: upstream.c's sessions over the network. */
+
+static struct upstream *
+scheduler_upstream_start(struct scheduler *s, struct sched_account *a, void *arg)
+{
+	return upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+}
+
+static void
+scheduler_upstream_wake(struct upstream *u, void *arg)
+{
+	upstream_wake(u);
+}
+
+static int
+scheduler_upstream_is_idle(const struct upstream *u, void *arg)
+{
+	return upstream_is_idle(u);
+}
+
+static void
+scheduler_upstream_stop(struct upstream *u, void *arg)
+{
+	upstream_stop(u);
+}
+
+static const struct scheduler_transport scheduler_upstream = {
+	.start = scheduler_upstream_start,
+	.wake = scheduler_upstream_wake,
+	.is_idle = scheduler_upstream_is_idle,
+	.stop = scheduler_upstream_stop,
+};
+
+void
+scheduler_set_transport(struct scheduler *s, const struct scheduler_transport *tr, void *arg)
+{
+	s->tr = tr;
+	s->tr_arg = arg;
+}
+
+double
+scheduler_wakeup(const struct scheduler *s)
+{
+	return s->wake_at;
+}
+
+/* scheduler_account_stop: end the account's sessions now (shutdown) and free it. */
+static void
+scheduler_account_stop(struct scheduler *s, struct sched_account *a)
+{
+	while (a->nsessions > 0)
+		s->tr->stop(a->sess[a->nsessions - 1], s->tr_arg);
+	scheduler_account_free(a);
+}
+
 static void
 scheduler_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
@@ -131,7 +186,9 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 		}
 		s->naccounts++;
 	}
-	s->timer = evtimer_new(base, scheduler_timer_cb, s);
+	if (base != NULL)
+		s->timer = evtimer_new(base, scheduler_timer_cb, s);
+	s->tr = &scheduler_upstream;
 	return s;
 }
 
@@ -142,9 +199,9 @@ scheduler_free(struct scheduler *s)
 		return;
 	s->kicking = 1;		/* closing sessions must not start new ones */
 	for (size_t i = 0; i < s->naccounts; i++)
-		scheduler_account_free(s->accounts[i]);
+		scheduler_account_stop(s, s->accounts[i]);
 	for (size_t i = 0; i < s->nretired; i++)
-		scheduler_account_free(s->retired[i]);
+		scheduler_account_stop(s, s->retired[i]);
 	free(s->retired);
 	for (size_t i = 0; i < s->idcap; i++)	/* every message: it owns them all */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
@@ -370,6 +427,9 @@ scheduler_arm(struct scheduler *s, double when, double now)
 {
 	double d = when - now;
 
+	s->wake_at = when;
+	if (s->timer == NULL)
+		return;
 	if (when == 0) {
 		evtimer_del(s->timer);
 		return;
@@ -395,16 +455,16 @@ scheduler_start_on(struct scheduler *s, struct sched_account *a, double now)
 	int j, want = a->cfg->limits.min_interval > 0 || a->throttles > 0 ? 1 :
 	    a->cfg->sessions;
 
-	for (j = 0; j < a->nsessions && !upstream_is_idle(a->sess[j]); j++)
+	for (j = 0; j < a->nsessions && !s->tr->is_idle(a->sess[j], s->tr_arg); j++)
 		;
 	if (j < a->nsessions) {
-		upstream_wake(a->sess[j]);
+		s->tr->wake(a->sess[j], s->tr_arg);
 		return 1;
 	}
 	/* None idle: those not busy are connecting. */
 	while (a->nsessions < want && (size_t)(a->nsessions - a->nbusy) < s->wait.n &&
 	    a->nsessions - a->nbusy < room)
-		a->sess[a->nsessions++] = upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+		a->sess[a->nsessions++] = s->tr->start(s, a, s->tr_arg);
 	return 0;
 }
 
@@ -843,7 +903,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		s->retired = xreallocarray(s->retired, s->nretired + 1, sizeof(*s->retired));
 		s->retired[s->nretired++] = a;
 		for (int k = 0; k < a->nsessions; k++)	/* idle ones leave now */
-			upstream_wake(a->sess[k]);
+			s->tr->wake(a->sess[k], s->tr_arg);
 	}
 	s->accounts = xreallocarray(s->accounts, n ? n : 1, sizeof(*s->accounts));
 	for (i = 0; i < n; i++)

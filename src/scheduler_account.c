@@ -13,7 +13,6 @@
 #include "scheduler_int.h"
 #include "scheduler_state.h"
 #include "tls.h"
-#include "upstream.h"
 #include "xmalloc.h"
 
 /* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
@@ -155,14 +154,12 @@ scheduler_account_enable(struct sched_account *a)
 	scheduler_account_save(a);
 }
 
-/* scheduler_account_free: stop its sessions (shutdown) and free it. */
+/* scheduler_account_free: free it; its sessions are gone. */
 void
 scheduler_account_free(struct sched_account *a)
 {
 	if (a == NULL)
 		return;
-	while (a->nsessions > 0)
-		upstream_stop(a->sess[a->nsessions - 1]);
 	SSL_CTX_free(a->ssl_ctx);
 	quota_free(a->quota);
 	free(a->why);

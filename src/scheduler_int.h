@@ -34,7 +34,10 @@ struct scheduler {
 	double			 stalled_since;	/* ready mail no account will send; 0: none */
 	double			 stall_warned;	/* when that was last logged */
 	char			*stall_why;
-	struct event		*timer;
+	struct event		*timer;		/* NULL without an event base */
+	double			 wake_at;	/* when it is armed for; 0: not */
+	const struct scheduler_transport *tr;
+	void			*tr_arg;
 	int			 kicking;
 };
 
@@ -43,7 +46,7 @@ struct scheduler {
 /* scheduler_account_new: the state of a configured account, or NULL after logging. */
 struct sched_account *scheduler_account_new(struct config_account *, const struct config *,
 		    time_t now);
-/* scheduler_account_free: stop its sessions (shutdown) and free it; NULL is a no-op. */
+/* scheduler_account_free: free it (its sessions are gone); NULL is a no-op. */
 void		 scheduler_account_free(struct sched_account *);
 
 /* scheduler_account_save: keep its suspension in the spool (scheduler_state). */
