@@ -6,7 +6,9 @@
  * format version 1, one record per line:
  *   relayd-ledger 1
  *   R <id> <time> <units>      units reserved at time (wall clock), fsynced before sending
- *   S <id> <units>             the reservation settled to units (not fsynced)
+ *   S <id> <units> <time>      the reservation settled to units, the transaction
+ *                              ended at time (not fsynced; older versions wrote no
+ *                              time: then the reservation's stands)
  * A reservation without its S line (a crash mid-transaction) counts in full: the
  * ledger errs on the side of sending less. At open the file is rewritten with only
  * the last day's records (temporary file, fsync, rename, fsync of the directory), and
@@ -101,6 +103,17 @@ quota_find(struct quota *q, uint64_t id)
 	return NULL;
 }
 
+/* quota_by_time: records oldest first (then in the order they were made). */
+static int
+quota_by_time(const void *a, const void *b)
+{
+	const struct quota_entry *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 /* quota_load: read the ledger file, keeping the last day's records. */
 static void
 quota_load(struct quota *q, time_t now)
@@ -111,6 +124,7 @@ quota_load(struct quota *q, time_t now)
 	long long t;
 	long units;
 	time_t off = quota_wall_offset();
+	int n, resort = 0;
 
 	if (fp == NULL)
 		return;
@@ -129,16 +143,24 @@ quota_load(struct quota *q, time_t now)
 			 * holds the windows for an hour and a day, not for days. */
 			if (t > now)
 				t = now;
-			if (t > now - QUOTA_DAY)
-				quota_add(q, id, (time_t)t, units);
-			else if (id >= q->next_id)
-				q->next_id = id + 1;
-		} else if (sscanf(line, "S %llu %ld", &id, &units) == 2 &&
-		    (e = quota_find(q, id)) != NULL)
+			/* Kept even if older than a day: its S line may move it later. */
+			quota_add(q, id, (time_t)t, units);
+		} else if ((n = sscanf(line, "S %llu %ld %lld", &id, &units, &t)) >= 2 &&
+		    (e = quota_find(q, id)) != NULL) {
 			e->units = units;
+			if (n == 3 && (t -= off) > e->t) {
+				e->t = t > now ? now : t;
+				resort = 1;
+			}
+		}
 		/* A torn last line (a crash while appending) is ignored. */
 	}
 	fclose(fp);
+	if (resort)
+		qsort(q->e, q->n, sizeof(*q->e), quota_by_time);
+	if (q->n > 0 && q->e[q->n - 1].t > q->last)
+		q->last = q->e[q->n - 1].t;
+	quota_prune(q, now);
 }
 
 /* quota_rewrite: write the file anew with only what is in memory. */
@@ -342,7 +364,10 @@ quota_reserve(struct quota *q, time_t now, long units)
 	char line[96];
 	int len;
 
-	quota_prune(q, now);
+	/* A minute of margin: the caller may stamp a record later than the time it
+	 * asks the windows at (rounded up, rounded down); what it may still count
+	 * must not be dropped. */
+	quota_prune(q, now - 60);
 	if (q->durable) {
 		/* Rewritten when it has grown, or when the wall clock was stepped: then
 		 * the records so far are put on the wall clock as it is now. */
@@ -362,17 +387,29 @@ quota_reserve(struct quota *q, time_t now, long units)
 }
 
 void
-quota_settle(struct quota *q, uint64_t id, long units)
+quota_settle(struct quota *q, uint64_t id, long units, time_t now)
 {
-	struct quota_entry *e = quota_find(q, id);
-	char line[64];
+	struct quota_entry *e = quota_find(q, id), moved;
+	char line[96];
 	int len;
 
-	if (e == NULL || e->units == units)
+	if (e == NULL)
 		return;
 	e->units = units;
+	if (now > e->t) {
+		/* The provider took it at the end of the transaction, not when it was
+		 * reserved: its windows run from then. now is the latest time in the
+		 * ledger (the clock is monotonic): the record moves to the end. */
+		moved = *e;
+		moved.t = now;
+		memmove(e, e + 1, (size_t)(q->e + q->n - (e + 1)) * sizeof(*e));
+		q->e[q->n - 1] = moved;
+		if (now > q->last)
+			q->last = now;
+	}
 	if (q->durable && q->fd != -1) {
-		len = snprintf(line, sizeof(line), "S %llu %ld\n", (unsigned long long)id, units);
+		len = snprintf(line, sizeof(line), "S %llu %ld %lld\n", (unsigned long long)id,
+		    units, (long long)(now + q->off));
 		if (write(q->fd, line, (size_t)len) == len)
 			q->lines++;
 	}

@@ -60,7 +60,11 @@ time_t		 quota_last(const struct quota *);
  */
 uint64_t	 quota_reserve(struct quota *, time_t now, long units);
 
-/* quota_settle: reservation id ended up using units (what the provider took). */
-void		 quota_settle(struct quota *, uint64_t id, long units);
+/*
+ * quota_settle: reservation id ended up using units (what the provider took, or may
+ * have), its transaction ending at now: the windows count it from then, as the
+ * provider does. now is not before any time the ledger holds (a monotonic clock).
+ */
+void		 quota_settle(struct quota *, uint64_t id, long units, time_t now);
 
 #endif

@@ -608,9 +608,9 @@ again:
 	if (a->throttles > 0 && a->nbusy > 0)
 		return NULL;	/* after a throttle: one probe at a time until one goes */
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
-		/* An earlier account may send it (config order), or this one may not. */
-		if (first != NULL)
-			scheduler_kick(s);
+		/* An earlier account may send it (config order), or this one may not
+		 * (yet): the kick hands it on, or arms the timer for when one may. */
+		scheduler_kick(s);
 		return NULL;
 	}
 	scheduler_heap_remove(&s->wait, m);
@@ -622,7 +622,10 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
-	if ((m->quota_id = quota_reserve(a->quota, now, scheduler_account_units(a, n))) == 0) {
+	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
+	 * after the moment it stands for. */
+	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
+	    scheduler_account_units(a, n))) == 0) {
 		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
@@ -655,7 +658,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		ncharged += res[i].action == OUTCOME_SENT || res[i].unknown;
 	/* What the provider took is what counts against the quota, and what it may
 	 * have taken: a reply lost after the final dot keeps its reservation. */
-	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged));
+	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
+	    (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];

@@ -15,7 +15,7 @@
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
-scheduler_account_state(const struct sched_account *a, time_t now)
+scheduler_account_state(const struct sched_account *a, double now)
 {
 	if (a->disabled)
 		return "disabled";
@@ -23,7 +23,7 @@ scheduler_account_state(const struct sched_account *a, time_t now)
 		return "throttled";
 	if (a->retry_at > now)
 		return "backoff";
-	if (quota_room(a->quota, now) == 0)
+	if (quota_room(a->quota, (time_t)now) == 0)
 		return "exhausted";
 	return "ready";
 }
@@ -94,7 +94,7 @@ scheduler_status(struct scheduler *s)
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
-		const char *state = scheduler_account_state(a, now);
+		const char *state = scheduler_account_state(a, clock_steady());
 		long hour, day;
 		time_t free_at;
 		json_t *o;

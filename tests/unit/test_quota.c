@@ -42,6 +42,12 @@ static const struct scenario scenarios[] = {
 		{ 0, 'r', 5, 0, 3600 },
 		{ 1, 's', 2, 3, 1 },
 		{ -1, 0, 0, 0, 0 } } },
+	{ "the window runs from the end of the transaction (as the provider's)", 1, 0, {
+		{ 0, 'r', 1, 0, 3600 },
+		{ 5, 's', 1, 0, 3605 },
+		{ 3604, '-', 0, 0, 3605 },
+		{ 3605, '-', 0, 1, 3605 },
+		{ -1, 0, 0, 0, 0 } } },
 	{ "no limits", 0, 0, {
 		{ 0, 'r', 1000, 0x7fffffff, 0 },
 		{ -1, 0, 0, 0, 0 } } },
@@ -57,7 +63,7 @@ run_scenario(const struct scenario *sc, struct quota *q)
 		if (st->op == 'r')
 			last = quota_reserve(q, st->t, st->n);
 		else if (st->op == 's')
-			quota_settle(q, last, st->n);
+			quota_settle(q, last, st->n, st->t);
 		long room = quota_room(q, st->t);
 		if (st->room == 0x7fffffff)
 			CHECK(room > 1000000, "%s t=%lld: room %ld, want unlimited", sc->name,
@@ -93,7 +99,7 @@ main(void)
 	uint64_t a = quota_reserve(q, 1000, 4);
 	uint64_t b = quota_reserve(q, 1100, 5);
 	CHECK(a != 0 && b != 0 && a != b, "reservations get ids");
-	quota_settle(q, b, 3);			/* two were refused by the provider */
+	quota_settle(q, b, 3, 1100);		/* two were refused by the provider */
 	quota_reserve(q, 1200, 2);		/* no settle: a crash mid-transaction */
 	quota_free(q);
 
