@@ -46,11 +46,11 @@
 
 #define SIM_SCENARIOS	2000
 #define SIM_ACCTS	3
-#define SIM_MSGS	60
+#define SIM_MSGS	2000	/* the mailing; random scenarios have up to 60 */
 #define SIM_RCPTS	3
 #define SIM_SESS	64
 #define SIM_SENDS	4096
-#define SIM_EVENTS	20000	/* bound on the events of one scenario */
+#define SIM_EVENTS	200000	/* bound on the events of one scenario */
 #define SIM_HORIZON	(40 * 86400.0)
 
 enum sim_sess_state { SS_FREE, SS_CONNECTING, SS_IDLE, SS_BUSY, SS_CLOSING };
@@ -544,7 +544,7 @@ sim_setup(struct sim *x, unsigned n, const char *base)
 		failing |= x->prov[i].p_451 > 0 || x->prov[i].p_lost > 0 || x->prov[i].p_down > 0;
 	if (!failing && rnd(x) < 0.7)
 		x->cfg.retry_lifetime = 4 * 3600;
-	x->nmsgs = rndi(x, 5, SIM_MSGS);
+	x->nmsgs = rndi(x, 5, 60);
 	double t = x->mono;
 	for (int k = 0; k < x->nmsgs; k++) {
 		struct sim_msg *sm = &x->msgs[k];
@@ -590,6 +590,57 @@ sim_dump(struct sim *x)
 		    (double)m->next_try - now, m->attempts);
 	fprintf(stderr, "waiting %zu inflight %zu wakeup %.1f\n", x->s->wait.n,
 	    x->s->ninflight, scheduler_wakeup(x->s));
+}
+
+/*
+ * sim_mailing: scenario 0, issue 13's: a 2,000-recipient mailing through one
+ * Mail.ru-like account of 150 a day (and 50 an hour), whose provider throttles a
+ * little below that, now and then answers 451 or loses a reply, across two
+ * restarts: it must be delivered completely in about two weeks, nothing failed
+ * (retry.lifetime, 5 days, counts failing, not waiting).
+ */
+static void
+sim_mailing(struct sim *x, const char *base)
+{
+	struct config_account *a = &x->acct[0];
+	struct sim_provider *p = &x->prov[0];
+
+	memset(x, 0, sizeof(*x));
+	x->seed = 20000;
+	sim_jitter_seed = 20000;
+	x->mono = 1000;
+	x->wall = 1.8e9;
+	snprintf(x->spool, sizeof(x->spool), "%s/s0", base);
+	x->cfg.spool_dir = x->spool;
+	x->cfg.hostname = "relay.test";
+	x->cfg.retry_initial = 60;
+	x->cfg.retry_max = 3600;
+	x->cfg.retry_lifetime = 5 * 86400;
+	x->cfg.naccounts = 1;
+	x->cfg.accounts = x->acct;
+	a->name = "mailru";
+	a->address = a->username = "shop@mail.example";
+	a->host = "smtp.mail.example";
+	a->port = 465;
+	a->tls = CONFIG_TLS_NONE;
+	a->sessions = 2;
+	a->limits = (struct config_limits){ .per_hour = 50, .per_day = 150,
+	    .count_recipients = 1, .max_recipients = 1, .max_message_size = 1 << 20 };
+	a->backoff_initial = 300;
+	a->backoff_max = 3600;
+	p->limit = 140;
+	p->window = 86400;
+	p->throttle = "550 5.4.5 Daily user sending limit exceeded";
+	p->p_451 = 0.01;
+	p->p_lost = 0.01;
+	x->nmsgs = SIM_MSGS;
+	for (int k = 0; k < x->nmsgs; k++) {
+		x->msgs[k].arrive = 1000 + k * 0.05;	/* the CRM submits it in 100 s */
+		x->msgs[k].nrcpt = 1;
+	}
+	x->nrestarts = 2;
+	x->restarts[0] = 1000 + 3 * 86400 + 1234;
+	x->restarts[1] = 1000 + 9 * 86400 + 42;
 }
 
 /* sim_run: one scenario to its end; returns 0 or -1 (x->fail says why). */
@@ -724,6 +775,17 @@ main(int argc, char **argv)
 	eb = event_base_new();
 	q = queue_open(eb, path);
 	CHECK(q != NULL, "queue_open");
+	if (q != NULL && !only) {
+		struct sim *x = xcalloc(1, sizeof(*x));
+
+		sim_mailing(x, base);
+		CHECK(sim_run(x, q) == 0, "the mailing: %s", x->fail);
+		CHECK(x->mono - 1000 > 12 * 86400 && x->mono - 1000 < 16 * 86400,
+		    "the mailing took %.1f days, not about two weeks", (x->mono - 1000) / 86400);
+		printf("test_sim: the mailing: %d recipients at 150 a day delivered in %.1f "
+		    "days, none failed\n", x->nmsgs, (x->mono - 1000) / 86400);
+		free(x);
+	}
 	for (unsigned i = only ? only : 1; q != NULL && i <= (only ? only : n); i++) {
 		struct sim *x = xcalloc(1, sizeof(*x));
 
