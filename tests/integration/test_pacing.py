@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from conftest import free_port, wait_until
+from conftest import ASAN_PRELOAD_OK, LIBFAKETIME, free_port, wait_until
 from test_quota import (FIRST, SECOND, account, assert_exactly_once, failed_lines,
                         quota_relay, seq, submit_all, two_accounts, wait_state)
 
@@ -222,3 +222,42 @@ def test_waiting_is_not_failing_and_a_stall_is_told(make_provider, make_relay):
     assert not failed_lines(r), failed_lines(r)
     assert r.log_lines(r"status=deferred \(451 ")
     assert r.status()["queue"]["stalled_since"] is None
+
+
+@pytest.mark.deadline(60)
+def test_a_wall_clock_step_grants_no_quota(make_provider, make_relay, tmp_path):
+    """per_hour = 2, used up. The wall clock then jumps 2 h forward while relayd runs
+    (libfaketime reading its offset from a file): no fresh hour: the third message
+    waits, status still says 2 used and exhausted (before: the step handed out a new
+    hour at once). Then it jumps 2 days back: the account is not blocked for days:
+    status and the scheduler agree that the hour frees up within the hour."""
+    if LIBFAKETIME is None:
+        pytest.skip("libfaketime is not installed (apt-get install faketime)")
+    offset = tmp_path / "faketime"
+    offset.write_text("+0s\n")
+    p = make_provider()
+    r = make_relay(None, start=False)
+    r.settings["accounts"] = [account(r, p, limits={"per_hour": 2})]
+    r.write_config()
+    r.extra_env.update(LD_PRELOAD=LIBFAKETIME, FAKETIME_TIMESTAMP_FILE=str(offset),
+                       FAKETIME_NO_CACHE="1", FAKETIME_DONT_FAKE_MONOTONIC="1",
+                       ASAN_OPTIONS=ASAN_PRELOAD_OK)
+    r.start()
+    submit_all(r, [1, 2])
+    p.wait_for(2)
+    r.wait_queue(0)
+    offset.write_text("+7200s\n")
+    time.sleep(0.5)
+    submit_all(r, [3])
+    time.sleep(3)
+    assert len(p.messages) == 2, [seq(m) for m in p.messages]
+    a = wait_state(r, "main", "exhausted")
+    assert a["hour"]["used"] == 2, a
+    # shown on relayd's (stepped) wall clock: about an hour from its now
+    assert 3000 < a["next_free"] - (time.time() + 7200) <= 3600, a
+    offset.write_text("-172800s\n")
+    time.sleep(0.5)
+    a = wait_state(r, "main", "exhausted")
+    assert a["hour"]["used"] == 2, a
+    assert 3000 < a["next_free"] - (time.time() - 172800) <= 3600, a
+    assert len(p.messages) == 2
