@@ -261,3 +261,32 @@ def test_a_wall_clock_step_grants_no_quota(make_provider, make_relay, tmp_path):
     assert a["hour"]["used"] == 2, a
     assert 3000 < a["next_free"] - (time.time() - 172800) <= 3600, a
     assert len(p.messages) == 2
+
+
+@pytest.mark.deadline(60)
+def test_the_ledger_follows_the_mailbox(make_provider, make_relay):
+    """A ledger kept under the account's name (older versions) is moved to the mailbox's
+    at start-up, and renaming the account by reload keeps the hour's count (before: a
+    rename started a fresh day)."""
+    p = make_provider()
+    r = make_relay(None, start=False)
+    r.settings["accounts"] = [account(r, p, limits={"per_hour": 3})]
+    r.write_config()
+    (r.spool / "ledger").mkdir(parents=True, exist_ok=True)
+    (r.spool / "ledger" / "main").write_text("relayd-ledger 1\nR 1 %d 2\n" % int(time.time()))
+    r.start()
+    a = r.account_status("main")
+    assert a["hour"]["used"] == 2, a
+    assert (r.spool / "ledger" / "shop@example.ru").is_file()
+    assert not (r.spool / "ledger" / "main").exists()
+    submit_all(r, [1])
+    p.wait_for(1)
+    r.wait_queue(0)
+    r.settings["accounts"][0]["name"] = "renamed"
+    r.write_config()
+    assert r.ctl("reload").returncode == 0
+    a = r.account_status("renamed")
+    assert a["hour"]["used"] == 3 and a["state"] == "exhausted", a
+    submit_all(r, [2])
+    time.sleep(2)
+    assert len(p.messages) == 1
