@@ -750,7 +750,8 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 {
 	time_t now = (time_t)clock_steady();
 	struct queue_msg *m;
-	double until;
+	double until, when;
+	int fits;
 
 	free(a->last_reply);
 	a->last_reply = xstrdup(reason);
@@ -770,9 +771,6 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
-		double when;
-		int fits;
-
 		/* A throttle is not the message's attempt; and a failing account never
 		 * delays mail another account can send now. */
 		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_steady(), &when,
