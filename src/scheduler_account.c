@@ -102,7 +102,11 @@ scheduler_account_restore(struct sched_account *a)
 		return;
 	a->throttles = st.throttles;
 	if (st.throttled_until > wall) {
-		a->suspended_until = now + (st.throttled_until - wall);
+		/* Never longer than a whole step of the backoff from now: the wall clock
+		 * may have been stepped back since it was written. */
+		double left = st.throttled_until - wall, max = a->cfg->backoff_max * 1.1 + 1;
+
+		a->suspended_until = now + (left < max ? left : max);
 		log_warn("account=%s status=throttled until=%.3f (before the restart: %s)",
 		    a->cfg->name, a->suspended_until, st.why);
 	}
