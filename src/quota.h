@@ -1,7 +1,7 @@
 /*
  * quota: an account's sending ledger. Every send is recorded with its time and its
  * units (recipients or messages); the hour and day windows slide over the records.
- * The ledger lives in the spool (SPOOL/ledger/ACCOUNT) and survives restarts and
+ * The ledger lives in the spool (SPOOL/ledger/MAILBOX) and survives restarts and
  * crashes, so a restart never hands out a fresh hour: units are reserved, durably,
  * before a transaction starts, and settled to what the provider took when it ends.
  *
@@ -20,11 +20,22 @@
 struct quota;
 
 /*
- * quota_open: the ledger of account name under spool_dir/ledger (created if
- * missing), with records older than a day dropped. durable 0 keeps the ledger in
- * memory only (an account without limits). Returns NULL after logging.
+ * quota_file_name: the file name of a mailbox's records (its ledger; scheduler_state
+ * too): the address in lower case, anything but letters, digits and @._+- as '_',
+ * never a '/' or a leading dot. The caller frees it.
  */
-struct quota	*quota_open(const char *spool_dir, const char *name, int durable, time_t now);
+char		*quota_file_name(const char *key);
+
+/*
+ * quota_open: the ledger of the mailbox key (the account's address) under
+ * spool_dir/ledger (created if missing; one kept under the account's name legacy,
+ * may be NULL, is moved to it), with records older than a day dropped and records
+ * after now (a clock stepped back since they were written) counted as made at now.
+ * durable 0 keeps the ledger in memory only (an account without limits). Returns
+ * NULL after logging.
+ */
+struct quota	*quota_open(const char *spool_dir, const char *key, const char *legacy,
+		    int durable, time_t now);
 void		 quota_free(struct quota *);
 
 /* quota_set_limits: units allowed per sliding hour and day (0: no limit). */
@@ -49,7 +60,11 @@ time_t		 quota_last(const struct quota *);
  */
 uint64_t	 quota_reserve(struct quota *, time_t now, long units);
 
-/* quota_settle: reservation id ended up using units (what the provider took). */
-void		 quota_settle(struct quota *, uint64_t id, long units);
+/*
+ * quota_settle: reservation id ended up using units (what the provider took, or may
+ * have), its transaction ending at now: the windows count it from then, as the
+ * provider does. now is not before any time the ledger holds (a monotonic clock).
+ */
+void		 quota_settle(struct quota *, uint64_t id, long units, time_t now);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 
 #include "bounce_store.h"
@@ -19,81 +20,8 @@
 
 
 static void scheduler_kick(struct scheduler *);
-static void scheduler_account_free(struct sched_account *);
 static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
     const char *, const char *, const char *);
-
-/* Heap of waiting messages, keyed by next_try; each message knows its slot. */
-
-static void
-scheduler_heap_set(struct scheduler *s, size_t i, struct queue_msg *m)
-{
-	s->heap[i] = m;
-	m->sched_index = i;
-}
-
-static void
-scheduler_heap_up(struct scheduler *s, size_t i)
-{
-	struct queue_msg *m = s->heap[i];
-
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-
-		if (s->heap[p]->next_try <= m->next_try)
-			break;
-		scheduler_heap_set(s, i, s->heap[p]);
-		i = p;
-	}
-	scheduler_heap_set(s, i, m);
-}
-
-static void
-scheduler_heap_down(struct scheduler *s, size_t i)
-{
-	struct queue_msg *m = s->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-
-		if (c >= s->nheap)
-			break;
-		if (c + 1 < s->nheap && s->heap[c + 1]->next_try < s->heap[c]->next_try)
-			c++;
-		if (m->next_try <= s->heap[c]->next_try)
-			break;
-		scheduler_heap_set(s, i, s->heap[c]);
-		i = c;
-	}
-	scheduler_heap_set(s, i, m);
-}
-
-static void
-scheduler_heap_push(struct scheduler *s, struct queue_msg *m)
-{
-	if (s->nheap == s->heapcap) {
-		s->heapcap = s->heapcap ? s->heapcap * 2 : 64;
-		s->heap = xreallocarray(s->heap, s->heapcap, sizeof(*s->heap));
-	}
-	s->heap[s->nheap] = m;
-	s->nheap_tried += m->attempts > 0;
-	scheduler_heap_up(s, s->nheap++);
-}
-
-static void
-scheduler_heap_remove(struct scheduler *s, struct queue_msg *m)
-{
-	size_t i = m->sched_index;
-	struct queue_msg *last = s->heap[--s->nheap];
-
-	s->nheap_tried -= m->attempts > 0;
-	m->sched_index = (size_t)-1;
-	if (i == s->nheap)
-		return;
-	scheduler_heap_set(s, i, last);
-	scheduler_heap_down(s, i);
-	scheduler_heap_up(s, last->sched_index);
-}
 
 /* The id table: every message the scheduler owns, found by its queue id. */
 
@@ -178,72 +106,65 @@ scheduler_forget(struct scheduler *s, struct queue_msg *m)
 	queue_msg_free(m);
 }
 
+/* The default transport: upstream.c's sessions over the network. */
+
+static struct upstream *
+scheduler_upstream_start(struct scheduler *s, struct sched_account *a, void *arg)
+{
+	return upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+}
+
+static void
+scheduler_upstream_wake(struct upstream *u, void *arg)
+{
+	upstream_wake(u);
+}
+
+static int
+scheduler_upstream_is_idle(const struct upstream *u, void *arg)
+{
+	return upstream_is_idle(u);
+}
+
+static void
+scheduler_upstream_stop(struct upstream *u, void *arg)
+{
+	upstream_stop(u);
+}
+
+static const struct scheduler_transport scheduler_upstream = {
+	.start = scheduler_upstream_start,
+	.wake = scheduler_upstream_wake,
+	.is_idle = scheduler_upstream_is_idle,
+	.stop = scheduler_upstream_stop,
+};
+
+void
+scheduler_set_transport(struct scheduler *s, const struct scheduler_transport *tr, void *arg)
+{
+	s->tr = tr;
+	s->tr_arg = arg;
+}
+
+double
+scheduler_wakeup(const struct scheduler *s)
+{
+	return s->wake_at;
+}
+
+/* scheduler_account_stop: end the account's sessions now (shutdown) and free it. */
+static void
+scheduler_account_stop(struct scheduler *s, struct sched_account *a)
+{
+	while (a->nsessions > 0)
+		s->tr->stop(a->sess[a->nsessions - 1], s->tr_arg);
+	scheduler_account_free(a);
+}
+
 static void
 scheduler_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	scheduler_kick(arg);
-}
-
-/* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
-static int
-scheduler_account_tls(struct sched_account *a)
-{
-	SSL_CTX *ctx = NULL;
-
-	if (a->cfg->tls != CONFIG_TLS_NONE && (ctx = tls_client_ctx(a->cfg->ca_file)) == NULL)
-		return -1;
-	SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
-	a->ssl_ctx = ctx;
-	return 0;
-}
-
-/* scheduler_account_quota: open the ledger as the account's limits need it. */
-static int
-scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_t now)
-{
-	const struct config_limits *l = &a->cfg->limits;
-	int durable = l->per_hour > 0 || l->per_day > 0;	/* only limits need a disk */
-
-	if (a->quota == NULL || durable != a->quota_durable) {	/* first time only */
-		struct quota *q = quota_open(cfg->spool_dir, a->cfg->name, durable, now);
-
-		if (q == NULL)
-			return -1;
-		quota_free(a->quota);
-		a->quota = q;
-		a->quota_durable = durable;
-	}
-	quota_set_limits(a->quota, l->per_hour, l->per_day);
-	return 0;
-}
-
-/* scheduler_account_new: the scheduler's state for a configured account, or NULL. */
-static struct sched_account *
-scheduler_account_new(struct config_account *ca, const struct config *cfg, time_t now)
-{
-	struct sched_account *a = xcalloc(1, sizeof(*a));
-
-	a->cfg = ca;
-	if (scheduler_account_quota(a, cfg, now) == -1 || scheduler_account_tls(a) == -1) {
-		scheduler_account_free(a);
-		return NULL;
-	}
-	return a;
-}
-
-/* scheduler_account_free: stop its sessions (shutdown) and free it. */
-static void
-scheduler_account_free(struct sched_account *a)
-{
-	if (a == NULL)
-		return;
-	while (a->nsessions > 0)
-		upstream_stop(a->sess[a->nsessions - 1]);
-	SSL_CTX_free(a->ssl_ctx);
-	quota_free(a->quota);
-	free(a->why);
-	free(a->last_reply);
-	free(a);
 }
 
 struct scheduler *
@@ -251,7 +172,7 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
     struct queue *q)
 {
 	struct scheduler *s = xcalloc(1, sizeof(*s));
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 
 	s->base = base;
 	s->dns = dns;
@@ -265,7 +186,9 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 		}
 		s->naccounts++;
 	}
-	s->timer = evtimer_new(base, scheduler_timer_cb, s);
+	if (base != NULL)
+		s->timer = evtimer_new(base, scheduler_timer_cb, s);
+	s->tr = &scheduler_upstream;
 	return s;
 }
 
@@ -276,9 +199,9 @@ scheduler_free(struct scheduler *s)
 		return;
 	s->kicking = 1;		/* closing sessions must not start new ones */
 	for (size_t i = 0; i < s->naccounts; i++)
-		scheduler_account_free(s->accounts[i]);
+		scheduler_account_stop(s, s->accounts[i]);
 	for (size_t i = 0; i < s->nretired; i++)
-		scheduler_account_free(s->retired[i]);
+		scheduler_account_stop(s, s->retired[i]);
 	free(s->retired);
 	for (size_t i = 0; i < s->idcap; i++)	/* every message: it owns them all */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
@@ -286,8 +209,9 @@ scheduler_free(struct scheduler *s)
 			queue_msg_free(m);
 		}
 	free(s->ids);
-	free(s->heap);
+	scheduler_heap_free(&s->wait);
 	free(s->accounts);
+	free(s->stall_why);
 	if (s->timer != NULL)
 		event_free(s->timer);
 	free(s);
@@ -339,9 +263,12 @@ scheduler_add(struct scheduler *s, struct queue_msg *m)
 {
 	s->nreceived++;
 	m->inflight = 0;
+	/* Ready from now: behind what was ready before (a deferred message whose time
+	 * has come), and in arrival order among what arrives in the same second. */
+	m->next_try = (time_t)clock_steady();
 	s->pending_rcpts += scheduler_pending(m);
 	scheduler_id_insert(s, m);
-	scheduler_heap_push(s, m);
+	scheduler_heap_push(&s->wait, m);
 	scheduler_kick(s);
 }
 
@@ -356,7 +283,7 @@ scheduler_msg_loaded(struct queue_msg *m, void *arg)
 	if (m->held)
 		s->nheld++;
 	else
-		scheduler_heap_push(s, m);
+		scheduler_heap_push(&s->wait, m);
 }
 
 int
@@ -368,12 +295,12 @@ scheduler_hold(struct scheduler *s, struct queue_msg *m, int on)
 	if (on) {
 		s->nheld++;
 		if (!m->inflight)	/* an attempt in flight ends first */
-			scheduler_heap_remove(s, m);
+			scheduler_heap_remove(&s->wait, m);
 	} else {
 		s->nheld--;
 		if (!m->inflight) {
 			m->next_try = 0;
-			scheduler_heap_push(s, m);
+			scheduler_heap_push(&s->wait, m);
 			scheduler_kick(s);
 		}
 	}
@@ -388,7 +315,7 @@ scheduler_drop(struct scheduler *s, struct queue_msg *m)
 	if (m->held)
 		s->nheld--;
 	else if (m->sched_index != (size_t)-1)
-		scheduler_heap_remove(s, m);
+		scheduler_heap_remove(&s->wait, m);
 	s->pending_rcpts -= scheduler_pending(m);
 	queue_msg_remove(s->q, m);
 	log_info("%s: removed by relayctl (queue delete)", m->id);
@@ -407,17 +334,16 @@ scheduler_delete(struct scheduler *s, struct queue_msg *m)
 size_t
 scheduler_flush(struct scheduler *s)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	size_t n = 0;
 
-	for (size_t i = 0; i < s->nheap; i++)
-		if (s->heap[i]->next_try > now) {
-			s->heap[i]->next_try = 0;
+	for (size_t i = 0; i < s->wait.n; i++)
+		if (s->wait.v[i]->next_try > now) {
+			s->wait.v[i]->next_try = 0;
 			n++;
 		}
 	/* Keys only went down, each to 0: rebuild the heap from the bottom up. */
-	for (size_t i = s->nheap / 2; i-- > 0;)
-		scheduler_heap_down(s, i);
+	scheduler_heap_rebuild(&s->wait);
 	for (size_t i = 0; i < s->naccounts; i++)	/* connection backoff too, not throttles */
 		s->accounts[i]->retry_at = 0;
 	log_info("flush: %zu deferred message(s) to be attempted now", n);
@@ -432,50 +358,6 @@ scheduler_run(struct scheduler *s)
 }
 
 
-
-/* scheduler_units: quota units a transaction of n recipients uses on account a. */
-static long
-scheduler_units(const struct sched_account *a, size_t n)
-{
-	return a->cfg->limits.count_recipients ? (long)n : (n > 0 ? 1 : 0);
-}
-
-/*
- * scheduler_ready_at: the earliest time, not before now, at which account a may start
- * a transaction: after a throttle or backoff, min_interval after its last send, and
- * once its quota has room for one unit. 0: not at all (disabled). Times are kept to
- * the fraction of a second, so that pauses are neither cut short nor stretched.
- */
-double
-scheduler_ready_at(const struct sched_account *a, double now)
-{
-	double t = now, q;
-
-	if (a->disabled || a->retired)
-		return 0;
-	if (a->suspended_until > t)
-		t = a->suspended_until;
-	if (a->retry_at > t)
-		t = a->retry_at;
-	if (a->cfg->limits.min_interval > 0) {
-		/* After a restart only the ledger's whole second is known: round up. */
-		double last = a->last_send > 0 ? a->last_send :
-		    quota_last(a->quota) > 0 ? quota_last(a->quota) + 1.0 : 0;
-
-		if (last > 0 && last + a->cfg->limits.min_interval > t)
-			t = last + a->cfg->limits.min_interval;
-	}
-	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
-		t = q;
-	return t;
-}
-
-/* scheduler_fits: may account a send message m at all (its size)? */
-static int
-scheduler_fits(const struct sched_account *a, const struct queue_msg *m)
-{
-	return m->size <= a->cfg->limits.max_message_size;
-}
 
 /* scheduler_log: one delivery log line for one recipient. */
 static void
@@ -545,6 +427,9 @@ scheduler_arm(struct scheduler *s, double when, double now)
 {
 	double d = when - now;
 
+	s->wake_at = when;
+	if (s->timer == NULL)
+		return;
 	if (when == 0) {
 		evtimer_del(s->timer);
 		return;
@@ -556,25 +441,39 @@ scheduler_arm(struct scheduler *s, double when, double now)
 	evtimer_add(s->timer, &tv);
 }
 
-/* scheduler_start_on: make account a send: wake an idle session or open one. */
-static void
-scheduler_start_on(struct scheduler *s, struct sched_account *a)
+/*
+ * scheduler_start_on: make account a send: wake an idle session (returns 1; it may
+ * have taken the first waiting message already), or open sessions, up to the
+ * account's sessions, as many as there is waiting mail and quota for (returns 0).
+ */
+static int
+scheduler_start_on(struct scheduler *s, struct sched_account *a, double now)
 {
-	int j;
+	long room = quota_room(a->quota, (time_t)now);
+	/* With min_interval one transaction at a time is all the account may do; after
+	 * a throttle one probes until a message goes through. */
+	int j, want = a->cfg->limits.min_interval > 0 || a->throttles > 0 ? 1 :
+	    a->cfg->sessions;
 
-	for (j = 0; j < a->nsessions && !upstream_is_idle(a->sess[j]); j++)
+	for (j = 0; j < a->nsessions && !s->tr->is_idle(a->sess[j], s->tr_arg); j++)
 		;
-	if (j < a->nsessions)
-		upstream_wake(a->sess[j]);
-	else if (a->nsessions == a->nbusy && a->nsessions < a->cfg->sessions)
-		/* Sessions open one at a time, and only when all are busy. */
-		a->sess[a->nsessions++] = upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+	if (j < a->nsessions) {
+		s->tr->wake(a->sess[j], s->tr_arg);
+		return 1;
+	}
+	/* None idle: those not busy are connecting. */
+	while (a->nsessions < want && (size_t)(a->nsessions - a->nbusy) < s->wait.n &&
+	    a->nsessions - a->nbusy < room)
+		a->sess[a->nsessions++] = s->tr->start(s, a, s->tr_arg);
+	return 0;
 }
 
 /*
- * scheduler_choose: the first account in config order that takes m and may send now
- * (spill-over), or NULL; then *when is the first moment one may (0: none ever will:
- * all disabled), and *fits says whether any account takes a message this big.
+ * scheduler_choose: the account that sends m: the first in config order that takes
+ * a message this big and is not stopped (disabled, throttled, backed off, out of
+ * quota); or NULL when it may not send yet (its min_interval: waiting that out is
+ * no reason to spill over) or none may. Then *when is the first moment one may (0:
+ * none ever will: all disabled), and *fits says whether any account takes m at all.
  */
 static struct sched_account *
 scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, double *when,
@@ -586,17 +485,63 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 		struct sched_account *a = s->accounts[i];
 		double t;
 
-		if (!scheduler_fits(a, m))
+		if (!scheduler_account_fits(a, m))
 			continue;
 		*fits = 1;
-		if ((t = scheduler_ready_at(a, now)) == 0)
+		if ((t = scheduler_account_free_at(a, now)) == 0)
 			continue;	/* disabled */
-		if (t <= now)
-			return a;
+		if (t <= now) {		/* this account has the mail */
+			if ((t = scheduler_account_ready_at(a, now)) <= now)
+				return a;
+			if (*when == 0 || t < *when)
+				*when = t;
+			return NULL;
+		}
 		if (*when == 0 || t < *when)
 			*when = t;
 	}
 	return NULL;
+}
+
+/*
+ * scheduler_stalled: mail is ready and no account will ever send it as things are
+ * (every one that takes it is disabled). Nothing is lost: it waits. The operator is
+ * told: status says since when and why, the metric shows it, and a warning is
+ * logged now and every SCHED_STALL_WARN seconds. Returns when to warn next.
+ */
+static double
+scheduler_stalled(struct scheduler *s, double now)
+{
+	const char *why = NULL;
+
+	if (s->stalled_since == 0) {
+		s->stalled_since = now;
+		s->stall_warned = 0;
+	}
+	for (size_t i = 0; i < s->naccounts && why == NULL; i++)
+		why = s->accounts[i]->why;
+	free(s->stall_why);
+	s->stall_why = xasprintf("no account can send: all are disabled%s%s",
+	    why ? "; first reason: " : "", why ? why : "");
+	if (now >= s->stall_warned + SCHED_STALL_WARN) {
+		log_warn("queue stalled for %.0fs: %zu message(s) wait (%s); fix the accounts "
+		    "or relayctl enable NAME", now - s->stalled_since, s->nids, s->stall_why);
+		s->stall_warned = now;
+	}
+	return s->stall_warned + SCHED_STALL_WARN;
+}
+
+/* scheduler_unstalled: an account may send again. */
+static void
+scheduler_unstalled(struct scheduler *s)
+{
+	if (s->stalled_since == 0)
+		return;
+	log_info("queue no longer stalled after %.0fs: an account may send",
+	    clock_steady() - s->stalled_since);
+	s->stalled_since = 0;
+	free(s->stall_why);
+	s->stall_why = NULL;
 }
 
 /*
@@ -606,7 +551,7 @@ scheduler_choose(struct scheduler *s, const struct queue_msg *m, double now, dou
 static void
 scheduler_kick(struct scheduler *s)
 {
-	double now = clock_now(), when = 0;
+	double now = clock_steady(), when = 0;
 	struct sched_account *a;
 	struct queue_msg *m;
 	int fits;
@@ -614,8 +559,7 @@ scheduler_kick(struct scheduler *s)
 	if (s->kicking)
 		return;
 	s->kicking = 1;
-	while (s->nheap > 0) {
-		m = s->heap[0];
+	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
 		if ((double)m->next_try > now) {
 			when = (double)m->next_try;
 			break;
@@ -623,15 +567,21 @@ scheduler_kick(struct scheduler *s)
 		if ((a = scheduler_choose(s, m, now, &when, &fits)) != NULL) {
 			/* The first able account takes it, even if its sessions are busy:
 			 * accounts are used in order, not round robin. Sessions report
-			 * back and kick again, so no timer is needed. */
-			scheduler_start_on(s, a);
+			 * back and kick again, so no timer is needed. An idle session
+			 * woken may take it at once: then on to the next message. */
+			scheduler_unstalled(s);
+			if (scheduler_start_on(s, a, now) && scheduler_heap_top(&s->wait) != m)
+				continue;
 			when = 0;
 			break;
 		}
-		if (fits)
+		if (fits) {
+			if (when == 0)	/* every account that takes it is disabled */
+				when = scheduler_stalled(s, now);
 			break;		/* wait for the first account that may send */
+		}
 		/* No account takes a message this big: it can never go. */
-		scheduler_heap_remove(s, m);
+		scheduler_heap_remove(&s->wait, m);
 		scheduler_fail_all(s, m, "message too big for every account (largest "
 		    "max_message_size is smaller than the message)");
 	}
@@ -642,7 +592,7 @@ scheduler_kick(struct scheduler *s)
 struct queue_msg *
 scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 {
-	double now_f = clock_now();
+	double now_f = clock_steady();
 	time_t now = (time_t)now_f;
 	struct queue_msg *m;
 	size_t n;
@@ -653,16 +603,17 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 	int fits;
 
 again:
-	if (s->nheap == 0 || s->heap[0]->next_try > now)
+	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
 		return NULL;
-	m = s->heap[0];
+	if (a->throttles > 0 && a->nbusy > 0)
+		return NULL;	/* after a throttle: one probe at a time until one goes */
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
-		/* An earlier account may send it (config order), or this one may not. */
-		if (first != NULL)
-			scheduler_kick(s);
+		/* An earlier account may send it (config order), or this one may not
+		 * (yet): the kick hands it on, or arms the timer for when one may. */
+		scheduler_kick(s);
 		return NULL;
 	}
-	scheduler_heap_remove(s, m);
+	scheduler_heap_remove(&s->wait, m);
 	if (scheduler_drop_suppressed(s, m))
 		goto again;
 	n = scheduler_pending(m);
@@ -671,8 +622,11 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
-	if ((m->quota_id = quota_reserve(a->quota, now, scheduler_units(a, n))) == 0) {
-		scheduler_heap_push(s, m);	/* the ledger cannot be written: wait */
+	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
+	 * after the moment it stands for. */
+	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
+	    scheduler_account_units(a, n))) == 0) {
+		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
 	}
@@ -686,72 +640,48 @@ again:
 	return m;
 }
 
-/* scheduler_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
-static time_t
-scheduler_backoff(int initial, int max, int n)
-{
-	double d = initial * pow(2.0, n > 30 ? 30 : n);
-
-	if (d > max)
-		d = max;
-	d *= 0.9 + 0.2 * (arc4random() / (double)UINT32_MAX);
-	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
-}
-
-/* scheduler_suspend: the provider told the account to slow down, or refused it. */
-static void
-scheduler_suspend(struct scheduler *s, struct sched_account *a, enum outcome_action act,
-    const char *reason)
-{
-	free(a->why);
-	a->why = xstrdup(reason);
-	if (act == OUTCOME_DISABLE) {
-		a->disabled = 1;
-		log_err("account=%s status=disabled (%s): it sends nothing until its "
-		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
-		    a->cfg->name);
-		return;
-	}
-	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
-	a->nthrottles++;
-	a->suspended_until = clock_now() + (double)scheduler_backoff(
-	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
-	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
-	    a->suspended_until, reason);
-}
-
 void
 scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m,
     const struct sched_rcpt_result *res, size_t n, const char *relay)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	const char *retry_reply = NULL;
 	int suspended = 0;
-	size_t nsent = 0;
+	size_t nsent = 0, ncharged = 0;
+	time_t failing = scheduler_account_backoff_span(s->cfg->retry_initial,
+	    s->cfg->retry_max, m->attempts);
 
 	a->nbusy--;
 	for (size_t i = 0; i < n; i++)
 		nsent += res[i].action == OUTCOME_SENT;
-	/* What the provider took is what counts against the quota. */
-	quota_settle(a->quota, m->quota_id, scheduler_units(a, nsent));
+	for (size_t i = 0; i < n; i++)
+		ncharged += res[i].action == OUTCOME_SENT || res[i].unknown;
+	/* What the provider took is what counts against the quota, and what it may
+	 * have taken: a reply lost after the final dot keeps its reservation. */
+	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
+	    (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
 		enum outcome_action act = r->action;
-		char *expired = NULL;
+		char *note = NULL;	/* the reply with what the scheduler adds */
 		int finished = 0;
 
 		free(a->last_reply);
 		a->last_reply = xstrdup(r->reply);
-		if (act == OUTCOME_RETRY && now - m->ctime > s->cfg->retry_lifetime) {
-			expired = xasprintf("gave up after %llds in the queue (retry lifetime "
-			    "%ds); last reply: %s", (long long)(now - m->ctime),
-			    s->cfg->retry_lifetime, r->reply);
+		/* The lifetime counts the message's own transient failures (the retry
+		 * schedule its deferrals put it on), not time it waited for quota or
+		 * for a suspended account: a mailing that takes weeks at 150 a day is
+		 * delivered, not expired. */
+		if (act == OUTCOME_RETRY && failing >= s->cfg->retry_lifetime) {
+			note = xasprintf("gave up after %d attempts over %llds of transient "
+			    "failure (retry lifetime %ds); last reply: %s", m->attempts + 1,
+			    (long long)failing, s->cfg->retry_lifetime, r->reply);
 			act = OUTCOME_FAIL;
 		}
 		switch (act) {
 		case OUTCOME_SENT:
-			a->failures = a->throttles = 0;
+			scheduler_account_succeeded(a);
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
 			/* Bounces come back to the account's own mailbox: without a
 			 * bounces block nothing would ever be matched against it. */
@@ -762,26 +692,31 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			break;
 		case OUTCOME_FAIL:
 			s->nfailed++;
-			scheduler_log(m, r->idx, a, relay, "failed", expired ? expired : r->reply);
+			scheduler_log(m, r->idx, a, relay, "failed", note ? note : r->reply);
 			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_FAILED,
-			    a->cfg->name, expired ? expired : r->reply);
+			    a->cfg->name, note ? note : r->reply);
 			break;
 		case OUTCOME_RETRY:
 			s->ndeferred++;
-			scheduler_log(m, r->idx, a, relay, "deferred", r->reply);
+			if (r->unknown) {
+				note = xasprintf("%s; outcome unknown, charged to the "
+				    "quota", r->reply);
+				scheduler_log(m, r->idx, a, relay, "deferred", note);
+			} else
+				scheduler_log(m, r->idx, a, relay, "deferred", r->reply);
 			retry_reply = r->reply;
 			break;
 		case OUTCOME_THROTTLE:
 		case OUTCOME_DISABLE:
 			/* Not the message's fault: it goes back untouched, not counted. */
 			if (!suspended)
-				scheduler_suspend(s, a, act, r->reply);
+				scheduler_account_suspend(a, act, r->reply);
 			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
 			    "account throttled by the provider" : "account disabled");
 			suspended = 1;
 			break;
 		}
-		free(expired);
+		free(note);
 		if (finished) {
 			scheduler_kick(s);
 			return;
@@ -793,12 +728,12 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	free(m->account);
 	m->account = NULL;
 	if (retry_reply != NULL)
-		queue_msg_deferred(s->q, m, now + scheduler_backoff(s->cfg->retry_initial,
+		queue_msg_deferred(s->q, m, now + scheduler_account_backoff(s->cfg->retry_initial,
 		    s->cfg->retry_max, m->attempts), retry_reply);
 	if (m->deleted)
 		scheduler_drop(s, m);
 	else if (!m->held)
-		scheduler_heap_push(s, m);
+		scheduler_heap_push(&s->wait, m);
 	scheduler_kick(s);
 }
 
@@ -813,33 +748,36 @@ void
 scheduler_session_failed(struct scheduler *s, struct sched_account *a,
     enum outcome_action act, const char *reason, const char *relay)
 {
-	time_t now = time(NULL);
-	double until;
+	time_t now = (time_t)clock_steady();
+	struct queue_msg *m;
+	double until, when;
+	int fits;
 
 	free(a->last_reply);
 	a->last_reply = xstrdup(reason);
 	if (act == OUTCOME_THROTTLE || act == OUTCOME_DISABLE) {
-		scheduler_suspend(s, a, act, reason);
+		scheduler_account_suspend(a, act, reason);
 		until = a->suspended_until;
 	} else {
 		a->failures++;
-		a->retry_at = clock_now() + (double)scheduler_backoff(
+		a->retry_at = clock_steady() + (double)scheduler_account_backoff(
 		    s->cfg->retry_initial, s->cfg->retry_max, a->failures - 1);
 		free(a->why);
 		a->why = xstrdup(reason);
 		until = a->retry_at;
 	}
 	/* Show the trouble under the first waiting message's id: its story is whole. */
-	if (s->nheap > 0 && s->heap[0]->next_try <= now) {
-		struct queue_msg *m = s->heap[0];
-
+	if ((m = scheduler_heap_top(&s->wait)) != NULL && m->next_try <= now) {
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
-		if (act == OUTCOME_RETRY) {	/* a throttle is not the message's attempt */
-			scheduler_heap_remove(s, m);
+		/* A throttle is not the message's attempt; and a failing account never
+		 * delays mail another account can send now. */
+		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_steady(), &when,
+		    &fits) == NULL) {
+			scheduler_heap_remove(&s->wait, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
-			scheduler_heap_push(s, m);
+			scheduler_heap_push(&s->wait, m);
 		}
 	} else if (act == OUTCOME_RETRY)
 		log_warn("account=%s relay=%s status=deferred (%s)", a->cfg->name,
@@ -864,16 +802,6 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 	scheduler_kick(s);
 }
 
-/* scheduler_account_changed: do old and new differ in what a disable was about? */
-static int
-scheduler_account_changed(const struct config_account *o, const struct config_account *n)
-{
-#define DIFF(f)	((o->f == NULL) != (n->f == NULL) || (o->f && strcmp(o->f, n->f) != 0))
-	return DIFF(host) || DIFF(username) || DIFF(password) || DIFF(address) ||
-	    DIFF(ca_file) || o->port != n->port || o->tls != n->tls;
-#undef DIFF
-}
-
 /* What a reload prepares for one configured account before anything changes. */
 struct scheduler_prep {
 	struct sched_account	*a;	/* kept (found by name) or new */
@@ -882,10 +810,37 @@ struct scheduler_prep {
 	struct quota		*q;	/* kept accounts: a reopened ledger, or NULL */
 };
 
+/*
+ * scheduler_reconfigure_find: the running account a reloaded one continues: the one
+ * of the same name, or one renamed (its name is gone from cfg) with the same mailbox,
+ * which keeps its ledger and suspension. s->naccounts if none: a new account.
+ */
+static size_t
+scheduler_reconfigure_find(const struct scheduler *s, const struct config *cfg,
+    const struct config_account *ca)
+{
+	size_t j, k;
+
+	for (j = 0; j < s->naccounts; j++)
+		if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
+			return j;
+	for (j = 0; j < s->naccounts; j++) {
+		const struct config_account *old = s->accounts[j]->cfg;
+
+		if (strcasecmp(old->address, ca->address) != 0)
+			continue;
+		for (k = 0; k < cfg->naccounts && strcmp(cfg->accounts[k].name, old->name); k++)
+			;
+		if (k == cfg->naccounts)
+			return j;
+	}
+	return s->naccounts;
+}
+
 int
 scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 {
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	struct scheduler_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
 	size_t i, j, n = cfg->naccounts;
 
@@ -895,10 +850,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		const struct config_limits *l = &ca->limits;
 		int durable = l->per_hour > 0 || l->per_day > 0;
 
-		for (j = 0; j < s->naccounts; j++)
-			if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
-				break;
-		if (j == s->naccounts) {
+		if ((j = scheduler_reconfigure_find(s, cfg, ca)) == s->naccounts) {
 			p[i].is_new = 1;
 			if ((p[i].a = scheduler_account_new(ca, cfg, now)) == NULL)
 				goto fail;
@@ -907,8 +859,10 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		p[i].a = s->accounts[j];
 		if (ca->tls != CONFIG_TLS_NONE && (p[i].ctx = tls_client_ctx(ca->ca_file)) == NULL)
 			goto fail;
-		if (durable != p[i].a->quota_durable &&
-		    (p[i].q = quota_open(cfg->spool_dir, ca->name, durable, now)) == NULL)
+		/* The ledger follows the mailbox: a new address is another ledger. */
+		if ((durable != p[i].a->quota_durable ||
+		    strcasecmp(p[i].a->cfg->address, ca->address) != 0) &&
+		    (p[i].q = quota_open(cfg->spool_dir, ca->address, NULL, durable, now)) == NULL)
 			goto fail;
 	}
 
@@ -925,11 +879,11 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		if (p[i].q != NULL) {
 			quota_free(a->quota);
 			a->quota = p[i].q;
-			a->quota_durable = !a->quota_durable;
+			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
 		}
 		quota_set_limits(a->quota, a->cfg->limits.per_hour, a->cfg->limits.per_day);
 		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
-			a->disabled = 0;	/* "until its configuration changes" */
+			scheduler_account_enable(a);	/* "until its configuration changes" */
 			log_info("account=%s status=enabled (its configuration changed)",
 			    a->cfg->name);
 		}
@@ -951,7 +905,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		s->retired = xreallocarray(s->retired, s->nretired + 1, sizeof(*s->retired));
 		s->retired[s->nretired++] = a;
 		for (int k = 0; k < a->nsessions; k++)	/* idle ones leave now */
-			upstream_wake(a->sess[k]);
+			s->tr->wake(a->sess[k], s->tr_arg);
 	}
 	s->accounts = xreallocarray(s->accounts, n ? n : 1, sizeof(*s->accounts));
 	for (i = 0; i < n; i++)
@@ -981,10 +935,7 @@ scheduler_enable(struct scheduler *s, const char *name)
 
 		if (strcmp(a->cfg->name, name) != 0)
 			continue;
-		a->disabled = a->failures = a->throttles = 0;
-		a->suspended_until = a->retry_at = 0;
-		free(a->why);
-		a->why = NULL;
+		scheduler_account_enable(a);
 		log_info("account=%s status=enabled (by relayctl)", name);
 		scheduler_kick(s);
 		return 0;

@@ -45,6 +45,8 @@ struct sched_account {
 	int			 throttles;	/* consecutive throttle replies */
 	double			 suspended_until; /* throttled by the provider */
 	int			 disabled;	/* until the config changes or enable */
+	double			 disabled_since;
+	char			*spool;		/* where its state is kept (scheduler_state) */
 	char			*why;		/* reason for the last three, or NULL */
 	char			*last_reply;	/* last upstream reply, for status */
 	int			 quota_durable;	/* the ledger is on disk (limits set) */
@@ -59,12 +61,40 @@ struct sched_rcpt_result {
 	size_t			 idx;		/* recipient index in the message */
 	enum outcome_action	 action;
 	const char		*reply;		/* the reply or the reason */
+	int			 unknown;	/* RETRY whose end is unknown: the data and
+						 * its final dot went, the reply did not come
+						 * (lost connection, timeout): the provider may
+						 * have taken it, so it costs quota */
 };
 
 struct scheduler;
 
 /*
- * scheduler_new: a scheduler over the accounts of cfg and the spool q. Returns NULL
+ * How the scheduler starts and drives upstream sessions: upstream.c's by default; a
+ * test gives its own to run the scheduler on a virtual clock without sockets. The
+ * sessions report back through scheduler_session_* and scheduler_take/_done.
+ */
+struct scheduler_transport {
+	/* start: a new session for account a (it reports back as it goes). */
+	struct upstream	*(*start)(struct scheduler *, struct sched_account *, void *arg);
+	/* wake: there may be work; an idle session asks for it (scheduler_take). */
+	void		 (*wake)(struct upstream *, void *arg);
+	/* is_idle: is the session authenticated and waiting for mail? */
+	int		 (*is_idle)(const struct upstream *, void *arg);
+	/* stop: end the session now (shutdown), without its callbacks. */
+	void		 (*stop)(struct upstream *, void *arg);
+};
+
+/* scheduler_set_transport: use tr (with arg) for the sessions from now on. */
+void		 scheduler_set_transport(struct scheduler *, const struct scheduler_transport *,
+		    void *arg);
+
+/* scheduler_wakeup: when the scheduler wants to run next (its timer); 0: not armed. */
+double		 scheduler_wakeup(const struct scheduler *);
+
+/*
+ * scheduler_new: (the event base may be NULL: then no timer is armed, and the caller
+ * runs scheduler_run at scheduler_wakeup) a scheduler over the accounts of cfg and the spool q. Returns NULL
  * after logging (an account's TLS context could not be set up).
  */
 struct scheduler *scheduler_new(struct event_base *, struct evdns_base *,

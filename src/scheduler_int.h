@@ -7,6 +7,9 @@
 #define RELAYD_SCHEDULER_INT_H
 
 #include "scheduler.h"
+#include "scheduler_heap.h"
+
+#define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
 
 struct scheduler {
 	struct event_base	*base;
@@ -19,9 +22,7 @@ struct scheduler {
 	struct sched_account	**retired;	/* gone from the config; sessions ending */
 	size_t			 nretired;
 	size_t			 naccounts;
-	struct queue_msg	**heap;		/* waiting messages, earliest next_try first */
-	size_t			 nheap, heapcap;
-	size_t			 nheap_tried;	/* of them, attempted before (deferred) */
+	struct scheduler_heap	 wait;		/* waiting messages, earliest next_try first */
 	size_t			 ninflight;
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
@@ -30,14 +31,70 @@ struct scheduler {
 	unsigned long long	 nfailed;
 	struct queue_msg	**ids;		/* every message by queue id (chained) */
 	size_t			 idcap, nids;
-	struct event		*timer;
+	double			 stalled_since;	/* ready mail no account will send; 0: none */
+	double			 stall_warned;	/* when that was last logged */
+	char			*stall_why;
+	struct event		*timer;		/* NULL without an event base */
+	double			 wake_at;	/* when it is armed for; 0: not */
+	const struct scheduler_transport *tr;
+	void			*tr_arg;
 	int			 kicking;
 };
 
+/* The account's state (scheduler_account.c). */
+
+/* scheduler_account_new: the state of a configured account, or NULL after logging. */
+struct sched_account *scheduler_account_new(struct config_account *, const struct config *,
+		    time_t now);
+/* scheduler_account_free: free it (its sessions are gone); NULL is a no-op. */
+void		 scheduler_account_free(struct sched_account *);
+
+/* scheduler_account_save: keep its suspension in the spool (scheduler_state). */
+void		 scheduler_account_save(const struct sched_account *);
+
+/* scheduler_account_succeeded: a message went through: the backoffs start over. */
+void		 scheduler_account_succeeded(struct sched_account *);
+
+/* scheduler_account_enable: lift a disable, throttle or backoff (relayctl enable, or
+ * a configuration changed). */
+void		 scheduler_account_enable(struct sched_account *);
+
 /*
- * scheduler_ready_at: the earliest time, not before now, at which account a may start
- * a transaction; 0: not at all (disabled).
+ * scheduler_account_free_at: the earliest time, not before now, at which nothing but
+ * its min_interval stops the account (throttle, backoff, quota); 0: disabled.
  */
-double		 scheduler_ready_at(const struct sched_account *, double now);
+double		 scheduler_account_free_at(const struct sched_account *, double now);
+
+/*
+ * scheduler_account_ready_at: the earliest time, not before now, at which account a
+ * may start a transaction; 0: not at all (disabled).
+ */
+double		 scheduler_account_ready_at(const struct sched_account *, double now);
+
+/* scheduler_account_units: quota units a transaction of n recipients uses. */
+long		 scheduler_account_units(const struct sched_account *, size_t n);
+
+/* scheduler_account_fits: may the account send m at all (its size)? */
+int		 scheduler_account_fits(const struct sched_account *, const struct queue_msg *);
+
+/*
+ * scheduler_account_backoff_span: the time n steps of a backoff take, without their
+ * jitter: how long a message deferred n times has been failing, by its schedule.
+ */
+time_t		 scheduler_account_backoff_span(int initial, int max, int n);
+
+/* scheduler_account_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
+time_t		 scheduler_account_backoff(int initial, int max, int n);
+
+/*
+ * scheduler_account_suspend: the provider told the account to slow down (THROTTLE)
+ * or refused it (DISABLE), for reason.
+ */
+void		 scheduler_account_suspend(struct sched_account *, enum outcome_action,
+		    const char *reason);
+
+/* scheduler_account_changed: do old and new differ in what a disable was about? */
+int		 scheduler_account_changed(const struct config_account *,
+		    const struct config_account *);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "jsonstr.h"
 #include "quota.h"
 #include "scheduler.h"
@@ -15,7 +16,7 @@
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
-scheduler_account_state(const struct sched_account *a, time_t now)
+scheduler_account_state(const struct sched_account *a, double now)
 {
 	if (a->disabled)
 		return "disabled";
@@ -23,9 +24,16 @@ scheduler_account_state(const struct sched_account *a, time_t now)
 		return "throttled";
 	if (a->retry_at > now)
 		return "backoff";
-	if (quota_room(a->quota, now) == 0)
+	if (quota_room(a->quota, (time_t)now) == 0)
 		return "exhausted";
 	return "ready";
+}
+
+/* scheduler_wall: a time of the scheduler's clock as the wall clock shows it; 0 stays 0. */
+static json_int_t
+scheduler_wall(double t)
+{
+	return t > 0 ? (json_int_t)ceil(clock_to_wall(t)) : 0;
 }
 
 /* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
@@ -57,7 +65,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		const struct config_limits *l = &a->cfg->limits;
 		double r;
 
-		if ((r_at = scheduler_ready_at(a, now)) == 0)
+		if ((r_at = scheduler_account_ready_at(a, now)) == 0)
 			continue;	/* disabled */
 		t = (time_t)ceil(r_at);
 		if (start == 0 || t < start)
@@ -81,13 +89,13 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 json_t *
 scheduler_status(struct scheduler *s)
 {
-	time_t now = time(NULL), drain = scheduler_drain_estimate(s, now);
+	time_t now = (time_t)clock_steady(), drain = scheduler_drain_estimate(s, now);
 	json_t *accts = json_array();
 
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
-		const char *state = scheduler_account_state(a, now);
+		const char *state = scheduler_account_state(a, clock_steady());
 		long hour, day;
 		time_t free_at;
 		json_t *o;
@@ -100,19 +108,25 @@ scheduler_status(struct scheduler *s)
 		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
-		json_object_set_new(o, "next_free", free_at ? json_integer(free_at) : json_null());
-		json_object_set_new(o, "until", json_integer((json_int_t)ceil(a->suspended_until >
+		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
+		    (double)free_at)) : json_null());
+		json_object_set_new(o, "until", json_integer(scheduler_wall(a->suspended_until >
 		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
 		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
+		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
+		    scheduler_wall(a->disabled_since)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:I}}", "accounts",
-	    accts, "queue", "total", (json_int_t)s->nids, "waiting", (json_int_t)s->nheap,
-	    "inflight", (json_int_t)s->ninflight, "held", (json_int_t)s->nheld, "deferred",
-	    (json_int_t)s->nheap_tried, "recipients", (json_int_t)s->pending_rcpts,
-	    "drain_estimate", drain ? json_integer(drain) : json_null(), "loading", s->loading,
+	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
+	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
+	    (json_int_t)s->wait.n, "inflight", (json_int_t)s->ninflight, "held",
+	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
+	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
+	    json_integer(scheduler_wall((double)drain)) : json_null(), "loading", s->loading,
+	    "stalled_since", s->stalled_since > 0 ? json_integer(scheduler_wall(
+	    s->stalled_since)) : json_null(), "stalled_why", jsonstr_new(s->stall_why),
 	    "quarantined", (json_int_t)queue_quarantined(s->q));
 }
 
@@ -120,10 +134,10 @@ void
 scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 {
 	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady();
 	/* Every message is in the heap, in flight, or held (and not in flight). */
-	size_t n[4] = { s->nheap - s->nheap_tried, s->nheap_tried,
-	    s->nids - s->nheap - s->ninflight, s->ninflight };
+	size_t n[4] = { s->wait.n - s->wait.ntried, s->wait.ntried,
+	    s->nids - s->wait.n - s->ninflight, s->ninflight };
 
 	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
 	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
@@ -144,6 +158,10 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	for (size_t i = 0; i < s->naccounts; i++)
 		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
 		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
+	evbuffer_add_printf(out, "# HELP relayd_queue_stalled_seconds How long ready mail "
+	    "has waited with every account that could send it disabled (0: not stalled).\n"
+	    "# TYPE relayd_queue_stalled_seconds gauge\nrelayd_queue_stalled_seconds %.0f\n",
+	    s->stalled_since > 0 ? (double)now - s->stalled_since : 0.0);
 	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
 	    "state.\n# TYPE relayd_queue_messages gauge\n");
 	for (size_t i = 0; i < 4; i++)

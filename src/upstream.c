@@ -238,6 +238,8 @@ upstream_tx_report(struct upstream *u)
 		res[i].idx = u->rcpts[i].idx;
 		res[i].action = u->rcpts[i].action;
 		res[i].reply = u->rcpts[i].reply ? u->rcpts[i].reply : "no reply";
+		/* Ended in EOM without its reply (lost, timed out): the provider may have it. */
+		res[i].unknown = u->state == UP_EOM && u->replylen == 0 && u->rcpts[i].accepted;
 	}
 	u->msg = NULL;
 	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */

@@ -217,7 +217,7 @@ def test_hourly_cap_holds_across_restart_and_rolls_over(make_provider, make_rela
         assert st["queue"]["total"] == 2 and st["queue"]["recipients"] == 2, (where, st)
         assert st["queue"]["drain_estimate"] is not None, (where, st)
     held("after the first three")
-    ledger = r.spool / "ledger" / "main"
+    ledger = r.spool / "ledger" / USER       # the ledger follows the mailbox (issue 13)
     assert ledger.is_file(), "no ledger at %s" % ledger
     assert len([l for l in ledger.read_text().splitlines() if l.startswith("R ")]) == 3, \
         ledger.read_text()
@@ -302,12 +302,14 @@ def test_553_at_mail_throttles_the_account_and_everything_arrives(make_provider,
     assert r.log_lines(r"account=main status=throttled")
     # no hammering: 553 twice (the rule lives 4 s: at 0 s, then after ~2 s), spaced by a
     # backoff (relayd counts whole seconds, so a 2 s backoff is at least 1 s of real time)
-    ft = rule.fired_times
-    assert 1 <= len(ft) <= 3, "553 given %d times: %r" % (len(ft), ft)
+    # (both sessions may meet the same episode at once: one 553 each, one backoff step)
+    ft = [t for i, t in enumerate(rule.fired_times) if i == 0 or
+          t - rule.fired_times[i - 1] > 0.3]
+    assert 1 <= len(ft) <= 3, "553 given %d times: %r" % (len(ft), rule.fired_times)
     assert all(b - a > 1.0 for a, b in zip(ft, ft[1:])), ft
     # and no session began a transaction while the account was suspended
-    untils = [float(x) for x in re.findall(r"account=main status=throttled until=([\d.]+)",
-                                            r.log())]
+    untils = [float(x) for x in re.findall(
+        r"account=main status=throttled until=([\d.]+) \((?!same episode)", r.log())]
     assert len(untils) == len(ft), (untils, ft)
     mails = [e.time for e in p.events if e.what == "MAIL"]
     for f, u in zip(ft, untils):

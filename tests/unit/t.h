@@ -6,6 +6,7 @@
 #define RELAYD_T_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int t_pass, t_fail;
@@ -28,6 +29,17 @@ static int t_pass, t_fail;
 	memcmp((got), (want), (glen)) == 0,				\
 	"%s: got \"%.*s\" (%zu), want \"%.*s\" (%zu)", (ctx),		\
 	(int)(glen), (got), (size_t)(glen), (int)(wlen), (want), (size_t)(wlen))
+
+/* t_rmtree: remove a test's temporary directory and all in it. */
+static inline void
+t_rmtree(const char *dir)
+{
+	char cmd[4200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) == -1)
+		perror("rm");
+}
 
 #define T_DONE() do {							\
 	printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail);	\

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "quota.h"
 #include "t.h"
 
@@ -41,6 +42,12 @@ static const struct scenario scenarios[] = {
 		{ 0, 'r', 5, 0, 3600 },
 		{ 1, 's', 2, 3, 1 },
 		{ -1, 0, 0, 0, 0 } } },
+	{ "the window runs from the end of the transaction (as the provider's)", 1, 0, {
+		{ 0, 'r', 1, 0, 3600 },
+		{ 5, 's', 1, 0, 3605 },
+		{ 3604, '-', 0, 0, 3605 },
+		{ 3605, '-', 0, 1, 3605 },
+		{ -1, 0, 0, 0, 0 } } },
 	{ "no limits", 0, 0, {
 		{ 0, 'r', 1000, 0x7fffffff, 0 },
 		{ -1, 0, 0, 0, 0 } } },
@@ -56,7 +63,7 @@ run_scenario(const struct scenario *sc, struct quota *q)
 		if (st->op == 'r')
 			last = quota_reserve(q, st->t, st->n);
 		else if (st->op == 's')
-			quota_settle(q, last, st->n);
+			quota_settle(q, last, st->n, st->t);
 		long room = quota_room(q, st->t);
 		if (st->room == 0x7fffffff)
 			CHECK(room > 1000000, "%s t=%lld: room %ld, want unlimited", sc->name,
@@ -78,7 +85,7 @@ main(void)
 	long hour, day;
 
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {
-		struct quota *q = quota_open(NULL, "x", 0, 0);
+		struct quota *q = quota_open(NULL, "x", NULL, 0, 0);
 
 		run_scenario(&scenarios[i], q);
 		quota_free(q);
@@ -86,17 +93,17 @@ main(void)
 
 	/* The ledger survives a restart: the hour is not handed out again. */
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-	struct quota *q = quota_open(dir, "main", 1, 1000);
+	struct quota *q = quota_open(dir, "main", NULL, 1, 1000);
 	CHECK(q != NULL, "open durable ledger");
 	quota_set_limits(q, 10, 20);
 	uint64_t a = quota_reserve(q, 1000, 4);
 	uint64_t b = quota_reserve(q, 1100, 5);
 	CHECK(a != 0 && b != 0 && a != b, "reservations get ids");
-	quota_settle(q, b, 3);			/* two were refused by the provider */
+	quota_settle(q, b, 3, 1100);		/* two were refused by the provider */
 	quota_reserve(q, 1200, 2);		/* no settle: a crash mid-transaction */
 	quota_free(q);
 
-	q = quota_open(dir, "main", 1, 1300);
+	q = quota_open(dir, "main", NULL, 1, 1300);
 	quota_set_limits(q, 10, 20);
 	quota_used(q, 1300, &hour, &day);
 	CHECK(hour == 9 && day == 9, "after restart used hour=%ld day=%ld, want 9 and 9",
@@ -118,20 +125,70 @@ main(void)
 		}
 		free(path);
 	}
-	q = quota_open(dir, "main", 1, 1500);
+	q = quota_open(dir, "main", NULL, 1, 1500);
 	quota_used(q, 1500, &hour, &day);
 	CHECK(hour == 10 && day == 10, "torn line: used hour=%ld day=%ld, want 10", hour, day);
 	quota_free(q);
-	q = quota_open(dir, "main", 1, 1400 + 86400);
+	q = quota_open(dir, "main", NULL, 1, 1400 + 86400);
 	quota_used(q, 1400 + 86400, &hour, &day);
 	CHECK(day == 0, "a day later used %ld, want 0", day);
 	quota_free(q);
 
-	char *cmd;
-	if (asprintf(&cmd, "rm -rf %s", dir) > 0) {
-		if (system(cmd) == -1)
-			perror("rm");
-		free(cmd);
-	}
+	/* The ledger follows the mailbox: one kept under the account's name moves to the
+	 * address (a rename keeps the day's count); the address's case does not matter. */
+	q = quota_open(dir, "main", NULL, 1, 5000);
+	quota_set_limits(q, 10, 20);
+	quota_reserve(q, 5000, 6);
+	quota_free(q);
+	q = quota_open(dir, "Shop@Example.RU", "main", 1, 5100);
+	quota_set_limits(q, 10, 20);
+	quota_used(q, 5100, &hour, &day);
+	CHECK(hour == 6, "ledger moved from the name: hour used %ld, want 6", hour);
+	quota_free(q);
+	q = quota_open(dir, "shop@example.ru", "renamed", 1, 5200);
+	quota_set_limits(q, 10, 20);
+	quota_used(q, 5200, &hour, &day);
+	CHECK(hour == 6, "renamed account, same mailbox: hour used %ld, want 6", hour);
+	quota_free(q);
+
+	/* A clock stepped back 2 days while relayd was down: the records from "the
+	 * future" count as made now: the hour is full for an hour, not for 49 hours,
+	 * and what is used agrees with when the quota frees up (status and scheduler). */
+	time_t back = 5200 - 2 * 86400;
+	q = quota_open(dir, "shop@example.ru", NULL, 1, back);
+	quota_set_limits(q, 6, 20);
+	quota_used(q, back, &hour, &day);
+	CHECK(hour == 6 && day == 6, "stepped back: used hour=%ld day=%ld, want 6", hour, day);
+	CHECK(quota_room(q, back) == 0, "stepped back: room %ld, want 0", quota_room(q, back));
+	CHECK(quota_next_free(q, back, 1) == back + 3600, "stepped back: free at %+lld s, "
+	    "want +3600", (long long)(quota_next_free(q, back, 1) - back));
+	quota_free(q);
+
+	/* The wall clock stepped 2 h forward during a run, then a restart: the ledger
+	 * on disk is on the wall clock, so the sends of a minute ago still fill the hour
+	 * (kept on the run's steady clock, they looked 2 h old: a fresh hour). */
+	clock_fake(1, 1e6, 100);
+	clock_restart();
+	q = quota_open(dir, "step@example.ru", NULL, 1, (time_t)clock_steady());
+	quota_set_limits(q, 2, 0);
+	quota_reserve(q, (time_t)clock_steady(), 2);
+	clock_fake(1, 1e6 + 7200 + 10, 110);		/* the step, 10 s later */
+	CHECK(quota_room(q, (time_t)clock_steady()) == 0, "within the run the step is "
+	    "no fresh hour: room %ld", quota_room(q, (time_t)clock_steady()));
+	quota_free(q);
+	clock_fake(1, 1e6 + 7200 + 20, 120);		/* restarted 10 s after that */
+	clock_restart();
+	q = quota_open(dir, "step@example.ru", NULL, 1, (time_t)clock_steady());
+	quota_set_limits(q, 2, 0);
+	CHECK(quota_room(q, (time_t)clock_steady()) == 0, "after a restart the step is no "
+	    "fresh hour: room %ld", quota_room(q, (time_t)clock_steady()));
+	CHECK(quota_next_free(q, (time_t)clock_steady(), 1) == (time_t)clock_steady() + 3580,
+	    "frees up an hour after the sends: %+lld s", (long long)(quota_next_free(q,
+	    (time_t)clock_steady(), 1) - (time_t)clock_steady()));
+	quota_free(q);
+	clock_fake(0, 0, 0);
+	clock_restart();
+
+	t_rmtree(dir);
 	T_DONE();
 }

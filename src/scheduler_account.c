@@ -1,0 +1,298 @@
+/*
+ * scheduler_account: the scheduler's state of one provider account, apart from the
+ * policy that uses it: its TLS context and ledger, when it may next send (suspended
+ * by the provider, backed off after failures, min_interval, quota), and the backoff
+ * schedule. scheduler.c decides with it; scheduler_report.c shows it.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "log.h"
+#include "scheduler_int.h"
+#include "scheduler_state.h"
+#include "tls.h"
+#include "xmalloc.h"
+
+/* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
+static int
+scheduler_account_tls(struct sched_account *a)
+{
+	SSL_CTX *ctx = NULL;
+
+	if (a->cfg->tls != CONFIG_TLS_NONE && (ctx = tls_client_ctx(a->cfg->ca_file)) == NULL)
+		return -1;
+	SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
+	a->ssl_ctx = ctx;
+	return 0;
+}
+
+/* scheduler_account_quota: open the ledger as the account's limits need it. */
+static int
+scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_t now)
+{
+	const struct config_limits *l = &a->cfg->limits;
+	int durable = l->per_hour > 0 || l->per_day > 0;	/* only limits need a disk */
+
+	if (a->quota == NULL || durable != a->quota_durable) {	/* first time only */
+		struct quota *q = quota_open(cfg->spool_dir, a->cfg->address, a->cfg->name,
+		    durable, now);
+
+		if (q == NULL)
+			return -1;
+		quota_free(a->quota);
+		a->quota = q;
+		a->quota_durable = durable;
+	}
+	quota_set_limits(a->quota, l->per_hour, l->per_day);
+	return 0;
+}
+
+/*
+ * scheduler_account_config_hash: a fingerprint (FNV-1a) of the settings a disable is
+ * about (those scheduler_account_changed compares), kept with a disable on disk so
+ * that a configuration changed while relayd was down lifts it.
+ */
+static uint64_t
+scheduler_account_config_hash(const struct config_account *c)
+{
+	const char *f[] = { c->host, c->username, c->password, c->address, c->ca_file };
+	uint64_t h = 14695981039346656037ULL;
+	char num[32];
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		for (const char *p = f[i] ? f[i] : ""; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0xff) * 1099511628211ULL;	/* a separator no string has */
+	}
+	snprintf(num, sizeof(num), "%d/%d", c->port, (int)c->tls);
+	for (const char *p = num; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+void
+scheduler_account_save(const struct sched_account *a)
+{
+	struct scheduler_state st = { 0 };
+	double now = clock_steady();
+
+	if (a->spool == NULL)
+		return;
+	if (a->suspended_until > now)
+		st.throttled_until = clock_to_wall(a->suspended_until);
+	st.throttles = a->throttles;
+	if (a->disabled)
+		st.disabled_since = clock_to_wall(a->disabled_since);
+	st.config = scheduler_account_config_hash(a->cfg);
+	if (a->why != NULL && (a->disabled || a->suspended_until > now))
+		snprintf(st.why, sizeof(st.why), "%s", a->why);
+	scheduler_state_save(a->spool, a->cfg->address, &st);
+}
+
+/* scheduler_account_restore: take up the suspension the account had before a restart. */
+static void
+scheduler_account_restore(struct sched_account *a)
+{
+	struct scheduler_state st;
+	double wall = clock_now(), now = clock_steady();
+
+	if (scheduler_state_load(a->spool, a->cfg->address, &st) != 1)
+		return;
+	a->throttles = st.throttles;
+	if (st.throttled_until > wall) {
+		/* Never longer than a whole step of the backoff from now: the wall clock
+		 * may have been stepped back since it was written. */
+		double left = st.throttled_until - wall, max = a->cfg->backoff_max * 1.1 + 1;
+
+		a->suspended_until = now + (left < max ? left : max);
+		log_warn("account=%s status=throttled until=%.3f (before the restart: %s)",
+		    a->cfg->name, a->suspended_until, st.why);
+	}
+	if (st.disabled_since > 0 && st.config == scheduler_account_config_hash(a->cfg)) {
+		a->disabled = 1;
+		a->disabled_since = now - (wall > st.disabled_since ? wall - st.disabled_since : 0);
+		log_err("account=%s status=disabled (before the restart: %s): it sends nothing "
+		    "until its configuration changes or relayctl enable %s", a->cfg->name,
+		    st.why, a->cfg->name);
+	} else if (st.disabled_since > 0)
+		log_info("account=%s status=enabled (its configuration changed)", a->cfg->name);
+	if (st.why[0] && (a->disabled || a->suspended_until > now))
+		a->why = xstrdup(st.why);
+}
+
+/* scheduler_account_new: the scheduler's state for a configured account, or NULL. */
+struct sched_account *
+scheduler_account_new(struct config_account *ca, const struct config *cfg, time_t now)
+{
+	struct sched_account *a = xcalloc(1, sizeof(*a));
+
+	a->cfg = ca;
+	a->spool = xstrdup(cfg->spool_dir);
+	if (scheduler_account_quota(a, cfg, now) == -1 || scheduler_account_tls(a) == -1) {
+		scheduler_account_free(a);
+		return NULL;
+	}
+	scheduler_account_restore(a);
+	return a;
+}
+
+void
+scheduler_account_succeeded(struct sched_account *a)
+{
+	int was = a->throttles;
+
+	a->failures = a->throttles = 0;
+	if (was > 0)		/* the backoff starts over: on disk too */
+		scheduler_account_save(a);
+}
+
+void
+scheduler_account_enable(struct sched_account *a)
+{
+	a->disabled = a->failures = a->throttles = 0;
+	a->suspended_until = a->retry_at = a->disabled_since = 0;
+	free(a->why);
+	a->why = NULL;
+	scheduler_account_save(a);
+}
+
+/* scheduler_account_free: free it; its sessions are gone. */
+void
+scheduler_account_free(struct sched_account *a)
+{
+	if (a == NULL)
+		return;
+	SSL_CTX_free(a->ssl_ctx);
+	quota_free(a->quota);
+	free(a->why);
+	free(a->last_reply);
+	free(a->spool);
+	free(a);
+}
+
+/* scheduler_account_units: quota units a transaction of n recipients uses on account a. */
+long
+scheduler_account_units(const struct sched_account *a, size_t n)
+{
+	return a->cfg->limits.count_recipients ? (long)n : (n > 0 ? 1 : 0);
+}
+
+/*
+ * scheduler_account_free_at: the earliest time, not before now, at which nothing but
+ * its own pace (min_interval) stops account a: after a throttle or backoff, and once
+ * its quota has room for one unit. 0: not at all (disabled). Times are kept to the
+ * fraction of a second, so that pauses are neither cut short nor stretched.
+ */
+double
+scheduler_account_free_at(const struct sched_account *a, double now)
+{
+	double t = now, q;
+
+	if (a->disabled || a->retired)
+		return 0;
+	if (a->suspended_until > t)
+		t = a->suspended_until;
+	if (a->retry_at > t)
+		t = a->retry_at;
+	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
+		t = q;
+	return t;
+}
+
+/*
+ * scheduler_account_ready_at: the earliest time, not before now, at which account a
+ * may start a transaction: when it is free, and min_interval after its last send.
+ * 0: not at all (disabled).
+ */
+double
+scheduler_account_ready_at(const struct sched_account *a, double now)
+{
+	double t = scheduler_account_free_at(a, now);
+
+	if (t > 0 && a->cfg->limits.min_interval > 0) {
+		/* After a restart only the ledger's whole second is known: round up. */
+		double last = a->last_send > 0 ? a->last_send :
+		    quota_last(a->quota) > 0 ? quota_last(a->quota) + 1.0 : 0;
+
+		if (last > 0 && last + a->cfg->limits.min_interval > t)
+			t = last + a->cfg->limits.min_interval;
+	}
+	return t;
+}
+
+/* scheduler_account_fits: may account a send message m at all (its size)? */
+int
+scheduler_account_fits(const struct sched_account *a, const struct queue_msg *m)
+{
+	return m->size <= a->cfg->limits.max_message_size;
+}
+
+/* scheduler_account_backoff: delay before attempt n+1: initial doubling to max, +-10%. */
+time_t
+scheduler_account_backoff(int initial, int max, int n)
+{
+	double d = initial * pow(2.0, n > 30 ? 30 : n);
+
+	if (d > max)
+		d = max;
+	d *= 0.9 + 0.2 * (arc4random() / (double)UINT32_MAX);
+	return d < 1 ? 1 : (time_t)(d + 0.5);	/* rounded: jitter never shortens a step */
+}
+
+time_t
+scheduler_account_backoff_span(int initial, int max, int n)
+{
+	time_t t = 0;
+
+	for (int k = 0; k < n; k++) {
+		time_t d = k > 30 ? max : (time_t)initial << k;
+
+		t += d > max ? max : d;
+	}
+	return t;
+}
+
+/* scheduler_account_suspend: the provider told the account to slow down, or refused it. */
+void
+scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
+    const char *reason)
+{
+	free(a->why);
+	a->why = xstrdup(reason);
+	if (act == OUTCOME_DISABLE) {
+		if (!a->disabled)
+			a->disabled_since = clock_steady();
+		a->disabled = 1;
+		scheduler_account_save(a);
+		log_err("account=%s status=disabled (%s): it sends nothing until its "
+		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
+		    a->cfg->name);
+		return;
+	}
+	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
+	a->nthrottles++;
+	if (a->suspended_until > clock_steady()) {
+		/* Already suspended: the other sessions of the same episode report it
+		 * too. One episode is one step of the backoff, however many saw it. */
+		log_info("account=%s status=throttled until=%.3f (same episode: %s)",
+		    a->cfg->name, a->suspended_until, reason);
+		return;
+	}
+	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
+	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
+	scheduler_account_save(a);	/* a restart must not send into it */
+	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
+	    a->suspended_until, reason);
+}
+
+/* scheduler_account_changed: do old and new differ in what a disable was about? */
+int
+scheduler_account_changed(const struct config_account *o, const struct config_account *n)
+{
+#define DIFF(f)	((o->f == NULL) != (n->f == NULL) || (o->f && strcmp(o->f, n->f) != 0))
+	return DIFF(host) || DIFF(username) || DIFF(password) || DIFF(address) ||
+	    DIFF(ca_file) || o->port != n->port || o->tls != n->tls;
+#undef DIFF
+}
