@@ -38,6 +38,7 @@ struct oauth_acct {
 	char			*refresh_token;
 	char			*access_token;
 	double			 expires_at;
+	double			 life;		/* the access token's lifetime */
 	int			 login;		/* refused or no token: relayctl oauth login */
 	int			 failures;	/* consecutive failed refreshes */
 	int			 for_rejection;	/* the refresh under way follows a refusal */
@@ -99,9 +100,22 @@ oauth_schedule(struct oauth_acct *a, double secs)
 static double
 oauth_margin(double life)
 {
-	double m = life / 4;
+	double m = life / 3;
 
 	return m > OAUTH_MARGIN_MAX ? OAUTH_MARGIN_MAX : m;
+}
+
+/*
+ * oauth_usable: is a token with left seconds of its life seconds still worth sending?
+ * Not in its last moments (the login may take that long); the refresh (oauth_margin)
+ * comes before this, so a current token is always there when the endpoint answers.
+ */
+static int
+oauth_usable(double left, double life)
+{
+	double keep = life / 6;
+
+	return left > (keep > 30 ? 30 : keep);
 }
 
 /* oauth_set_login: the account needs relayctl oauth login; it sends nothing until. */
@@ -141,6 +155,7 @@ oauth_use(struct oauth_acct *a, char *token, double life)
 	oauth_zfree(&a->access_token);
 	a->access_token = token;
 	a->expires_at = clock_now() + life;
+	a->life = life;
 	a->failures = 0;
 	a->login = 0;
 	a->from_rejection = a->for_rejection;
@@ -384,11 +399,12 @@ oauth_load(struct oauth_acct *a)
 	f.refresh_token = NULL;
 	a->login = 0;
 	left = (double)(f.expires_at - time(NULL));
-	if (f.access_token != NULL && left > 2) {
+	if (f.access_token != NULL && oauth_usable(left, left)) {
 		oauth_zfree(&a->access_token);
 		a->access_token = f.access_token;
 		f.access_token = NULL;
 		a->expires_at = clock_now() + left;
+		a->life = left;	/* at least what is left: the real life is not stored */
 		oauth_schedule(a, left - oauth_margin(left));
 	} else
 		oauth_refresh(a);
@@ -414,7 +430,7 @@ oauth_state_of(struct oauth_acct *a, double *left)
 	*left = a->access_token ? a->expires_at - clock_now() : 0;
 	if (a->login)
 		return "login-needed";
-	if (a->access_token != NULL && *left > 2)
+	if (a->access_token != NULL && oauth_usable(*left, a->life))
 		return "ready";
 	return "refreshing";
 }
@@ -540,7 +556,7 @@ oauth_token(const char *account, const char **token, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", a->why);
 		return OAUTH_LOGIN;
 	}
-	if (a->access_token == NULL || a->expires_at - clock_now() <= 2) {
+	if (a->access_token == NULL || !oauth_usable(a->expires_at - clock_now(), a->life)) {
 		snprintf(why, whylen, "oauth: no current access token yet%s%s",
 		    a->why[0] ? ": " : " (refreshing)", a->why);
 		oauth_refresh(a);

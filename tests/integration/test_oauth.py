@@ -45,14 +45,14 @@ def oauth_provider(make_provider, oauth, mechanisms=("XOAUTH2", "OAUTHBEARER"), 
     return p
 
 
-def oauth_account(relay_or_none, provider, oauth, certs, name="main", auth="xoauth2",
+def oauth_account(relay_or_none, provider, srv, certs, name="main", auth="xoauth2",
                   flow="device", token_file=None, **over):
-    o = {"token_url": oauth.token_url, "client_id": CLIENT_ID, "scope": "mail offline_access",
+    o = {"token_url": srv.token_url, "client_id": CLIENT_ID, "scope": "mail offline_access",
          "ca_file": certs.ca}
     if flow == "device":
-        o["device_url"] = oauth.device_url
+        o["device_url"] = srv.device_url
     elif flow == "code":
-        o["auth_url"] = oauth.auth_url
+        o["auth_url"] = srv.auth_url
     if token_file:
         o["token_file"] = str(token_file)
     o.update(over.pop("oauth", {}))
@@ -118,3 +118,227 @@ def test_device_login_then_send(make_oauth, make_provider, make_relay, certs):
     for s in secrets_now:
         assert s not in relay.log() and s not in st.stdout
         assert s not in relay.ctl("status", "--json").stdout
+
+
+def test_code_login_with_pkce_then_oauthbearer(make_oauth, make_provider, make_relay, certs):
+    oauth = make_oauth(access_life=30)
+    prov = oauth_provider(make_provider, oauth)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs, flow="code",
+                                                auth="oauthbearer")]
+    relay.write_config()
+    relay.start()
+    p = subprocess.Popen([str(RELAYCTL), "-c", str(relay.conf), "oauth", "login", "main"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        url = None
+        deadline = time.monotonic() + 20
+        while url is None and time.monotonic() < deadline:
+            line = p.stdout.readline()
+            assert line, "relayctl ended early: %s" % p.stderr.read()
+            if line.startswith(oauth.auth_url + "?"):
+                url = line.strip()
+        assert url and "code_challenge_method=S256" in url and "state=" in url
+        # The "browser": the authorize endpoint redirects to relayctl's loopback listener.
+        ctx = ssl.create_default_context(cafile=certs.ca)
+        opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
+                                             urllib.request.ProxyHandler({}))
+        with opener.open(url, timeout=10) as r:
+            assert b"sign-in received" in r.read()
+        out, err = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0, out + err
+    assert "relayd uses the new token now" in out
+    relay.submit(MSG)
+    msgs = prov.wait_for(1, timeout=20)
+    assert msgs[0].login == USER
+    assert [e.arg for e in prov.events if e.what == "AUTH"] == ["OAUTHBEARER"]
+
+
+def test_code_login_with_pasted_redirect(make_oauth, make_provider, make_relay, certs):
+    """On a host without a browser the redirect URL is pasted back; a wrong state is
+    refused (an old or forged redirect)."""
+    oauth = make_oauth(access_life=30)
+    prov = oauth_provider(make_provider, oauth)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs, flow="code")]
+    relay.write_config()
+    relay.start()
+    ctx = ssl.create_default_context(cafile=certs.ca)
+
+    def login(tamper):
+        p = subprocess.Popen([str(RELAYCTL), "-c", str(relay.conf), "oauth", "login", "main"],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            while True:
+                line = p.stdout.readline()
+                assert line, p.stderr.read()
+                if line.startswith(oauth.auth_url + "?"):
+                    break
+
+            class NoRedirect(urllib.request.HTTPRedirectHandler):
+                def redirect_request(self, *a):
+                    return None
+            opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx),
+                                                 NoRedirect, urllib.request.ProxyHandler({}))
+            try:
+                opener.open(line.strip(), timeout=10)
+                raise AssertionError("no redirect")
+            except urllib.error.HTTPError as e:
+                assert e.code == 302
+                where = e.headers["Location"]
+            if tamper:
+                where = re.sub(r"state=[^&]*", "state=forged", where)
+            out, err = p.communicate(where + "\n", timeout=30)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        return p.returncode, out, err
+
+    rc, out, err = login(tamper=True)
+    assert rc != 0 and "state does not match" in err
+    assert not token_file_of(relay).exists()
+    rc, out, err = login(tamper=False)
+    assert rc == 0, out + err
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
+
+
+def test_many_messages_across_token_expiries(make_oauth, make_provider, make_relay, certs):
+    """Tokens live 4 s; the provider drops idle sessions after 1 s, so relayd logs in
+    again and again over ~20 s: never with an expired token."""
+    oauth = make_oauth(access_life=4)
+    prov = oauth_provider(make_provider, oauth, idle_timeout=1.0)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
+    relay.write_config()
+    seed(relay, oauth)
+    relay.start()
+    for batch in range(10):
+        submit_n(relay, 20)
+        time.sleep(1.5)
+    prov.wait_for(200, timeout=120)
+    assert prov.auth_failures == 0, relay.log_tail()
+    assert prov.logins >= 5            # sessions came and went across expiries
+    assert oauth.refreshes >= 4        # ... and the token was refreshed ahead of them
+    assert "token-refused" not in relay.log()
+    assert relay.queue_files() == []
+
+
+def test_invalid_grant_disables_and_the_next_account_sends(make_oauth, make_provider,
+                                                           make_relay, certs):
+    oauth = make_oauth(access_life=4)
+    prov = oauth_provider(make_provider, oauth, mechanisms=("PLAIN", "XOAUTH2"),
+                          idle_timeout=1.0)
+    relay = make_relay(start=False)
+    spare = relay.account_for(prov, name="spare")
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs), spare]
+    relay.write_config()
+    seed(relay, oauth)
+    relay.start()
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
+    assert [e.arg for e in prov.events if e.what == "AUTH"] == ["XOAUTH2"]
+    mark = relay.mark()
+    oauth.revoke()
+    relay.wait_log(r"account=main oauth=login-needed .*invalid_grant", timeout=20, since=mark)
+    relay.submit(MSG)
+    prov.wait_for(2, timeout=30)
+    assert [e.arg for e in prov.events if e.what == "AUTH"][-1] == "PLAIN"
+    st = relay.account_status("main")
+    assert st["state"] == "disabled" and st["why"] == REASON, st
+    wait_until(lambda: relay.queue_files() == [], 20, "queue drained")
+    # A new login lifts the disable at once.
+    p = relay.ctl("oauth", "login", "main", config=relay.conf, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert relay.account_status("main")["state"] != "disabled"
+    time.sleep(1.5)                    # the spare's session closes (idle 1 s)
+    relay.submit(MSG)
+    prov.wait_for(3, timeout=30)
+    assert [e.arg for e in prov.events if e.what == "AUTH"][-1] == "XOAUTH2"
+
+
+def test_334_error_refresh_once_then_disable(make_oauth, make_provider, make_relay, certs):
+    """A refused token: 334 with the JSON error, relayd's empty line, 535; relayd
+    refreshes once and gets in. When the new token is refused too, the account is
+    disabled with the server's reason."""
+    oauth = make_oauth(access_life=60)
+    prov = oauth_provider(make_provider, oauth, idle_timeout=1.0)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
+    relay.write_config()
+    seed(relay, oauth)
+    relay.start()
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
+    before = oauth.refreshes
+    oauth.expire_access()              # the provider no longer takes relayd's token
+    time.sleep(1.5)
+    relay.submit(MSG)
+    prov.wait_for(2, timeout=30)
+    assert prov.auth_failures == 1
+    assert oauth.refreshes == before + 1
+    relay.wait_log(r"account=main oauth=token-refused", timeout=5)
+    # now every token is refused: one refresh, one more try, then disabled
+    prov.oauth_check = lambda user, token: False
+    time.sleep(1.5)
+    relay.submit(MSG)
+    wait_until(lambda: relay.account_status("main")["state"] == "disabled", 30,
+               "main disabled", detail=relay.log_tail)
+    why = relay.account_status("main")["why"]
+    assert "535 5.7.8" in why and re.search(r'"status": ?"401"', why), why
+    assert prov.auth_failures == 3
+    assert oauth.refreshes == before + 2
+
+
+def test_token_command(make_oauth, make_provider, make_relay, certs, tmp_path):
+    oauth = make_oauth(access_life=60)
+    prov = oauth_provider(make_provider, oauth)
+    tok = tmp_path / "token"
+    tok.write_text("%s\n60\n" % oauth.mint(life=60))
+    script = tmp_path / "fetch-token"
+    script.write_text("#!/bin/sh\ncat %s\n" % tok)
+    script.chmod(0o755)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(
+        relay, prov, oauth, certs, auth="oauthbearer", flow=None,
+        oauth={"token_command": str(script), "client_id": None, "token_url": None})]
+    relay.write_config()
+    relay.start()
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
+    assert [e.arg for e in prov.events if e.what == "AUTH"] == ["OAUTHBEARER"]
+    st = relay.ctl("oauth", "status", "--json")
+    assert '"source":"token_command"' in st.stdout.replace(" ", ""), st.stdout
+    assert oauth.refreshes == 0
+
+
+def test_kill9_during_refresh_keeps_the_refresh_token(make_oauth, make_provider, make_relay,
+                                                      certs):
+    """relayd is killed at random moments while it refreshes every ~2 s (each answer
+    delayed, each refresh rotating the token): the token file always holds a refresh
+    token the server still takes, and relayd sends after the last restart."""
+    oauth = make_oauth(access_life=3)
+    oauth.refresh_delay = 0.3
+    prov = oauth_provider(make_provider, oauth)
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
+    relay.write_config()
+    tf = seed(relay, oauth)
+    rng = random.Random(19)
+    for i in range(8):
+        relay.start()
+        time.sleep(rng.uniform(0.2, 2.5))
+        relay.kill9()
+        rt = read_token_file(tf).get("refresh_token")
+        assert rt and oauth.refresh_valid(rt), "round %d: %s" % (i, tf.read_text())
+    assert oauth.refreshes >= 4
+    relay.start()
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
