@@ -2,21 +2,19 @@
 OAUTHBEARER to the provider with tokens that expire every few seconds, rotated refresh
 tokens kept across kill -9, invalid_grant disabling the account, the 334 error exchange,
 token_command. The token endpoint is tests/oauth_server.py over HTTPS with the tests' CA."""
-import os
 import random
 import re
 import ssl
 import stat
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from conftest import RELAYCTL, USER, wait_until
+from conftest import PASSWORD, RELAYCTL, USER, wait_until
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from oauth_server import CLIENT_ID, OAuthServer  # noqa: E402
@@ -63,6 +61,17 @@ def oauth_account(relay_or_none, provider, srv, certs, name="main", auth="xoauth
     return acct
 
 
+def start_relay(make_relay, prov, srv, certs, seeded=True, extra=(), **acct):
+    """relayd with one OAuth account (then extra accounts), its token file seeded."""
+    relay = make_relay(start=False)
+    relay.settings["accounts"] = [oauth_account(relay, prov, srv, certs, **acct)] + list(extra)
+    relay.write_config()
+    if seeded:
+        seed(relay, srv)
+    relay.start()
+    return relay
+
+
 def token_file_of(relay, name="main"):
     return relay.spool / "oauth" / name
 
@@ -92,10 +101,7 @@ def submit_n(relay, n):
 def test_device_login_then_send(make_oauth, make_provider, make_relay, certs):
     oauth = make_oauth(access_life=30)
     prov = oauth_provider(make_provider, oauth)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
-    relay.write_config()
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs, seeded=False)
     st = relay.ctl("oauth", "status", "--json")
     assert st.returncode == 0, st.stderr
     assert '"state":"login-needed"' in st.stdout.replace(" ", ""), st.stdout
@@ -123,11 +129,8 @@ def test_device_login_then_send(make_oauth, make_provider, make_relay, certs):
 def test_code_login_with_pkce_then_oauthbearer(make_oauth, make_provider, make_relay, certs):
     oauth = make_oauth(access_life=30)
     prov = oauth_provider(make_provider, oauth)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs, flow="code",
-                                                auth="oauthbearer")]
-    relay.write_config()
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs, seeded=False, flow="code",
+                        auth="oauthbearer")
     p = subprocess.Popen([str(RELAYCTL), "-c", str(relay.conf), "oauth", "login", "main"],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -164,10 +167,7 @@ def test_code_login_with_pasted_redirect(make_oauth, make_provider, make_relay, 
     refused (an old or forged redirect)."""
     oauth = make_oauth(access_life=30)
     prov = oauth_provider(make_provider, oauth)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs, flow="code")]
-    relay.write_config()
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs, seeded=False, flow="code")
     ctx = ssl.create_default_context(cafile=certs.ca)
 
     def login(tamper):
@@ -215,11 +215,7 @@ def test_many_messages_across_token_expiries(make_oauth, make_provider, make_rel
     again and again over ~20 s: never with an expired token."""
     oauth = make_oauth(access_life=4)
     prov = oauth_provider(make_provider, oauth, idle_timeout=1.0)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
-    relay.write_config()
-    seed(relay, oauth)
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs)
     for batch in range(10):
         submit_n(relay, 20)
         time.sleep(1.5)
@@ -236,12 +232,9 @@ def test_invalid_grant_disables_and_the_next_account_sends(make_oauth, make_prov
     oauth = make_oauth(access_life=4)
     prov = oauth_provider(make_provider, oauth, mechanisms=("PLAIN", "XOAUTH2"),
                           idle_timeout=1.0)
-    relay = make_relay(start=False)
-    spare = relay.account_for(prov, name="spare")
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs), spare]
-    relay.write_config()
-    seed(relay, oauth)
-    relay.start()
+    spare = {"name": "spare", "host": "localhost", "port": prov.port, "tls": "implicit",
+             "username": USER, "password": PASSWORD, "ca_file": certs.ca}
+    relay = start_relay(make_relay, prov, oauth, certs, extra=[spare])
     relay.submit(MSG)
     prov.wait_for(1, timeout=20)
     assert [e.arg for e in prov.events if e.what == "AUTH"] == ["XOAUTH2"]
@@ -270,11 +263,7 @@ def test_334_error_refresh_once_then_disable(make_oauth, make_provider, make_rel
     disabled with the server's reason."""
     oauth = make_oauth(access_life=60)
     prov = oauth_provider(make_provider, oauth, idle_timeout=1.0)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(relay, prov, oauth, certs)]
-    relay.write_config()
-    seed(relay, oauth)
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs)
     relay.submit(MSG)
     prov.wait_for(1, timeout=20)
     before = oauth.refreshes
@@ -305,12 +294,9 @@ def test_token_command(make_oauth, make_provider, make_relay, certs, tmp_path):
     script = tmp_path / "fetch-token"
     script.write_text("#!/bin/sh\ncat %s\n" % tok)
     script.chmod(0o755)
-    relay = make_relay(start=False)
-    relay.settings["accounts"] = [oauth_account(
-        relay, prov, oauth, certs, auth="oauthbearer", flow=None,
-        oauth={"token_command": str(script), "client_id": None, "token_url": None})]
-    relay.write_config()
-    relay.start()
+    relay = start_relay(make_relay, prov, oauth, certs, seeded=False, auth="oauthbearer",
+                        flow=None, oauth={"token_command": str(script), "client_id": None,
+                                          "token_url": None})
     relay.submit(MSG)
     prov.wait_for(1, timeout=20)
     assert [e.arg for e in prov.events if e.what == "AUTH"] == ["OAUTHBEARER"]
