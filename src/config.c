@@ -310,6 +310,7 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	}
 	config_check_keys(ctx, g, config_imap_keys);
 	b->enabled = 1;
+	b->auth = a->auth;
 	if (!config_str(ctx, g, "host", &b->host, p == NULL) && p != NULL)
 		b->host = xstrdup(p->imap_host);
 	b->tls = CONFIG_TLS_IMPLICIT;

@@ -21,6 +21,13 @@ enum config_tls {
 	CONFIG_TLS_NONE,	/* clear text: loopback hosts only (local smarthost) */
 };
 
+/* How an account logs in: a password through SASL, or an OAuth 2.0 access token. */
+enum config_auth {
+	CONFIG_AUTH_PASSWORD,	/* "password" (default): SASL PLAIN, LOGIN, SCRAM, ... */
+	CONFIG_AUTH_XOAUTH2,	/* "xoauth2": Google's and Microsoft's mechanism */
+	CONFIG_AUTH_OAUTHBEARER, /* "oauthbearer": RFC 7628 */
+};
+
 /* Where an account's bounce notifications arrive (IMAP), from its "bounces" group. */
 struct config_imap {
 	int		 enabled;	/* the group is present */
@@ -33,13 +40,7 @@ struct config_imap {
 	char		*folder;	/* default "INBOX" */
 	char		*move_to;	/* processed notifications go here, or NULL */
 	int		 poll;		/* seconds between checks without IDLE (default 60) */
-};
-
-/* How an account logs in: a password through SASL, or an OAuth 2.0 access token. */
-enum config_auth {
-	CONFIG_AUTH_PASSWORD,	/* "password" (default): SASL PLAIN, LOGIN, SCRAM, ... */
-	CONFIG_AUTH_XOAUTH2,	/* "xoauth2": Google's and Microsoft's mechanism */
-	CONFIG_AUTH_OAUTHBEARER, /* "oauthbearer": RFC 7628 */
+	enum config_auth auth;		/* the account's: OAuth logs in with its token */
 };
 
 /* An OAuth account's "oauth" group over its preset's endpoints (oauth.c, relayctl). */

@@ -21,6 +21,8 @@ Behaviour:
     (the "user" signs in instantly). The token endpoint checks the code_verifier.
   - fail_next = n: the next n token requests get 503 (a transient outage).
   - refresh_delay = s: refresh answers wait s seconds after rotating (kill -9 window).
+  - valid_file = path: every access token is also appended there ("user token expiry"),
+    for a program outside this process (Dovecot's checkpassword script) to check.
   - Counters: refreshes, token_requests, device_polls; refresh_log (times).
 """
 import base64
@@ -85,6 +87,7 @@ class OAuthServer:
         self.access_life = access_life
         self.device_polls = device_polls
         self.user = user
+        self.valid_file = None   # path: each access token appended as "user token expiry"
         self.fail_next = 0
         self.refresh_delay = 0.0
         self.refreshes = 0
@@ -171,6 +174,9 @@ class OAuthServer:
     def _new_access(self, user, life=None):
         at = "A." + secrets.token_urlsafe(24)
         self._access[at] = (user, time.time() + (life or self.access_life))
+        if self.valid_file:
+            with open(self.valid_file, "a") as f:
+                f.write("%s %s %f\n" % (user, at, self._access[at][1]))
         return at
 
     def _grant(self, user, fid):

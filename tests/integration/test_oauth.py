@@ -328,3 +328,46 @@ def test_kill9_during_refresh_keeps_the_refresh_token(make_oauth, make_provider,
     relay.start()
     relay.submit(MSG)
     prov.wait_for(1, timeout=20)
+
+
+CHECKPASSWORD = '''#!/usr/bin/python3
+# Dovecot's checkpassword protocol: "user\\0password\\0" on fd 3; run argv[1] if good.
+import os, sys, time
+user, token = os.read(3, 8192).split(b"\\0")[:2]
+for line in open(%r):
+    u, t, exp = line.split()
+    if u.encode() == user and t.encode() == token and float(exp) > time.time():
+        os.execvp(sys.argv[1], sys.argv[1:])
+sys.exit(1)
+'''
+
+
+def test_imap_watcher_logs_in_with_xoauth2(make_oauth, make_provider, make_relay, certs,
+                                           tmp_path):
+    """The bounce watcher of an OAuth account logs in to Dovecot with AUTHENTICATE
+    XOAUTH2 and the account's current token, also after tokens expired in between."""
+    from dovecot import Dovecot
+    oauth = make_oauth(access_life=4)
+    oauth.valid_file = str(tmp_path / "valid-tokens")
+    Path(oauth.valid_file).write_text("")
+    script = tmp_path / "checkpassword"
+    script.write_text(CHECKPASSWORD % oauth.valid_file)
+    script.chmod(0o755)
+    dv = Dovecot(tmp_path / "dovecot", cert=certs.good.cert, key=certs.good.key, ca=certs.ca,
+                 user=USER, checkpassword=str(script))
+    dv.start()
+    try:
+        prov = oauth_provider(make_provider, oauth)
+        relay = start_relay(make_relay, prov, oauth, certs, bounces={
+            "host": "127.0.0.1", "port": dv.port, "tls": "implicit", "folder": "INBOX"})
+        relay.wait_log(r"imap: account=main .*logged in as", timeout=20)
+        time.sleep(6)                  # the first token has expired meanwhile
+        mark = relay.mark()
+        dv.restart()                   # the watcher reconnects: a new login
+        relay.wait_log(r"imap: account=main .*logged in as", timeout=30, since=mark)
+        logins = re.findall(r"Login: user=<%s>, method=(\w+)" % re.escape(USER), dv.log())
+        assert logins.count("XOAUTH2") >= 2, dv.log()
+        assert oauth.refreshes >= 1
+    finally:
+        dv.cleanup()
+        print("===== dovecot log =====\n" + dv.log())
