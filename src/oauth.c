@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -423,7 +424,7 @@ oauth_acct_free(struct oauth_acct *a)
 	free(a);
 }
 
-/* oauth_state_name: for the status. */
+/* oauth_state_of: the state relayctl oauth status shows; *left: seconds valid. */
 static const char *
 oauth_state_of(struct oauth_acct *a, double *left)
 {
@@ -490,6 +491,14 @@ oauth_open(struct config *cfg)
 
 		if (c->auth == CONFIG_AUTH_PASSWORD)
 			continue;
+		if (c->oauth.token_command == NULL) {	/* the token file's directory */
+			char *copy = xstrdup(c->oauth.token_file);
+
+			if (oauth_file_mkdir(dirname(copy)) == -1)
+				log_err("account=%s oauth: cannot create the directory of %s: %s",
+				    c->name, c->oauth.token_file, strerror(errno));
+			free(copy);
+		}
 		a = xcalloc(1, sizeof(*a));
 		a->cfg = c;
 		a->fd = -1;
@@ -559,7 +568,8 @@ oauth_token(const char *account, const char **token, char *why, size_t whylen)
 	if (a->access_token == NULL || !oauth_usable(a->expires_at - clock_now(), a->life)) {
 		snprintf(why, whylen, "oauth: no current access token yet%s%s",
 		    a->why[0] ? ": " : " (refreshing)", a->why);
-		oauth_refresh(a);
+		if (a->failures == 0)	/* else the backoff timer asks again */
+			oauth_refresh(a);
 		return OAUTH_WAIT;
 	}
 	*token = a->access_token;

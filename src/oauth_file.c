@@ -48,7 +48,9 @@ oauth_file_decode(const char *text, size_t len, struct oauth_file *f)
 		if (n > 0 && p[n - 1] == '\r')
 			n--;
 		colon = memchr(p, ':', n);
-		if (colon != NULL && colon + 1 < p + n && colon[1] == ' ') {
+		/* A value is VSCHAR only; a line with anything else is not ours. */
+		if (colon != NULL && colon + 1 < p + n && colon[1] == ' ' &&
+		    oauth_proto_vschar(colon + 2, (size_t)(p + n - colon - 2))) {
 			size_t kl = (size_t)(colon - p);
 
 			v = xstrndup(colon + 2, n - kl - 2);
@@ -71,8 +73,30 @@ oauth_file_decode(const char *text, size_t len, struct oauth_file *f)
 	return version == 1 && f->refresh_token != NULL ? 0 : -1;
 }
 
-/* oauth_file_mkdir: create dir (0700) and its missing parents. */
+/*
+ * oauth_file_mkdir1: create one directory (0700). As root (relayctl), it is given the
+ * owner of its parent, the spool, so that relayd, its own user, can use it.
+ */
 static int
+oauth_file_mkdir1(const char *dir)
+{
+	char *copy, *parent;
+	struct stat st;
+	int r = 0;
+
+	if (mkdir(dir, 0700) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (geteuid() != 0)
+		return 0;
+	copy = xstrdup(dir);
+	parent = dirname(copy);
+	if (stat(parent, &st) == 0 && chown(dir, st.st_uid, st.st_gid) == -1)
+		r = -1;
+	free(copy);
+	return r;
+}
+
+int
 oauth_file_mkdir(const char *dir)
 {
 	char *copy = xstrdup(dir), *p;
@@ -82,12 +106,11 @@ oauth_file_mkdir(const char *dir)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(copy, 0700) == -1 && errno != EEXIST)
-			r = -1;
+		r = oauth_file_mkdir1(copy);
 		*p = '/';
 	}
-	if (r == 0 && mkdir(copy, 0700) == -1 && errno != EEXIST)
-		r = -1;
+	if (r == 0)
+		r = oauth_file_mkdir1(copy);
 	free(copy);
 	return r;
 }

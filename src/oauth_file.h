@@ -8,7 +8,9 @@
  *	access_token: ...        (optional)
  *	expires_at: 1764880000   (optional; unix time the access token expires)
  *
- * Unknown keys are ignored (a later version may add some). The file is replaced as a
+ * Values are VSCHAR (printable ASCII, oauth_proto_vschar); a line with anything else
+ * is ignored. Unknown keys are ignored (a later version may add some). The file is
+ * replaced as a
  * whole: a temporary file, fsync, rename, fsync of the directory, so that a crash at
  * any moment leaves the old file or the new one, never neither.
  */
@@ -41,6 +43,13 @@ void	 oauth_file_clear(struct oauth_file *);
  */
 int	 oauth_file_write(const char *path, const struct oauth_file *, char *err,
 	    size_t errlen);
+
+/*
+ * oauth_file_mkdir: create dir and its missing parents (0700; as root, each owned like
+ * its parent). Returns 0, or -1 with errno set. relayd calls it at start-up for the
+ * directory of each token file, so the spool's oauth/ is its own.
+ */
+int	 oauth_file_mkdir(const char *dir);
 
 /* oauth_file_read: read path. Returns 0, 1 when it does not exist, -1 (err filled). */
 int	 oauth_file_read(const char *path, struct oauth_file *, char *err, size_t errlen);

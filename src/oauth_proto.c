@@ -40,6 +40,17 @@ oauth_proto_int(json_t *o, const char *key, long long def)
 }
 
 int
+oauth_proto_vschar(const char *s, size_t n)
+{
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+int
 oauth_proto_parse_token(const char *body, size_t len, struct oauth_proto_token *t)
 {
 	json_t *o;
@@ -61,6 +72,13 @@ oauth_proto_parse_token(const char *body, size_t len, struct oauth_proto_token *
 			t->expires_in = 0;
 	}
 	json_decref(o);
+	/* A token with other characters could break the line it is written on. */
+	if ((t->access_token && !oauth_proto_vschar(t->access_token, strlen(t->access_token))) ||
+	    (t->refresh_token && !oauth_proto_vschar(t->refresh_token,
+	    strlen(t->refresh_token)))) {
+		oauth_proto_token_clear(t);
+		return -1;
+	}
 	return t->error != NULL || t->access_token != NULL ? 0 : -1;
 }
 

@@ -18,8 +18,15 @@ struct oauth_proto_token {
 };
 
 /*
+ * oauth_proto_vschar: are the n octets of s one or more VSCHAR (0x20..0x7e, RFC 6749
+ * appendix A), the only characters a token may have?
+ */
+int	oauth_proto_vschar(const char *s, size_t n);
+
+/*
  * oauth_proto_parse_token: parse body (len octets, not NUL-terminated). Returns 0 with
- * either access_token or error set, or -1 (not JSON, or neither). Fields are newly
+ * either access_token or error set, or -1 (not JSON, neither, or a token with other
+ * characters than VSCHAR: it could not be written to a token file). Fields are newly
  * allocated; free them with oauth_proto_token_clear (also after -1).
  */
 int	oauth_proto_parse_token(const char *body, size_t len, struct oauth_proto_token *);

@@ -85,6 +85,10 @@ test_token(void)
 		{ "{\"error\":\"slow_down\",\"access_token\":\"A1\"}", 0, NULL, NULL, "slow_down",
 		  0 },
 		{ "{\"token_type\":\"Bearer\"}", -1, NULL, NULL, NULL, 0 },
+		/* a token that would break the token file's line, or the AUTH string */
+		{ "{\"access_token\":\"A\\nrefresh_token: X\"}", -1, NULL, NULL, NULL, 0 },
+		{ "{\"access_token\":\"A\",\"refresh_token\":\"R\\u0001\"}", -1, NULL, NULL,
+		  NULL, 0 },
 		{ "{\"access_token\":\"\"}", -1, NULL, NULL, NULL, 0 },
 		{ "[1,2]", -1, NULL, NULL, NULL, 0 },
 		{ "<html>502 Bad Gateway</html>", -1, NULL, NULL, NULL, 0 },
@@ -214,6 +218,9 @@ test_file(void)
 		  0, "R", "A", 1764880000 },
 		{ "relayd-oauth: 1\r\nrefresh_token: R:x y\r\nfuture: 1\r\n", 0, "R:x y", NULL, 0 },
 		{ "relayd-oauth: 2\nrefresh_token: R\n", -1, NULL, NULL, 0 },
+		/* fuzz: a control character in the value; the line is not ours */
+		{ "relayd-oauth: 1\nrefresh_token: R\rX\n", -1, NULL, NULL, 0 },
+		{ "relayd-oauth: 1\nrefresh_token: R\nrefresh_token: S\001\n", 0, "R", NULL, 0 },
 		{ "relayd-oauth: 1\naccess_token: A\n", -1, NULL, NULL, 0 },
 		{ "", -1, NULL, NULL, 0 },
 	};
