@@ -371,3 +371,31 @@ def test_imap_watcher_logs_in_with_xoauth2(make_oauth, make_provider, make_relay
     finally:
         dv.cleanup()
         print("===== dovecot log =====\n" + dv.log())
+
+
+def test_token_endpoint_outage_backs_off_without_disabling(make_oauth, make_provider,
+                                                           make_relay, certs):
+    """The token endpoint answers 503 for a while: relayd retries with a growing delay,
+    the account is never disabled, and mail goes out once the endpoint is back."""
+    oauth = make_oauth(access_life=4)
+    prov = oauth_provider(make_provider, oauth, idle_timeout=1.0)
+    relay = start_relay(make_relay, prov, oauth, certs)
+    relay.submit(MSG)
+    prov.wait_for(1, timeout=20)
+    mark = relay.mark()
+    oauth.fail_next = 4                # about 2+4+8 s of outage with the backoff
+    relay.wait_log(r"account=main oauth=refresh-failed retry_in=\d+s .*503|"
+                   r"account=main oauth=refresh-failed .*temporarily_unavailable",
+                   timeout=20, since=mark)
+    st = relay.ctl("oauth", "status", "--json")
+    assert '"state":"login-needed"' not in st.stdout.replace(" ", "")
+    time.sleep(4.5)                    # the last good token has expired meanwhile
+    relay.submit(MSG)
+    prov.wait_for(2, timeout=60)
+    assert oauth.fail_next == 0        # it went out only after the outage
+    waits = [int(w) for w in re.findall(r"oauth=refresh-failed retry_in=(\d+)s",
+                                        relay.log())]
+    assert len(waits) == 4 and waits == sorted(waits) and waits[-1] > waits[0], waits
+    assert relay.account_status("main")["state"] != "disabled"
+    assert "login-needed" not in relay.log()
+    assert prov.auth_failures == 0
