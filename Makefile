@@ -10,7 +10,7 @@
 # Libraries are found with pkg-config; contrib/deps.sh names (or installs) what is missing.
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0
+PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl
 PREFIX  ?= /usr/local
 DESTDIR ?=
 

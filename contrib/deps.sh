@@ -13,7 +13,8 @@ set -u
 # (swaks speaks TLS through them). mandoc lints and renders the man pages; systemd brings
 # systemd-analyze, which checks the unit file (nothing is started).
 BUILD="gcc libc6-dev make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev
-       libsasl2-modules libjansson-dev libgmime-3.0-dev zlib1g-dev libcrypt-dev"
+       libsasl2-modules libjansson-dev libgmime-3.0-dev zlib1g-dev libcrypt-dev
+       libcurl4-openssl-dev"
 TEST="python3 python3-aiosmtpd python3-pytest openssl swaks libnet-ssleay-perl
       libio-socket-ssl-perl msmtp faketime iproute2 util-linux procps dovecot-imapd strace
       fiu-utils valgrind mandoc systemd"

@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "oauth.h"
 #include "xmalloc.h"
 
 /* SASL's callback table takes every callback as int (*)(void). */
@@ -20,6 +21,11 @@ struct auth {
 	char		*user;
 	sasl_secret_t	*secret;
 	sasl_callback_t	 cbs[5];
+	/* An OAuth login (method not PASSWORD): no SASL, the response made here. */
+	enum config_auth method;
+	char		*account;
+	char		*oauth_initial;	/* base64; holds the token */
+	char		 oauth_error[256];	/* the server's 334 JSON, decoded */
 };
 
 /* auth_log: SASL's own messages, into our log at debug (they may name the user). */
@@ -140,10 +146,123 @@ auth_free(struct auth *a)
 		return;
 	if (a->conn != NULL)
 		sasl_dispose(&a->conn);
-	explicit_bzero(a->secret->data, a->secret->len);
+	if (a->secret != NULL)
+		explicit_bzero(a->secret->data, a->secret->len);
 	free(a->secret);
+	if (a->oauth_initial != NULL)
+		explicit_bzero(a->oauth_initial, strlen(a->oauth_initial));
+	free(a->oauth_initial);
+	free(a->account);
 	free(a->user);
 	free(a);
+}
+
+/* auth_gs2_name: a user name for the GS2 header: ',' as =2C, '=' as =3D (RFC 5801). */
+static char *
+auth_gs2_name(const char *user)
+{
+	char *out = xmalloc(3 * strlen(user) + 1), *o = out;
+
+	for (; *user; user++) {
+		if (*user == ',')
+			o = memcpy(o, "=2C", 3) + 3;
+		else if (*user == '=')
+			o = memcpy(o, "=3D", 3) + 3;
+		else
+			*o++ = *user;
+	}
+	*o = '\0';
+	return out;
+}
+
+char *
+auth_oauth_response(enum config_auth m, const char *user, const char *host, int port,
+    const char *token)
+{
+	char *raw, *b64, *gs2;
+	unsigned cap, len;
+
+	if (m == CONFIG_AUTH_OAUTHBEARER) {
+		gs2 = auth_gs2_name(user);
+		raw = xasprintf("n,a=%s,\001host=%s\001port=%d\001auth=Bearer %s\001\001", gs2,
+		    host, port, token);
+		free(gs2);
+	} else
+		raw = xasprintf("user=%s\001auth=Bearer %s\001\001", user, token);
+	cap = (unsigned)(strlen(raw) + 2) / 3 * 4 + 1;
+	b64 = xmalloc(cap);
+	if (sasl_encode64(raw, (unsigned)strlen(raw), b64, cap, &len) != SASL_OK)
+		b64[0] = '\0';
+	explicit_bzero(raw, strlen(raw));
+	free(raw);
+	return b64;
+}
+
+int
+auth_oauth_error(const char *challenge, char *out, size_t outlen)
+{
+	size_t clen = strlen(challenge), o = 0;
+	char *raw = xmalloc(clen + 1);
+	unsigned n = 0;
+
+	if (outlen == 0)
+		return -1;
+	out[0] = '\0';
+	if (sasl_decode64(challenge, (unsigned)clen, raw, (unsigned)clen + 1, &n) != SASL_OK) {
+		free(raw);
+		return -1;
+	}
+	for (unsigned i = 0; i < n && o + 1 < outlen; i++)
+		out[o++] = raw[i] >= 0x20 && raw[i] < 0x7f ? raw[i] : ' ';
+	out[o] = '\0';
+	free(raw);
+	return 0;
+}
+
+struct auth *
+auth_new_account(const struct config_account *c, enum outcome_action *act, char *why,
+    size_t whylen)
+{
+	struct auth *a;
+	const char *token;
+
+	if (c->auth == CONFIG_AUTH_PASSWORD)
+		return auth_new(c->host, c->username, c->password);
+	switch (oauth_token(c->name, &token, why, whylen)) {
+	case OAUTH_READY:
+		break;
+	case OAUTH_WAIT:
+		*act = OUTCOME_RETRY;
+		return NULL;
+	case OAUTH_LOGIN:
+		*act = OUTCOME_DISABLE;
+		return NULL;
+	}
+	a = xcalloc(1, sizeof(*a));
+	a->method = c->auth;
+	a->account = xstrdup(c->name);
+	a->user = xstrdup(c->username);
+	a->oauth_initial = auth_oauth_response(c->auth, c->username, c->host, c->port, token);
+	return a;
+}
+
+enum outcome_action
+auth_refused(struct auth *a, enum outcome_action act, const char **detail)
+{
+	*detail = "";
+	if (a == NULL || a->method == CONFIG_AUTH_PASSWORD)
+		return act;
+	*detail = a->oauth_error;
+	if (act == OUTCOME_THROTTLE || act == OUTCOME_FAIL)
+		return act;	/* a rule says what this reply is: not the token */
+	return oauth_rejected(a->account) ? OUTCOME_RETRY : OUTCOME_DISABLE;
+}
+
+void
+auth_accepted(struct auth *a)
+{
+	if (a != NULL && a->method != CONFIG_AUTH_PASSWORD)
+		oauth_accepted(a->account);
 }
 
 /* auth_encode: base64 of n octets as a new string; "=" for none (RFC 4954 4). */
@@ -193,6 +312,25 @@ auth_start(struct auth *a, const char *mechlist, const char **mech, char **initi
 	int r;
 
 	*initial = NULL;
+	if (a->method != CONFIG_AUTH_PASSWORD) {
+		const char *name = a->method == CONFIG_AUTH_XOAUTH2 ? "XOAUTH2" : "OAUTHBEARER";
+		char *copy = xstrdup(mechlist), *tok, *save;
+		int found = 0;
+
+		for (tok = strtok_r(copy, " ", &save); tok && !found;
+		    tok = strtok_r(NULL, " ", &save))
+			found = strcasecmp(tok, name) == 0;
+		free(copy);
+		if (!found) {
+			*err = a->method == CONFIG_AUTH_XOAUTH2 ? "the server does not offer "
+			    "XOAUTH2 (auth = \"xoauth2\")" : "the server does not offer "
+			    "OAUTHBEARER (auth = \"oauthbearer\")";
+			return -1;
+		}
+		*mech = name;
+		*initial = xstrdup(a->oauth_initial);
+		return 0;
+	}
 	if (a->conn == NULL) {
 		*err = "SASL client unavailable";
 		return -1;
@@ -221,6 +359,18 @@ auth_step(struct auth *a, const char *challenge, char **response, const char **e
 	int r;
 
 	*response = NULL;
+	if (a->method != CONFIG_AUTH_PASSWORD) {
+		/*
+		 * After the initial response a challenge is the server's JSON error; the
+		 * protocol wants an empty line (XOAUTH2) or %x01 (RFC 7628 3.2.3), and
+		 * the server then answers 535.
+		 */
+		free(in);
+		if (auth_oauth_error(challenge, a->oauth_error, sizeof(a->oauth_error)) == -1)
+			snprintf(a->oauth_error, sizeof(a->oauth_error), "(not base64)");
+		*response = xstrdup(a->method == CONFIG_AUTH_XOAUTH2 ? "" : "AQ==");
+		return 0;
+	}
 	if (sasl_decode64(challenge, (unsigned)clen, in, (unsigned)clen + 1, &inlen)
 	    != SASL_OK) {
 		free(in);

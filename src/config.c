@@ -49,7 +49,11 @@ static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	NULL
+	"auth", "oauth", NULL
+};
+static const char *config_oauth_keys[] = {
+	"token_url", "device_url", "auth_url", "scope", "client_id", "client_secret_file",
+	"token_file", "token_command", "ca_file", NULL
 };
 static const char *config_limits_keys[] = {
 	"per_hour", "per_day", "count", "min_interval", "max_recipients", "max_message_size",
@@ -432,6 +436,7 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	}
 	config_check_keys(ctx, g, config_imap_keys);
 	b->enabled = 1;
+	b->auth = a->auth;
 	if (!config_str(ctx, g, "host", &b->host, p == NULL) && p != NULL)
 		b->host = xstrdup(p->imap_host);
 	else
@@ -450,7 +455,8 @@ config_bounces(struct config_ctx *ctx, const config_setting_t *g, struct config_
 		b->password = xstrdup(a->password);
 	if (b->ca_file == NULL && a->ca_file != NULL)
 		b->ca_file = xstrdup(a->ca_file);
-	if (b->username == NULL || b->password == NULL)
+	/* An OAuth account's watcher logs in with the account's token. */
+	if (b->username == NULL || (b->password == NULL && a->auth == CONFIG_AUTH_PASSWORD))
 		config_error(ctx, g, "needs username and password (its own, or the account's)");
 	b->folder = xstrdup("INBOX");
 	config_str(ctx, g, "folder", &b->folder, 0);
@@ -549,6 +555,89 @@ config_rules(struct config_ctx *ctx, const config_setting_t *g, struct config_ac
 	}
 }
 
+/* config_oauth_url: an endpoint key of the oauth group: https, or http to loopback. */
+static void
+config_oauth_url(struct config_ctx *ctx, const config_setting_t *g, const char *key,
+    char **out, const char *preset)
+{
+	if ((g == NULL || !config_str(ctx, g, key, out, 0)) && preset != NULL)
+		*out = xstrdup(preset);
+	if (*out != NULL && !config_url_allowed(*out))
+		config_error(ctx, g ? config_setting_get_member(g, key) : NULL, "\"%s\" must be "
+		    "an https:// URL (http:// only to a loopback host)", *out);
+}
+
+/*
+ * config_auth: the account's "auth" key and, for OAuth, its "oauth" group over the
+ * preset's endpoints. An OAuth account needs either token_command or token_url and
+ * client_id (relayctl oauth login and the refresh use them).
+ */
+static void
+config_auth(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a,
+    const struct preset *p, const struct config *c)
+{
+	const config_setting_t *s = config_setting_get_member(g, "auth"), *o;
+	const struct preset_oauth *po = p ? preset_oauth_find(p->name) : NULL;
+	struct config_oauth *oa = &a->oauth;
+	char *v = NULL, *secret_file = NULL;
+
+	o = config_setting_get_member(g, "oauth");
+	if (config_str(ctx, g, "auth", &v, 0)) {
+		if (strcmp(v, "password") == 0)
+			a->auth = CONFIG_AUTH_PASSWORD;
+		else if (strcmp(v, "xoauth2") == 0)
+			a->auth = CONFIG_AUTH_XOAUTH2;
+		else if (strcmp(v, "oauthbearer") == 0)
+			a->auth = CONFIG_AUTH_OAUTHBEARER;
+		else
+			config_error(ctx, s, "\"%s\" is not a login method (allowed: \"password\", "
+			    "\"xoauth2\", \"oauthbearer\")", v);
+		free(v);
+	}
+	if (a->auth == CONFIG_AUTH_PASSWORD) {
+		if (o != NULL)
+			config_error(ctx, o, "needs auth = \"xoauth2\" or \"oauthbearer\"");
+		return;
+	}
+	if (a->username == NULL)
+		return;		/* reported as missing already */
+	if (o != NULL && !config_setting_is_group(o)) {
+		config_error(ctx, o, "must be a group { client_id = \"...\"; }");
+		o = NULL;
+	}
+	if (o != NULL)
+		config_check_keys(ctx, o, config_oauth_keys);
+	config_oauth_url(ctx, o, "token_url", &oa->token_url, po ? po->token_url : NULL);
+	config_oauth_url(ctx, o, "device_url", &oa->device_url, po ? po->device_url : NULL);
+	config_oauth_url(ctx, o, "auth_url", &oa->auth_url, po ? po->auth_url : NULL);
+	if (o == NULL || !config_str(ctx, o, "scope", &oa->scope, 0))
+		oa->scope = po ? xstrdup(po->scope) : NULL;
+	if (o != NULL) {
+		config_str(ctx, o, "client_id", &oa->client_id, 0);
+		config_str(ctx, o, "token_command", &oa->token_command, 0);
+		config_str(ctx, o, "token_file", &oa->token_file, 0);
+		if (config_str(ctx, o, "client_secret_file", &secret_file, 0)) {
+			oa->client_secret = config_read_secret(ctx,
+			    config_setting_get_member(o, "client_secret_file"), secret_file);
+			free(secret_file);
+		}
+		if (config_str(ctx, o, "ca_file", &oa->ca_file, 0) &&
+		    access(oa->ca_file, R_OK) == -1)
+			config_error(ctx, config_setting_get_member(o, "ca_file"),
+			    "cannot read %s: %s", oa->ca_file, strerror(errno));
+	}
+	if (oa->ca_file == NULL && a->ca_file != NULL)
+		oa->ca_file = xstrdup(a->ca_file);
+	if (oa->token_file == NULL && a->name != NULL)
+		oa->token_file = xasprintf("%s/oauth/%s", c->spool_dir, a->name);
+	if (oa->token_command != NULL)
+		return;
+	if (oa->token_url == NULL || oa->client_id == NULL)
+		config_error(ctx, o ? o : g, "auth = \"%s\" needs an oauth group with client_id "
+		    "(and token_url unless the provider preset has one), or token_command",
+		    config_auth_name(a->auth));
+}
+
 /* config_account: check and fill one entry of the accounts list. */
 static void
 config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a,
@@ -589,7 +678,8 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	config_password(ctx, g, &a->password);
 	if (a->tls != CONFIG_TLS_NONE && a->username == NULL)
 		config_missing(ctx, g, "username");
-	if (a->username != NULL && a->password == NULL &&
+	config_auth(ctx, g, a, p, c);
+	if (a->username != NULL && a->password == NULL && a->auth == CONFIG_AUTH_PASSWORD &&
 	    config_setting_get_member(g, "password_file") == NULL)
 		config_error(ctx, g, "password: missing (give password or password_file)");
 	config_str(ctx, g, "address", &a->address, 0);
@@ -979,6 +1069,17 @@ config_free(struct config *c)
 		free(a->bounces.folder);
 		free(a->bounces.move_to);
 		free(a->provider);
+		free(a->oauth.token_url);
+		free(a->oauth.device_url);
+		free(a->oauth.auth_url);
+		free(a->oauth.scope);
+		free(a->oauth.client_id);
+		if (a->oauth.client_secret != NULL)
+			explicit_bzero(a->oauth.client_secret, strlen(a->oauth.client_secret));
+		free(a->oauth.client_secret);
+		free(a->oauth.token_file);
+		free(a->oauth.token_command);
+		free(a->oauth.ca_file);
 		for (size_t j = 0; j < a->nrules; j++)
 			outcome_rule_free(&a->rules[j]);
 		free(a->rules);
@@ -1010,4 +1111,40 @@ config_tls_name(enum config_tls t)
 		return "none";
 	}
 	return "?";
+}
+
+const char *
+config_auth_name(enum config_auth m)
+{
+	switch (m) {
+	case CONFIG_AUTH_PASSWORD:
+		return "password";
+	case CONFIG_AUTH_XOAUTH2:
+		return "xoauth2";
+	case CONFIG_AUTH_OAUTHBEARER:
+		return "oauthbearer";
+	}
+	return "?";
+}
+
+int
+config_url_allowed(const char *url)
+{
+	char host[256];
+	size_t n;
+
+	if (strncasecmp(url, "https://", 8) == 0)
+		return url[8] != '\0' && url[8] != '/';
+	if (strncasecmp(url, "http://", 7) != 0)
+		return 0;
+	url += 7;
+	if (*url == '[')	/* [::1]:port */
+		n = strcspn(url, "]") + 1;
+	else
+		n = strcspn(url, ":/?#");
+	if (n == 0 || n >= sizeof(host) || strchr(url, '@') != NULL)
+		return 0;
+	memcpy(host, url, n);
+	host[n] = '\0';
+	return config_is_loopback(host);
 }

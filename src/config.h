@@ -21,6 +21,13 @@ enum config_tls {
 	CONFIG_TLS_NONE,	/* clear text: loopback hosts only (local smarthost) */
 };
 
+/* How an account logs in: a password through SASL, or an OAuth 2.0 access token. */
+enum config_auth {
+	CONFIG_AUTH_PASSWORD,	/* "password" (default): SASL PLAIN, LOGIN, SCRAM, ... */
+	CONFIG_AUTH_XOAUTH2,	/* "xoauth2": Google's and Microsoft's mechanism */
+	CONFIG_AUTH_OAUTHBEARER, /* "oauthbearer": RFC 7628 */
+};
+
 /* Where an account's bounce notifications arrive (IMAP), from its "bounces" group. */
 struct config_imap {
 	int		 enabled;	/* the group is present */
@@ -33,6 +40,20 @@ struct config_imap {
 	char		*folder;	/* default "INBOX" */
 	char		*move_to;	/* processed notifications go here, or NULL */
 	int		 poll;		/* seconds between checks without IDLE (default 60) */
+	enum config_auth auth;		/* the account's: OAuth logs in with its token */
+};
+
+/* An OAuth account's "oauth" group over its preset's endpoints (oauth.c, relayctl). */
+struct config_oauth {
+	char		*token_url;	/* RFC 6749 token endpoint (refresh, code, device) */
+	char		*device_url;	/* RFC 8628 device authorization, or NULL */
+	char		*auth_url;	/* authorization endpoint (code + PKCE), or NULL */
+	char		*scope;		/* space-separated */
+	char		*client_id;
+	char		*client_secret;	/* from client_secret_file, or NULL; never logged */
+	char		*token_file;	/* default SPOOL/oauth/NAME */
+	char		*token_command;	/* prints a current access token, or NULL */
+	char		*ca_file;	/* extra trust anchors; default the account's */
 };
 
 /* An account's sending limits (0: no limit). */
@@ -62,6 +83,8 @@ struct config_account {
 	struct outcome_rule *rules;	/* the account's rules, then its preset's */
 	size_t		 nrules;
 	struct config_imap bounces;
+	enum config_auth auth;		/* the "auth" key */
+	struct config_oauth oauth;	/* auth "xoauth2" or "oauthbearer" only */
 };
 
 struct config {
@@ -105,6 +128,12 @@ struct config	*config_load(const char *path);
 /* config_load_report: the same, with the problems written to err instead. */
 struct config	*config_load_report(const char *path, FILE *err);
 void		 config_free(struct config *);
+
+/* config_auth_name: "password", "xoauth2" or "oauthbearer". */
+const char	*config_auth_name(enum config_auth);
+
+/* config_url_allowed: https://, or http:// to a loopback host only. Pure. */
+int		 config_url_allowed(const char *url);
 
 /* config_tls_name: "implicit", "starttls" or "none". */
 const char	*config_tls_name(enum config_tls);

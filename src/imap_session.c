@@ -47,6 +47,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 
+#include "auth.h"
 #include "bounce_parse.h"
 #include "bounce_store.h"
 #include "config.h"
@@ -54,6 +55,7 @@
 #include "imap_parse.h"
 #include "imap_session.h"
 #include "log.h"
+#include "oauth.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -132,6 +134,7 @@ _Static_assert(sizeof(imap_state_names) / sizeof(imap_state_names[0]) == IMAP_S_
 struct imap_caps {
 	int	known;
 	int	idle, move, uidplus, sasl_ir, auth_plain, login_disabled, starttls;
+	int	auth_xoauth2, auth_oauthbearer;
 };
 
 struct imap_session {
@@ -478,6 +481,42 @@ imap_session_caps(struct imap_session *s, const struct imap_span *list)
 	c->auth_plain = imap_parse_has_cap(list, "AUTH=PLAIN");
 	c->login_disabled = imap_parse_has_cap(list, "LOGINDISABLED");
 	c->starttls = imap_parse_has_cap(list, "STARTTLS");
+	c->auth_xoauth2 = imap_parse_has_cap(list, "AUTH=XOAUTH2");
+	c->auth_oauthbearer = imap_parse_has_cap(list, "AUTH=OAUTHBEARER");
+}
+
+/* imap_session_oauth_mech: the OAuth mechanism the account logs in with, or NULL. */
+static const char *
+imap_session_oauth_mech(const struct imap_session *s)
+{
+	switch (s->cfg->auth) {
+	case CONFIG_AUTH_XOAUTH2:
+		return "XOAUTH2";
+	case CONFIG_AUTH_OAUTHBEARER:
+		return "OAUTHBEARER";
+	case CONFIG_AUTH_PASSWORD:
+		break;
+	}
+	return NULL;
+}
+
+/*
+ * imap_session_oauth: the base64 OAuth response with the account's current token
+ * (oauth.c; no network here), or NULL after failing the session (none yet: the
+ * reconnect delay gives the refresh its time).
+ */
+static char *
+imap_session_oauth(struct imap_session *s)
+{
+	const char *token;
+	char why[300];
+
+	if (oauth_token(s->account, &token, why, sizeof(why)) != OAUTH_READY) {
+		imap_session_fail(s, "%s", why);
+		return NULL;
+	}
+	return auth_oauth_response(s->cfg->auth, s->cfg->username, s->cfg->host,
+	    s->cfg->port, token);
 }
 
 /* imap_session_plain: the base64 SASL PLAIN response (RFC 4616); caller frees. */
@@ -555,7 +594,20 @@ imap_session_send(struct imap_session *s, enum imap_state st)
 		break;
 	case IMAP_S_AUTH:
 		s->plain_sent = 0;
-		if (s->caps.auth_plain && s->caps.sasl_ir) {	/* RFC 4959: response inline */
+		if (imap_session_oauth_mech(s) != NULL) {	/* the token, as for SMTP */
+			char *b64;
+
+			if (!s->caps.sasl_ir) {		/* sent on the continuation */
+				imap_session_cmd(s, "AUTHENTICATE %s", imap_session_oauth_mech(s));
+				break;
+			}
+			if ((b64 = imap_session_oauth(s)) == NULL)
+				break;
+			imap_session_cmd(s, "AUTHENTICATE %s %s", imap_session_oauth_mech(s), b64);
+			explicit_bzero(b64, strlen(b64));
+			free(b64);
+			s->plain_sent = 1;
+		} else if (s->caps.auth_plain && s->caps.sasl_ir) {	/* RFC 4959: inline */
 			char *b64 = imap_session_plain(s);
 
 			imap_session_cmd(s, "AUTHENTICATE PLAIN %s", b64);
@@ -640,9 +692,14 @@ imap_session_proceed(struct imap_session *s)
 		return;
 	}
 	if (!s->authed) {
+		const char *mech = imap_session_oauth_mech(s);
+
 		if (s->cfg->tls != CONFIG_TLS_NONE && !s->tls_up)
 			imap_session_fail(s, "refusing to log in without TLS");
-		else if (!s->caps.auth_plain && s->caps.login_disabled)
+		else if (mech != NULL && !(s->cfg->auth == CONFIG_AUTH_XOAUTH2 ?
+		    s->caps.auth_xoauth2 : s->caps.auth_oauthbearer))
+			imap_session_fail(s, "the server does not offer AUTH=%s", mech);
+		else if (mech == NULL && !s->caps.auth_plain && s->caps.login_disabled)
 			imap_session_fail(s, "the server offers neither AUTH=PLAIN nor LOGIN");
 		else
 			imap_session_send(s, IMAP_S_AUTH);
@@ -816,12 +873,17 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 		break;
 	case IMAP_S_AUTH:
 		if (!ok) {
-			if (s->backoff < IMAP_WATCH_AUTH_BACKOFF)
+			/* A refused token: refreshed once, tried again at the next connect. */
+			if (imap_session_oauth_mech(s) != NULL && oauth_rejected(s->account))
+				s->backoff = 1;
+			else if (s->backoff < IMAP_WATCH_AUTH_BACKOFF)
 				s->backoff = IMAP_WATCH_AUTH_BACKOFF;
 			imap_session_fail(s, "login as %s failed: %s", s->cfg->username, text);
 			return;
 		}
 		s->authed = 1;
+		if (imap_session_oauth_mech(s) != NULL)
+			oauth_accepted(s->account);
 		log_info("imap: account=%s server=%s logged in as %s", s->account, s->server,
 		    s->cfg->username);
 		if (strcmp(r->code, "CAPABILITY") == 0)
@@ -960,6 +1022,23 @@ imap_session_continue(struct imap_session *s, const struct imap_response *r)
 {
 	if (s->state == IMAP_S_IDLE)
 		return;		/* "+ idling" */
+	if (s->state == IMAP_S_AUTH && imap_session_oauth_mech(s) != NULL) {
+		/*
+		 * Before the response: send it. After it: the server's JSON error, to
+		 * which the client answers an empty line (XOAUTH2) or ^A (RFC 7628 3.2.3)
+		 * and gets the tagged NO.
+		 */
+		char *b64 = s->plain_sent ? xstrdup(s->cfg->auth == CONFIG_AUTH_XOAUTH2 ? "" :
+		    "AQ==") : imap_session_oauth(s);
+
+		if (b64 == NULL)
+			return;
+		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", b64);
+		explicit_bzero(b64, strlen(b64));
+		free(b64);
+		s->plain_sent = 1;
+		return;
+	}
 	if (s->state == IMAP_S_AUTH && s->caps.auth_plain && !s->plain_sent) {
 		char *b64 = imap_session_plain(s);
 

@@ -71,6 +71,34 @@ preset_find(const char *name)
 	return NULL;
 }
 
+/*
+ * OAuth 2.0 endpoints (PROVIDERS.md). Google's device flow does not allow mail scopes,
+ * so Gmail has only the code flow; Outlook's device flow suits a headless host.
+ * Rambler offers no OAuth for mail.
+ */
+static const struct preset_oauth preset_oauths[] = {
+	{ "gmail", "https://oauth2.googleapis.com/token", NULL,
+	  "https://accounts.google.com/o/oauth2/v2/auth", "https://mail.google.com/" },
+	{ "outlook", "https://login.microsoftonline.com/common/oauth2/v2.0/token",
+	  "https://login.microsoftonline.com/common/oauth2/v2.0/devicecode",
+	  "https://login.microsoftonline.com/common/oauth2/v2.0/authorize",
+	  "https://outlook.office.com/SMTP.Send https://outlook.office.com/IMAP.AccessAsUser.All "
+	  "offline_access" },
+	{ "yandex", "https://oauth.yandex.ru/token", NULL, "https://oauth.yandex.ru/authorize",
+	  "mail:smtp mail:imap_full" },
+	{ "mail.ru", "https://oauth.mail.ru/token", NULL, "https://oauth.mail.ru/login",
+	  "mail.imap" },
+};
+
+const struct preset_oauth *
+preset_oauth_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(preset_oauths) / sizeof(preset_oauths[0]); i++)
+		if (strcmp(preset_oauths[i].name, name) == 0)
+			return &preset_oauths[i];
+	return NULL;
+}
+
 const char *
 preset_names(void)
 {

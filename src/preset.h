@@ -31,6 +31,21 @@ struct preset {
 	const struct preset_rule *rules;	/* NULL-terminated by match */
 };
 
+/*
+ * A provider's OAuth 2.0 endpoints (the account's oauth group fills in what is not
+ * set). client_id is never preset: each operator registers an application.
+ */
+struct preset_oauth {
+	const char	*name;
+	const char	*token_url;
+	const char	*device_url;	/* RFC 8628 device flow, or NULL */
+	const char	*auth_url;	/* authorization code + PKCE, or NULL */
+	const char	*scope;
+};
+
+/* preset_oauth_find: the OAuth endpoints of the preset called name, or NULL. */
+const struct preset_oauth *preset_oauth_find(const char *name);
+
 /* preset_find: the preset called name, or NULL. */
 const struct preset *preset_find(const char *name);
 

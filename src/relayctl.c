@@ -12,6 +12,7 @@
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
+#include "relayctl_oauth.h"
 #include "relayctl_queue.h"
 
 #define RELAYCTL_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
@@ -45,6 +46,9 @@ static const struct relayctl_cmd {
 	  "suppress list|add|remove [ADDR]  the suppression list (list takes --json)" },
 	{ "bounce-parse", relayctl_bounce_parse, 1,
 	  "bounce-parse FILE... [--json]    parse saved messages: did they bounce, and why" },
+	{ "oauth", relayctl_oauth, 0,
+	  "oauth login ACCOUNT              sign an OAuth account in (device or browser flow)\n"
+	  "  oauth status [--json]            each OAuth account's token state" },
 	{ "help", relayctl_help, 1,
 	  "help                             this text" },
 };
@@ -223,6 +227,7 @@ main(int argc, char **argv)
 		relayctl_help(argc, argv);
 		return argc < 1 ? 64 : 0;
 	}
+	relayctl_oauth_config(config);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++) {
 		if (strcmp(argv[0], relayctl_cmds[i].name) != 0)
 			continue;

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "control.h"
 #include "imap_watch.h"
+#include "oauth.h"
 #include "listener.h"
 #include "log.h"
 #include "metrics.h"
@@ -86,6 +87,13 @@ relayd_cmd_enable(json_t *args, char **err, void *arg)
 		return NULL;
 	}
 	return json_pack("{s:s, s:s}", "account", name, "state", "enabled");
+}
+
+/* relayd_oauth_login: relayctl oauth login stored a token: the account may send. */
+static void
+relayd_oauth_login(const char *name, void *sched)
+{
+	scheduler_enable(sched, name);
 }
 
 static void
@@ -191,6 +199,7 @@ relayd_reload(char **err)
 	}
 	log_init(n->log_syslog, n->log_level);
 	bounce_store_reconfigure(relayd_bounces, n);
+	oauth_reconfigure(n);
 	imap_watch_stop(relayd_imap);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, n, relayd_bounces);
 	/* Sessions in progress may still read the old one: keep it until exit. */
@@ -380,6 +389,7 @@ relayd_setup(void)
 	control_register(relayd_ctl, "status", relayd_cmd_status, relayd_sched);
 	control_register(relayd_ctl, "enable", relayd_cmd_enable, relayd_sched);
 	control_register(relayd_ctl, "reload", relayd_cmd_reload, NULL);
+	oauth_start(relayd_base, cfg, relayd_ctl, relayd_oauth_login, relayd_sched);
 	queue_ctl_register(relayd_ctl, relayd_sched);
 	if ((relayd_bounces = bounce_store_open(relayd_base, cfg, relayd_ctl)) == NULL)
 		return -1;
@@ -421,6 +431,7 @@ relayd_teardown(void)
 	smtp_session_close_all(&relayd_srv);
 	smtp_auth_stop();
 	scheduler_free(relayd_sched);
+	oauth_stop();
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);
 	queue_close(relayd_queue);

@@ -579,7 +579,8 @@ static void
 upstream_auth_begin(struct upstream *u)
 {
 	const char *mech, *err;
-	char *initial;
+	char *initial, why[300];
+	enum outcome_action act;
 
 	if (u->cfg->username == NULL) {		/* a local smarthost without AUTH */
 		upstream_enter_state(u, UP_READY);
@@ -597,7 +598,11 @@ upstream_auth_begin(struct upstream *u)
 		return;
 	}
 	auth_free(u->auth);
-	u->auth = auth_new(u->cfg->host, u->cfg->username, u->cfg->password);
+	/* An OAuth account without a current token: later (RETRY) or log in (DISABLE). */
+	if ((u->auth = auth_new_account(u->cfg, &act, why, sizeof(why))) == NULL) {
+		upstream_fail(u, act, "%s", why);
+		return;
+	}
 	if (auth_start(u->auth, u->cap_auth, &mech, &initial, &err) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s (server offers: %s)",
 		    u->relay, err, u->cap_auth);
@@ -862,10 +867,16 @@ upstream_response(struct upstream *u)
 			return;
 		}
 		if (u->code / 100 != 2) {
-			upstream_fail(u, upstream_classify(u, OUTCOME_AUTH, u->reply),
-			    "authentication as %s failed: %s", u->cfg->username, u->reply);
+			/* OAuth: the first refusal refreshes the token and retries. */
+			const char *detail;
+			enum outcome_action act = auth_refused(u->auth,
+			    upstream_classify(u, OUTCOME_AUTH, u->reply), &detail);
+
+			upstream_fail(u, act, "authentication as %s failed: %s%s%s",
+			    u->cfg->username, u->reply, *detail ? " " : "", detail);
 			return;
 		}
+		auth_accepted(u->auth);
 		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, u->relay,
 		    u->cfg->username);
 		upstream_enter_state(u, UP_READY);

@@ -218,6 +218,15 @@ class _ProviderSMTP(SMTP):
         self._provider._conn_closed(self)
         super().connection_lost(error)
 
+    # ---- OAuth 2.0 (issue 19) begin: XOAUTH2 and OAUTHBEARER, offered when named in the
+    # provider's mechanisms; Provider._oauth_auth decides.
+    async def auth_XOAUTH2(self, _, args):
+        return await self._provider._oauth_auth(self, "XOAUTH2", args)
+
+    async def auth_OAUTHBEARER(self, _, args):
+        return await self._provider._oauth_auth(self, "OAUTHBEARER", args)
+    # ---- OAuth 2.0 (issue 19) end
+
     async def _handle_client(self):
         rule = None
         if self.conn is not None and not self.conn.trigger:
@@ -420,7 +429,8 @@ class Provider:
         kw = dict(server_hostname=self.hostname, data_size_limit=self.data_size_limit,
                   timeout=self.idle_timeout, authenticator=self._authenticate,
                   auth_required=True,
-                  auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN")
+                  auth_exclude_mechanism=[m for m in ("PLAIN", "LOGIN", "XOAUTH2",
+                                                      "OAUTHBEARER")
                                           if m not in self.mechanisms])
         ssl_ctx = None
         if self.tls == "implicit":
@@ -568,6 +578,60 @@ class Provider:
             return AuthResult(success=True, auth_data=auth_data)
         return AuthResult(success=False, handled=False,
                           message="535 5.7.8 Authentication credentials invalid")
+
+    # ---- OAuth 2.0 (issue 19) begin ------------------------------------------------------
+    # oauth_check(user, token) -> bool says whether an access token is currently valid
+    # (OAuthServer.valid). A refused token gets what Gmail and Outlook send: 334 with a
+    # base64 JSON error, then, after the client's empty line (or ^A), 535.
+    oauth_check = None
+
+    async def _oauth_auth(self, smtp, mech, args):
+        import base64
+        import json
+        from aiosmtpd.smtp import MISSING
+        if len(args) > 1:
+            try:
+                raw = b"" if args[1] == "=" else base64.b64decode(args[1], validate=True)
+            except ValueError:
+                return AuthResult(success=False, handled=False,
+                                  message="501 5.5.2 Cannot decode response")
+        else:
+            raw = await smtp.challenge_auth("")
+            if raw is MISSING:
+                return AuthResult(success=False, handled=True)
+        user, token, fields = "", "", raw.split(b"\x01")
+        if mech == "OAUTHBEARER":
+            for part in fields[0].split(b","):
+                if part.startswith(b"a="):
+                    user = part[2:].replace(b"=2C", b",").replace(b"=3D", b"=").decode()
+            fields = fields[1:]
+        for f in fields:
+            if f.startswith(b"user="):
+                user = f[5:].decode()
+            elif f.startswith(b"auth=Bearer "):
+                token = f[12:].decode()
+        rule = self._take_rule("auth", None)
+        ok = (rule is None and user == self.user and bool(token)
+              and self.oauth_check is not None and self.oauth_check(user, token))
+        with self._cond:
+            if ok:
+                self._logins += 1
+                if smtp.conn is not None:
+                    smtp.conn.login = user
+            else:
+                self._auth_failures += 1
+            self._cond.notify_all()
+        if ok:
+            return AuthResult(success=True, auth_data=LoginPassword(user.encode(), b""))
+        if rule is not None and rule.reply is not None:
+            return AuthResult(success=False, handled=False, message=rule.reply)
+        err = json.dumps({"status": "401", "schemes": "bearer",
+                          "scope": "https://mail.google.com/"})
+        if await smtp.challenge_auth(err) is MISSING:
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False,
+                          message="535 5.7.8 Username and Password not accepted")
+    # ---- OAuth 2.0 (issue 19) end
 
     def _record(self, smtp, env):
         with self._cond:

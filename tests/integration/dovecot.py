@@ -4,6 +4,8 @@
     d.start()                  # listens on 127.0.0.1:d.port (implicit TLS, IMAPS)
     Dovecot(..., tls="starttls")   # d.port is a plain IMAP port offering STARTTLS instead
     Dovecot(..., capability="IMAP4rev1 ...")   # what it announces after login (no IDLE...)
+    Dovecot(..., checkpassword=SCRIPT)   # also XOAUTH2/OAUTHBEARER; SCRIPT (Dovecot's
+                               # checkpassword protocol) judges the tokens (test_oauth.py)
     d.append(msg_bytes)        # APPEND into INBOX (or folder=...) -> the new UID
     d.uids("Bounces")          # UIDs in a folder; d.folders() lists them
     d.stop(); d.restart()      # same port, same mailbox
@@ -67,12 +69,13 @@ def _accepts(port):
 
 class Dovecot:
     def __init__(self, dir, cert, key, ca, user="shop@example.ru", password="secret",
-                 port=None, tls="implicit", capability=None):
+                 port=None, tls="implicit", capability=None, checkpassword=None):
         self.dir = Path(dir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.cert, self.key, self.ca = cert, key, ca
         self.user, self.password = user, password
         self.tls, self.capability = tls, capability
+        self.checkpassword = checkpassword     # OAuth mode (issue 19): see _config
         self.port = port or _free_port()
         self.maildir = self.dir / "mail" / "Maildir"
         self.home = self.dir / "mail" / "home"
@@ -104,10 +107,15 @@ class Dovecot:
             "default_internal_group = nogroup",
             "default_login_user = nobody",
             "first_valid_uid = 1",
-            "auth_mechanisms = plain login",
+            # OAuth mode: XOAUTH2 and OAUTHBEARER too; Dovecot checks their token as a
+            # password, so a checkpassword script after the passwd-file decides.
+            "auth_mechanisms = plain login%s" % (" xoauth2 oauthbearer"
+                                                 if self.checkpassword else ""),
             "disable_plaintext_auth = yes",
             "mail_location = maildir:%s" % self.maildir,
             "passdb {", "  driver = passwd-file", "  args = %s/passwd" % d, "}",
+        ] + (["passdb {", "  driver = checkpassword", "  args = %s" % self.checkpassword,
+              "}"] if self.checkpassword else []) + [
             "userdb {", "  driver = static",
             "  args = uid=nobody gid=nogroup home=%s" % self.home, "}",
             "service imap-login {", "  chroot =",
