@@ -101,6 +101,27 @@ def test_bare_550_for_every_recipient_throttles(make_provider, make_relay, multi
     assert r.log_lines(r"every recipient \(3\) refused with \"550\": taken as the account")
 
 
+@pytest.mark.deadline(90)
+def test_guessed_throttle_is_bounded(make_provider, make_relay):
+    """A plain 550 at RCPT for the only recipient of a message, every time: each one is
+    taken as the account being held back (a guess), but after 5 such attempts in a row the
+    recipient fails, with a log line saying why, and the account sends on."""
+    p = make_provider()
+    rule = p.add_rule("rcpt", "550", match="stuck@example.org")
+    r = one_relay(make_relay, p)
+    submit_all(r, [1], rcpts=lambda n: ["stuck@example.org"])
+    r.wait_log(r"refused the same way in 5 attempts in a row; taken as about the message",
+               timeout=60)
+    r.wait_queue(0)
+    failed = failed_lines(r)
+    assert len(failed) == 1 and "to=<stuck@example.org>" in failed[0] and \
+        "(550 (refused 5 times in a row))" in failed[0], failed
+    assert rule.fired == 5
+    assert len(r.log_lines(r"status=throttled")) == 4
+    submit_all(r, [2])
+    assert seq(p.wait_for(1, timeout=20)[0]) == "q-2"
+
+
 @pytest.mark.deadline(60)
 def test_bare_550_at_data_throttles_with_the_yandex_preset(make_provider, make_relay):
     """The yandex preset takes a bare 550 after DATA as its limit: throttled, not failed."""
