@@ -384,7 +384,5 @@ outcome_stage_name(enum outcome_stage s)
 const char *
 outcome_action_name(enum outcome_action a)
 {
-	if (a == OUTCOME_UNKNOWN)
-		return "unknown";
 	return (size_t)a < OUTCOME_NACTIONS ? outcome_action_names[a] : "?";
 }

@@ -25,16 +25,6 @@ enum outcome_action {
 	OUTCOME_THROTTLE,	/* the account must slow down: suspend it, requeue untouched */
 	OUTCOME_FAIL,		/* this recipient permanently */
 	OUTCOME_DISABLE,	/* the account cannot send until its config changes */
-	/*
-	 * Never from outcome_classify; reported by upstream for every recipient of a
-	 * transaction whose message was sent in full (the final "." written) but whose
-	 * final reply never came (connection lost, timeout, garbage instead of a reply).
-	 * The provider may have taken the message: the scheduler keeps the transaction's
-	 * whole quota reservation (charges it as if sent) and requeues the recipients as
-	 * pending for another attempt within quota (a resend may duplicate; losing mail
-	 * or exceeding the provider's limit is worse). The reply text says what happened.
-	 */
-	OUTCOME_UNKNOWN,
 };
 
 /* An extra rule (an account's "rules", or its preset's), tried before the built-ins. */

@@ -59,6 +59,10 @@ struct sched_rcpt_result {
 	size_t			 idx;		/* recipient index in the message */
 	enum outcome_action	 action;
 	const char		*reply;		/* the reply or the reason */
+	int			 unknown;	/* RETRY whose end is unknown: the data and
+						 * its final dot went, the reply did not come
+						 * (lost connection, timeout): the provider may
+						 * have taken it, so it costs quota */
 };
 
 struct scheduler;

@@ -146,6 +146,7 @@ struct upstream {
 	size_t			 sent_cmds;	/* commands written (unpipelined mode) */
 	int			 mail_failed;
 	int			 guess;		/* a throttle here is a guess (outcome.h) */
+	int			 unknown;	/* "." written, final reply lost: end unknown */
 	size_t			 naccepted;
 	int			 body_fd;
 	uint64_t		 body_off, body_left;
@@ -304,6 +305,8 @@ upstream_tx_report(struct upstream *u)
 		res[i].idx = u->rcpts[i].idx;
 		res[i].action = u->rcpts[i].action;
 		res[i].reply = u->rcpts[i].reply ? u->rcpts[i].reply : "no reply";
+		/* Ended in EOM without its reply (lost, timed out): the provider may have it. */
+		res[i].unknown = u->unknown && u->rcpts[i].accepted;
 	}
 	u->msg = NULL;
 	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */
@@ -365,8 +368,8 @@ upstream_close(struct upstream *u)
 		    u->relay, upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
 		    u->lasterr, u->state == UP_EOM ? " (the message was sent; whether it "
 		    "was taken is unknown)" : "");
-		upstream_tx_set_all(u, u->state == UP_EOM ? OUTCOME_UNKNOWN : OUTCOME_RETRY,
-		    why);
+		u->unknown = u->state == UP_EOM;
+		upstream_tx_set_all(u, OUTCOME_RETRY, why);
 		upstream_tx_report(u);
 	}
 	if (u->dnsreq != NULL) {
@@ -395,7 +398,8 @@ upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	if (u->state == UP_EOM && u->msg != NULL) {
-		act = OUTCOME_UNKNOWN;
+		act = OUTCOME_RETRY;
+		u->unknown = 1;
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (the message was "
 		    "sent; whether it was taken is unknown)");
 	}
@@ -735,6 +739,7 @@ upstream_next_tx(struct upstream *u)
 	u->expect = 0;
 	u->mail_failed = 0;
 	u->guess = 0;
+	u->unknown = 0;
 	u->naccepted = 0;
 	upstream_enter_state(u, UP_MAIL);
 	upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
