@@ -1,12 +1,16 @@
 /*
- * outcome: the rule table for upstream replies.
+ * outcome: the rule table for upstream replies, and the normalised form of a reply
+ * (outcome_reply_line) that the rules are matched against.
  *
  * The free providers answer "slow down" with codes that elsewhere mean a bad address
  * (Mail.ru 553 at MAIL after ~180 messages, Yandex 550, Gmail 550 5.4.5; see
  * PROVIDERS.md), so the order of the rules matters: what clearly concerns one
  * recipient comes first, then what concerns the account, then the code classes.
- * Because relayd always sends as the account's own address, a 5xx at MAIL cannot be
- * about a bad sender: it is the account being held back, so it throttles.
+ * Because relayd always sends as the account's own address, a 5xx at MAIL is not
+ * about a bad sender: it is the account being held back, so it throttles, unless the
+ * provider says the login does not own that address (a configuration error that
+ * waiting never cures: disable). The same refusal for every recipient at RCPT is the
+ * account's too (outcome_all_refused).
  */
 #include <regex.h>
 #include <stddef.h>
