@@ -202,6 +202,34 @@ def test_endless_reply_is_cut_off(make_provider, make_relay):
 
 
 @pytest.mark.deadline(60)
+def test_slow_endless_reply_meets_its_deadline(make_provider, make_relay):
+    """A provider trickling "250-" lines slowly enough that the read timeout never fires
+    (and far below the 100-line cap) is cut off by the reply's overall deadline, the
+    state's timeout (300 s for MAIL; relayd's clock runs 40 times faster here, so 7.5 s):
+    the attempt is deferred and the message goes out on the next one."""
+    import conftest
+
+    if conftest.LIBFAKETIME is None:
+        pytest.skip("libfaketime is not installed")
+    p = make_provider()
+    rule = p.add_rule("mail", None, trickle=60, interval=0.5, times=1)   # 30 s in all
+    r = make_relay(None, start=False)
+    r.settings["accounts"] = [account(r, p, limits=LIMITS)]
+    r.write_config()
+    r.extra_env.update(LD_PRELOAD=conftest.LIBFAKETIME, FAKETIME="+0 x40",
+                       ASAN_OPTIONS=conftest.ASAN_PRELOAD_OK)
+    r.start()
+    t0 = time.monotonic()
+    submit_all(r, [1])
+    r.wait_log(r"no complete reply from \S+ within 300s in state mail", timeout=25)
+    waited = time.monotonic() - t0
+    assert waited < 20, "cut off after %.1f s real (300 s at x40 is 7.5 s)" % waited
+    msgs = p.wait_for(1, timeout=20)
+    assert seq(msgs[0]) == "q-1" and rule.fired == 1
+    assert not failed_lines(r)
+
+
+@pytest.mark.deadline(60)
 def test_cp1251_replies_do_not_break_anything(make_provider, make_relay):
     """A Russian provider answering in CP1251: the refused recipient fails with a readable
     reason, the other gets the message, and relayctl status --json still shows the last
