@@ -113,9 +113,13 @@ int		 outcome_all_refused(const char *const *replies,
  * reply has no enhanced status code (a bare "550"). A message refused in guessed
  * throttles (these, and outcome_all_refused) OUTCOME_GUESS_MAX attempts in a row has
  * its recipients failed instead, so that a refusal which is really about the message
- * cannot hold the account back forever.
+ * cannot hold the account back forever. The bound is high on purpose: a real block is
+ * far more common than an ambiguous refusal of a message, and failing recipients for
+ * a throttle is what this model is there to prevent. Yandex blocks for 24 hours (and
+ * extends the block when tried); with the default backoff (300 s doubling to 3600 s)
+ * 30 attempts span more than 26 hours.
  */
-#define OUTCOME_GUESS_MAX	5
+#define OUTCOME_GUESS_MAX	30
 int		 outcome_is_guess(enum outcome_stage, const char *reply);
 
 const char	*outcome_stage_name(enum outcome_stage);
