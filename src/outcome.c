@@ -1,12 +1,16 @@
 /*
- * outcome: the rule table for upstream replies.
+ * outcome: the rule table for upstream replies, and the normalised form of a reply
+ * (outcome_reply_line) that the rules are matched against.
  *
  * The free providers answer "slow down" with codes that elsewhere mean a bad address
  * (Mail.ru 553 at MAIL after ~180 messages, Yandex 550, Gmail 550 5.4.5; see
  * PROVIDERS.md), so the order of the rules matters: what clearly concerns one
  * recipient comes first, then what concerns the account, then the code classes.
- * Because relayd always sends as the account's own address, a 5xx at MAIL cannot be
- * about a bad sender: it is the account being held back, so it throttles.
+ * Because relayd always sends as the account's own address, a 5xx at MAIL is not
+ * about a bad sender: it is the account being held back, so it throttles, unless the
+ * provider says the login does not own that address (a configuration error that
+ * waiting never cures: disable). The same refusal for every recipient at RCPT is the
+ * account's too (outcome_all_refused).
  */
 #include <regex.h>
 #include <stddef.h>
@@ -17,6 +21,10 @@
 #include "log.h"
 #include "outcome.h"
 #include "xmalloc.h"
+
+/* Texts that name a problem of the recipient, not of the account or the message. */
+#define OUTCOME_RCPT_TEXT	"(user unknown|unknown user|no such (user|mailbox)|" \
+	"does not exist|invalid (recipient|mailbox)|mailbox unavailable|recipient rejected)"
 
 #define ST(s)		(1u << (s))
 #define ST_ANY		(~0u)
@@ -32,9 +40,7 @@ static const struct outcome_builtin outcome_rules[] = {
 	{ "^[23]", ST_ANY, OUTCOME_SENT },
 	/* About one recipient. */
 	{ "^5[0-9][0-9] 5\\.(1\\.[0-9]|2\\.1)", ST(OUTCOME_RCPT), OUTCOME_FAIL },
-	{ "^5[0-9][0-9] .*(user unknown|unknown user|no such (user|mailbox)|does not exist|"
-	  "invalid (recipient|mailbox)|mailbox unavailable|recipient rejected)",
-	  ST(OUTCOME_RCPT), OUTCOME_FAIL },
+	{ "^5[0-9][0-9] .*" OUTCOME_RCPT_TEXT, ST(OUTCOME_RCPT), OUTCOME_FAIL },
 	{ "^5[0-9][0-9] 5\\.2\\.2|mailbox (is )?full|over quota",
 	  ST(OUTCOME_RCPT) | ST(OUTCOME_DATA), OUTCOME_RETRY },
 	/* About the message itself. */
@@ -42,8 +48,13 @@ static const struct outcome_builtin outcome_rules[] = {
 	  ST(OUTCOME_MAIL) | ST(OUTCOME_DATA), OUTCOME_FAIL },
 	{ "^452 4\\.5\\.3|too many recipients", ST(OUTCOME_RCPT), OUTCOME_RETRY },
 	{ "^5[0-9][0-9] .*spam", ST(OUTCOME_MAIL) | ST(OUTCOME_DATA), OUTCOME_FAIL },
-	/* About the account. */
-	{ "^53[458] ", ST_ANY, OUTCOME_DISABLE },
+	/*
+	 * About the account. A sender the provider says the login does not own is a
+	 * configuration error (address and username do not belong together), not a
+	 * limit: waiting would never help.
+	 */
+	{ "^5[0-9][0-9] .*(sender address rejected|not owned by)", ST_ANY, OUTCOME_DISABLE },
+	{ "^53[458]( |$)", ST_ANY, OUTCOME_DISABLE },
 	{ "^5[0-9][0-9] .*(sending (for|from) this account is disabled|account (is )?"
 	  "(disabled|blocked|suspended))", ST_ANY, OUTCOME_DISABLE },
 	{ "^(421|450|451|452|454) 4\\.7\\.", ST_ANY, OUTCOME_THROTTLE },
@@ -60,7 +71,157 @@ static const struct outcome_builtin outcome_rules[] = {
 #define OUTCOME_NRULES	(sizeof(outcome_rules) / sizeof(outcome_rules[0]))
 
 static regex_t outcome_re[OUTCOME_NRULES];	/* outcome_rules[i].match, compiled */
+static regex_t outcome_rcpt_re;			/* OUTCOME_RCPT_TEXT */
 static int outcome_ready;
+
+void
+outcome_reply_init(struct outcome_reply *r)
+{
+	r->code = 0;
+	r->enh[0] = '\0';
+	r->text[0] = '\0';
+	r->len = 0;
+	r->nlines = 0;
+	r->octets = 0;
+}
+
+/*
+ * outcome_enh: the length of the enhanced status code (RFC 3463: class.subject.detail,
+ * 1-3 digits each) at p, followed by a blank or the end, or 0 if there is none.
+ */
+static size_t
+outcome_enh(const char *p, size_t n)
+{
+	size_t i = 0;
+
+	if (n < 5 || (p[0] != '2' && p[0] != '4' && p[0] != '5') || p[1] != '.')
+		return 0;
+	i = 2;
+	for (int part = 0; part < 2; part++) {
+		size_t d = 0;
+
+		while (i < n && p[i] >= '0' && p[i] <= '9' && d < 3)
+			i++, d++;
+		if (d == 0)
+			return 0;
+		if (part == 0) {
+			if (i >= n || p[i] != '.')
+				return 0;
+			i++;
+		}
+	}
+	if (i < n && p[i] != ' ' && p[i] != '\t')
+		return 0;
+	return i;
+}
+
+/* outcome_utf8: the length of the valid UTF-8 sequence at p (1-4), or 0. */
+static size_t
+outcome_utf8(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned min, c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, min = 0x80, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, min = 0x800, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, min = 0x10000, c = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/* outcome_reply_add: append text (n octets) to the normalised form, cleaned. */
+static void
+outcome_reply_add(struct outcome_reply *r, const char *text, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t k = outcome_utf8(p + i, n - i);
+
+		if (k == 1 && (p[i] == ' ' || p[i] == '\t')) {	/* a run of blanks: one space */
+			while (i < n && (p[i] == ' ' || p[i] == '\t'))
+				i++;
+			if (i < n && r->len > 0 && r->text[r->len - 1] != ' ' &&
+			    r->len + 1 < sizeof(r->text))
+				r->text[r->len++] = ' ';
+			continue;
+		}
+		if (r->len + (k ? k : 1) >= sizeof(r->text))
+			break;		/* full: cut at a character boundary */
+		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
+			r->text[r->len++] = '?', i++;
+		else {
+			memcpy(r->text + r->len, p + i, k);
+			r->len += k;
+			i += k;
+		}
+	}
+	r->text[r->len] = '\0';
+}
+
+int
+outcome_reply_line(struct outcome_reply *r, const char *line, size_t len)
+{
+	size_t e, skip;
+	int code, last;
+
+	if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+	    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-'))
+		return -1;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (r->nlines > 0 && code != r->code)
+		return -1;	/* RFC 5321 4.2.1: every line has the same code */
+	if (++r->nlines > OUTCOME_REPLY_LINES ||
+	    (r->octets += len + 2) > OUTCOME_REPLY_OCTETS)
+		return -1;
+	last = len == 3 || line[3] == ' ';
+	line += len > 3 ? 4 : 3;
+	len -= len > 3 ? 4 : 3;
+	while (len > 0 && (*line == ' ' || *line == '\t'))
+		line++, len--;
+	if (r->nlines == 1) {
+		r->code = code;
+		r->len = (size_t)snprintf(r->text, sizeof(r->text), "%03d", code);
+		if ((e = outcome_enh(line, len)) > 0) {
+			memcpy(r->enh, line, e);
+			r->enh[e] = '\0';
+			r->len += (size_t)snprintf(r->text + r->len, sizeof(r->text) - r->len,
+			    " %s", r->enh);
+			line += e;
+			len -= e;
+		}
+	} else if (r->enh[0] != '\0' && (e = outcome_enh(line, len)) > 0 &&
+	    e == strlen(r->enh) && memcmp(line, r->enh, e) == 0) {
+		line += e;	/* the enhanced code again (Gmail repeats it) */
+		len -= e;
+	}
+	for (skip = 0; skip < len && (line[skip] == ' ' || line[skip] == '\t'); skip++)
+		;
+	if (skip < len) {
+		if (r->len + 1 < sizeof(r->text))
+			r->text[r->len++] = ' ';
+		outcome_reply_add(r, line + skip, len - skip);
+		while (r->len > 0 && r->text[r->len - 1] == ' ')	/* trailing blanks */
+			r->text[--r->len] = '\0';
+	}
+	return last;
+}
 
 int
 outcome_init(void)
@@ -77,6 +238,11 @@ outcome_init(void)
 			return -1;
 		}
 	}
+	if (regcomp(&outcome_rcpt_re, OUTCOME_RCPT_TEXT, REG_EXTENDED | REG_ICASE |
+	    REG_NOSUB) != 0) {
+		log_err("outcome: the recipient text rule does not compile");
+		return -1;
+	}
 	outcome_ready = 1;
 	return 0;
 }
@@ -85,6 +251,7 @@ static const char *outcome_action_names[] = {
 	[OUTCOME_SENT] = "sent", [OUTCOME_RETRY] = "retry", [OUTCOME_THROTTLE] = "throttle",
 	[OUTCOME_FAIL] = "fail", [OUTCOME_DISABLE] = "disable",
 };
+#define OUTCOME_NACTIONS	(sizeof(outcome_action_names) / sizeof(*outcome_action_names))
 
 int
 outcome_rule_compile(struct outcome_rule *r, const char *match, const char *stage,
@@ -105,10 +272,10 @@ outcome_rule_compile(struct outcome_rule *r, const char *match, const char *stag
 			return -1;
 		}
 	}
-	for (i = 0; i < (int)(sizeof(outcome_action_names) / sizeof(*outcome_action_names)); i++)
+	for (i = 0; i < (int)OUTCOME_NACTIONS; i++)
 		if (strcmp(action, outcome_action_names[i]) == 0)
 			break;
-	if (i == (int)(sizeof(outcome_action_names) / sizeof(*outcome_action_names))) {
+	if (i == (int)OUTCOME_NACTIONS) {
 		snprintf(err, len, "action \"%s\" is not one of sent, retry, throttle, fail, "
 		    "disable", action);
 		return -1;
@@ -154,6 +321,57 @@ outcome_classify(const struct outcome_rule *extra, size_t nextra, enum outcome_s
 	return OUTCOME_RETRY;
 }
 
+/* outcome_code_enh: the length of "NNN" or "NNN X.Y.Z" at the start of a normalised reply. */
+static size_t
+outcome_code_enh(const char *reply)
+{
+	size_t n = strlen(reply), e;
+
+	if (n < 3)
+		return n;
+	if (n > 4 && reply[3] == ' ' && (e = outcome_enh(reply + 4, n - 4)) > 0)
+		return 4 + e;
+	return 3;
+}
+
+/* outcome_names_recipient: does reply say the problem is the recipient's? */
+static int
+outcome_names_recipient(const char *reply)
+{
+	if (outcome_code_enh(reply) > 3) {
+		char *end;
+		long subject = strtol(reply + 6, &end, 10), detail = strtol(end + 1, NULL, 10);
+
+		/* x.1.x: addressing; x.2.1: mailbox disabled; x.2.2: mailbox full */
+		if (subject == 1 || (subject == 2 && (detail == 1 || detail == 2)))
+			return 1;
+	}
+	return regexec(&outcome_rcpt_re, reply, 0, NULL, 0) == 0;
+}
+
+int
+outcome_all_refused(const char *const *replies, const enum outcome_action *acts, size_t n)
+{
+	size_t k;
+
+	if (n == 0 || (!outcome_ready && outcome_init() == -1))
+		return 0;
+	k = outcome_code_enh(replies[0]);
+	for (size_t i = 0; i < n; i++) {
+		if (acts[i] != OUTCOME_FAIL || replies[i][0] != '5' ||
+		    outcome_code_enh(replies[i]) != k || strncmp(replies[i], replies[0], k) != 0 ||
+		    outcome_names_recipient(replies[i]))
+			return 0;
+	}
+	return 1;
+}
+
+int
+outcome_is_guess(enum outcome_stage stage, const char *reply)
+{
+	return (stage == OUTCOME_RCPT || stage == OUTCOME_DATA) && outcome_code_enh(reply) <= 3;
+}
+
 const char *
 outcome_stage_name(enum outcome_stage s)
 {
@@ -170,5 +388,5 @@ outcome_stage_name(enum outcome_stage s)
 const char *
 outcome_action_name(enum outcome_action a)
 {
-	return a <= OUTCOME_DISABLE ? outcome_action_names[a] : "?";
+	return (size_t)a < OUTCOME_NACTIONS ? outcome_action_names[a] : "?";
 }

@@ -48,12 +48,79 @@ void		 outcome_rule_free(struct outcome_rule *);
 int		 outcome_init(void);
 
 /*
- * outcome_classify: what reply (the whole reply as "553 5.7.1 text", lines of a
- * multi-line reply joined by spaces) at stage means. The account's extra rules
- * (may be NULL) are tried first, then the built-ins; the first match wins.
+ * The normalised form of a reply, which every rule is matched against and every log
+ * line shows: the code, a space and the enhanced status code (RFC 3463) if the first
+ * line has one, then the text of every line, each without its code (and without the
+ * enhanced code when it repeats the first line's), joined by single spaces; runs of
+ * blanks become one space. So Gmail's
+ *	550-5.4.5 Daily user sending limit exceeded. For more information on Gmail
+ *	550-5.4.5 sending limits go to
+ *	550 5.4.5  https://support.google.com/mail/?p=ReachedLimit
+ * becomes "550 5.4.5 Daily user sending limit exceeded. For more information on Gmail
+ * sending limits go to https://support.google.com/mail/?p=ReachedLimit", and a rule
+ * written for a one-line reply ("^550 5\\.4\\.5") matches it. Bytes that are not
+ * UTF-8 (Russian providers answer in CP1251 or KOI8-R) and control characters become
+ * '?', so the form is always printable UTF-8 (logs, spool records, JSON).
+ */
+#define OUTCOME_REPLY_MAX	2048	/* octets of the normalised form kept (with NUL) */
+#define OUTCOME_REPLY_LINES	100	/* lines one reply may have */
+#define OUTCOME_REPLY_OCTETS	(64 * 1024)	/* raw octets one reply may have */
+
+struct outcome_reply {
+	int	 code;			/* 0 until the first line is in */
+	char	 enh[12];		/* the first line's enhanced code, or "" */
+	char	 text[OUTCOME_REPLY_MAX]; /* the normalised form */
+	size_t	 len;			/* of text */
+	size_t	 nlines;
+	size_t	 octets;		/* raw octets seen */
+};
+
+/* outcome_reply_init: an empty reply, ready for its first line. */
+void		 outcome_reply_init(struct outcome_reply *);
+
+/*
+ * outcome_reply_line: add one line of a reply (without its CRLF; need not be NUL-
+ * terminated). Returns 1 when it was the last line (r->text is complete), 0 when more
+ * lines follow, -1 when the line is not a reply line (no code, a code other than the
+ * first line's, neither ' ' nor '-' after the code) or the reply has more than
+ * OUTCOME_REPLY_LINES lines or OUTCOME_REPLY_OCTETS octets: a protocol error.
+ */
+int		 outcome_reply_line(struct outcome_reply *, const char *line, size_t len);
+
+/*
+ * outcome_classify: what reply (the normalised form above) at stage means. The
+ * account's extra rules (may be NULL) are tried first, then the built-ins; the first
+ * match wins.
  */
 enum outcome_action outcome_classify(const struct outcome_rule *extra, size_t nextra,
 		    enum outcome_stage, const char *reply);
+
+/*
+ * A refusal that hits every recipient of a transaction the same way is about the
+ * account, not the recipients (Yandex answers its limit with a bare 550 at RCPT):
+ * outcome_all_refused says whether n RCPT refusals (normalised replies, and what
+ * outcome_classify made of each) are such a one: every one FAIL, all with the same
+ * code and enhanced code, and none naming a recipient problem (enhanced code x.1.x,
+ * x.2.1 or x.2.2, or a text such as "user unknown"). Returns 1 if so (the caller
+ * throttles the account instead of failing them), else 0.
+ */
+int		 outcome_all_refused(const char *const *replies,
+		    const enum outcome_action *acts, size_t n);
+
+/*
+ * outcome_is_guess: is a THROTTLE for reply at stage a guess, because the reply could
+ * as well be about the message or its recipients? So is one at RCPT or DATA whose
+ * reply has no enhanced status code (a bare "550"). A message refused in guessed
+ * throttles (these, and outcome_all_refused) OUTCOME_GUESS_MAX attempts in a row has
+ * its recipients failed instead, so that a refusal which is really about the message
+ * cannot hold the account back forever. The bound is high on purpose: a real block is
+ * far more common than an ambiguous refusal of a message, and failing recipients for
+ * a throttle is what this model is there to prevent. Yandex blocks for 24 hours (and
+ * extends the block when tried); with the default backoff (300 s doubling to 3600 s)
+ * 30 attempts span more than 26 hours.
+ */
+#define OUTCOME_GUESS_MAX	30
+int		 outcome_is_guess(enum outcome_stage, const char *reply);
 
 const char	*outcome_stage_name(enum outcome_stage);
 const char	*outcome_action_name(enum outcome_action);

@@ -19,22 +19,38 @@
 
 #define MB	(1024ULL * 1024)
 
+/*
+ * The rules match the normalised reply (outcome.h): a multi-line reply looks like a
+ * one-line one. A limit can come at MAIL, at RCPT (then every recipient gets it;
+ * outcome_all_refused makes that a throttle even without a rule here) or after DATA.
+ * Rules for bare codes stop at an enhanced code, so "550 5.1.1 user unknown" still
+ * fails only its recipient; a throttle on a bare code at RCPT or DATA is a guess and
+ * bounded (OUTCOME_GUESS_MAX).
+ */
 static const struct preset_rule preset_rules_mailru[] = {
-	/* "the server does not want to send" after many sends: a quota, not a bad sender */
-	{ "^553 ", "mail", "throttle" },
+	/* before the 553 throttle: a sender the login does not own is a config error */
+	{ "^55[0-9] .*(sender address rejected|not owned by)", "any", "disable" },
 	{ "^550 .*(sending|message sending) for this account is disabled", "any", "disable" },
+	/* "the server does not want to send" after many sends: a quota, not a bad sender */
+	{ "^553( |$)", "mail", "throttle" },
+	{ "^553($| [^0-9])", "rcpt", "throttle" },
+	{ "^553($| [^0-9])", "data", "throttle" },
 	{ NULL, NULL, NULL },
 };
 
 static const struct preset_rule preset_rules_yandex[] = {
-	{ "^550 ", "mail", "throttle" },
-	{ "^55[0-9] .*(limit|too many|frequency)", "data", "throttle" },
+	{ "^55[0-9] .*(sender address rejected|not owned by)", "any", "disable" },
+	/* its limit is a plain 550, at any stage (PROVIDERS.md) */
+	{ "^550( |$)", "mail", "throttle" },
+	{ "^550($| [^0-9])", "rcpt", "throttle" },
+	{ "^550($| [^0-9])", "data", "throttle" },
+	{ "^55[0-9] .*(limit|too many|frequency)", "any", "throttle" },
 	{ NULL, NULL, NULL },
 };
 
 static const struct preset_rule preset_rules_gmail[] = {
 	{ "^550 5\\.4\\.5", "any", "throttle" },	/* Daily user sending limit exceeded */
-	{ "^(421|454) 4\\.7\\.0", "any", "throttle" },	/* too many logins or sessions */
+	{ "^(421|454) 4\\.(7\\.0|3\\.0)", "any", "throttle" },	/* too many sessions or logins */
 	{ NULL, NULL, NULL },
 };
 
@@ -44,7 +60,8 @@ static const struct preset_rule preset_rules_rambler[] = {
 };
 
 static const struct preset_rule preset_rules_outlook[] = {
-	{ "^(550|554) 5\\.2\\.0 .*(outboundspam|sending limit|daily)", "any", "throttle" },
+	/* 554 5.2.0 STOREDRV.Submission.Exception:SubmissionQuotaExceededException */
+	{ "^(550|554) 5\\.2\\.0 .*(outboundspam|sending limit|daily|quota)", "any", "throttle" },
 	{ "^5[0-9][0-9] 5\\.7\\.3 .*(blocked|disabled)", "any", "disable" },
 	{ NULL, NULL, NULL },
 };

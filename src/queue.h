@@ -64,6 +64,9 @@ struct queue_msg {
 	int		 deleted;	/* delete when the attempt in flight ends */
 	int		 inflight;
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
+
+	/* owned by upstream */
+	int		 guesses;	/* guessed throttles in a row (outcome_is_guess) */
 };
 
 struct queue;

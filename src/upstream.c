@@ -39,7 +39,7 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-#define UPSTREAM_REPLY_MAX	4096	/* bound on one reply line we accept */
+#define UPSTREAM_LINE_MAX	4096	/* bound on one reply line we accept */
 #define UPSTREAM_IDLE		30	/* seconds an idle session stays open */
 #define UPSTREAM_CHUNK		(64 * 1024)
 
@@ -54,8 +54,8 @@ enum upstream_state {
 	UP_AUTH,
 	UP_READY,		/* authenticated, waiting for mail */
 	UP_MAIL,		/* MAIL, RCPT and DATA replies being read */
-	UP_BODY,		/* message being written */
-	UP_EOM,			/* waiting for the reply to the final "." */
+	UP_BODY,		/* message being written, until the final "." is out */
+	UP_EOM,			/* "." written; waiting for the final reply */
 	UP_RSET,
 	UP_QUIT,
 	UP_DEAD,
@@ -82,6 +82,14 @@ static const int upstream_timeouts[UP_NSTATES] = {
 };
 _Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NSTATES,
     "a timeout for every state");
+
+/*
+ * States that wait for a reply. There the state's timeout is also a deadline for the
+ * whole of each reply (the bufferevent's timeouts restart with every octet read, so a
+ * provider trickling "250-" lines would otherwise hold the session for ever).
+ */
+#define UP_REPLY_STATES	((1u << UP_BANNER) | (1u << UP_EHLO) | (1u << UP_STARTTLS) | \
+	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
 
 static const char *upstream_state_names[UP_NSTATES] = {
 	[UP_INIT] = "init", [UP_RESOLVE] = "resolve", [UP_CONNECT] = "connect",
@@ -110,6 +118,7 @@ struct upstream {
 	char			*helo;
 	enum upstream_state	 state;
 	struct event		*start_ev;	/* deferred start and deferred free */
+	struct event		*deadline_ev;	/* for the reply awaited (UP_REPLY_STATES) */
 
 	struct evdns_getaddrinfo_request *dnsreq;
 	struct evutil_addrinfo	*ai, *ai_cur;
@@ -120,10 +129,8 @@ struct upstream {
 	SSL			*ssl;		/* owned by bev once TLS is up */
 	int			 tls_up;
 
-	/* The reply being read: code and lines joined by spaces. */
-	char			 reply[UPSTREAM_REPLY_MAX];
-	size_t			 replylen;
-	int			 code;
+	/* The reply being read, normalised (outcome.h): r.code, r.text. */
+	struct outcome_reply	 r;
 
 	/* What EHLO said. */
 	int			 cap_pipelining, cap_starttls, cap_size, cap_8bitmime;
@@ -138,10 +145,13 @@ struct upstream {
 	size_t			 expect;	/* replies read: 0 MAIL, 1..n RCPT, n+1 DATA */
 	size_t			 sent_cmds;	/* commands written (unpipelined mode) */
 	int			 mail_failed;
+	int			 guess;		/* a throttle here is a guess (outcome.h) */
+	int			 unknown;	/* "." written, final reply lost: end unknown */
 	size_t			 naccepted;
 	int			 body_fd;
 	uint64_t		 body_off, body_left;
 	int			 body_bol;
+	int			 body_dot;	/* the final "." is in the output */
 	char			 body_last[2];
 };
 
@@ -168,6 +178,20 @@ upstream_state_name(enum upstream_state s)
 	return s < UP_NSTATES ? upstream_state_names[s] : "?";
 }
 
+/* upstream_arm_deadline: (re)start the deadline for the reply now awaited, if any. */
+static void
+upstream_arm_deadline(struct upstream *u)
+{
+	if (u->deadline_ev == NULL)
+		return;
+	if (u->bev != NULL && (UP_REPLY_STATES & (1u << u->state))) {
+		struct timeval tv = { .tv_sec = upstream_timeouts[u->state] };
+
+		evtimer_add(u->deadline_ev, &tv);
+	} else
+		evtimer_del(u->deadline_ev);
+}
+
 /* upstream_enter_state: the one place a session changes state. */
 static void
 upstream_enter_state(struct upstream *u, enum upstream_state s)
@@ -180,6 +204,7 @@ upstream_enter_state(struct upstream *u, enum upstream_state s)
 
 		bufferevent_set_timeouts(u->bev, &tv, &tv);
 	}
+	upstream_arm_deadline(u);
 }
 
 /* upstream_printf: write one command line. */
@@ -200,6 +225,8 @@ upstream_free_cb(evutil_socket_t fd, short ev, void *arg)
 	struct upstream *u = arg;
 
 	event_free(u->start_ev);
+	if (u->deadline_ev != NULL)
+		event_free(u->deadline_ev);
 	if (u->ai != NULL)
 		evutil_freeaddrinfo(u->ai);
 	auth_free(u->auth);
@@ -224,6 +251,45 @@ upstream_tx_clear(struct upstream *u)
 	}
 }
 
+/*
+ * upstream_tx_bound: a message refused in guessed throttles (outcome_is_guess,
+ * outcome_all_refused) OUTCOME_GUESS_MAX transactions in a row is refused for its own
+ * sake, not the account's: its throttled recipients fail, with a log line saying why.
+ */
+static void
+upstream_tx_bound(struct upstream *u)
+{
+	struct queue_msg *m = u->msg;
+	int throttled = 0;
+
+	for (size_t i = 0; i < u->nrcpts; i++)
+		throttled |= u->rcpts[i].action == OUTCOME_THROTTLE;
+	if (!throttled) {
+		m->guesses = 0;
+		return;
+	}
+	if (!u->guess || ++m->guesses < OUTCOME_GUESS_MAX)
+		return;
+	log_warn("%s: account=%s relay=%s refused the same way in %d attempts in a row; "
+	    "taken as about the message, not the account: its recipients fail", m->id,
+	    u->cfg->name, u->relay, m->guesses);
+	m->guesses = 0;
+	for (size_t i = 0; i < u->nrcpts; i++) {
+		struct upstream_rcpt *r = &u->rcpts[i];
+
+		if (r->action != OUTCOME_THROTTLE)
+			continue;
+		r->action = OUTCOME_FAIL;
+		if (r->reply != NULL) {
+			char *why = xasprintf("%s (refused %d times in a row)", r->reply,
+			    OUTCOME_GUESS_MAX);
+
+			free(r->reply);
+			r->reply = why;
+		}
+	}
+}
+
 /* upstream_tx_report: hand the transaction's per-recipient results to the scheduler. */
 static void
 upstream_tx_report(struct upstream *u)
@@ -233,13 +299,14 @@ upstream_tx_report(struct upstream *u)
 
 	if (m == NULL)
 		return;
+	upstream_tx_bound(u);
 	res = xcalloc(u->nrcpts ? u->nrcpts : 1, sizeof(*res));
 	for (size_t i = 0; i < u->nrcpts; i++) {
 		res[i].idx = u->rcpts[i].idx;
 		res[i].action = u->rcpts[i].action;
 		res[i].reply = u->rcpts[i].reply ? u->rcpts[i].reply : "no reply";
 		/* Ended in EOM without its reply (lost, timed out): the provider may have it. */
-		res[i].unknown = u->state == UP_EOM && u->replylen == 0 && u->rcpts[i].accepted;
+		res[i].unknown = u->unknown && u->rcpts[i].accepted;
 	}
 	u->msg = NULL;
 	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */
@@ -297,9 +364,11 @@ upstream_close(struct upstream *u)
 	if (u->msg != NULL) {
 		char why[1024];
 
-		snprintf(why, sizeof(why), "lost connection with %s while in state %s%s%s",
+		snprintf(why, sizeof(why), "lost connection with %s while in state %s%s%s%s",
 		    u->relay, upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
-		    u->lasterr);
+		    u->lasterr, u->state == UP_EOM ? " (the message was sent; whether it "
+		    "was taken is unknown)" : "");
+		u->unknown = u->state == UP_EOM;
 		upstream_tx_set_all(u, OUTCOME_RETRY, why);
 		upstream_tx_report(u);
 	}
@@ -316,17 +385,24 @@ upstream_close(struct upstream *u)
 
 /*
  * upstream_fail: the session cannot go on. Before it was ready this is a session
- * failure (the account backs off); during a transaction the message is deferred.
+ * failure (the account backs off); during a transaction the message is deferred; once
+ * its final "." was written, whatever went wrong leaves its outcome unknown.
  */
 static void
 upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 {
-	char why[600];
+	char why[OUTCOME_REPLY_MAX + 600];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	if (u->state == UP_EOM && u->msg != NULL) {
+		act = OUTCOME_RETRY;
+		u->unknown = 1;
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (the message was "
+		    "sent; whether it was taken is unknown)");
+	}
 	if (u->state < UP_READY)
 		scheduler_session_failed(u->sched, u->acct, act, why, u->relay);
 	else if (u->msg != NULL) {
@@ -359,6 +435,19 @@ upstream_resolved(int err, struct evutil_addrinfo *ai, void *arg)
 	u->ai = ai;
 	u->ai_cur = NULL;
 	upstream_connect_next(u);
+}
+
+/* upstream_deadline_cb: the reply awaited did not come whole in time. */
+static void
+upstream_deadline_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct upstream *u = arg;
+
+	if (u->state == UP_DEAD)
+		return;
+	upstream_fail(u, OUTCOME_RETRY, "no complete reply from %s within %ds in state %s "
+	    "(%zu lines so far)", u->relay, upstream_timeouts[u->state],
+	    upstream_state_name(u->state), u->r.nlines);
 }
 
 /* upstream_start_cb: begin resolving (deferred so upstream_new never calls back). */
@@ -398,6 +487,8 @@ upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *ba
 	u->state = UP_INIT;
 	snprintf(u->relay, sizeof(u->relay), "%s:%d", u->cfg->host, u->cfg->port);
 	u->start_ev = event_new(base, -1, 0, upstream_start_cb, u);
+	u->deadline_ev = evtimer_new(base, upstream_deadline_cb, u);
+	outcome_reply_init(&u->r);
 	event_active(u->start_ev, 0, 0);
 	return u;
 }
@@ -652,6 +743,8 @@ upstream_next_tx(struct upstream *u)
 		}
 	u->expect = 0;
 	u->mail_failed = 0;
+	u->guess = 0;
+	u->unknown = 0;
 	u->naccepted = 0;
 	upstream_enter_state(u, UP_MAIL);
 	upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
@@ -676,6 +769,8 @@ upstream_body_fill(struct upstream *u)
 	struct evbuffer *out = bufferevent_get_output(u->bev);
 	static char in[UPSTREAM_CHUNK], stuffed[2 * UPSTREAM_CHUNK];
 
+	if (u->body_dot)
+		return;
 	while (u->body_left > 0 && evbuffer_get_length(out) < UPSTREAM_CHUNK) {
 		size_t want = u->body_left < sizeof(in) ? (size_t)u->body_left : sizeof(in);
 		ssize_t n = pread(u->body_fd, in, want, (off_t)u->body_off);
@@ -701,7 +796,10 @@ upstream_body_fill(struct upstream *u)
 		if (memcmp(u->body_last, "\r\n", 2) != 0)
 			evbuffer_add(out, "\r\n", 2);
 		evbuffer_add(out, ".\r\n", 3);
-		upstream_enter_state(u, UP_EOM);
+		/* UP_EOM only once it is written (upstream_write_cb): a reply before
+		 * that cannot be the answer to the message. */
+		u->body_left = 0;
+		u->body_dot = 1;
 	}
 }
 
@@ -736,9 +834,48 @@ upstream_body_begin(struct upstream *u)
 	u->body_off = m->data_off + m->header_size;
 	u->body_left = m->size - m->header_size;
 	u->body_bol = 1;	/* the header block ends with its empty line */
+	u->body_dot = 0;
 	memcpy(u->body_last, "\r\n", 2);
 	upstream_enter_state(u, UP_BODY);
 	upstream_body_fill(u);
+}
+
+/* upstream_tx_classify: what the reply means at stage; notes a guessed throttle. */
+static enum outcome_action
+upstream_tx_classify(struct upstream *u, enum outcome_stage stage)
+{
+	enum outcome_action act = upstream_classify(u, stage, u->r.text);
+
+	if (act == OUTCOME_THROTTLE && outcome_is_guess(stage, u->r.text))
+		u->guess = 1;
+	return act;
+}
+
+/*
+ * upstream_tx_all_refused: every recipient was refused at RCPT. The same refusal for
+ * all of them, naming no recipient problem, is the account being held back: throttle
+ * (outcome_all_refused), never fail them for it.
+ */
+static void
+upstream_tx_all_refused(struct upstream *u)
+{
+	const char **replies = xcalloc(u->nrcpts, sizeof(*replies));
+	enum outcome_action *acts = xcalloc(u->nrcpts, sizeof(*acts));
+
+	for (size_t i = 0; i < u->nrcpts; i++) {
+		replies[i] = u->rcpts[i].reply ? u->rcpts[i].reply : "";
+		acts[i] = u->rcpts[i].action;
+	}
+	if (outcome_all_refused(replies, acts, u->nrcpts)) {
+		log_info("%s: account=%s relay=%s every recipient (%zu) refused with \"%s\": "
+		    "taken as the account being held back", u->msg->id, u->cfg->name,
+		    u->relay, u->nrcpts, replies[0]);
+		for (size_t i = 0; i < u->nrcpts; i++)
+			u->rcpts[i].action = OUTCOME_THROTTLE;
+		u->guess = 1;
+	}
+	free(replies);
+	free(acts);
 }
 
 /* upstream_tx_reply: one reply of the MAIL/RCPT/DATA exchange. */
@@ -746,38 +883,45 @@ static void
 upstream_tx_reply(struct upstream *u)
 {
 	size_t i = u->expect++;
+	int code = u->r.code;
 
 	if (i == 0) {					/* MAIL */
-		if (u->code / 100 != 2) {
+		if (code / 100 != 2) {
 			u->mail_failed = 1;
-			upstream_tx_set_all(u, upstream_classify(u, OUTCOME_MAIL, u->reply),
-			    u->reply);
+			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_MAIL), u->r.text);
 		}
 	} else if (i <= u->nrcpts) {			/* RCPT */
 		struct upstream_rcpt *r = &u->rcpts[i - 1];
 
 		if (u->mail_failed)
 			;	/* the reply to MAIL says it all */
-		else if (u->code / 100 == 2) {
+		else if (code / 100 == 2) {
 			r->accepted = 1;
 			u->naccepted++;
 		} else {
-			r->action = upstream_classify(u, OUTCOME_RCPT, u->reply);
-			r->reply = xstrdup(u->reply);
+			r->action = upstream_tx_classify(u, OUTCOME_RCPT);
+			r->reply = xstrdup(u->r.text);
 		}
+		if (i == u->nrcpts && !u->mail_failed && u->naccepted == 0)
+			upstream_tx_all_refused(u);
 	} else {					/* DATA */
-		if (u->code == 354 && u->naccepted > 0 && !u->mail_failed) {
+		if (code == 354 && u->naccepted > 0 && !u->mail_failed) {
 			upstream_body_begin(u);
 			return;
 		}
-		if (u->code == 354) {	/* nobody to send to, yet the server waits */
+		if (code == 354) {	/* nobody to send to, yet the server waits */
 			upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
 			    u->relay);
 			return;
 		}
+		if (code / 100 == 2 && u->naccepted > 0 && !u->mail_failed) {
+			/* "sent" before the message was: not an answer to trust */
+			upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
+			    "354; the message was not sent", u->relay, u->r.text);
+			return;
+		}
 		if (!u->mail_failed && u->naccepted > 0)
-			upstream_tx_set_all(u, upstream_classify(u, OUTCOME_DATA, u->reply),
-			    u->reply);
+			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
 	}
 	if (u->expect == u->nrcpts + 2) {	/* the DATA reply was the last one */
 		upstream_tx_report(u);
@@ -810,18 +954,18 @@ upstream_response(struct upstream *u)
 
 	switch (u->state) {
 	case UP_BANNER:
-		if (u->code != 220) {
-			upstream_fail(u, upstream_classify(u, OUTCOME_CONNECT, u->reply),
-			    "%s greeted with: %s", u->relay, u->reply);
+		if (u->r.code != 220) {
+			upstream_fail(u, upstream_classify(u, OUTCOME_CONNECT, u->r.text),
+			    "%s greeted with: %s", u->relay, u->r.text);
 			return;
 		}
 		upstream_enter_state(u, UP_EHLO);
 		upstream_printf(u, "EHLO %s\r\n", u->helo);
 		break;
 	case UP_EHLO:
-		if (u->code / 100 != 2) {
-			upstream_fail(u, upstream_classify(u, OUTCOME_EHLO, u->reply),
-			    "%s refused EHLO: %s", u->relay, u->reply);
+		if (u->r.code / 100 != 2) {
+			upstream_fail(u, upstream_classify(u, OUTCOME_EHLO, u->r.text),
+			    "%s refused EHLO: %s", u->relay, u->r.text);
 			return;
 		}
 		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !u->tls_up) {
@@ -837,9 +981,9 @@ upstream_response(struct upstream *u)
 		upstream_auth_begin(u);
 		break;
 	case UP_STARTTLS:
-		if (u->code != 220) {
+		if (u->r.code != 220) {
 			upstream_fail(u, OUTCOME_RETRY, "%s refused STARTTLS: %s; nothing is "
-			    "sent in clear", u->relay, u->reply);
+			    "sent in clear", u->relay, u->r.text);
 			return;
 		}
 		if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0) {
@@ -854,9 +998,9 @@ upstream_response(struct upstream *u)
 		upstream_tls_start(u);
 		break;
 	case UP_AUTH:
-		if (u->code == 334) {
-			if (auth_step(u->auth, u->reply + 4 < u->reply + u->replylen ?
-			    u->reply + 4 : "", &resp, &err) == -1) {
+		if (u->r.code == 334) {
+			if (auth_step(u->auth, u->r.len > 4 ?
+			    u->r.text + 4 : "", &resp, &err) == -1) {
 				upstream_printf(u, "*\r\n");	/* cancel (RFC 4954 4) */
 				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", u->relay, err);
 				return;
@@ -866,14 +1010,14 @@ upstream_response(struct upstream *u)
 			free(resp);
 			return;
 		}
-		if (u->code / 100 != 2) {
+		if (u->r.code / 100 != 2) {
 			/* OAuth: the first refusal refreshes the token and retries. */
 			const char *detail;
 			enum outcome_action act = auth_refused(u->auth,
-			    upstream_classify(u, OUTCOME_AUTH, u->reply), &detail);
+			    upstream_classify(u, OUTCOME_AUTH, u->r.text), &detail);
 
 			upstream_fail(u, act, "authentication as %s failed: %s%s%s",
-			    u->cfg->username, u->reply, *detail ? " " : "", detail);
+			    u->cfg->username, u->r.text, *detail ? " " : "", detail);
 			return;
 		}
 		auth_accepted(u->auth);
@@ -887,7 +1031,7 @@ upstream_response(struct upstream *u)
 		upstream_tx_reply(u);
 		break;
 	case UP_EOM:
-		upstream_tx_set_all(u, upstream_classify(u, OUTCOME_DATA, u->reply), u->reply);
+		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
 		upstream_tx_report(u);
 		upstream_enter_state(u, UP_READY);
 		upstream_next_tx(u);
@@ -899,9 +1043,14 @@ upstream_response(struct upstream *u)
 	case UP_QUIT:
 		upstream_close(u);
 		break;
+	case UP_BODY:
+		/* Whatever it says, it cannot be about a message not yet all sent. */
+		upstream_fail(u, OUTCOME_RETRY, "%s replied before the message was sent (%s); "
+		    "not taken as its answer", u->relay, u->r.text);
+		break;
 	default:
 		upstream_fail(u, OUTCOME_RETRY, "%s sent an unexpected reply in state %s: %s",
-		    u->relay, upstream_state_name(u->state), u->reply);
+		    u->relay, upstream_state_name(u->state), u->r.text);
 		break;
 	}
 }
@@ -914,41 +1063,36 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in;
 	char *line;
 	size_t len;
+	int first, ret;
 
 	while (u->state != UP_DEAD && u->bev == bev) {
 		in = bufferevent_get_input(bev);
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
-			if (evbuffer_get_length(in) > UPSTREAM_REPLY_MAX)
+			if (evbuffer_get_length(in) > UPSTREAM_LINE_MAX)
 				upstream_fail(u, OUTCOME_RETRY, "%s sent an overlong reply line",
 				    u->relay);
 			return;
 		}
-		if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' ||
-		    line[1] > '9' || line[2] < '0' || line[2] > '9' ||
-		    (len > 3 && line[3] != ' ' && line[3] != '-')) {
-			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply: %.80s",
-			    u->relay, line);
+		first = u->r.nlines == 0;
+		if ((ret = outcome_reply_line(&u->r, line, len)) == -1) {
+			for (size_t i = 0; i < len && i < 80; i++)	/* printable for the log */
+				if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
+					line[i] = '?';
+			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply (line %zu; at "
+			    "most %d lines, %d octets): %.80s", u->relay, u->r.nlines,
+			    OUTCOME_REPLY_LINES, OUTCOME_REPLY_OCTETS, line);
 			free(line);
 			return;
 		}
-		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-		int more = len > 3 && line[3] == '-', first = u->replylen == 0;
-
-		if (u->replylen == 0) {
-			u->code = code;
-			u->replylen = (size_t)snprintf(u->reply, sizeof(u->reply), "%s", line);
-		} else if (u->replylen < sizeof(u->reply) - 1)
-			u->replylen += (size_t)snprintf(u->reply + u->replylen,
-			    sizeof(u->reply) - u->replylen, " %s", len > 4 ? line + 4 : "");
-		if (u->replylen >= sizeof(u->reply))
-			u->replylen = sizeof(u->reply) - 1;
-		if (u->state == UP_EHLO && code / 100 == 2 && len > 4 && !first)
+		if (u->state == UP_EHLO && u->r.code / 100 == 2 && len > 4 && !first)
 			upstream_parse_ehlo_line(u, line + 4);	/* the first line is a name */
 		free(line);
-		if (more)
+		if (ret == 0)
 			continue;
 		upstream_response(u);
-		u->replylen = 0;
+		outcome_reply_init(&u->r);
+		if (u->state != UP_DEAD)
+			upstream_arm_deadline(u);	/* a new reply, a new deadline */
 	}
 }
 
@@ -958,7 +1102,11 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct upstream *u = arg;
 
-	if (u->state == UP_BODY)
+	if (u->state != UP_BODY)
+		return;
+	if (u->body_dot)	/* all of it, "." too, is out: now a reply is the answer */
+		upstream_enter_state(u, UP_EOM);
+	else
 		upstream_body_fill(u);
 }
 

@@ -16,7 +16,12 @@ struct upstream;
 
 /*
  * upstream_new: start a session for the account. It reports to the scheduler as it
- * goes (ready, done, failed, idle, closed) and frees itself when it ends.
+ * goes (ready, done, failed, idle, closed) and frees itself when it ends. Replies are
+ * classified in their normalised form (outcome.h). A transaction whose final "." was
+ * written but whose reply never came whole (lost connection, timeout, a malformed or
+ * endless reply) is reported to scheduler_done as OUTCOME_RETRY with unknown set for
+ * each recipient accepted at RCPT: the provider may have taken it. A reply that comes
+ * before the "." was written is never taken as the answer (plain RETRY, unknown 0).
  */
 struct upstream	*upstream_new(struct scheduler *, struct sched_account *,
 		    struct event_base *, struct evdns_base *, const char *helo_name);

@@ -30,6 +30,20 @@ In-process (pytest):
   many seconds after it first applied), times (expires after applying that many times),
   delay (seconds to wait before answering; with reply=None only delays the normal answer).
   The first live matching rule for a stage wins.
+  More rule options: early=True (stage data only): the reply is sent right after the 354,
+  in the same write, before the client sent the message; the real answer, after the
+  message, is then "554 5.5.0 ..." and the message is not kept (a client that took the
+  early reply as the answer has lost it). trickle=N (with interval=S, default 0.01): before
+  its reply the stage sends N continuation lines ("250-trickle 1", ...) S seconds apart,
+  stopping when the client goes (a provider holding the client with an endless reply).
+
+  Reply forms (constructor arguments, also attributes to change at any time):
+  multiline=True: every reply, also the normal ones, is sent as several lines the way
+  Gmail does (`550-5.4.5 Daily user sending` / `550 5.4.5 limit exceeded`: the code on
+  every line, the enhanced code repeated; never for 334 challenges). charset="cp1251"
+  (or "koi8-r", ...): replies are encoded in that charset instead of ASCII/UTF-8, as
+  Russian providers do (rule replies can then carry Russian text). The environment
+  variables PROVIDER_MULTILINE=1 and PROVIDER_CHARSET=cp1251 set the defaults.
 
 As a program (manual runs, benchmarks):
 
@@ -37,6 +51,7 @@ As a program (manual runs, benchmarks):
         --user shop@example.ru --password secret --maildir /tmp/md \
         [--rule 'rcpt,match=bad@example.org:550 5.1.1 No such user'] \
         [--rule 'mail,after=180,duration=300:553 5.7.1 Sending quota exceeded']
+        [--multiline] [--charset cp1251]
 
   Accepted messages go to MAILDIR/new (with X-Envelope-From/X-Envelope-To/X-Auth-Login/X-TLS
   lines prepended); one line per message on stdout; counters on exit (SIGINT/SIGTERM).
@@ -144,6 +159,9 @@ class Rule:
     duration: Optional[float] = None
     times: Optional[int] = None
     delay: float = 0.0
+    early: bool = False
+    trickle: int = 0
+    interval: float = 0.01
     fired: int = 0
     first_fired: Optional[float] = None
     fired_times: List[float] = field(default_factory=list)   # wall clock, each time applied
@@ -204,6 +222,20 @@ class _ProviderSMTP(SMTP):
         return wrapper
 
     tls_version = None        # set once the session is encrypted
+    _early = False            # an early DATA reply was sent in this transaction
+
+    async def push(self, status):
+        p = self._provider
+        if isinstance(status, str):
+            if status.startswith("354"):
+                rule = p._take_rule("data", None, early=True)
+                if rule is not None:
+                    self._early = True
+                    status = status + "\r\n" + rule.reply   # one write: "354", reply
+            if p.multiline:
+                status = "\r\n".join(multiline_reply(x) for x in status.split("\r\n"))
+            status = status.encode(p.charset or "utf-8", "replace")
+        return await super().push(status)
 
     def connection_made(self, transport):
         first = self.transport is None
@@ -241,20 +273,43 @@ class _ProviderSMTP(SMTP):
         await super()._handle_client()
 
 
+def multiline_reply(line):
+    """One reply line as several, Gmail's way: "550 5.4.5 Daily user sending limit" ->
+    "550-5.4.5 Daily user\r\n550 5.4.5 sending limit". Continuation lines ("250-..."),
+    334 challenges and anything without a code stay as they are."""
+    m = re.match(r"^([2-5]\d\d) ((?:[245]\.\d{1,3}\.\d{1,3} )?)(.*)$", line + " ")
+    if m is None or m.group(1) == "334":
+        return line
+    code, enh, words = m.group(1), m.group(2), m.group(3).split()
+    half = len(words) // 2
+    return "%s\r\n%s" % (("%s-%s%s" % (code, enh, " ".join(words[:half]))).rstrip(),
+                          ("%s %s%s" % (code, enh, " ".join(words[half:]))).rstrip())
+
+
 class _Handler:
     def __init__(self, provider):
         self.p = provider
 
-    async def _apply(self, stage, addr):
+    async def _apply(self, stage, addr, server=None):
         rule = self.p._take_rule(stage, addr)
         if rule is None:
             return None
         if rule.delay:
             await asyncio.sleep(rule.delay)
+        if rule.trickle and server is not None:
+            code = (rule.reply or "250")[:3]
+            for i in range(rule.trickle):
+                if server.transport is None or server.transport.is_closing():
+                    break
+                try:
+                    await server.push("%s-trickle %d" % (code, i + 1))
+                except (ConnectionError, OSError):
+                    break
+                await asyncio.sleep(rule.interval)
         return rule.reply
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
-        reply = await self._apply("mail", address)
+        reply = await self._apply("mail", address, server)
         if reply is not None:
             return reply
         envelope.mail_from = address
@@ -262,7 +317,7 @@ class _Handler:
         return "250 2.1.0 Sender OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        reply = await self._apply("rcpt", address)
+        reply = await self._apply("rcpt", address, server)
         if reply is not None:
             return reply
         envelope.rcpt_tos.append(address)
@@ -270,7 +325,10 @@ class _Handler:
         return "250 2.1.5 Recipient OK"
 
     async def handle_DATA(self, server, session, envelope):
-        reply = await self._apply("data", None)
+        if server._early:         # it already answered; this answer comes too late
+            server._early = False
+            return "554 5.5.0 Transaction failed: the answer was given before the message"
+        reply = await self._apply("data", None, server)
         if reply is not None:
             return reply
         seq = self.p._record(server, envelope)
@@ -349,7 +407,8 @@ class Provider:
     def __init__(self, *, tls="implicit", cert=None, key=None, user="shop@example.ru",
                  password="secret", hosts=("127.0.0.1", "::1"), port=0, maildir=None,
                  hostname="smtp.provider.test", data_size_limit=35 * 1024 * 1024,
-                 idle_timeout=300.0, mechanisms=("PLAIN", "LOGIN"), starttls_reply=None):
+                 idle_timeout=300.0, mechanisms=("PLAIN", "LOGIN"), starttls_reply=None,
+                 multiline=None, charset=None):
         if tls not in ("implicit", "starttls", "none"):
             raise ValueError("tls must be implicit, starttls or none")
         if tls != "none" and not (cert and key):
@@ -364,6 +423,10 @@ class Provider:
         self.idle_timeout = idle_timeout
         self.mechanisms = tuple(m.upper() for m in mechanisms)
         self.starttls_reply = starttls_reply    # e.g. "454 4.7.0 TLS not available"
+        if multiline is None:
+            multiline = os.environ.get("PROVIDER_MULTILINE", "") not in ("", "0")
+        self.multiline = multiline              # every reply on several lines
+        self.charset = charset or os.environ.get("PROVIDER_CHARSET") or None
         self._cond = threading.Condition()
         self._messages: List[Received] = []
         self._events: List[Event] = []
@@ -486,12 +549,15 @@ class Provider:
     # ---- scripting --------------------------------------------------------------
 
     def add_rule(self, stage, reply, *, match=None, after=0, duration=None, times=None,
-                 delay=0.0):
+                 delay=0.0, early=False, trickle=0, interval=0.01):
         if stage not in STAGES:
             raise ValueError("stage must be one of %s" % (STAGES,))
         if reply is not None and not re.match(r"^[2-5]\d\d[ -]", reply + " "):
             raise ValueError("reply must start with a 3-digit code: %r" % reply)
-        r = Rule(stage, reply, match, after, duration, times, delay)
+        if early and (stage != "data" or reply is None):
+            raise ValueError("early is for a data rule with a reply")
+        r = Rule(stage, reply, match, after, duration, times, delay, early, trickle,
+                 interval)
         with self._cond:
             self._rules.append(r)
         return r
@@ -503,12 +569,13 @@ class Provider:
         with self._cond:
             self._rules.clear()
 
-    def _take_rule(self, stage, addr):
+    def _take_rule(self, stage, addr, early=False):
         now = time.monotonic()
         with self._cond:
             self._rules = [r for r in self._rules if not r.expired(now)]
             for r in self._rules:
-                if r.stage == stage and r.matches(addr, len(self._messages)):
+                if (r.stage == stage and r.early == early
+                        and r.matches(addr, len(self._messages))):
                     r.fired += 1
                     r.fired_times.append(time.time())
                     if r.first_fired is None:
@@ -770,9 +837,11 @@ def _parse_rule(text):
     for p in parts[1:]:
         k, _, v = p.partition("=")
         k = k.strip()
-        if k in ("after", "times"):
+        if k in ("after", "times", "trickle"):
             kw[k] = int(v)
-        elif k in ("duration", "delay"):
+        elif k == "early":
+            kw[k] = v.strip() not in ("0", "no", "false")
+        elif k in ("duration", "delay", "interval"):
             kw[k] = float(v)
         elif k == "match":
             kw[k] = v.strip()
@@ -794,10 +863,14 @@ def main(argv=None):
     ap.add_argument("--maildir")
     ap.add_argument("--rule", action="append", default=[],
                     help="STAGE[,match=ADDR][,after=N][,duration=S][,times=K][,delay=S]:REPLY")
+    ap.add_argument("--multiline", action="store_true",
+                    help="send every reply as several lines (as Gmail does)")
+    ap.add_argument("--charset", help="encode replies in this charset (cp1251, koi8-r)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     p = Provider(tls=a.tls, cert=a.cert, key=a.key, user=a.user, password=a.password,
-                 hosts=tuple(a.host or ("127.0.0.1", "::1")), port=a.port, maildir=a.maildir)
+                 hosts=tuple(a.host or ("127.0.0.1", "::1")), port=a.port, maildir=a.maildir,
+                 multiline=a.multiline or None, charset=a.charset)
     for r in a.rule:
         kw = _parse_rule(r)
         p.add_rule(kw.pop("stage"), kw.pop("reply"), **kw)
