@@ -10,10 +10,10 @@
 #include "jsonstr.h"
 #include "xmalloc.h"
 
-/* jsonstr_seq: the length of the valid UTF-8 sequence at s (n left), or 0. */
-static size_t
-jsonstr_seq(const unsigned char *s, size_t n)
+size_t
+jsonstr_utf8_len(const char *str, size_t n)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	uint32_t c;
 	size_t len;
 
@@ -48,7 +48,7 @@ jsonstr_clean(const char *s, size_t n)
 	char *out = xmalloc(n * 4 + 1), *o = out;
 
 	for (size_t i = 0; i < n; ) {
-		size_t k = jsonstr_seq(u + i, n - i);
+		size_t k = jsonstr_utf8_len(s + i, n - i);
 
 		if (k == 0 || (k == 1 && ((u[i] < 0x20 && u[i] != '\t' && u[i] != '\r' &&
 		    u[i] != '\n') || u[i] == 0x7f))) {

@@ -26,6 +26,12 @@ json_t		*jsonstr_newn(const char *s, size_t n);
  * NUL-terminated string (the caller frees it).
  */
 char		*jsonstr_clean(const char *s, size_t n);
+/*
+ * jsonstr_utf8_len: the length (1-4) of the valid UTF-8 sequence at s, n octets
+ * left, or 0 when s starts no valid sequence (overlong forms, surrogates and code
+ * points past U+10FFFF are not valid).
+ */
+size_t		 jsonstr_utf8_len(const char *s, size_t n);
 /* jsonstr_fputs: print s to fp by the same rule (for text output); as fputs. */
 int		 jsonstr_fputs(const char *s, FILE *fp);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "jsonstr.h"
 #include "outcome.h"
 #include "xmalloc.h"
 
@@ -115,35 +116,6 @@ outcome_enh(const char *p, size_t n)
 	return i;
 }
 
-/* outcome_utf8: the length of the valid UTF-8 sequence at p (1-4), or 0. */
-static size_t
-outcome_utf8(const unsigned char *p, size_t n)
-{
-	size_t len;
-	unsigned min, c;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		len = 2, min = 0x80, c = p[0] & 0x1f;
-	else if (p[0] >= 0xe0 && p[0] <= 0xef)
-		len = 3, min = 0x800, c = p[0] & 0x0f;
-	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
-		len = 4, min = 0x10000, c = p[0] & 0x07;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return len;
-}
-
 /* outcome_reply_add: append text (n octets) to the normalised form, cleaned. */
 static void
 outcome_reply_add(struct outcome_reply *r, const char *text, size_t n)
@@ -152,7 +124,7 @@ outcome_reply_add(struct outcome_reply *r, const char *text, size_t n)
 	size_t i = 0;
 
 	while (i < n) {
-		size_t k = outcome_utf8(p + i, n - i);
+		size_t k = jsonstr_utf8_len(text + i, n - i);
 
 		if (k == 1 && (p[i] == ' ' || p[i] == '\t')) {	/* a run of blanks: one space */
 			while (i < n && (p[i] == ' ' || p[i] == '\t'))
@@ -162,11 +134,17 @@ outcome_reply_add(struct outcome_reply *r, const char *text, size_t n)
 				r->text[r->len++] = ' ';
 			continue;
 		}
-		if (r->len + (k ? k : 1) >= sizeof(r->text))
+		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f))) {
+			/* Not UTF-8, or a control: \xHH, as jsonstr shows it everywhere. */
+			if (r->len + 4 >= sizeof(r->text))
+				break;
+			r->len += (size_t)snprintf(r->text + r->len, 5, "\\x%02x", p[i]);
+			i++;
+			continue;
+		}
+		if (r->len + k >= sizeof(r->text))
 			break;		/* full: cut at a character boundary */
-		if (k == 0 || (k == 1 && (p[i] < 0x20 || p[i] == 0x7f)))
-			r->text[r->len++] = '?', i++;
-		else {
+		{
 			memcpy(r->text + r->len, p + i, k);
 			r->len += k;
 			i += k;

@@ -60,7 +60,8 @@ int		 outcome_init(void);
  * sending limits go to https://support.google.com/mail/?p=ReachedLimit", and a rule
  * written for a one-line reply ("^550 5\\.4\\.5") matches it. Bytes that are not
  * UTF-8 (Russian providers answer in CP1251 or KOI8-R) and control characters become
- * '?', so the form is always printable UTF-8 (logs, spool records, JSON).
+ * the four characters \xHH, as jsonstr shows foreign octets everywhere, so the form
+ * is always printable UTF-8 (logs, spool records, JSON) and says what the octets were.
  */
 #define OUTCOME_REPLY_MAX	2048	/* octets of the normalised form kept (with NUL) */
 #define OUTCOME_REPLY_LINES	100	/* lines one reply may have */

@@ -31,6 +31,7 @@
 
 #include "auth.h"
 #include "log.h"
+#include "jsonstr.h"
 #include "outcome.h"
 #include "rewrite.h"
 #include "scheduler.h"
@@ -1075,12 +1076,12 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 		}
 		first = u->r.nlines == 0;
 		if ((ret = outcome_reply_line(&u->r, line, len)) == -1) {
-			for (size_t i = 0; i < len && i < 80; i++)	/* printable for the log */
-				if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f)
-					line[i] = '?';
+			char *shown = jsonstr_clean(line, len < 80 ? len : 80);	/* for the log */
+
 			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply (line %zu; at "
-			    "most %d lines, %d octets): %.80s", u->relay, u->r.nlines,
-			    OUTCOME_REPLY_LINES, OUTCOME_REPLY_OCTETS, line);
+			    "most %d lines, %d octets): %s", u->relay, u->r.nlines,
+			    OUTCOME_REPLY_LINES, OUTCOME_REPLY_OCTETS, shown);
+			free(shown);
 			free(line);
 			return;
 		}

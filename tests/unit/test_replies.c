@@ -52,12 +52,13 @@ static const struct {
 	{ "550 \t lots   of\t\tblanks  ", 1, "550 lots of blanks" },
 	{ "550 5.4.5x not an enhanced code", 1, "550 5.4.5x not an enhanced code" },
 	{ "550-5.4.5 more to come", 0, NULL },
-	/* foreign bytes: CP1251 and KOI8-R become '?', UTF-8 stays, controls become '?' */
-	{ "550 \xcf\xf0\xe5\xe2\xfb\xf8\xe5\xed limit", 1, "550 ???????? limit" },
+	/* foreign bytes: CP1251 and KOI8-R become \xHH, UTF-8 stays, controls too */
+	{ "550 \xcf\xf0\xe5\xe2\xfb\xf8\xe5\xed limit", 1,
+	  "550 \\xcf\\xf0\\xe5\\xe2\\xfb\\xf8\\xe5\\xed limit" },
 	{ "550-5.7.1 \xf0\xd2\xc5\xd7\xd9\xdb\xc5\xce\n550 5.7.1 limit", 1,
-	  "550 5.7.1 ???????? limit" },
+	  "550 5.7.1 \\xf0\\xd2\\xc5\\xd7\\xd9\\xdb\\xc5\\xce limit" },
 	{ "550 Превышен лимит", 1, "550 Превышен лимит" },
-	{ "550 a\x01" "b\x7f" "c \xc0\xaf \xed\xa0\x80", 1, "550 a?b?c ?? ???" },
+	{ "550 a\x01" "b\x7f" "c \xc0\xaf \xed\xa0\x80", 1, "550 a\\x01b\\x7fc \\xc0\\xaf \\xed\\xa0\\x80" },
 	/* not replies */
 	{ "25", -1, NULL },
 	{ "abc", -1, NULL },
