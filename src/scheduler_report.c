@@ -29,11 +29,16 @@ scheduler_account_state(const struct sched_account *a, double now)
 	return "ready";
 }
 
-/* scheduler_wall: a time of the scheduler's clock as the wall clock shows it; 0 stays 0. */
+/*
+ * scheduler_wall: a time of the scheduler's clock as the wall clock shows it, given
+ * the offset between the two (clock_now() - clock_steady()), read once per report: read
+ * again for each time, it moves by microseconds and two equal times could round to
+ * different seconds. 0 stays 0.
+ */
 static json_int_t
-scheduler_wall(double t)
+scheduler_wall(double t, double off)
 {
-	return t > 0 ? (json_int_t)ceil(clock_to_wall(t)) : 0;
+	return t > 0 ? (json_int_t)ceil(t + off) : 0;
 }
 
 /* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
@@ -90,6 +95,7 @@ json_t *
 scheduler_status(struct scheduler *s)
 {
 	time_t now = (time_t)clock_steady(), drain = scheduler_drain_estimate(s, now);
+	double off = clock_now() - clock_steady();	/* once: see scheduler_wall */
 	json_t *accts = json_array();
 
 	for (size_t i = 0; i < s->naccounts; i++) {
@@ -109,14 +115,14 @@ scheduler_status(struct scheduler *s)
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
-		    (double)free_at)) : json_null());
+		    (double)free_at, off)) : json_null());
 		json_object_set_new(o, "until", json_integer(scheduler_wall(a->suspended_until >
-		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0)));
+		    now ? a->suspended_until : a->retry_at > now ? a->retry_at : 0, off)));
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
 		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
-		    scheduler_wall(a->disabled_since)) : json_null());
+		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
 	}
 	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
@@ -124,9 +130,9 @@ scheduler_status(struct scheduler *s)
 	    (json_int_t)s->wait.n, "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
 	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
-	    json_integer(scheduler_wall((double)drain)) : json_null(), "loading", s->loading,
+	    json_integer(scheduler_wall((double)drain, off)) : json_null(), "loading", s->loading,
 	    "stalled_since", s->stalled_since > 0 ? json_integer(scheduler_wall(
-	    s->stalled_since)) : json_null(), "stalled_why", jsonstr_new(s->stall_why),
+	    s->stalled_since, off)) : json_null(), "stalled_why", jsonstr_new(s->stall_why),
 	    "quarantined", (json_int_t)queue_quarantined(s->q));
 }
 
