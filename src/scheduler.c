@@ -202,6 +202,7 @@ scheduler_free(struct scheduler *s)
 		scheduler_account_stop(s, s->accounts[i]);
 	for (size_t i = 0; i < s->nretired; i++)
 		scheduler_account_stop(s, s->retired[i]);
+	scheduler_log_flush();
 	free(s->retired);
 	for (size_t i = 0; i < s->idcap; i++)	/* every message: it owns them all */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
@@ -359,14 +360,71 @@ scheduler_run(struct scheduler *s)
 
 
 
-/* scheduler_log: one delivery log line for one recipient. */
+/*
+ * Deferrals of the recipients of one attempt that share their outcome are one log
+ * line, "to=<first> more=N": a 10,000-recipient message deferred by one reply is one
+ * line per attempt, not 10,000. The line waits here, copied (the message may be gone
+ * by the time it is written), until a different line comes or scheduler_log_flush.
+ */
+static struct {
+	char	*id, *to, *account, *relay, *reply;
+	double	 delay;
+	size_t	 more;
+} scheduler_deferred;
+
+/* scheduler_log_flush: write the pending deferral line, if any. */
+static void
+scheduler_log_flush(void)
+{
+	if (scheduler_deferred.id == NULL)
+		return;
+	if (scheduler_deferred.more > 0)
+		log_info("%s: to=<%s> more=%zu account=%s relay=%s delay=%.2f status=deferred "
+		    "(%s)", scheduler_deferred.id, scheduler_deferred.to,
+		    scheduler_deferred.more, scheduler_deferred.account,
+		    scheduler_deferred.relay, scheduler_deferred.delay,
+		    scheduler_deferred.reply);
+	else
+		log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=deferred (%s)",
+		    scheduler_deferred.id, scheduler_deferred.to, scheduler_deferred.account,
+		    scheduler_deferred.relay, scheduler_deferred.delay,
+		    scheduler_deferred.reply);
+	free(scheduler_deferred.id);
+	free(scheduler_deferred.to);
+	free(scheduler_deferred.account);
+	free(scheduler_deferred.relay);
+	free(scheduler_deferred.reply);
+	memset(&scheduler_deferred, 0, sizeof(scheduler_deferred));
+}
+
+/* scheduler_log: the delivery log line of one recipient (deferrals may be joined). */
 static void
 scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
     const char *relay, const char *status, const char *reply)
 {
+	const char *acct = a ? a->cfg->name : "none";
+
+	relay = relay ? relay : "none";
+	if (scheduler_deferred.id != NULL && strcmp(status, "deferred") == 0 &&
+	    strcmp(scheduler_deferred.id, m->id) == 0 &&
+	    strcmp(scheduler_deferred.account, acct) == 0 &&
+	    strcmp(scheduler_deferred.relay, relay) == 0 &&
+	    strcmp(scheduler_deferred.reply, reply) == 0) {
+		scheduler_deferred.more++;
+		return;
+	}
+	scheduler_log_flush();
+	if (strcmp(status, "deferred") == 0) {
+		scheduler_deferred.id = xstrdup(m->id);
+		scheduler_deferred.to = xstrdup(m->rcpts[idx].addr);
+		scheduler_deferred.account = xstrdup(acct);
+		scheduler_deferred.relay = xstrdup(relay);
+		scheduler_deferred.reply = xstrdup(reply);
+		scheduler_deferred.delay = clock_now() - m->t_received;
+		return;
+	}
 	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
-	    m->rcpts[idx].addr, a ? a->cfg->name : "none", relay ? relay : "none",
-	    clock_now() - m->t_received, status, reply);
+	    m->rcpts[idx].addr, acct, relay, clock_now() - m->t_received, status, reply);
 }
 
 /*
@@ -722,6 +780,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			return;
 		}
 	}
+	scheduler_log_flush();
 	/* Recipients left for later (deferred, or beyond this transaction's share). */
 	m->inflight = 0;
 	s->ninflight--;
@@ -771,6 +830,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		for (size_t i = 0; i < m->nrcpt; i++)
 			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 				scheduler_log(m, i, a, relay, "deferred", reason);
+		scheduler_log_flush();
 		/* A throttle is not the message's attempt; and a failing account never
 		 * delays mail another account can send now. */
 		if (act == OUTCOME_RETRY && scheduler_choose(s, m, clock_steady(), &when,
