@@ -22,6 +22,7 @@
 static void scheduler_kick(struct scheduler *);
 static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
     const char *, const char *, const char *);
+static void scheduler_log_flush(void);
 
 /* The id table: every message the scheduler owns, found by its queue id. */
 
