@@ -350,6 +350,28 @@ outcome_is_guess(enum outcome_stage stage, const char *reply)
 	return (stage == OUTCOME_RCPT || stage == OUTCOME_DATA) && outcome_code_enh(reply) <= 3;
 }
 
+int
+outcome_guess_bound(int *guesses, double *since, int throttled, int guess, double now,
+    int backoff_initial, int backoff_max)
+{
+	double span = 0, step = backoff_initial;
+
+	if (!throttled) {
+		*guesses = 0;
+		return 0;
+	}
+	if (!guess)
+		return 0;
+	if ((*guesses)++ == 0)
+		*since = now;
+	for (int k = 0; k < OUTCOME_GUESS_MAX - 1; k++, step *= 2)
+		span += step < backoff_max ? step : backoff_max;
+	if (*guesses < OUTCOME_GUESS_MAX || now - *since < 0.9 * span)
+		return 0;
+	*guesses = 0;
+	return 1;
+}
+
 const char *
 outcome_stage_name(enum outcome_stage s)
 {

@@ -112,16 +112,34 @@ int		 outcome_all_refused(const char *const *replies,
  * outcome_is_guess: is a THROTTLE for reply at stage a guess, because the reply could
  * as well be about the message or its recipients? So is one at RCPT or DATA whose
  * reply has no enhanced status code (a bare "550"). A message refused in guessed
- * throttles (these, and outcome_all_refused) OUTCOME_GUESS_MAX attempts in a row has
- * its recipients failed instead, so that a refusal which is really about the message
- * cannot hold the account back forever. The bound is high on purpose: a real block is
- * far more common than an ambiguous refusal of a message, and failing recipients for
- * a throttle is what this model is there to prevent. Yandex blocks for 24 hours (and
+ * throttles (these, and outcome_all_refused) OUTCOME_GUESS_MAX attempts in a row
+ * (over the span outcome_guess_bound says) has its recipients failed instead, so
+ * that a refusal which is really about the message cannot hold the account back
+ * forever. The bound is high on purpose: a real block is far more common than an
+ * ambiguous refusal of a message, and failing recipients for a throttle is what
+ * this model is there to prevent. Yandex blocks for 24 hours (and
  * extends the block when tried); with the default backoff (300 s doubling to 3600 s)
  * 30 attempts span more than 26 hours.
  */
 #define OUTCOME_GUESS_MAX	30
 int		 outcome_is_guess(enum outcome_stage, const char *reply);
+
+/*
+ * outcome_guess_bound: the bound above, for one message. A transaction of it ended
+ * at now (clock_steady): throttled says whether any recipient was throttled, guess
+ * whether that throttle was a guess; *guesses and *since are the message's guessed
+ * throttles in a row and when the first of them was; backoff_initial and _max the
+ * backoff of the account that refused it. Returns 1 when its throttled recipients
+ * are to fail instead (the count then starts over): OUTCOME_GUESS_MAX guesses in a
+ * row, spanning at least what OUTCOME_GUESS_MAX - 1 steps of that backoff take (less
+ * their jitter). The span matters when several accounts refuse the message in turn,
+ * all of them at their limits as late in a long mailing: counting alone, two
+ * accounts reached the bound in half the time one account's backoff gives the
+ * provider (a yandex-preset account blocked for 24 hours failed a recipient after
+ * 20 hours, tests/unit/test_sim.c). A throttle that is no guess leaves the count.
+ */
+int		 outcome_guess_bound(int *guesses, double *since, int throttled, int guess,
+		    double now, int backoff_initial, int backoff_max);
 
 const char	*outcome_stage_name(enum outcome_stage);
 const char	*outcome_action_name(enum outcome_action);

@@ -66,7 +66,8 @@ struct queue_msg {
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
 
 	/* owned by upstream */
-	int		 guesses;	/* guessed throttles in a row (outcome_is_guess) */
+	int		 guesses;	/* guessed throttles in a row (outcome_guess_bound) */
+	double		 guess_since;	/* when the first of them was (clock_steady) */
 };
 
 struct queue;

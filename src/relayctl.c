@@ -76,6 +76,19 @@ relayctl_has_flag(int argc, char **argv, const char *flag)
 	return 0;
 }
 
+/* relayctl_span: d seconds as "12s", "12m" or "2h05m", with before and after it. */
+static const char *
+relayctl_span(long long d, const char *before, const char *after, char *buf, size_t len)
+{
+	if (d < 120)
+		snprintf(buf, len, "%s%llds%s", before, d, after);
+	else if (d < 7200)
+		snprintf(buf, len, "%s%lldm%s", before, d / 60, after);
+	else
+		snprintf(buf, len, "%s%lldh%02lldm%s", before, d / 3600, d / 60 % 60, after);
+	return buf;
+}
+
 /* relayctl_when: "in 12m" style for a unix time, "-" for none. */
 static const char *
 relayctl_when(json_t *t, char *buf, size_t len)
@@ -85,14 +98,17 @@ relayctl_when(json_t *t, char *buf, size_t len)
 	if (!json_is_integer(t) || v == 0)
 		return "-";
 	if (d <= 0)
-		snprintf(buf, len, "now");
-	else if (d < 120)
-		snprintf(buf, len, "in %llds", d);
-	else if (d < 7200)
-		snprintf(buf, len, "in %lldm", d / 60);
-	else
-		snprintf(buf, len, "in %lldh%02lldm", d / 3600, d / 60 % 60);
-	return buf;
+		return "now";
+	return relayctl_span(d, "in ", "", buf, len);
+}
+
+/* relayctl_ago: "12m ago" style for a unix time in the past. */
+static const char *
+relayctl_ago(json_t *t, char *buf, size_t len)
+{
+	long long d = (long long)time(NULL) - json_integer_value(t);
+
+	return relayctl_span(d < 0 ? 0 : d, "", " ago", buf, len);
 }
 
 /* relayctl_window: "5/100" for a quota window, "5/-" when unlimited. */
@@ -115,7 +131,8 @@ relayctl_status(int argc, char **argv)
 	json_t *r, *acct, *q;
 	size_t i;
 	int rc;
-	char b1[32], b2[32], b3[32];
+	char b1[32], b2[32], b3[32], b4[32];
+	time_t since;
 
 	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
 		return rc;
@@ -124,18 +141,20 @@ relayctl_status(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-12s %-10s %-11s %-11s %-10s %s\n", "ACCOUNT", "STATE", "HOUR", "DAY",
-	    "NEXT FREE", "WHY / LAST REPLY");
+	printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n", "ACCOUNT", "STATE", "HOUR", "DAY",
+	    "NEXT FREE", "UNTIL", "WHY / LAST REPLY");
 	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
 		const char *why = json_string_value(json_object_get(acct, "why"));
 		const char *last = json_string_value(json_object_get(acct, "last_reply"));
 
-		printf("%-12s %-10s %-11s %-11s %-10s %s\n",
+		/* UNTIL: the end of a throttle or of a connection backoff */
+		printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n",
 		    json_string_value(json_object_get(acct, "name")),
 		    json_string_value(json_object_get(acct, "state")),
 		    relayctl_window(json_object_get(acct, "hour"), b1, sizeof(b1)),
 		    relayctl_window(json_object_get(acct, "day"), b2, sizeof(b2)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
+		    relayctl_when(json_object_get(acct, "until"), b4, sizeof(b4)),
 		    why ? why : last ? last : "");
 	}
 	q = json_object_get(r, "queue");
@@ -149,6 +168,14 @@ relayctl_status(int argc, char **argv)
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
+	if (json_is_integer(json_object_get(q, "stalled_since"))) {
+		since = (time_t)json_integer_value(json_object_get(q, "stalled_since"));
+		strftime(b2, sizeof(b2), "%Y-%m-%d %H:%M:%S", localtime(&since));
+		printf("stalled: since %s (%s), no account can send the waiting mail: %s\n", b2,
+		    relayctl_ago(json_object_get(q, "stalled_since"), b1, sizeof(b1)),
+		    json_string_value(json_object_get(q, "stalled_why")) ?
+		    json_string_value(json_object_get(q, "stalled_why")) : "(no reason given)");
+	}
 	if (json_integer_value(json_object_get(q, "quarantined")) > 0)
 		printf("quarantine: %lld bad queue file(s) set aside, never delivered (see the "
 		    "log and the spool's quarantine/)\n",

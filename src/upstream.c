@@ -30,6 +30,7 @@
 #include <event2/util.h>
 
 #include "auth.h"
+#include "clock.h"
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
@@ -254,27 +255,25 @@ upstream_tx_clear(struct upstream *u)
 
 /*
  * upstream_tx_bound: a message refused in guessed throttles (outcome_is_guess,
- * outcome_all_refused) OUTCOME_GUESS_MAX transactions in a row is refused for its own
+ * outcome_all_refused) OUTCOME_GUESS_MAX transactions in a row, over as long as the
+ * account's backoff takes for them (outcome_guess_bound), is refused for its own
  * sake, not the account's: its throttled recipients fail, with a log line saying why.
  */
 static void
 upstream_tx_bound(struct upstream *u)
 {
 	struct queue_msg *m = u->msg;
-	int throttled = 0;
+	int throttled = 0, n = m->guesses + 1;
+	double since = m->guess_since;
 
 	for (size_t i = 0; i < u->nrcpts; i++)
 		throttled |= u->rcpts[i].action == OUTCOME_THROTTLE;
-	if (!throttled) {
-		m->guesses = 0;
-		return;
-	}
-	if (!u->guess || ++m->guesses < OUTCOME_GUESS_MAX)
+	if (!outcome_guess_bound(&m->guesses, &m->guess_since, throttled, u->guess,
+	    clock_steady(), u->cfg->backoff_initial, u->cfg->backoff_max))
 		return;
 	log_warn("%s: account=%s relay=%s refused the same way in %d attempts in a row; "
-	    "taken as about the message, not the account: its recipients fail", m->id,
-	    u->cfg->name, u->relay, m->guesses);
-	m->guesses = 0;
+	    "taken as about the message, not the account: its recipients fail (the first "
+	    "of them %.0f s ago)", m->id, u->cfg->name, u->relay, n, clock_steady() - since);
 	for (size_t i = 0; i < u->nrcpts; i++) {
 		struct upstream_rcpt *r = &u->rcpts[i];
 
@@ -282,8 +281,7 @@ upstream_tx_bound(struct upstream *u)
 			continue;
 		r->action = OUTCOME_FAIL;
 		if (r->reply != NULL) {
-			char *why = xasprintf("%s (refused %d times in a row)", r->reply,
-			    OUTCOME_GUESS_MAX);
+			char *why = xasprintf("%s (refused %d times in a row)", r->reply, n);
 
 			free(r->reply);
 			r->reply = why;

@@ -155,6 +155,11 @@ def test_a_restart_keeps_the_throttle(make_provider, make_relay):
     r.start()
     b = wait_state(r, "main", "throttled")
     assert abs(b["until"] - until) <= 1 and "553" in (b["why"] or ""), (a, b)
+    # the text form shows the until (UNTIL column) and the why
+    txt = r.ctl("status").stdout
+    line = [l for l in txt.splitlines() if l.startswith("main ")]
+    assert len(line) == 1 and re.search(r"\bthrottled\b.* in 1\ds +553 5\.7\.1",
+                                        line[0]), txt
     time.sleep(4)
     assert len([e for e in p.events if e.what == "MAIL"]) == mails, \
         "relayd sent into the suspension it knew of after a restart"
@@ -211,6 +216,9 @@ def test_waiting_is_not_failing_and_a_stall_is_told(make_provider, make_relay):
     q = st["queue"]
     assert q["stalled_since"] is not None and t0 - 1 <= q["stalled_since"] <= t0 + 3, q
     assert "535" in q["stalled_why"], q
+    txt = r.ctl("status").stdout               # the text form says it too
+    assert re.search(r"^stalled: since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\ds ago\), no "
+                     r"account can send the waiting mail: .*535", txt, re.M), txt
     assert st["accounts"][0]["disabled_since"] is not None, st
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as h:
         m = re.search(r"^relayd_queue_stalled_seconds (\d+)$", h.read().decode(), re.M)

@@ -296,5 +296,41 @@ main(void)
 	CHECK(outcome_is_guess(OUTCOME_RCPT, "550") && outcome_is_guess(OUTCOME_DATA,
 	    "550 Message rejected") && !outcome_is_guess(OUTCOME_DATA, "550 5.4.5 limit") &&
 	    !outcome_is_guess(OUTCOME_MAIL, "553"), "guesses");
+
+	/*
+	 * The bound on guesses (outcome_guess_bound), backoff 300 s to 3600 s: 29 steps
+	 * take 300+600+1200+2400+25*3600 = 94500 s. One account refusing every 3600 s
+	 * (after the first steps) reaches it at the 30th guess; two accounts refusing the
+	 * message in turn, twice as often, do not: they must span as long. A throttle
+	 * that is no guess neither counts nor starts over; a transaction not throttled
+	 * starts over.
+	 */
+	for (int accounts = 1; accounts <= 2; accounts++) {
+		int guesses = 0, fired = 0, at = 0, nonguess = 0;
+		double since = 0, t = 0;
+
+		for (int k = 1; k <= 200 && !fired; k++) {
+			double step = 300 * (k < 5 ? 1 << (k - 1) : 12) * 0.91;
+
+			nonguess += outcome_guess_bound(&guesses, &since, 1, 0, t, 300, 3600);
+			fired = outcome_guess_bound(&guesses, &since, 1, 1, t, 300, 3600);
+			at = k;
+			t += step / accounts;
+		}
+		CHECK(fired == 1 && !nonguess && (accounts == 1 ? at == OUTCOME_GUESS_MAX :
+		    at > 50), "%d account(s): the bound at guess %d", accounts, at);
+	}
+	{
+		int guesses = 0;
+		double since = 0;
+
+		for (int k = 0; k < OUTCOME_GUESS_MAX - 1; k++)
+			outcome_guess_bound(&guesses, &since, 1, 1, k * 1e4, 300, 3600);
+		CHECK(guesses == OUTCOME_GUESS_MAX - 1 && since == 0, "guesses %d", guesses);
+		CHECK(!outcome_guess_bound(&guesses, &since, 0, 0, 1e6, 300, 3600) &&
+		    guesses == 0, "a transaction not throttled starts over");
+		CHECK(!outcome_guess_bound(&guesses, &since, 1, 1, 2e6, 300, 3600) &&
+		    guesses == 1 && since == 2e6, "and the first guess after it is the first");
+	}
 	T_DONE();
 }
