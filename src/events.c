@@ -458,7 +458,7 @@ events_emit(enum events_type t, const char *queue_id, const char *message_id,
 	    jsonstr_new(queue_id), "message_id", jsonstr_new(message_id), "recipient",
 	    jsonstr_new(recipient), "account", jsonstr_new(account));
 	if (extra != NULL)
-		json_object_update(o, extra);
+		json_object_update_missing(o, extra);	/* the common fields win */
 	json_decref(extra);
 	line = events_file_encode(o, &len);
 	json_decref(o);
