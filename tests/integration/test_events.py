@@ -132,3 +132,158 @@ def test_sent_rejected_expired_each_once_with_their_fields(make_provider, make_r
         assert st["backlog"] == 0 and st["state"] == "idle", st
     finally:
         hook.stop()
+
+
+def submit_many(relay, n, start=1):
+    """n messages, one recipient each (r<k>@example.org), over one connection."""
+    with relay.smtp() as s:
+        for k in range(start, start + n):
+            s.sendmail("app@crm.example", ["r%d@example.org" % k], message(k))
+        s.quit()
+
+
+def sent_rcpts(hook):
+    return {e["recipient"] for e in hook.by_id().values() if e["type"] == "sent"}
+
+
+@pytest.mark.deadline(120)
+def test_receiver_down_then_up_over_tls_every_event_in_order(make_provider, make_relay,
+                                                             certs):
+    """The receiver (HTTPS, the tests' private CA in ca_file) is down while 20 messages
+    go out: the events wait (relayctl status shows the backlog and its age, the metrics
+    too), the delays grow; once it is up every event arrives, in id order, in batches
+    of at most `batch`, all signed."""
+    p = make_provider()
+    hook = WebhookServer(SECRET, cert=certs.good.cert, key=certs.good.key).start()
+    port = hook.port
+    hook.stop()
+    r = events_relay(make_relay, p, hook, batch=7, start=False)
+    r.settings["metrics_listen"] = "127.0.0.1:%d" % __import__("conftest").free_port()
+    r.write_config()
+    r.start()
+    try:
+        submit_many(r, 20)
+        p.wait_for(20)
+        wait_until(lambda: r.status()["events"]["backlog"] >= 20 or None, 10, "a backlog")
+        time.sleep(3)
+        st = r.status()["events"]
+        assert st["state"] == "waiting" and st["failures"] >= 2, st
+        assert st["oldest_age"] >= 2 and st["last_error"], st
+        text = r.ctl("status").stdout
+        assert "events: %d undelivered" % st["backlog"] in text, text
+        import urllib.request
+        m = urllib.request.urlopen("http://%s/metrics" % r.settings["metrics_listen"],
+                                   timeout=5).read().decode()
+        assert "relayd_events_backlog " in m and "relayd_events_oldest_age_seconds " in m, m
+        assert 'relayd_webhook_posts_total{result="failed"}' in m, m
+        hook = WebhookServer(SECRET, cert=certs.good.cert, key=certs.good.key, port=port)
+        hook.start()
+        # the delay doubles (1, 2, 4, 8 s...): it is at most 16 s by now
+        wait_events(hook, lambda evs: len(sent_rcpts(hook)) == 20, 40, "20 sent events")
+        last = assert_in_order(hook)
+        assert last == max(hook.by_id()), last
+        assert all(len(b) <= 7 for b in hook.batches), [len(b) for b in hook.batches]
+        assert hook.bad_signatures == 0
+        wait_until(lambda: r.status()["events"]["backlog"] == 0 or None, 10, "no backlog")
+    finally:
+        hook.stop()
+
+
+@pytest.mark.deadline(120)
+@pytest.mark.parametrize("mode", ["500", "redirect", "hang"])
+def test_receiver_500_redirect_hang_is_a_failure_then_delivered(make_provider, make_relay,
+                                                                mode):
+    """A receiver that answers 500, redirects (307: never followed) or never answers
+    (the POST times out) has not taken the batch: it is posted again, later, until a 2xx;
+    then every event arrives, in order."""
+    p = make_provider()
+    hook = WebhookServer(SECRET).start()
+    hook.mode = mode
+    try:
+        r = events_relay(make_relay, p, hook)
+        submit_many(r, 3)
+        p.wait_for(3)
+        if mode == "hang":
+            wait_until(lambda: hook.posts >= 1 or None, 10, "a POST")
+            r.wait_log(r"events: webhook .* failed \(.*timed out", timeout=25)
+        else:
+            wait_until(lambda: hook.posts >= 2 or None, 15, "two POSTs")
+            assert hook.refused >= 2 and not hook.events()
+            r.wait_log(r"events: webhook .* failed \(HTTP status %s" %
+                       ("500" if mode == "500" else "307, a redirect"), timeout=5)
+        assert r.status()["events"]["backlog"] >= 3
+        hook.mode = "ok"
+        wait_events(hook, lambda evs: len(sent_rcpts(hook)) == 3, 40, "3 sent events")
+        assert_in_order(hook)
+        assert hook.bad_signatures == 0
+    finally:
+        hook.stop()
+
+
+@pytest.mark.deadline(180)
+def test_kill9_while_delivering_loses_nothing(make_provider, make_relay):
+    """relayd is killed (-9) again and again while events are being delivered to a slow
+    receiver: every event reaches it (the same ids when sent again), in order, none
+    skipped; the ids go on across the restarts."""
+    p = make_provider()
+    hook = WebhookServer(SECRET).start()
+    try:
+        r = events_relay(make_relay, p, hook, batch=3,
+                         types=["queued", "sent", "failed", "account"])
+        for round_ in range(5):
+            submit_many(r, 6, start=1 + 6 * round_)
+            time.sleep(0.3 + 0.2 * round_)
+            r.kill9()
+            r.start()
+        p.wait_for(30, timeout=30)
+        r.wait_queue(0, timeout=30)
+        want = {"r%d@example.org" % k for k in range(1, 31)}
+        wait_events(hook, lambda evs: want <= sent_rcpts(hook) and
+                    want <= {e["recipient"] for e in evs.values() if e["type"] == "queued"},
+                    40, "every queued and sent event")
+        wait_until(lambda: r.status()["events"]["backlog"] == 0 or None, 20, "no backlog")
+        last = assert_in_order(hook)
+        ids = sorted(hook.by_id())
+        assert ids == list(range(1, last + 1)), ids
+        local = journal(r)
+        assert [e["id"] for e in local] == ids
+        for e in local:                   # a duplicate is the same event, byte for byte
+            assert hook.by_id()[e["id"]] == e
+        assert hook.bad_signatures == 0
+    finally:
+        hook.stop()
+
+
+@pytest.mark.deadline(60)
+def test_relayctl_events_follow_sees_new_events(make_provider, make_relay):
+    """relayctl events --follow (no webhook: the journal alone) prints the events there
+    are, then each new one as it happens; --since ID and --since TIME start later; text
+    output names the type, queue id and recipient."""
+    p = make_provider()
+    r = events_relay(make_relay, p, None)
+    submit_many(r, 1)
+    p.wait_for(1)
+    wait_until(lambda: len(journal(r)) == 1 or None, 10, "one event")
+    f = subprocess.Popen([str(RELAYCTL), "-c", str(r.conf), "events", "--json", "--follow"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(f.stdout.readline())
+        assert first["type"] == "sent" and first["recipient"] == "r1@example.org", first
+        submit_many(r, 1, start=2)
+        t0 = time.time()
+        second = json.loads(f.stdout.readline())
+        assert second["recipient"] == "r2@example.org" and second["id"] == first["id"] + 1
+        assert time.time() - t0 < 10
+    finally:
+        f.kill()
+        f.wait()
+    assert [e["id"] for e in journal(r, "--since", str(first["id"]))] == [second["id"]]
+    assert len(journal(r, "--since", "@%d" % (first["time"] - 1))) == 2
+    assert journal(r, "--since", "2100-01-01") == []
+    assert journal(r, "--type", "failed,bounced") == []
+    text = r.ctl("events", config=r.conf).stdout
+    assert "sent" in text and first["queue_id"] in text and "r1@example.org" in text, text
+    bad = r.ctl("events", "--type", "nope", config=r.conf)
+    assert bad.returncode == 64 and "not an event type" in bad.stderr
+    st = r.status()["events"]
+    assert st["journal"] is True and st["state"] == "off", st
