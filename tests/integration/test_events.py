@@ -287,3 +287,80 @@ def test_relayctl_events_follow_sees_new_events(make_provider, make_relay):
     assert bad.returncode == 64 and "not an event type" in bad.stderr
     st = r.status()["events"]
     assert st["journal"] is True and st["state"] == "off", st
+
+
+from test_bounces import (APP_FROM, WAIT, dovecot, dsn_bounce, mailru_bounce,  # noqa: E402,F401
+                          send_and_learn, wait_bounces)
+
+
+@pytest.mark.deadline(120)
+def test_bounced_later_and_suppressed_each_once(make_relay, provider, dovecot):  # noqa: F811
+    """Mail that was sent bounces later into the account's mailbox (real Dovecot): the
+    receiver gets a "bounced" event per failed recipient with kind, status, diagnostic
+    and how it was matched, the queue id and the app's Message-ID of the mail it was;
+    the hard bounce also a "suppressed" event; each once, even when relayd restarts and
+    reads the mailbox again. Mail queued for an address suppressed meanwhile ends in a
+    "suppressed" event with its queue id."""
+    hook = WebhookServer(SECRET).start()
+    try:
+        r = events_relay(make_relay, provider, hook, start=False)
+        r.settings["accounts"][0]["bounces"] = {
+            "host": "127.0.0.1", "port": dovecot.port, "tls": "implicit",
+            "folder": "INBOX"}
+        r.write_config()
+        mark = r.mark()
+        r.start()
+        r.wait_log(r"imap: account=main .* selected", since=mark, timeout=WAIT)
+        dead, full = "dead@example.org", "full@example.org"
+        sent = send_and_learn(r, provider, [dead, full])
+        dovecot.append(mailru_bounce(sent[dead][1], dead))
+        dovecot.append(dsn_bounce(sent[full][1], full))
+        wait_bounces(r, 2)
+        kinds = lambda evs: sorted(e["type"] for e in evs.values()
+                                   if e["type"] in ("bounced", "suppressed"))
+        wait_events(hook, lambda evs: kinds(evs) == ["bounced", "bounced", "suppressed"],
+                    20, "two bounced events and one suppressed")
+        evs = hook.by_id()
+        b = {e["recipient"]: e for e in evs.values() if e["type"] == "bounced"}
+        h, s = b[dead], b[full]
+        for e in (h, s):
+            check_common(e)
+        assert (h["kind"], h["status"], h["queue_id"], h["message_id"], h["account"],
+                h["matched"], h["permanent"]) == \
+            ("hard", "5.1.1", sent[dead][0], sent[dead][1], "main", "message-id", True), h
+        assert "User Unknown" in h["diagnostic"], h
+        assert (s["kind"], s["status"], s["queue_id"], s["message_id"]) == \
+            ("soft", "5.2.2", sent[full][0], sent[full][1]), s
+        sup = [e for e in evs.values() if e["type"] == "suppressed"]
+        assert sup[0]["recipient"] == dead and sup[0]["reason"] == "hard", sup
+        # the sent events of the same mail carry the same ids
+        sent_ev = {e["recipient"]: e for e in evs.values() if e["type"] == "sent"}
+        assert sent_ev[dead]["queue_id"] == h["queue_id"]
+        assert sent_ev[dead]["message_id"] == h["message_id"]
+
+        # A restart reads the mailbox again: nothing is reported twice.
+        n = len(hook.by_id())
+        mark = r.mark()
+        r.restart()
+        r.wait_log(r"imap: account=main .* selected", since=mark, timeout=WAIT)
+        time.sleep(2)
+        assert len(hook.by_id()) == n, hook.by_id()
+
+        # Queued, then suppressed by the operator before its next attempt.
+        later = "later@example.org"
+        provider.add_rule("rcpt", "452 4.2.2 Mailbox full", match=later)
+        mark = r.mark()
+        r.submit(message(9), to=[later])
+        m = r.wait_log(r"(\w+): to=<%s> .*status=deferred" % later, since=mark)
+        assert r.ctl("suppress", "add", later).returncode == 0
+        wait_events(hook, lambda evs: any(e["type"] == "suppressed" and
+                                          e["recipient"] == later for e in evs.values()),
+                    20, "the suppressed event of the queued mail")
+        e = [e for e in hook.by_id().values() if e["type"] == "suppressed" and
+             e["recipient"] == later]
+        assert len(e) == 1 and e[0]["queue_id"] == m.group(1), e
+        assert "suppressed by the operator" in e[0]["reason"], e
+        assert_in_order(hook)
+        assert hook.bad_signatures == 0
+    finally:
+        hook.stop()
