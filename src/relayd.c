@@ -416,6 +416,9 @@ relayd_setup(void)
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,
 	    cfg->metrics_listen, relayd_sched, relayd_bounces)) == NULL)
 		return -1;
+	if (cfg->events.dsn_to != NULL)
+		log_warn("events: dsn_to is not implemented in this version; no reports are "
+		    "mailed to %s", cfg->events.dsn_to);
 	relayd_webhook = webhook_new(relayd_base, relayd_events, &cfg->events);
 	metrics_set_events(relayd_metrics, relayd_events, relayd_webhook);
 

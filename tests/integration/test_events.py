@@ -364,3 +364,26 @@ def test_bounced_later_and_suppressed_each_once(make_relay, provider, dovecot): 
         assert hook.bad_signatures == 0
     finally:
         hook.stop()
+
+
+@pytest.mark.parametrize("events,problem", [
+    ({"webhook": "http://crm.example/hook", "secret_file": "S"}, "loopback"),
+    ({"webhook": "https://crm.example/hook"}, "secret_file: missing"),
+    ({"types": ["sent", "opened"]}, '"opened" is not an event type'),
+    ({"batch": 0}, "out of range"),
+    ({"keep": 60}, "out of range"),
+    ({"hook": "x"}, "hook"),
+])
+def test_events_config_is_checked(make_relay, provider, events, problem):
+    """relayd -t names what is wrong in the events group, with its line."""
+    r = make_relay(provider, start=False)
+    secret = r.dir / "S"
+    secret.write_text("x\n")
+    os.chmod(secret, 0o600)
+    if "secret_file" in events:
+        events = dict(events, secret_file=str(secret))
+    r.settings["events"] = events
+    r.write_config()
+    p = r.check()
+    assert p.returncode != 0 and problem in p.stderr, p.stderr
+    assert "events." in p.stderr, p.stderr
