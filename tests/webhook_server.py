@@ -7,6 +7,7 @@ In-process (pytest):
     w = WebhookServer(secret="s3cret")          # plain HTTP on 127.0.0.1
     w.start()                                   # w.url
     w.mode = "ok" | "500" | "hang" | "redirect" # how it answers from now on
+    w.delay = 0.3                               # answer that much later
     w.stop() / w.start()                        # down for a while, then up (same port)
     w.events()                                  # every event taken (2xx), in arrival order
     w.by_id()                                   # {id: event}, duplicates folded
@@ -77,6 +78,8 @@ class _Handler(BaseHTTPRequestHandler):
             with w.lock:
                 w.bad_bodies += 1
             return self._answer(400)
+        if w.delay:
+            time.sleep(w.delay)       # a slow receiver: kills land mid-POST
         with w.lock:
             w.batches.append(batch)
             if mode == "500":
@@ -99,6 +102,7 @@ class WebhookServer:
         self.cert, self.key = cert, key
         self.port = port
         self.mode = "ok"
+        self.delay = 0.0          # seconds before answering a well-signed POST
         self.lock = threading.Lock()
         self.taken = []           # events answered 2xx, in arrival order
         self.batches = []         # every well-signed batch, whatever the answer

@@ -227,6 +227,7 @@ def test_kill9_while_delivering_loses_nothing(make_provider, make_relay):
     skipped; the ids go on across the restarts."""
     p = make_provider()
     hook = WebhookServer(SECRET).start()
+    hook.delay = 0.3
     try:
         r = events_relay(make_relay, p, hook, batch=3,
                          types=["queued", "sent", "failed", "account"])
