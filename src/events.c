@@ -85,7 +85,8 @@ events_segments(int dirfd, uint64_t **out)
 		(*out)[n++] = v;
 	}
 	closedir(d);
-	qsort(*out, n, sizeof(**out), events_cmp);
+	if (n > 1)
+		qsort(*out, n, sizeof(**out), events_cmp);
 	return n;
 }
 
