@@ -483,6 +483,7 @@ scheduler_start_on(struct scheduler *s, struct sched_account *a, double now)
 	int j, want = a->cfg->limits.min_interval > 0 || a->throttles > 0 ? 1 :
 	    a->cfg->sessions;
 
+	scheduler_account_quota_event(a, now);	/* room again after running out? */
 	for (j = 0; j < a->nsessions && !s->tr->is_idle(a->sess[j], s->tr_arg); j++)
 		;
 	if (j < a->nsessions) {
@@ -659,6 +660,7 @@ again:
 		return NULL;
 	}
 	a->last_send = now_f;
+	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);

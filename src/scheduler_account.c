@@ -175,6 +175,21 @@ scheduler_account_enable(struct sched_account *a)
 	scheduler_account_event(a, "ready", NULL, 0);
 }
 
+void
+scheduler_account_quota_event(struct sched_account *a, double now)
+{
+	int full = quota_room(a->quota, (time_t)now) == 0;
+
+	if (full == a->exhausted_told)
+		return;
+	a->exhausted_told = full;
+	if (full)
+		scheduler_account_event(a, "exhausted", "quota used up",
+		    (double)quota_next_free(a->quota, (time_t)now, 1));
+	else
+		scheduler_account_event(a, "ready", NULL, 0);
+}
+
 /* scheduler_account_free: free it; its sessions are gone. */
 void
 scheduler_account_free(struct sched_account *a)

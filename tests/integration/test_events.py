@@ -388,3 +388,46 @@ def test_events_config_is_checked(make_relay, provider, events, problem):
     p = r.check()
     assert p.returncode != 0 and problem in p.stderr, p.stderr
     assert "events." in p.stderr, p.stderr
+
+
+@pytest.mark.deadline(60)
+def test_account_exhausted_and_throttled_events(make_provider, make_relay):
+    """per_hour = 2: the second message uses the hour up: an "account" event says
+    exhausted, until when the quota has room again (about an hour on). A provider's
+    "slow down" (421 4.7.0 at MAIL) is a "throttled" event with why and until, and the
+    account's next success a "ready" one."""
+    p = make_provider()
+    hook = WebhookServer(SECRET).start()
+    try:
+        r = events_relay(make_relay, p, hook, start=False)
+        r.settings["accounts"][0]["limits"] = {"per_hour": 2, "count": "messages"}
+        r.write_config()
+        r.start()
+        submit_many(r, 3)
+        p.wait_for(2)
+        acct = lambda evs: [e for e in sorted(evs.values(), key=lambda e: e["id"])
+                            if e["type"] == "account"]
+        wait_events(hook, lambda evs: acct(evs), 15, "an account event")
+        ex = acct(hook.by_id())[0]
+        check_common(ex)
+        assert (ex["state"], ex["account"], ex["recipient"]) == ("exhausted", "main", None), ex
+        assert 3000 < ex["until"] - ex["time"] <= 3610, ex
+        wait_events(hook, lambda evs: len(sent_rcpts(hook)) == 2, 15, "two sent events")
+        time.sleep(1)
+        assert len(sent_rcpts(hook)) == 2 and len(acct(hook.by_id())) == 1
+    finally:
+        hook.stop()
+    p2 = make_provider()
+    p2.add_rule("mail", "421 4.7.0 Slow down", times=1)
+    hook = WebhookServer(SECRET).start()
+    try:
+        r = events_relay(make_relay, p2, hook)
+        submit_many(r, 1)
+        p2.wait_for(1, timeout=20)
+        states = lambda evs: [e["state"] for e in acct(evs)]
+        wait_events(hook, lambda evs: states(evs) == ["throttled", "ready"], 15,
+                    "throttled, then ready")
+        th = acct(hook.by_id())[0]
+        assert "421 4.7.0" in th["why"] and th["until"] >= th["time"], th
+    finally:
+        hook.stop()
