@@ -319,6 +319,11 @@ scheduler_drop(struct scheduler *s, struct queue_msg *m)
 	else if (m->sched_index != (size_t)-1)
 		scheduler_heap_remove(&s->wait, m);
 	s->pending_rcpts -= scheduler_pending(m);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
+			events_emit_rcpt(EVENTS_FAILED, m, i, NULL, json_pack("{s:s, s:s, s:b}",
+			    "reason", "deleted", "reply", "removed by relayctl queue delete",
+			    "permanent", 1));
 	queue_msg_remove(s->q, m);
 	log_info("%s: removed by relayctl (queue delete)", m->id);
 	scheduler_forget(s, m);

@@ -288,6 +288,16 @@ def test_relayctl_events_follow_sees_new_events(make_provider, make_relay):
     assert bad.returncode == 64 and "not an event type" in bad.stderr
     st = r.status()["events"]
     assert st["journal"] is True and st["state"] == "off", st
+    # mail deleted from the queue by the operator is a failed event too
+    p.refuse_rcpt("held@example.org", "452 4.2.2 Mailbox full")
+    mark = r.mark()
+    r.submit(message(7), to=["held@example.org"])
+    m = r.wait_log(r"(\w+): to=<held@example.org> .*status=deferred", since=mark)
+    assert r.ctl("queue", "delete", m.group(1)).returncode == 0
+    wait_until(lambda: journal(r, "--type", "failed") or None, 10, "a failed event")
+    d = journal(r, "--type", "failed")[0]
+    assert (d["reason"], d["queue_id"], d["recipient"], d["message_id"]) == \
+        ("deleted", m.group(1), "held@example.org", "order-7@crm.example"), d
 
 
 from test_bounces import (APP_FROM, WAIT, dovecot, dsn_bounce, mailru_bounce,  # noqa: E402,F401
