@@ -58,11 +58,6 @@ static void webhook_post(struct webhook *);
 int
 webhook_sign(const char *secret, long long t, const char *body, size_t len, char hex[65])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	char head[32];
-	int n = snprintf(head, sizeof(head), "%lld.", t);
-	int ok;
 	/* OpenSSL 3's HMAC through EVP_MAC: "t." and the body go in as two updates. */
 	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
@@ -70,7 +65,10 @@ webhook_sign(const char *secret, long long t, const char *body, size_t len, char
 		OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
 		OSSL_PARAM_construct_end(),
 	};
+	unsigned char md[EVP_MAX_MD_SIZE];
 	size_t outl = 0;
+	char head[32];
+	int n = snprintf(head, sizeof(head), "%lld.", t), ok;
 
 	ok = ctx != NULL && EVP_MAC_init(ctx, (const unsigned char *)secret, strlen(secret),
 	    params) == 1 && EVP_MAC_update(ctx, (const unsigned char *)head, (size_t)n) == 1 &&
@@ -78,10 +76,9 @@ webhook_sign(const char *secret, long long t, const char *body, size_t len, char
 	    EVP_MAC_final(ctx, md, &outl, sizeof(md)) == 1;
 	EVP_MAC_CTX_free(ctx);
 	EVP_MAC_free(mac);
-	mdlen = (unsigned int)outl;
-	if (!ok || mdlen != 32)
+	if (!ok || outl != 32)
 		return -1;
-	for (unsigned int i = 0; i < mdlen; i++)
+	for (size_t i = 0; i < outl; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	return 0;
 }
@@ -243,9 +240,11 @@ webhook_free(struct webhook *w)
 	events_set_notify(w->ev, NULL, NULL);
 	http_free(w->http);
 	event_free(w->timer);
-	webhook_take(w, &(struct config_events){ .webhook = "" });
-	free(w->url);
+	if (w->secret != NULL)
+		explicit_bzero(w->secret, strlen(w->secret));
 	free(w->secret);
+	free(w->url);
+	free(w->ca_file);
 	free(w->last_error);
 	free(w);
 }
