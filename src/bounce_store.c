@@ -67,6 +67,7 @@
 #include "bounce_store_map.h"
 #include "config.h"
 #include "control.h"
+#include "events.h"
 #include "jsonstr.h"
 #include "log.h"
 #include "queue.h"
@@ -532,6 +533,31 @@ bounce_store_suppressed(struct bounce_store *b, const char *addr, char *why, siz
 
 /* ---- bounce records ----------------------------------------------------------------- */
 
+static json_t *bounce_store_rec_json(const struct bounce_rec *, int);
+
+/*
+ * bounce_store_report_event: apply a new bounce r, with its "bounced" event, and a
+ * "suppressed" one if that put its address on the list.
+ */
+static void
+bounce_store_report_event(struct bounce_store *b, const struct bounce_rec *r)
+{
+	struct bounce_addr *e = bounce_store_addr(b, r->recipient, 1);
+	int was = e->suppressed;
+	json_t *x = bounce_store_rec_json(r, 1);
+	char why[128];
+
+	json_object_del(x, "key");	/* the journal says which event, not which file */
+	json_object_del(x, "time");
+	events_emit(EVENTS_BOUNCED, r->queue_id, r->message_id, r->recipient, r->account, x);
+	bounce_store_apply(b, r);
+	if (!was && e->suppressed) {
+		bounce_store_why(e, why, sizeof(why));
+		events_emit(EVENTS_SUPPRESSED, r->queue_id, r->message_id, r->recipient,
+		    r->account, json_pack("{s:s, s:s}", "reason", e->reason, "why", why));
+	}
+}
+
 static void
 bounce_store_free_rec(struct bounce_rec *r)
 {
@@ -805,7 +831,7 @@ bounce_store_report(struct bounce_store *b, const char *account, const char *key
 			    bounce_parse_kind_name(r->kind), r->status[0] ? r->status : "-",
 			    bounce_status_reason_name(r->reason), mid ? mid : "", r->diagnostic);
 		bounce_store_keep_rec(b, r);
-		bounce_store_apply(b, r);
+		bounce_store_report_event(b, r);
 		n++;
 	}
 	free(mid);

@@ -27,6 +27,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "events_file.h"
 #include "log.h"
 #include "preset.h"
 #include "xmalloc.h"
@@ -43,7 +44,7 @@ static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
 	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
-	"allow_networks", "max_clients_per_address", "max_session_time", NULL
+	"allow_networks", "max_clients_per_address", "max_session_time", "events", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
@@ -66,6 +67,9 @@ static const char *config_imap_keys[] = {
 	"folder", "move_to", "poll", NULL
 };
 static const char *config_suppress_keys[] = { "hard", "soft_after", NULL };
+static const char *config_events_keys[] = {
+	"webhook", "secret_file", "types", "ca_file", "batch", "keep", "dsn_to", NULL
+};
 
 /* config_path: the dotted key path of a setting, e.g. "accounts.[1].port". */
 static void
@@ -375,6 +379,62 @@ config_read_secret(struct config_ctx *ctx, const config_setting_t *s, const char
 	char *p = xstrdup(line);
 	explicit_bzero(line, sizeof(line));
 	return p;
+}
+
+/* config_events: the "events" group s: the journal, its webhook and their types. */
+static void
+config_events(struct config_ctx *ctx, const config_setting_t *s, struct config_events *e)
+{
+	const config_setting_t *t;
+	char *secret_file = NULL;
+	long long v;
+
+	e->types = EVENTS_TYPES_DEFAULT;
+	e->batch = 100;
+	e->keep = 604800;
+	if (s == NULL)
+		return;
+	if (!config_setting_is_group(s)) {
+		config_error(ctx, s, "must be a group { webhook = \"https://...\"; ... }");
+		return;
+	}
+	e->enabled = 1;
+	config_check_keys(ctx, s, config_events_keys);
+	if (config_str(ctx, s, "webhook", &e->webhook, 0) && !config_url_allowed(e->webhook))
+		config_error(ctx, config_setting_get_member(s, "webhook"), "%s: must be "
+		    "https:// (http:// only to a loopback address)", e->webhook);
+	if (config_str(ctx, s, "secret_file", &secret_file, 0))
+		e->secret = config_read_secret(ctx, config_setting_get_member(s,
+		    "secret_file"), secret_file);
+	else if (e->webhook != NULL)
+		config_missing(ctx, s, "secret_file");
+	free(secret_file);
+	config_str(ctx, s, "ca_file", &e->ca_file, 0);
+	config_str(ctx, s, "dsn_to", &e->dsn_to, 0);
+	v = e->batch;
+	config_int(ctx, s, "batch", 1, 10000, &v);
+	e->batch = (int)v;
+	v = e->keep;
+	config_int(ctx, s, "keep", 3600, 365 * 86400, &v);
+	e->keep = (int)v;
+	if ((t = config_setting_get_member(s, "types")) == NULL)
+		return;
+	if (config_setting_type(t) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(t) != CONFIG_TYPE_LIST) {
+		config_error(ctx, t, "must be a list of names [ \"sent\", \"failed\", ... ]");
+		return;
+	}
+	e->types = 0;
+	for (int i = 0; i < config_setting_length(t); i++) {
+		const char *n = config_setting_get_string_elem(t, i);
+		int k = events_file_type_parse(n);
+
+		if (k < 0)
+			config_error(ctx, t, "\"%s\" is not an event type (queued, sent, "
+			    "deferred, failed, bounced, suppressed, account)", n ? n : "?");
+		else
+			e->types |= 1u << k;
+	}
 }
 
 /* config_tls: the "tls" key of group g for a connection to host. */
@@ -976,6 +1036,7 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 	}
 
 	config_access(ctx, root, c);
+	config_events(ctx, config_setting_get_member(root, "events"), &c->events);
 
 	s = config_setting_get_member(root, "accounts");
 	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
@@ -1095,6 +1156,12 @@ config_free(struct config *c)
 	free(c->auth_users);
 	free(c->allow);
 	free(c->metrics_listen);
+	free(c->events.webhook);
+	if (c->events.secret != NULL)
+		explicit_bzero(c->events.secret, strlen(c->events.secret));
+	free(c->events.secret);
+	free(c->events.ca_file);
+	free(c->events.dsn_to);
 	free(c->path);
 	free(c);
 }

@@ -87,6 +87,18 @@ struct config_account {
 	struct config_oauth oauth;	/* auth "xoauth2" or "oauthbearer" only */
 };
 
+/* The "events" group: the event journal and its webhook (events.c, webhook.c). */
+struct config_events {
+	int		 enabled;	/* the group is present: the journal is kept */
+	char		*webhook;	/* URL events are POSTed to, or NULL */
+	char		*secret;	/* from secret_file: the HMAC key; never logged */
+	unsigned	 types;		/* 1 << enum events_type for each type kept */
+	char		*ca_file;	/* extra trust anchors for the webhook, or NULL */
+	int		 batch;		/* most events per POST (default 100) */
+	int		 keep;		/* seconds events are kept (default 604800) */
+	char		*dsn_to;	/* accepted, not implemented yet (see relay.conf(5)) */
+};
+
 struct config {
 	char		*path;
 	char		**listen;	/* "ADDR:PORT" strings */
@@ -116,6 +128,7 @@ struct config {
 	int		 suppress_soft_after;	/* ... or after this many soft ones (0: never) */
 	struct config_account *accounts;
 	size_t		 naccounts;
+	struct config_events events;
 };
 
 /*

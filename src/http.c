@@ -20,8 +20,9 @@
 struct http_req {
 	struct http	*h;
 	CURL		*easy;
-	char		*form;
+	char		*form;		/* the body: a form, or JSON (http_post_json) */
 	char		*ca_file;
+	struct curl_slist *hdrs;	/* extra request headers, or NULL */
 	char		*body;
 	size_t		 len, cap;
 	int		 toobig;
@@ -154,6 +155,7 @@ http_req_free(struct http_req *r)
 		explicit_bzero(r->body, r->len);
 	free(r->body);
 	free(r->ca_file);
+	curl_slist_free_all(r->hdrs);
 	free(r);
 }
 
@@ -297,6 +299,19 @@ http_free(struct http *h)
 	free(h);
 }
 
+/* http_start: hand r to curl's multi handle; done(arg) is called when it ends. */
+static struct http_req *
+http_start(struct http *h, struct http_req *r, http_done_fn done, void *arg)
+{
+	r->h = h;
+	r->done = done;
+	r->arg = arg;
+	r->next = h->reqs;
+	h->reqs = r;
+	curl_multi_add_handle(h->multi, r->easy);
+	return r;
+}
+
 struct http_req *
 http_post(struct http *h, const char *url, const char *form, const char *ca_file,
     http_done_fn done, void *arg)
@@ -308,13 +323,27 @@ http_post(struct http *h, const char *url, const char *form, const char *ca_file
 		log_err("http: %s", err);
 		return NULL;
 	}
-	r->h = h;
-	r->done = done;
-	r->arg = arg;
-	r->next = h->reqs;
-	h->reqs = r;
-	curl_multi_add_handle(h->multi, r->easy);
-	return r;
+	return http_start(h, r, done, arg);
+}
+
+struct http_req *
+http_post_json(struct http *h, const char *url, const char *json, const char *const *headers,
+    const char *ca_file, long timeout, http_done_fn done, void *arg)
+{
+	char err[300];
+	struct http_req *r = http_req_new(url, json, ca_file, err, sizeof(err));
+
+	if (r == NULL) {
+		log_err("http: %s", err);
+		return NULL;
+	}
+	r->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	r->hdrs = curl_slist_append(r->hdrs, "Expect:");	/* no 100-continue wait */
+	for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+		r->hdrs = curl_slist_append(r->hdrs, headers[i]);
+	curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->hdrs);
+	curl_easy_setopt(r->easy, CURLOPT_TIMEOUT, timeout);
+	return http_start(h, r, done, arg);
 }
 
 void

@@ -1,5 +1,5 @@
 /*
- * http: HTTPS POSTs to OAuth token endpoints, through libcurl. relayd drives curl's
+ * http: HTTPS POSTs to OAuth token endpoints and to the events webhook, through libcurl. relayd drives curl's
  * multi-socket interface from its libevent loop (no thread, no blocking); relayctl
  * uses the blocking form. Certificates are always verified against the system's trust
  * store, plus ca_file when given. Only https:// URLs, and http:// to loopback
@@ -38,6 +38,16 @@ void		 http_free(struct http *);
  */
 struct http_req	*http_post(struct http *, const char *url, const char *form,
 		    const char *ca_file, http_done_fn done, void *arg);
+
+/*
+ * http_post_json: POST json (a NUL-terminated JSON text; copied) to url as
+ * application/json with the extra headers ("Name: value", NULL-terminated list, may
+ * be NULL), giving up after timeout seconds. As http_post otherwise: same checks, same
+ * done, no redirect followed (a 3xx is just its status).
+ */
+struct http_req	*http_post_json(struct http *, const char *url, const char *json,
+		    const char *const *headers, const char *ca_file, long timeout,
+		    http_done_fn done, void *arg);
 
 /* http_cancel: forget req; its done is never called. */
 void		 http_cancel(struct http_req *);

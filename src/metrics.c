@@ -9,15 +9,19 @@
 #include <event2/util.h>
 
 #include "bounce_store.h"
+#include "events.h"
 #include "log.h"
 #include "metrics.h"
 #include "scheduler.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 struct metrics {
 	struct evhttp		*http;
 	struct scheduler	*sched;
 	struct bounce_store	*bounces;
+	struct events		*events;
+	struct webhook		*webhook;
 };
 
 /* metrics_serve: GET /metrics; anything else is 404. */
@@ -34,10 +38,20 @@ metrics_serve(struct evhttp_request *req, void *arg)
 	out = evbuffer_new();
 	scheduler_metrics(m->sched, out);
 	bounce_store_metrics(m->bounces, out);
+	webhook_metrics(m->webhook, m->events, out);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", out);
 	evbuffer_free(out);
+}
+
+void
+metrics_set_events(struct metrics *m, struct events *ev, struct webhook *w)
+{
+	if (m != NULL) {
+		m->events = ev;
+		m->webhook = w;
+	}
 }
 
 static void

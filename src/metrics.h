@@ -19,4 +19,10 @@ struct metrics	*metrics_new(struct event_base *, const char *addr, struct schedu
 		    struct bounce_store *);
 void		 metrics_free(struct metrics *);
 
+struct events;
+struct webhook;
+
+/* metrics_set_events: also serve the event journal's and webhook's figures (NULL: none). */
+void		 metrics_set_events(struct metrics *, struct events *, struct webhook *);
+
 #endif

@@ -12,6 +12,7 @@
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
+#include "relayctl_events.h"
 #include "relayctl_oauth.h"
 #include "relayctl_queue.h"
 
@@ -49,6 +50,10 @@ static const struct relayctl_cmd {
 	{ "oauth", relayctl_oauth, 0,
 	  "oauth login ACCOUNT              sign an OAuth account in (device or browser flow)\n"
 	  "  oauth status [--json]            each OAuth account's token state" },
+	{ "events", relayctl_events, 1,
+	  "events [--json] [--follow] [--since ID|TIME] [--type T]\n"
+	  "                                   what became of the mail: the event journal,\n"
+	  "                                   read from the spool (relayd need not run)" },
 	{ "help", relayctl_help, 1,
 	  "help                             this text" },
 };
@@ -125,6 +130,26 @@ relayctl_window(json_t *w, char *buf, size_t len)
 	return buf;
 }
 
+/* relayctl_status_events: the event journal's line of relayctl status, if it is on. */
+static void
+relayctl_status_events(json_t *e)
+{
+	const char *err = json_string_value(json_object_get(e, "last_error"));
+
+	if (!json_is_true(json_object_get(e, "journal")))
+		return;
+	if (json_object_get(e, "webhook") == NULL) {
+		printf("events: journal only (no webhook), last id %lld\n",
+		    json_integer_value(json_object_get(e, "last_id")));
+		return;
+	}
+	printf("events: %lld undelivered, oldest %llds old, last id %lld, webhook %s%s%s\n",
+	    json_integer_value(json_object_get(e, "backlog")),
+	    json_integer_value(json_object_get(e, "oldest_age")),
+	    json_integer_value(json_object_get(e, "last_id")),
+	    json_string_value(json_object_get(e, "state")), err ? ": " : "", err ? err : "");
+}
+
 static int
 relayctl_status(int argc, char **argv)
 {
@@ -180,6 +205,7 @@ relayctl_status(int argc, char **argv)
 		printf("quarantine: %lld bad queue file(s) set aside, never delivered (see the "
 		    "log and the spool's quarantine/)\n",
 		    json_integer_value(json_object_get(q, "quarantined")));
+	relayctl_status_events(json_object_get(r, "events"));
 	json_decref(r);
 	return 0;
 }
@@ -255,6 +281,7 @@ main(int argc, char **argv)
 		return argc < 1 ? 64 : 0;
 	}
 	relayctl_oauth_config(config);
+	relayctl_events_config(config);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++) {
 		if (strcmp(argv[0], relayctl_cmds[i].name) != 0)
 			continue;

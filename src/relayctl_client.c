@@ -29,8 +29,22 @@ relayctl_client_socket(const char *path)
 int
 relayctl_client_socket_from_config(const char *path)
 {
+	char *s = relayctl_client_config_string(path, "control_socket",
+	    RELAYCTL_DEFAULT_SOCKET);
+
+	if (s == NULL)
+		return -1;
+	relayctl_client_socket(s);
+	free(s);
+	return 0;
+}
+
+char *
+relayctl_client_config_string(const char *path, const char *key, const char *dflt)
+{
 	config_t cf;
 	const char *s = NULL;
+	char *v;
 
 	config_init(&cf);
 	if (!config_read_file(&cf, path)) {
@@ -40,13 +54,13 @@ relayctl_client_socket_from_config(const char *path)
 			fprintf(stderr, "relayctl: %s:%d: %s\n", path, config_error_line(&cf),
 			    config_error_text(&cf));
 		config_destroy(&cf);
-		return -1;
+		return NULL;
 	}
-	if (!config_lookup_string(&cf, "control_socket", &s))
-		s = RELAYCTL_DEFAULT_SOCKET;
-	relayctl_client_socket(s);
+	if (!config_lookup_string(&cf, key, &s))
+		s = dflt;
+	v = xstrdup(s);
 	config_destroy(&cf);
-	return 0;
+	return v;
 }
 
 /* relayctl_client_connect: a connected socket, or -1 after saying why. */

@@ -17,6 +17,13 @@ void	relayctl_client_socket(const char *path);
 int	relayctl_client_socket_from_config(const char *config_path);
 
 /*
+ * relayctl_client_config_string: the top-level string key of the config file at path
+ * (only that key is read), or dflt when it is absent: a new string, or NULL after
+ * printing why the file cannot be read.
+ */
+char	*relayctl_client_config_string(const char *path, const char *key, const char *dflt);
+
+/*
  * relayctl_client_call: run cmd with args (borrowed; NULL for none) in relayd.
  * Returns 0 with *result a new reference, or an exit code (69: relayd not running,
  * 70: relayd refused, the reason printed on stderr).

@@ -27,6 +27,7 @@
 #include "clock.h"
 #include "config.h"
 #include "control.h"
+#include "events.h"
 #include "imap_watch.h"
 #include "listener.h"
 #include "log.h"
@@ -40,6 +41,7 @@
 #include "smtp_auth.h"
 #include "smtp_session.h"
 #include "tls.h"
+#include "webhook.h"
 #include "xmalloc.h"
 
 #define RELAYD_VERSION		"0.1"
@@ -56,6 +58,8 @@ static size_t relayd_noldcfg;
 static struct scheduler *relayd_sched;
 static struct bounce_store *relayd_bounces;
 static struct imap_watch *relayd_imap;
+static struct events *relayd_events;	/* the event journal, if configured */
+static struct webhook *relayd_webhook;
 static struct metrics *relayd_metrics;
 static struct control *relayd_ctl;
 static struct queue *relayd_queue;
@@ -69,7 +73,11 @@ static int relayd_reload(char **);
 static json_t *
 relayd_cmd_status(json_t *args, char **err, void *arg)
 {
-	return scheduler_status(arg);
+	json_t *st = scheduler_status(arg);
+
+	if (st != NULL)
+		json_object_set_new(st, "events", webhook_status(relayd_webhook, relayd_events));
+	return st;
 }
 
 /* relayd_cmd_enable: relayctl enable ACCOUNT. */
@@ -199,6 +207,13 @@ relayd_reload(char **err)
 	}
 	log_init(n->log_syslog, n->log_level);
 	bounce_store_reconfigure(relayd_bounces, n);
+	if (relayd_events != NULL)
+		events_reconfigure(relayd_events, n->events.types, n->events.keep);
+	webhook_reconfigure(relayd_webhook, &n->events);
+	if (n->events.enabled != (relayd_events != NULL) ||
+	    (n->events.webhook != NULL) != (relayd_webhook != NULL))
+		log_warn("reload: events (or its webhook) turned on or off; that takes "
+		    "effect when relayd is restarted");
 	oauth_reconfigure(n);
 	imap_watch_stop(relayd_imap);
 	relayd_imap = imap_watch_start(relayd_base, relayd_dns, n, relayd_bounces);
@@ -374,7 +389,10 @@ relayd_setup(void)
 	    (relayd_listener = listener_new(&relayd_srv)) == NULL ||
 	    relayd_drop_privileges(cfg) == -1)
 		return -1;
+	/* The journal once the spool is ours, before anything it reports can happen. */
 	if ((relayd_queue = queue_open(relayd_base, cfg->spool_dir)) == NULL ||
+	    (cfg->events.enabled && (relayd_events = events_open(relayd_base,
+	    cfg->spool_dir, cfg->events.types, cfg->events.keep)) == NULL) ||
 	    (relayd_sched = scheduler_new(relayd_base, relayd_dns, cfg,
 	    relayd_queue)) == NULL)
 		return -1;
@@ -398,6 +416,11 @@ relayd_setup(void)
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,
 	    cfg->metrics_listen, relayd_sched, relayd_bounces)) == NULL)
 		return -1;
+	if (cfg->events.dsn_to != NULL)
+		log_warn("events: dsn_to is not implemented in this version; no reports are "
+		    "mailed to %s", cfg->events.dsn_to);
+	relayd_webhook = webhook_new(relayd_base, relayd_events, &cfg->events);
+	metrics_set_events(relayd_metrics, relayd_events, relayd_webhook);
 
 	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,
@@ -417,6 +440,7 @@ relayd_teardown(void)
 		event_free(relayd_watchdog);
 	imap_watch_stop(relayd_imap);
 	metrics_free(relayd_metrics);
+	webhook_free(relayd_webhook);	/* a POST in flight goes again next time */
 	control_free(relayd_ctl);
 	/* A commit under way still answers its client (commits finish in the loop). */
 	while (relayd_queue != NULL && queue_busy(relayd_queue))
@@ -435,6 +459,7 @@ relayd_teardown(void)
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);
 	queue_close(relayd_queue);
+	events_close(relayd_events);
 	listener_free(relayd_listener);
 	SSL_CTX_free(relayd_srv.tls_ctx);
 	for (int i = 0; i < 3; i++)

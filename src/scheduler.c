@@ -11,6 +11,8 @@
 
 #include "bounce_store.h"
 #include "clock.h"
+#include "events.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
@@ -319,6 +321,11 @@ scheduler_drop(struct scheduler *s, struct queue_msg *m)
 	else if (m->sched_index != (size_t)-1)
 		scheduler_heap_remove(&s->wait, m);
 	s->pending_rcpts -= scheduler_pending(m);
+	for (size_t i = 0; i < m->nrcpt; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
+			events_emit_rcpt(EVENTS_FAILED, m, i, NULL, json_pack("{s:s, s:s, s:b}",
+			    "reason", "deleted", "reply", "removed by relayctl queue delete",
+			    "permanent", 1));
 	queue_msg_remove(s->q, m);
 	log_info("%s: removed by relayctl (queue delete)", m->id);
 	scheduler_forget(s, m);
@@ -428,6 +435,28 @@ scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account 
 	    m->rcpts[idx].addr, acct, relay, clock_now() - m->t_received, status, reply);
 }
 
+/* scheduler_sent_event: the event for recipient idx of m, taken by the provider. */
+static void
+scheduler_sent_event(const struct queue_msg *m, size_t idx, const char *account,
+    const char *reply, const char *relay)
+{
+	char *pid = events_file_provider_id(reply);
+
+	events_emit_rcpt(EVENTS_SENT, m, idx, account, json_pack("{s:o, s:o, s:o}", "reply",
+	    jsonstr_new(reply), "provider_id", jsonstr_new(pid), "relay", jsonstr_new(relay)));
+	free(pid);
+}
+
+/* scheduler_deferred_event: the event for recipient idx of m, just deferred. */
+static void
+scheduler_deferred_event(const struct queue_msg *m, size_t idx, const char *account,
+    const char *reply)
+{
+	events_emit_rcpt(EVENTS_DEFERRED, m, idx, account, json_pack("{s:o, s:i, s:I}",
+	    "reply", jsonstr_new(reply), "attempts", m->attempts, "next_try",
+	    (json_int_t)clock_to_wall((double)m->next_try)));
+}
+
 /*
  * scheduler_rcpt_done: a recipient is finished (sent or failed) and logged. Returns 1
  * when that finished the message: its file is gone and it is freed.
@@ -455,6 +484,8 @@ scheduler_fail_all(struct scheduler *s, struct queue_msg *m, const char *why)
 	for (size_t i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
 			scheduler_log(m, i, NULL, NULL, "failed", why);
+			events_emit_rcpt(EVENTS_FAILED, m, i, NULL, json_pack("{s:s, s:o, s:b}",
+			    "reason", "undeliverable", "reply", jsonstr_new(why), "permanent", 1));
 			if (scheduler_rcpt_done(s, m, i, QUEUE_RCPT_FAILED, "none", why))
 				return;
 		}
@@ -474,6 +505,8 @@ scheduler_drop_suppressed(struct scheduler *s, struct queue_msg *m)
 		    !bounce_store_suppressed(s->bounces, m->rcpts[i].addr, why, sizeof(why)))
 			continue;
 		scheduler_log(m, i, NULL, NULL, "failed", why);
+		events_emit_rcpt(EVENTS_SUPPRESSED, m, i, NULL, json_pack("{s:o}", "reason",
+		    jsonstr_new(why)));
 		if (scheduler_rcpt_done(s, m, i, QUEUE_RCPT_FAILED, "none", why))
 			return 1;
 	}
@@ -514,6 +547,7 @@ scheduler_start_on(struct scheduler *s, struct sched_account *a, double now)
 	int j, want = a->cfg->limits.min_interval > 0 || a->throttles > 0 ? 1 :
 	    a->cfg->sessions;
 
+	scheduler_account_quota_event(a, now);	/* room again after running out? */
 	for (j = 0; j < a->nsessions && !s->tr->is_idle(a->sess[j], s->tr_arg); j++)
 		;
 	if (j < a->nsessions) {
@@ -690,6 +724,7 @@ again:
 		return NULL;
 	}
 	a->last_send = now_f;
+	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);
@@ -742,6 +777,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_SENT:
 			scheduler_account_succeeded(a);
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
+			scheduler_sent_event(m, r->idx, a->cfg->name, r->reply, relay);
 			/* Bounces come back to the account's own mailbox: without a
 			 * bounces block nothing would ever be matched against it. */
 			if (a->cfg->bounces.enabled)
@@ -752,6 +788,10 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_FAIL:
 			s->nfailed++;
 			scheduler_log(m, r->idx, a, relay, "failed", note ? note : r->reply);
+			events_emit_rcpt(EVENTS_FAILED, m, r->idx, a->cfg->name, json_pack(
+			    "{s:s, s:o, s:b, s:o}", "reason", note ? "expired" : "rejected",
+			    "reply", jsonstr_new(note ? note : r->reply), "permanent", note == NULL,
+			    "relay", jsonstr_new(relay)));
 			finished = scheduler_rcpt_done(s, m, r->idx, QUEUE_RCPT_FAILED,
 			    a->cfg->name, note ? note : r->reply);
 			break;
@@ -787,9 +827,14 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	s->ninflight--;
 	free(m->account);
 	m->account = NULL;
-	if (retry_reply != NULL)
+	if (retry_reply != NULL) {
 		queue_msg_deferred(s->q, m, now + scheduler_account_backoff(s->cfg->retry_initial,
 		    s->cfg->retry_max, m->attempts), retry_reply);
+		for (size_t i = 0; i < n; i++)	/* those still pending were deferred */
+			if (res[i].action == OUTCOME_RETRY &&
+			    m->rcpts[res[i].idx].state == QUEUE_RCPT_PENDING)
+				scheduler_deferred_event(m, res[i].idx, a->cfg->name, res[i].reply);
+	}
 	if (m->deleted)
 		scheduler_drop(s, m);
 	else if (!m->held)
@@ -838,6 +883,9 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 		    &fits) == NULL) {
 			scheduler_heap_remove(&s->wait, m);
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
+			for (size_t i = 0; i < m->nrcpt; i++)
+				if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
+					scheduler_deferred_event(m, i, a->cfg->name, reason);
 			scheduler_heap_push(&s->wait, m);
 		}
 	} else if (act == OUTCOME_RETRY)

@@ -54,6 +54,7 @@ struct sched_account {
 	int			 retired;	/* gone from the config after a reload */
 	unsigned long long	 nsent;		/* messages sent (metrics) */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */
+	int			 exhausted_told; /* an "exhausted" event went out */
 };
 
 /* The result of one upstream attempt for one recipient of a message. */

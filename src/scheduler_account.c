@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "clock.h"
+#include "events.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "scheduler_int.h"
 #include "scheduler_state.h"
@@ -138,14 +140,28 @@ scheduler_account_new(struct config_account *ca, const struct config *cfg, time_
 	return a;
 }
 
+/* scheduler_account_event: an "account" event: state, why (or NULL), until (steady, or 0). */
+static void
+scheduler_account_event(const struct sched_account *a, const char *state, const char *why,
+    double until)
+{
+	json_t *x = json_pack("{s:s, s:o}", "state", state, "why", jsonstr_new(why));
+
+	json_object_set_new(x, "until", until > 0 ? json_integer((json_int_t)ceil(
+	    clock_to_wall(until))) : json_null());
+	events_emit(EVENTS_ACCOUNT, NULL, NULL, NULL, a->cfg->name, x);
+}
+
 void
 scheduler_account_succeeded(struct sched_account *a)
 {
 	int was = a->throttles;
 
 	a->failures = a->throttles = 0;
-	if (was > 0)		/* the backoff starts over: on disk too */
+	if (was > 0) {		/* the backoff starts over: on disk too */
 		scheduler_account_save(a);
+		scheduler_account_event(a, "ready", NULL, 0);
+	}
 }
 
 void
@@ -156,6 +172,22 @@ scheduler_account_enable(struct sched_account *a)
 	free(a->why);
 	a->why = NULL;
 	scheduler_account_save(a);
+	scheduler_account_event(a, "ready", NULL, 0);
+}
+
+void
+scheduler_account_quota_event(struct sched_account *a, double now)
+{
+	int full = quota_room(a->quota, (time_t)now) == 0;
+
+	if (full == a->exhausted_told)
+		return;
+	a->exhausted_told = full;
+	if (full)
+		scheduler_account_event(a, "exhausted", "quota used up",
+		    (double)quota_next_free(a->quota, (time_t)now, 1));
+	else
+		scheduler_account_event(a, "ready", NULL, 0);
 }
 
 /* scheduler_account_free: free it; its sessions are gone. */
@@ -266,6 +298,7 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 			a->disabled_since = clock_steady();
 		a->disabled = 1;
 		scheduler_account_save(a);
+		scheduler_account_event(a, "disabled", reason, 0);
 		log_err("account=%s status=disabled (%s): it sends nothing until its "
 		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
 		    a->cfg->name);
@@ -283,6 +316,7 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
 	scheduler_account_save(a);	/* a restart must not send into it */
+	scheduler_account_event(a, "throttled", reason, a->suspended_until);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);
 }

@@ -87,6 +87,12 @@ time_t		 scheduler_account_backoff_span(int initial, int max, int n);
 time_t		 scheduler_account_backoff(int initial, int max, int n);
 
 /*
+ * scheduler_account_quota_event: the "account" event when a's quota has just run out
+ * (exhausted, until when) or has room again after that (ready); nothing otherwise.
+ */
+void		 scheduler_account_quota_event(struct sched_account *, double now);
+
+/*
  * scheduler_account_suspend: the provider told the account to slow down (THROTTLE)
  * or refused it (DISABLE), for reason.
  */

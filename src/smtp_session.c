@@ -37,6 +37,8 @@
 #include "acl.h"
 #include "bounce_store.h"
 #include "config.h"
+#include "events.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "queue.h"
 #include "rewrite.h"
@@ -928,6 +930,9 @@ smtp_session_committed(struct queue_msg *m, int ok, void *arg)
 		log_info("%s: client=%s from=<%s> size=%llu nrcpt=%zu message-id=%s "
 		    "status=queued%s", m->id, s->addr, m->sender, (unsigned long long)m->size,
 		    m->nrcpt, m->message_id, s->client_gone ? " (client left before 250)" : "");
+		for (size_t i = 0; i < m->nrcpt; i++)	/* committed: now it may be told */
+			events_emit_rcpt(EVENTS_QUEUED, m, i, NULL, json_pack("{s:o, s:I}",
+			    "from", jsonstr_new(m->sender), "size", (json_int_t)m->size));
 		if (!s->client_gone)
 			smtp_session_reply(s, "250 2.0.0 Ok: queued as %s", m->id);
 		scheduler_add(s->srv->sched, m);
