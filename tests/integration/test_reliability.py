@@ -838,6 +838,9 @@ def test_libfiu_random_write_failures(make_relay, provider):
     # start-up makes relayd refuse to start, rightly, and is not what this tests.
     relay.wrapper = ["fiu-run", "-x"]
     relay.start()
+    # The port is bound before the spool's other files (bounce store, events) are
+    # opened: wait for the end of start-up, not just the listening socket.
+    relay.wait_log(r"relayd \S+ started: ")
     p = subprocess.run(["fiu-ctrl", "-c",
                         "enable_random name=posix/io/rw/write,probability=0.03,failinfo=%d"
                         % errno.EIO, str(relay.proc.pid)], stdout=subprocess.PIPE,
