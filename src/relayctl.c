@@ -15,6 +15,7 @@
 #include "relayctl_events.h"
 #include "relayctl_oauth.h"
 #include "relayctl_queue.h"
+#include "version.h"
 
 #define RELAYCTL_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
 
@@ -64,7 +65,8 @@ relayctl_help(int argc, char **argv)
 	printf("usage: relayctl [-c CONFIG | -s SOCKET] COMMAND [ARGS]\n\n"
 	    "  -c CONFIG   relayd's configuration, to find its control socket\n"
 	    "              (default %s)\n"
-	    "  -s SOCKET   the control socket itself\n\ncommands:\n", RELAYCTL_DEFAULT_CONFIG);
+	    "  -s SOCKET   the control socket itself\n"
+	    "  -V, --version  print the version; -h, --help  this text\n\ncommands:\n", RELAYCTL_DEFAULT_CONFIG);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++)
 		printf("  %s\n", relayctl_cmds[i].usage);
 	printf("\nExit status: 0 done, 64 usage, 69 relayd not reachable, 70 relayd refused.\n");
@@ -256,10 +258,11 @@ main(int argc, char **argv)
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((ch = getopt_long(argc, argv, "+c:s:h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:s:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			config = optarg;
@@ -269,6 +272,9 @@ main(int argc, char **argv)
 			break;
 		case 'h':
 			return relayctl_help(argc, argv);
+		case 'V':
+			printf("relayctl %s\n", RELAYD_VERSION);
+			return 0;
 		default:
 			fprintf(stderr, "relayctl: relayctl --help lists the options\n");
 			return 64;

@@ -38,13 +38,13 @@
 #include "queue_ctl.h"
 #include "scheduler.h"
 #include "sdnotify.h"
+#include "version.h"
 #include "smtp_auth.h"
 #include "smtp_session.h"
 #include "tls.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
-#define RELAYD_VERSION		"0.1"
 #define RELAYD_DEFAULT_CONFIG	"/etc/relayd/relay.conf"
 
 static struct event_base *relayd_base;
@@ -110,8 +110,8 @@ relayd_usage(FILE *fp)
 	fprintf(fp, "usage: relayd [-t] [-c CONFIG]\n"
 	    "  -c CONFIG   configuration file (default %s)\n"
 	    "  -t          check the configuration and exit (0: valid)\n"
-	    "  -V          print the version and exit\n"
-	    "  -h          this help\n", RELAYD_DEFAULT_CONFIG);
+	    "  -V, --version  print the version and exit\n"
+	    "  -h, --help     this help\n", RELAYD_DEFAULT_CONFIG);
 }
 
 /* relayd_cmd_reload: relayctl reload: the problems come back to relayctl. */
@@ -476,10 +476,16 @@ relayd_teardown(void)
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int ch, check = 0;
 
 	relayd_path = RELAYD_DEFAULT_CONFIG;
-	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			relayd_path = optarg;

@@ -9,12 +9,14 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import tempfile
 import time
 import urllib.request
 
 import pytest
 
+import conftest
 from conftest import free_port, wait_until
 
 APP_FROM = "crm@app.example"
@@ -290,3 +292,16 @@ def test_relayctl_help_and_errors(make_relay, provider):
     relay.stop()
     p = relay.ctl("status")
     assert p.returncode == 69 and "is relayd running?" in p.stderr
+
+
+def test_version_and_help_long_options():
+    """--version and --help, as every command-line tool takes them (-V and -h too)."""
+    for exe, name in ((conftest.RELAYD, "relayd"), (conftest.RELAYCTL, "relayctl")):
+        for flag in ("--version", "-V"):
+            p = subprocess.run([str(exe), flag], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, timeout=10)
+            assert p.returncode == 0 and re.fullmatch(r"%s \d+\.\d+\S*\n" % name,
+                                                      p.stdout), (exe, flag, p)
+        p = subprocess.run([str(exe), "--help"], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True, timeout=10)
+        assert p.returncode == 0 and "usage: %s" % name in p.stdout, (exe, p)
