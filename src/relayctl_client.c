@@ -133,8 +133,15 @@ relayctl_client_call(const char *cmd, json_t *args, json_t **result)
 	}
 	if (!json_is_true(json_object_get(ans, "ok"))) {
 		const char *e = json_string_value(json_object_get(ans, "error"));
+		char shown[64];
 
-		fprintf(stderr, "relayctl: %s: %s\n", cmd, e ? e : "failed");
+		/* The command as the operator typed it ("queue delete"), not the
+		 * control protocol's name for it ("queue-delete"). */
+		snprintf(shown, sizeof(shown), "%s", cmd);
+		for (char *p = shown; *p != '\0'; p++)
+			if (*p == '-')
+				*p = ' ';
+		fprintf(stderr, "relayctl: %s: %s\n", shown, e ? e : "failed");
 		json_decref(ans);
 		return 70;
 	}

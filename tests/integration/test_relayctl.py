@@ -305,3 +305,12 @@ def test_version_and_help_long_options():
         p = subprocess.run([str(exe), "--help"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=10)
         assert p.returncode == 0 and "usage: %s" % name in p.stdout, (exe, p)
+
+
+def test_errors_name_the_command_as_typed(relay):
+    """relayd's refusal is shown under the command the operator typed ("queue delete"),
+    never the control protocol's internal name ("queue-delete")."""
+    r = relay.ctl("queue", "delete", "0000000000000000")
+    assert r.returncode != 0, r
+    assert r.stderr.startswith("relayctl: queue delete: "), r.stderr
+    assert "queue-delete" not in r.stderr, r.stderr
