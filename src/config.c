@@ -118,6 +118,23 @@ config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt,
 	    key[0] ? ": " : "", msg);
 }
 
+/* config_warning: report a problem that does not stop relayd, as config_error does. */
+static void __attribute__((format(printf, 3, 4)))
+config_warning(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
+{
+	char key[256], msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	key[0] = '\0';
+	if (s != NULL)
+		config_path(s, key, sizeof(key));
+	fprintf(ctx->err, "%s:%d: %s%swarning: %s\n", ctx->path, config_line(ctx, s), key,
+	    key[0] ? ": " : "", msg);
+}
+
 /* config_check_keys: every member of group g must be one of allowed. */
 static void
 config_check_keys(struct config_ctx *ctx, const config_setting_t *g, const char **allowed)
@@ -469,7 +486,13 @@ config_password(struct config_ctx *ctx, const config_setting_t *g, char **out)
 {
 	char *pwfile = NULL;
 
-	config_str(ctx, g, "password", out, 0);
+	struct stat st;
+
+	if (config_str(ctx, g, "password", out, 0) && stat(ctx->path, &st) == 0 &&
+	    (st.st_mode & S_IROTH))
+		config_warning(ctx, config_setting_get_member(g, "password"), "a password "
+		    "written in a file every user of this host can read (mode %04o): put it "
+		    "in a password_file readable by relayd only", (unsigned)(st.st_mode & 07777));
 	if (config_str(ctx, g, "password_file", &pwfile, 0)) {
 		const config_setting_t *s = config_setting_get_member(g, "password_file");
 

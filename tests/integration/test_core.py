@@ -116,6 +116,22 @@ def test_config_check_accepts_good_config(make_relay, provider):
         p.returncode, p.stderr, r.config_text)
 
 
+def test_config_check_warns_of_a_password_others_can_read(make_relay, provider):
+    """An inline password in a relay.conf every user can read is a warning at -t (and at
+    start), naming file, line and key; readable by the owner only, it is not."""
+    r = make_relay(provider, start=False)
+    conf = r.write_config()
+    conf.chmod(0o644)
+    p = r.check()
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^%s:\d+: accounts\[0\]\.password: warning: a password written "
+                     r"in a file every user of this host can read \(mode 0644\)"
+                     % re.escape(str(conf)), p.stderr, re.M), p.stderr
+    conf.chmod(0o600)
+    p = r.check()
+    assert p.returncode == 0 and "warning" not in p.stderr, p.stderr
+
+
 def _acct(r, **kw):
     r.settings["accounts"][0].update(kw)
 
