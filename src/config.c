@@ -100,39 +100,42 @@ config_line(const struct config_ctx *ctx, const config_setting_t *s)
 	return line > 0 ? line : ctx->lastline;
 }
 
+/* config_vreport: one line "FILE:LINE: key: [what: ]message" about setting s. */
+static void
+config_vreport(struct config_ctx *ctx, const config_setting_t *s, const char *what,
+    const char *fmt, va_list ap)
+{
+	char key[256], msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	key[0] = '\0';
+	if (s != NULL)
+		config_path(s, key, sizeof(key));
+	fprintf(ctx->err, "%s:%d: %s%s%s%s\n", ctx->path, config_line(ctx, s), key,
+	    key[0] ? ": " : "", what, msg);
+}
+
 /* config_error: report one problem with a setting (or a missing top-level one). */
 static void __attribute__((format(printf, 3, 4)))
 config_error(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
-	char key[256], msg[512];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	ctx->errors++;
-	key[0] = '\0';
-	if (s != NULL)
-		config_path(s, key, sizeof(key));
-	fprintf(ctx->err, "%s:%d: %s%s%s\n", ctx->path, config_line(ctx, s), key,
-	    key[0] ? ": " : "", msg);
+	va_start(ap, fmt);
+	config_vreport(ctx, s, "", fmt, ap);
+	va_end(ap);
 }
 
 /* config_warning: report a problem that does not stop relayd, as config_error does. */
 static void __attribute__((format(printf, 3, 4)))
 config_warning(struct config_ctx *ctx, const config_setting_t *s, const char *fmt, ...)
 {
-	char key[256], msg[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	config_vreport(ctx, s, "warning: ", fmt, ap);
 	va_end(ap);
-	key[0] = '\0';
-	if (s != NULL)
-		config_path(s, key, sizeof(key));
-	fprintf(ctx->err, "%s:%d: %s%swarning: %s\n", ctx->path, config_line(ctx, s), key,
-	    key[0] ? ": " : "", msg);
 }
 
 /* config_check_keys: every member of group g must be one of allowed. */
