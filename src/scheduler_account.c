@@ -171,6 +171,8 @@ scheduler_account_enable(struct sched_account *a)
 	a->suspended_until = a->retry_at = a->disabled_since = 0;
 	free(a->why);
 	a->why = NULL;
+	free(a->last_reply);	/* the 535 that disabled it is history now */
+	a->last_reply = NULL;
 	scheduler_account_save(a);
 	scheduler_account_event(a, "ready", NULL, 0);
 }

@@ -314,3 +314,18 @@ def test_errors_name_the_command_as_typed(relay):
     assert r.returncode != 0, r
     assert r.stderr.startswith("relayctl: queue delete: "), r.stderr
     assert "queue-delete" not in r.stderr, r.stderr
+
+
+def test_enable_forgets_the_reply_that_disabled(relay, provider):
+    """After relayctl enable, status shows the account ready without the old 535 next
+    to it (it read as if the account were still refused)."""
+    provider.password = "not-the-one-relayd-has"
+    relay.submit(b"Subject: x\r\n\r\nx\r\n", to=["a@example.org"])
+    wait_until(lambda: relay.status()["accounts"][0]["state"] == "disabled", 20,
+               "the account disabled by 535")
+    assert " 535 " in relay.status()["accounts"][0]["last_reply"], relay.status()
+    provider.password = conftest.PASSWORD
+    assert relay.ctl("enable", "main").returncode == 0
+    a = relay.status()["accounts"][0]
+    assert a["why"] is None and " 535 " not in (a["last_reply"] or ""), a
+    provider.wait_for(1, timeout=20)
