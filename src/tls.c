@@ -2,6 +2,7 @@
  * tls: client-side TLS setup and plain-language failure reasons.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,6 +93,13 @@ tls_failure(SSL *ssl, unsigned long ssl_err, char *buf, size_t len)
 			what = "the certificate does not cover the configured host name "
 			    "(wrong host; use the name the certificate is for)";
 		snprintf(buf, len, "certificate verify failed: %s", what);
+	} else if (e != 0 && ERR_GET_LIB(e) == 0 && ERR_GET_REASON(e) == SSL_ERROR_SYSCALL) {
+		/* libevent reports a socket failure in the handshake as SSL_get_error's
+		 * SSL_ERROR_SYSCALL in the error queue, which OpenSSL would print as
+		 * "error:00000005:lib(0)::reason(5)". */
+		snprintf(buf, len, "TLS handshake failed: the connection %s during the "
+		    "handshake (is this a TLS port? check port and tls)", errno != 0 &&
+		    errno != EAGAIN ? strerror(errno) : "was closed by the server");
 	} else if (e != 0) {
 		char tmp[256];
 
