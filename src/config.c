@@ -49,15 +49,16 @@ static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", NULL
+	"auth", "oauth", "learn", NULL
 };
+static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
 static const char *config_oauth_keys[] = {
 	"token_url", "device_url", "auth_url", "scope", "client_id", "client_secret_file",
 	"token_file", "token_command", "ca_file", NULL
 };
 static const char *config_limits_keys[] = {
 	"per_hour", "per_day", "count", "min_interval", "max_recipients", "max_message_size",
-	"sessions", NULL
+	"sessions", "spread", NULL
 };
 static const char *config_rule_keys[] = { "match", "stage", "action", NULL };
 static const char *config_backoff_keys[] = { "initial", "max", NULL };
@@ -259,6 +260,18 @@ config_int(struct config_ctx *ctx, const config_setting_t *g, const char *key,
 		return;
 	}
 	*out = v;
+}
+
+/* config_bool: a true/false member; *out untouched when absent. */
+static void
+config_bool(struct config_ctx *ctx, const config_setting_t *g, const char *key, int *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		config_error(ctx, s, "must be true or false");
+	else if (s != NULL)
+		*out = config_setting_get_bool(s);
 }
 
 /*
@@ -507,6 +520,51 @@ config_limits(struct config_ctx *ctx, const config_setting_t *g, struct config_a
 	v = a->sessions;
 	config_int(ctx, g, "sessions", 1, 16, &v);
 	a->sessions = (int)v;
+	config_bool(ctx, g, "spread", &l->spread);
+}
+
+/*
+ * config_learn: an account's "learn" group over its preset's (planner.c): present,
+ * it turns learning on; "learn = false;" turns a preset's off.
+ */
+static void
+config_learn(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_learn *l = &a->learn;
+	const config_setting_t *f;
+	long long v;
+
+	if (config_setting_type(g) == CONFIG_TYPE_BOOL && !config_setting_get_bool(g)) {
+		l->enabled = 0;
+		return;
+	}
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { factor = 0.5; floor = 2; "
+		    "recover_after = 6; } or false");
+		return;
+	}
+	config_check_keys(ctx, g, config_learn_keys);
+	if (l->factor == 0) {		/* no preset: the defaults */
+		l->factor = 0.5;
+		l->floor = 2;
+		l->recover_after = 6;
+	}
+	l->enabled = 1;
+	if ((f = config_setting_get_member(g, "factor")) != NULL) {
+		double d = config_setting_type(f) == CONFIG_TYPE_FLOAT ?
+		    config_setting_get_float(f) : -1;
+
+		if (!(d >= 0.05 && d <= 0.95))
+			config_error(ctx, f, "must be a fraction between 0.05 and 0.95 (e.g. 0.5)");
+		else
+			l->factor = d;
+	}
+	v = l->floor;
+	config_int(ctx, g, "floor", 1, 1000000, &v);
+	l->floor = (int)v;
+	v = l->recover_after;
+	config_int(ctx, g, "recover_after", 1, 24 * 30, &v);
+	l->recover_after = (int)v;
 }
 
 /* config_rules: the account's reply rules, then its preset's. */
@@ -701,9 +759,14 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	    .max_message_size = c->max_message_size };
 	if (p != NULL)
 		a->limits = (struct config_limits){ p->per_hour, p->per_day, p->count_recipients,
-		    p->min_interval, p->max_recipients, p->max_message_size };
+		    p->min_interval, p->max_recipients, p->max_message_size, 0 };
 	if ((s = config_setting_get_member(g, "limits")) != NULL)
 		config_limits(ctx, s, a);
+	if (p != NULL && p->learn_factor > 0)
+		a->learn = (struct config_learn){ 1, p->learn_factor, p->learn_floor,
+		    p->learn_recover_after };
+	if ((s = config_setting_get_member(g, "learn")) != NULL)
+		config_learn(ctx, s, a);
 
 	a->backoff_initial = 300;
 	a->backoff_max = 3600;
@@ -962,13 +1025,8 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		if (!config_setting_is_group(s))
 			config_error(ctx, s, "must be a group { hard = true; soft_after = 5; }");
 		else {
-			const config_setting_t *h = config_setting_get_member(s, "hard");
-
 			config_check_keys(ctx, s, config_suppress_keys);
-			if (h != NULL && config_setting_type(h) != CONFIG_TYPE_BOOL)
-				config_error(ctx, h, "must be true or false");
-			else if (h != NULL)
-				c->suppress_hard = config_setting_get_bool(h);
+			config_bool(ctx, s, "hard", &c->suppress_hard);
 			v = c->suppress_soft_after;
 			config_int(ctx, s, "soft_after", 0, 1000, &v);
 			c->suppress_soft_after = (int)v;

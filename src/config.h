@@ -64,6 +64,15 @@ struct config_limits {
 	int		 min_interval;	/* seconds between two sends */
 	int		 max_recipients; /* per upstream transaction */
 	unsigned long long max_message_size;
+	int		 spread;	/* pace the hour evenly (planner_spread) */
+};
+
+/* An account's learning from throttles (planner.c); off unless set or preset. */
+struct config_learn {
+	int		 enabled;
+	double		 factor;	/* after a throttle: factor x what got through */
+	int		 floor;		/* never below this many units */
+	int		 recover_after;	/* hours without a throttle per step back up */
 };
 
 struct config_account {
@@ -78,6 +87,7 @@ struct config_account {
 	int		 sessions;	/* parallel upstream sessions */
 	char		*provider;	/* the preset used, or NULL */
 	struct config_limits limits;
+	struct config_learn learn;
 	int		 backoff_initial; /* suspension after a throttle reply, doubling */
 	int		 backoff_max;
 	struct outcome_rule *rules;	/* the account's rules, then its preset's */

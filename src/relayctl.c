@@ -31,7 +31,8 @@ static const struct relayctl_cmd {
 	{ "status", relayctl_status, 0,
 	  "status [--json]                  accounts (state, quota used and left), queue" },
 	{ "enable", relayctl_enable, 0,
-	  "enable ACCOUNT                   let a disabled or throttled account send again" },
+	  "enable ACCOUNT [--reset-learned] let a disabled or throttled account send again;\n"
+	  "                                   --reset-learned: its configured limits again" },
 	{ "queue", relayctl_queue, 0,
 	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
 	  "  queue show ID [--json]           envelope, header and history of one message\n"
@@ -161,18 +162,18 @@ static int
 relayctl_enable(int argc, char **argv)
 {
 	json_t *args, *r;
-	int rc;
+	int rc, reset = argc == 3 && strcmp(argv[2], "--reset-learned") == 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: relayctl enable ACCOUNT\n");
+	if (argc != 2 && !reset) {
+		fprintf(stderr, "usage: relayctl enable ACCOUNT [--reset-learned]\n");
 		return 64;
 	}
-	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
+	args = json_pack("{s:o, s:b}", "account", jsonstr_new(argv[1]), "reset_learned", reset);
 	rc = relayctl_client_call("enable", args, &r);
 	json_decref(args);
 	if (rc != 0)
 		return rc;
-	printf("%s: enabled\n", argv[1]);
+	printf("%s: enabled%s\n", argv[1], reset ? " (learned limits reset)" : "");
 	json_decref(r);
 	return 0;
 }

@@ -45,7 +45,7 @@ scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_
 		a->quota = q;
 		a->quota_durable = durable;
 	}
-	quota_set_limits(a->quota, l->per_hour, l->per_day);
+	planner_apply(a->cfg, &a->learned, a->quota);
 	return 0;
 }
 
@@ -88,6 +88,7 @@ scheduler_account_save(const struct sched_account *a)
 	st.config = scheduler_account_config_hash(a->cfg);
 	if (a->why != NULL && (a->disabled || a->suspended_until > now))
 		snprintf(st.why, sizeof(st.why), "%s", a->why);
+	st.learned = a->learned;
 	scheduler_state_save(a->spool, a->cfg->address, &st);
 }
 
@@ -101,6 +102,11 @@ scheduler_account_restore(struct sched_account *a)
 	if (scheduler_state_load(a->spool, a->cfg->address, &st) != 1)
 		return;
 	a->throttles = st.throttles;
+	a->learned = st.learned;
+	if (a->learned.hour > 0 || a->learned.day > 0)
+		log_info("account=%s limits learned before the restart: per_hour=%d "
+		    "per_day=%d (%s)", a->cfg->name, a->learned.hour, a->learned.day,
+		    a->learned.why);
 	if (st.throttled_until > wall) {
 		/* Never longer than a whole step of the backoff from now: the wall clock
 		 * may have been stepped back since it was written. */
@@ -135,7 +141,26 @@ scheduler_account_new(struct config_account *ca, const struct config *cfg, time_
 		return NULL;
 	}
 	scheduler_account_restore(a);
+	scheduler_account_plan(a);
 	return a;
+}
+
+void
+scheduler_account_plan(struct sched_account *a)
+{
+	if (planner_recover(&a->learned, a->cfg, clock_now()))
+		scheduler_account_save(a);
+	planner_apply(a->cfg, &a->learned, a->quota);
+}
+
+void
+scheduler_account_reset_learned(struct sched_account *a)
+{
+	memset(&a->learned, 0, sizeof(a->learned));
+	planner_apply(a->cfg, &a->learned, a->quota);
+	scheduler_account_save(a);
+	log_info("account=%s limit=configured per_hour=%d per_day=%d (learned limits reset "
+	    "by relayctl)", a->cfg->name, a->cfg->limits.per_hour, a->cfg->limits.per_day);
 }
 
 void
@@ -259,6 +284,8 @@ void
 scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
     const char *reason)
 {
+	long hour, day;
+
 	free(a->why);
 	a->why = xstrdup(reason);
 	if (act == OUTCOME_DISABLE) {
@@ -282,6 +309,10 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
+	/* What got through before it tells the planner the real limit. */
+	quota_used(a->quota, (time_t)clock_steady(), &hour, &day);
+	if (planner_throttled(&a->learned, a->cfg, hour, day, clock_now(), reason))
+		planner_apply(a->cfg, &a->learned, a->quota);
 	scheduler_account_save(a);	/* a restart must not send into it */
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);

@@ -61,6 +61,26 @@ static const struct {
 	  "{ name = \"m\"; provider = \"gmail\"; username = \"a@b.c\"; password = \"p\"; } );\n",
 	  ":2: accounts[1].name: \"m\" is used by another account" },
 	{ "accounts = ( { name = \"m\"; host = ; } );\n", ":1: syntax error" },
+	/* The planner's keys (issue 16). */
+	{ "accounts = ( { name = \"m\"; provider = \"mail.ru\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { spread = true; };\n"
+	  "  learn = { factor = 0.3; floor = 5; recover_after = 24; }; } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"mail.ru\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; learn = false; } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { spread = 1; }; } );\n",
+	  ":2: accounts[0].limits.spread: must be true or false" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { factor = 2.0; }; } );\n",
+	  ":3: accounts[0].learn.factor: must be a fraction" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { factor = 0.5; recover_after = 0; }; } );\n",
+	  ":3: accounts[0].learn.recover_after: 0 is out of range" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { fator = 0.5; }; } );\n",
+	  ":3: accounts[0].learn.fator: unknown key" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = 3; } );\n", ":3: accounts[0].learn: must be a group" },
 	{ "metrics_listen = \"0.0.0.0:9125\";\n" ACCT, ":1: metrics_listen: 0.0.0.0:9125 is "
 	  "not a loopback address" },
 	{ "metrics_listen = \"127.0.0.1:9125\";\nlog = \"syslog\";\n" ACCT, NULL },

@@ -1,0 +1,470 @@
+/*
+ * test_planner_sim: the planner (issue 16) on a virtual clock, the scheduler driving
+ * simulated sessions against a provider model, as test_sim.c does for pacing.
+ *
+ * The learn mailing: a 2,000-recipient mailing through one account whose operator
+ * guessed its limits too high (100 an hour, 500 a day), at a provider that behaves
+ * as Mail.ru did for the people who measured it (PROVIDERS.md): it takes 182 in a
+ * day, refuses the next with 553, and then for two days takes no more than 5 an
+ * hour, each refused try extending those two days. relayd is restarted twice on the
+ * way (what it learned must survive). Run with learn off (today's behaviour) and with
+ * the Mail.ru preset's learn; the figures (refused attempts, days) are printed, and
+ * with learn on the refusals must be a handful.
+ *
+ * The spread scenarios: seeded random limits and sessions with limits.spread: the
+ * provider never receives more than the burst in any burst window, nor more than
+ * per_hour in any sliding hour, and everything is delivered.
+ */
+#include <sys/stat.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "clock.h"
+#include "config.h"
+#include "log.h"
+#include "outcome.h"
+#include "planner.h"
+#include "preset.h"
+#include "queue.h"
+#include "scheduler.h"
+#include "scheduler_int.h"
+#include "xmalloc.h"
+#include "t.h"
+
+#define PS_MSGS		2000
+#define PS_SESS		4
+#define PS_SENDS	4096
+#define PS_EVENTS	400000
+#define PS_SPREADS	200
+
+struct upstream {
+	int			 st;		/* 0 free, 1 connecting, 2 idle, 3 busy */
+	double			 at;
+	struct queue_msg	*m;
+	size_t			 max;
+};
+
+struct ps {
+	double			 mono, wall;
+	struct config		 cfg;
+	struct config_account	 acct;
+	struct scheduler	*s;
+	struct queue		*q;
+	struct upstream		 sess[PS_SESS];
+	char			 spool[256];
+	unsigned		 seed;
+	/* the provider */
+	int			 model;		/* 1: Mail.ru-like penalty; 0: takes all */
+	int			 day_limit, penalty_rate;
+	double			 penalty_until;
+	double			 sends[PS_SENDS];
+	int			 nsends;
+	int			 refused;
+	int			 sent;
+	double			 restarts[2];
+	int			 restarted_learned;	/* restarts with limits learned */
+	char			 fail[256];
+};
+
+static unsigned ps_jitter;
+
+uint32_t
+arc4random(void)
+{
+	return (uint32_t)rand_r(&ps_jitter) * 2654435761u;
+}
+
+static void
+ps_clock(struct ps *x)
+{
+	clock_fake(1, x->wall, x->mono);
+}
+
+static struct upstream *
+ps_start(struct scheduler *s, struct sched_account *a, void *arg)
+{
+	struct ps *x = arg;
+
+	for (int i = 0; i < PS_SESS; i++)
+		if (x->sess[i].st == 0) {
+			x->sess[i] = (struct upstream){ .st = 1, .at = x->mono + 0.5 };
+			return &x->sess[i];
+		}
+	abort();
+}
+
+static void
+ps_next(struct ps *x, struct upstream *u)
+{
+	struct queue_msg *m = scheduler_take(x->s, x->s->accounts[0], &u->max);
+
+	if (m == NULL) {
+		u->st = 2;
+		u->at = x->mono + 30;
+		return;
+	}
+	u->st = 3;
+	u->m = m;
+	u->at = x->mono + 1;
+}
+
+static void
+ps_wake(struct upstream *u, void *arg)
+{
+	if (u->st == 2)
+		ps_next(arg, u);
+}
+
+static int
+ps_is_idle(const struct upstream *u, void *arg)
+{
+	return u->st == 2;
+}
+
+static void
+ps_stop(struct upstream *u, void *arg)
+{
+	struct ps *x = arg;
+
+	if (u->st == 3)
+		x->s->accounts[0]->nbusy--;
+	u->st = 0;
+	scheduler_session_closed(x->s, x->s->accounts[0], u);
+}
+
+static const struct scheduler_transport ps_transport = {
+	.start = ps_start, .wake = ps_wake, .is_idle = ps_is_idle, .stop = ps_stop,
+};
+
+/* ps_count: what the provider took in the window before now. */
+static int
+ps_count(const struct ps *x, double window)
+{
+	int n = 0;
+
+	for (int i = x->nsends - 1; i >= 0 && x->sends[i] > x->mono - window; i--)
+		n++;
+	return n;
+}
+
+/* ps_provider: does the provider take one more now? A refusal starts or extends
+ * its penalty. */
+static int
+ps_provider(struct ps *x)
+{
+	int ok;
+
+	if (x->model == 0)
+		ok = 1;
+	else if (x->mono < x->penalty_until)
+		ok = ps_count(x, 3600) < x->penalty_rate;
+	else
+		ok = ps_count(x, 86400) < x->day_limit;
+	if (!ok) {
+		x->refused++;
+		x->penalty_until = x->mono + 2 * 86400;
+		return 0;
+	}
+	if (x->nsends == PS_SENDS) {	/* keep the last day's */
+		memmove(x->sends, x->sends + PS_SENDS / 2, PS_SENDS / 2 * sizeof(double));
+		x->nsends = PS_SENDS / 2;
+	}
+	x->sends[x->nsends++] = x->mono;
+	return 1;
+}
+
+static void
+ps_transaction(struct ps *x, struct upstream *u)
+{
+	struct sched_account *a = x->s->accounts[0];
+	struct sched_rcpt_result res[8];
+	struct queue_msg *m = u->m;
+	size_t n = 0;
+	const char *reply;
+
+	for (size_t i = 0; i < m->nrcpt && n < u->max && n < 8; i++)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+			/* Each recipient is one delivery the provider counts. */
+			/* Mail.ru's 553 comes at MAIL FROM (PROVIDERS.md). */
+			reply = ps_provider(x) ? "250 2.0.0 OK" :
+			    "553 5.7.1 Sender rate limit, try later";
+			res[n] = (struct sched_rcpt_result){ .idx = i, .action =
+			    outcome_classify(NULL, 0, OUTCOME_MAIL, reply), .reply = reply };
+			x->sent += res[n].action == OUTCOME_SENT;
+			n++;
+		}
+	u->m = NULL;
+	u->st = 2;
+	u->at = x->mono + 30;
+	scheduler_done(x->s, a, m, res, n, "sim");
+	if (u->st == 2)
+		ps_next(x, u);
+}
+
+static void
+ps_event(struct ps *x, struct upstream *u)
+{
+	switch (u->st) {
+	case 1:
+		scheduler_session_ready(x->s, x->s->accounts[0]);
+		ps_next(x, u);
+		break;
+	case 2:
+		u->st = 0;
+		scheduler_session_closed(x->s, x->s->accounts[0], u);
+		break;
+	case 3:
+		ps_transaction(x, u);
+		break;
+	}
+}
+
+static struct queue_msg *
+ps_msg(struct ps *x, int k, int nrcpt)
+{
+	struct queue_msg *m = queue_msg_new(x->q, "127.0.0.1", "crm@app.example");
+	char addr[64];
+
+	snprintf(m->id, sizeof(m->id), "%08X%08X", 1234u, (unsigned)k + 1);
+	m->size = 1000;
+	for (int r = 0; r < nrcpt; r++) {
+		snprintf(addr, sizeof(addr), "r%d.%d@example.org", k, r);
+		queue_msg_add_rcpt(m, addr);
+	}
+	return m;
+}
+
+/*
+ * ps_run: submit nmsgs messages of nrcpt at the start and run until they are sent
+ * (or the horizon). Restarts rebuild the scheduler over the same spool with what is
+ * still queued. check (may be NULL) runs after every event.
+ */
+static double
+ps_run(struct ps *x, int nmsgs, int nrcpt, double horizon, void (*check)(struct ps *))
+{
+	int events = 0, sent_msgs[PS_MSGS] = { 0 };
+	double start = x->mono;
+
+	mkdir(x->spool, 0700);
+	ps_clock(x);
+	clock_restart();
+	x->s = scheduler_new(NULL, NULL, &x->cfg, x->q);
+	scheduler_set_transport(x->s, &ps_transport, x);
+	for (int k = 0; k < nmsgs; k++)
+		scheduler_add(x->s, ps_msg(x, k, nrcpt));
+	while (events++ < PS_EVENTS && scheduler_count(x->s) > 0 && !x->fail[0] &&
+	    x->mono < start + horizon) {
+		double t = 0;
+		int what = 0, which = 0;
+
+		if (scheduler_wakeup(x->s) > 0) {
+			t = x->mono + (scheduler_wakeup(x->s) - clock_steady()) + 1e-6;
+			what = 1;
+		}
+		for (int i = 0; i < PS_SESS; i++)
+			if (x->sess[i].st != 0 && (t == 0 || x->sess[i].at < t)) {
+				t = x->sess[i].at;
+				what = 2;
+				which = i;
+			}
+		for (int i = 0; i < 2; i++)
+			if (x->restarts[i] > 0 && (t == 0 || x->restarts[i] < t)) {
+				t = x->restarts[i];
+				what = 3;
+				which = i;
+			}
+		if (what == 0)
+			break;
+		if (t > x->mono) {
+			x->wall += t - x->mono;
+			x->mono = t;
+		}
+		ps_clock(x);
+		if (what == 1)
+			scheduler_run(x->s);
+		else if (what == 2)
+			ps_event(x, &x->sess[which]);
+		else {
+			/* relayd restarts: what is still queued is loaded anew, and
+			 * what it learned is kept. */
+			struct planner_learned was = x->s->accounts[0]->learned;
+
+			x->restarts[which] = 0;
+			for (int k = 0; k < nmsgs; k++) {
+				char id[QUEUE_ID_LEN + 1];
+
+				snprintf(id, sizeof(id), "%08X%08X", 1234u, (unsigned)k + 1);
+				sent_msgs[k] = scheduler_find(x->s, id) == NULL;
+			}
+			scheduler_free(x->s);
+			clock_restart();
+			x->s = scheduler_new(NULL, NULL, &x->cfg, x->q);
+			scheduler_set_transport(x->s, &ps_transport, x);
+			if ((was.hour > 0) != (x->s->accounts[0]->learned.hour > 0) ||
+			    (was.day > 0) != (x->s->accounts[0]->learned.day > 0))
+				snprintf(x->fail, sizeof(x->fail), "the restart lost the learned "
+				    "limits (%d/%d before, %d/%d after)", was.hour, was.day,
+				    x->s->accounts[0]->learned.hour, x->s->accounts[0]->learned.day);
+			x->restarted_learned += was.hour > 0;
+			for (int k = 0; k < nmsgs; k++)
+				if (!sent_msgs[k])
+					scheduler_msg_loaded(ps_msg(x, k, nrcpt), x->s);
+			scheduler_run(x->s);
+		}
+		if (check != NULL)
+			check(x);
+	}
+	if (!x->fail[0] && scheduler_count(x->s) > 0)
+		snprintf(x->fail, sizeof(x->fail), "%zu message(s) still queued after %.1f days",
+		    scheduler_count(x->s), (x->mono - start) / 86400);
+	scheduler_free(x->s);
+	x->s = NULL;
+	return (x->mono - start) / 86400;
+}
+
+/* ps_setup: a scenario of one account over x->spool, its clocks at wall and 1000. */
+static void
+ps_setup(struct ps *x, unsigned jitter, double wall)
+{
+	memset(x, 0, sizeof(*x));
+	ps_jitter = jitter;
+	x->mono = 1000;
+	x->wall = wall;
+	x->cfg.spool_dir = x->spool;
+	x->cfg.hostname = "relay.test";
+	x->cfg.retry_initial = 60;
+	x->cfg.retry_max = 3600;
+	x->cfg.retry_lifetime = 5 * 86400;
+	x->cfg.naccounts = 1;
+	x->cfg.accounts = &x->acct;
+}
+
+/* The learn mailing (see the top): learn from the preset, or off. */
+static void
+ps_mailing(struct ps *x, const char *base, int learn, const char *name)
+{
+	const struct preset *p = preset_find("mail.ru");
+
+	ps_setup(x, 16, 1.8e9);
+	snprintf(x->spool, sizeof(x->spool), "%s/%s", base, name);
+	x->acct = (struct config_account){ .name = "mailru", .address = "shop@mail.example",
+	    .username = "shop@mail.example", .host = "smtp.mail.example", .port = 465,
+	    .tls = CONFIG_TLS_NONE, .sessions = 1, .backoff_initial = 300,
+	    .backoff_max = 3600 };
+	x->acct.limits = (struct config_limits){ .per_hour = 100, .per_day = 500,
+	    .count_recipients = 1, .max_recipients = 1, .max_message_size = 1 << 20 };
+	if (learn)
+		x->acct.learn = (struct config_learn){ 1, p->learn_factor, p->learn_floor,
+		    p->learn_recover_after };
+	x->model = 1;
+	x->day_limit = 182;
+	x->penalty_rate = 5;
+	x->restarts[0] = 1000 + 1.5 * 86400;
+	x->restarts[1] = 1000 + 5.25 * 86400;
+}
+
+/* ps_spread_check: no burst beyond the spread's, no hour beyond per_hour. */
+static void
+ps_spread_check(struct ps *x)
+{
+	long burst;
+	time_t len;
+
+	planner_spread(x->acct.limits.per_hour, x->acct.limits.per_day, &burst, &len);
+	if (ps_count(x, (double)len) > burst)
+		snprintf(x->fail, sizeof(x->fail), "%d sends in %lld s at %.0f (burst %ld)",
+		    ps_count(x, (double)len), (long long)len, x->mono, burst);
+	else if (ps_count(x, 3600) > x->acct.limits.per_hour)
+		snprintf(x->fail, sizeof(x->fail), "%d sends in an hour (limit %d)",
+		    ps_count(x, 3600), x->acct.limits.per_hour);
+}
+
+static void
+ps_spread(struct ps *x, const char *base, unsigned n)
+{
+	ps_setup(x, n, 1.8e9 + n * 977);
+	x->seed = n * 2654435761u + 7;
+	snprintf(x->spool, sizeof(x->spool), "%s/spread%u", base, n);
+	x->acct = (struct config_account){ .name = "a", .address = "a@example.ru",
+	    .username = "a@example.ru", .host = "smtp.example.ru", .port = 465,
+	    .tls = CONFIG_TLS_NONE, .sessions = 1 + (int)(rand_r(&x->seed) % 3),
+	    .backoff_initial = 300, .backoff_max = 3600 };
+	x->acct.limits = (struct config_limits){ .per_hour = 2 + (int)(rand_r(&x->seed) % 150),
+	    .count_recipients = (int)(rand_r(&x->seed) % 2), .max_recipients =
+	    1 + (int)(rand_r(&x->seed) % 5), .max_message_size = 1 << 20, .spread = 1 };
+	if (rand_r(&x->seed) % 2)
+		x->acct.limits.per_day = x->acct.limits.per_hour * 5;
+	x->model = 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	char base[] = "/dev/shm/test_planner_sim.XXXXXX", path[512];
+	struct event_base *eb;
+	struct ps *x = xcalloc(1, sizeof(*x));
+	double days_off, days_on;
+	int refused_off, refused_on, failed = 0;
+
+	log_init(0, getenv("SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
+	if (mkdtemp(base) == NULL && (strcpy(base, "/tmp/test_planner_sim.XXXXXX"),
+	    mkdtemp(base) == NULL)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	CHECK(outcome_init() == 0, "outcome_init");
+	snprintf(path, sizeof(path), "%s/queue", base);
+	eb = event_base_new();
+	CHECK((x->q = queue_open(eb, path)) != NULL, "queue_open");
+	struct queue *q = x->q;
+
+	ps_mailing(x, base, 0, "off");
+	x->q = q;
+	days_off = ps_run(x, PS_MSGS, 1, 60 * 86400, NULL);
+	refused_off = x->refused;
+	CHECK(x->fail[0] == 0, "learn off: %s", x->fail);
+	printf("test_planner_sim: learn off: %d recipients in %.1f days, %d refused attempts\n",
+	    x->sent, days_off, refused_off);
+
+	ps_mailing(x, base, 1, "on");
+	x->q = q;
+	days_on = ps_run(x, PS_MSGS, 1, 60 * 86400, NULL);
+	refused_on = x->refused;
+	CHECK(x->fail[0] == 0, "learn on: %s", x->fail);
+	CHECK(x->sent == PS_MSGS, "learn on: %d sent", x->sent);
+	CHECK(x->restarted_learned == 2, "learn on: %d of 2 restarts with learned limits",
+	    x->restarted_learned);
+	printf("test_planner_sim: learn on (mail.ru preset: factor %.2f, floor %d, "
+	    "recover_after %dh): %d recipients in %.1f days, %d refused attempts\n",
+	    x->acct.learn.factor, x->acct.learn.floor, x->acct.learn.recover_after, x->sent,
+	    days_on, refused_on);
+	CHECK(refused_on <= 8, "learn on: %d refused attempts, not a handful", refused_on);
+	CHECK(refused_on * 10 < refused_off, "learn on: %d refusals against %d without",
+	    refused_on, refused_off);
+
+	for (unsigned i = 1; i <= PS_SPREADS; i++) {
+		ps_spread(x, base, i);
+		x->q = q;
+		/* Counting messages, the provider's count (recipients) must match. */
+		ps_run(x, 60, x->acct.limits.count_recipients ? 1 + (int)(i % 3) : 1, 30 * 86400,
+		    ps_spread_check);
+		if (x->fail[0] && failed++ < 5)
+			fprintf(stderr, "spread scenario %u (per_hour %d, sessions %d): %s\n", i,
+			    x->acct.limits.per_hour, x->acct.sessions, x->fail);
+	}
+	CHECK(failed == 0, "%d of %d spread scenarios burst or stalled", failed, PS_SPREADS);
+	printf("test_planner_sim: %d spread scenarios; invariants: burst, hour, delivery\n",
+	    PS_SPREADS);
+	queue_close(q);
+	event_base_free(eb);
+	free(x);
+	t_rmtree(base);
+	(void)argc;
+	(void)argv;
+	T_DONE();
+}
