@@ -92,10 +92,12 @@ planner_throttled(struct planner_learned *p, const struct config_account *a, lon
 		return 0;
 	if (a->limits.per_hour > 0)
 		h = planner_drop(l, p->hour ? p->hour : a->limits.per_hour, hour);
-	/* The day learns once an episode: later throttles come from the hour (a
-	 * provider's penalty rate), and what got through in a day the learned limit
-	 * held says nothing of the provider's day. */
-	if (a->limits.per_day > 0 && p->day == 0)
+	/* The day learns once an episode, and only from a throttle that came after
+	 * more than an hour's sending (Mail.ru's 553 after 182 in a day): one within
+	 * the first hour says nothing of the day. Later throttles come from the hour
+	 * (a provider's penalty rate), and what got through in a day the learned
+	 * limit held says nothing of the provider's day either. */
+	if (a->limits.per_day > 0 && p->day == 0 && day > hour)
 		d = planner_drop(l, a->limits.per_day, day);
 	snprintf(p->why, sizeof(p->why), "%s", reply ? reply : "throttle");
 	for (char *c = p->why; *c; c++)

@@ -4,11 +4,12 @@
  * learned from the provider's refusals (issue 16):
  *
  *   configured  limits = { per_hour; per_day; }
- *   learned     learn = { factor; floor; recover_after; }: after a throttle each
- *               configured window's limit drops to factor x what got through in that
- *               window before it (at least floor); every recover_after hours without
- *               a throttle it climbs back a step (divided by factor), up to the
- *               configured limit, where the learned state ends
+ *   learned     learn = { factor; floor; recover_after; }: after a throttle the
+ *               hour limit drops to factor x what got through in the hour before it
+ *               (at least floor), and the day limit so too, once an episode, when
+ *               more went through in the day than in the hour; every recover_after
+ *               hours without a throttle each climbs back a step (divided by
+ *               factor), up to the configured limit, where the learned state ends
  *   spread      limits.spread: the hour's quota paced evenly, a send every
  *               3600/per_hour seconds with a small burst (planner_spread)
  *

@@ -96,13 +96,18 @@ relayctl_when(json_t *t, char *buf, size_t len)
 	return buf;
 }
 
-/* relayctl_window: "5/100" for a quota window, "5/-" when unlimited. */
+/* relayctl_window: "5/100" for a quota window, "5/-" when unlimited, "5/3<100" when
+ * the effective limit is below the configured one. */
 static const char *
 relayctl_window(json_t *w, char *buf, size_t len)
 {
-	json_t *limit = json_object_get(w, "limit");
+	json_t *limit = json_object_get(w, "limit"), *conf = json_object_get(w, "configured");
 
-	if (json_is_integer(limit))
+	if (json_is_integer(limit) && json_is_integer(conf) &&
+	    json_integer_value(conf) != json_integer_value(limit))
+		snprintf(buf, len, "%lld/%lld<%lld", json_integer_value(json_object_get(w,
+		    "used")), json_integer_value(limit), json_integer_value(conf));
+	else if (json_is_integer(limit))
 		snprintf(buf, len, "%lld/%lld", json_integer_value(json_object_get(w, "used")),
 		    json_integer_value(limit));
 	else
@@ -138,6 +143,8 @@ relayctl_status(int argc, char **argv)
 		    relayctl_window(json_object_get(acct, "day"), b2, sizeof(b2)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
 		    why ? why : last ? last : "");
+		if ((why = json_string_value(json_object_get(acct, "limits_why"))) != NULL)
+			printf("%-12s %-10s limits below the configured: %s\n", "", "", why);
 	}
 	q = json_object_get(r, "queue");
 	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred; "

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "jsonstr.h"
+#include "planner.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
@@ -36,13 +37,18 @@ scheduler_wall(double t)
 	return t > 0 ? (json_int_t)ceil(clock_to_wall(t)) : 0;
 }
 
-/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
+/*
+ * scheduler_window: {"used":..,"limit":..,"remaining":..,"configured":..} of one quota
+ * window: limit is the effective one (the planner's, what the ledger enforces),
+ * configured the one in the configuration.
+ */
 static json_t *
-scheduler_window(long used, int limit)
+scheduler_window(long used, int limit, int configured)
 {
-	return json_pack("{s:I, s:o, s:o}", "used", (json_int_t)used, "limit",
+	return json_pack("{s:I, s:o, s:o, s:o}", "used", (json_int_t)used, "limit",
 	    limit > 0 ? json_integer(limit) : json_null(), "remaining",
-	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null());
+	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null(),
+	    "configured", configured > 0 ? json_integer(configured) : json_null());
 }
 
 /*
@@ -62,7 +68,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		return now;
 	for (size_t i = 0; i < s->naccounts; i++) {
 		const struct sched_account *a = s->accounts[i];
-		const struct config_limits *l = &a->cfg->limits;
+		struct planner_limits l;
 		double r;
 
 		if ((r_at = scheduler_account_ready_at(a, now)) == 0)
@@ -70,12 +76,15 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		t = (time_t)ceil(r_at);
 		if (start == 0 || t < start)
 			start = t;	/* nothing goes before the first account may send */
-		if (l->per_hour == 0 && l->per_day == 0)
+		/* The effective limits (learned, not configured): what the ledger holds
+		 * to; a learned limit climbing back is not counted on. */
+		planner_effective(&a->cfg->limits, &a->learned, &l);
+		if (l.per_hour == 0 && l.per_day == 0)
 			return t;	/* no limit: as fast as it goes */
 		room += (double)quota_room(a->quota, now);
-		r = l->per_hour > 0 ? l->per_hour / 3600.0 : 1e9;
-		if (l->per_day > 0 && l->per_day / 86400.0 < r)
-			r = l->per_day / 86400.0;
+		r = l.per_hour > 0 ? l.per_hour / 3600.0 : 1e9;
+		if (l.per_day > 0 && l.per_day / 86400.0 < r)
+			r = l.per_day / 86400.0;
 		rate += r;
 	}
 	if (rate == 0)
@@ -96,16 +105,20 @@ scheduler_status(struct scheduler *s)
 		struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
 		const char *state = scheduler_account_state(a, clock_steady());
+		struct planner_limits e;
+		char why[160];
 		long hour, day;
 		time_t free_at;
 		json_t *o;
 
+		planner_effective(l, &a->learned, &e);
+		planner_explain(a->cfg, &a->learned, clock_now(), why, sizeof(why));
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
 		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",
 		    jsonstr_new(a->cfg->name),
-		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
-		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
+		    "state", state, "hour", scheduler_window(hour, e.per_hour, l->per_hour),
+		    "day", scheduler_window(day, e.per_day, l->per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
@@ -115,6 +128,8 @@ scheduler_status(struct scheduler *s)
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
 		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
+		json_object_set_new(o, "limits_why", why[0] ? jsonstr_new(why) : json_null());
+		json_object_set_new(o, "spread", json_boolean(l->spread));
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
 		    scheduler_wall(a->disabled_since)) : json_null());
 		json_array_append_new(accts, o);
@@ -174,16 +189,18 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {
 		const struct sched_account *a = s->accounts[i];
+		struct planner_limits e;
 		long hour, day;
 
+		planner_effective(&a->cfg->limits, &a->learned, &e);
 		quota_used(a->quota, now, &hour, &day);
-		if (a->cfg->limits.per_hour > 0)
+		if (e.per_hour > 0)
 			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"hour\"} %ld\n", a->cfg->name, a->cfg->limits.per_hour > hour ?
-			    a->cfg->limits.per_hour - hour : 0);
-		if (a->cfg->limits.per_day > 0)
+			    "\"hour\"} %ld\n", a->cfg->name, e.per_hour > hour ?
+			    e.per_hour - hour : 0);
+		if (e.per_day > 0)
 			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"day\"} %ld\n", a->cfg->name, a->cfg->limits.per_day > day ?
-			    a->cfg->limits.per_day - day : 0);
+			    "\"day\"} %ld\n", a->cfg->name, e.per_day > day ?
+			    e.per_day - day : 0);
 	}
 }

@@ -108,11 +108,18 @@ test_episode(void)
 	planner_explain(&a, &p, t0, why, sizeof(why));
 	CHECK_STR(why, "", "nothing to explain");
 	/* Days down: every step due is taken at once. */
+	/* Within the first hour's sending: the hour learns, the day does not. */
 	planner_throttled(&p, &a, 5, 5, t0, "550");
-	CHECK(p.hour == 3 && p.day == 3, "dropped to %d %d", p.hour, p.day);
-	CHECK(planner_recover(&p, &a, t0 + 30 * 3600) == 1 && p.hour == 0 && p.day == 96,
+	CHECK(p.hour == 3 && p.day == 0, "dropped to %d %d", p.hour, p.day);
+	planner_throttled(&p, &a, 4, 40, t0, "550");
+	CHECK(p.hour == 2 && p.day == 20, "dropped to %d %d", p.hour, p.day);
+	planner_throttled(&p, &a, 2, 80, t0, "550");
+	CHECK(p.hour == 2 && p.day == 20, "the day learns once an episode: %d %d", p.hour,
+	    p.day);
+	CHECK(planner_recover(&p, &a, t0 + 30 * 3600) == 1 && p.hour == 0 && p.day == 0,
 	    "five steps: %d %d", p.hour, p.day);
 	/* learn switched off: the configured limits, at once. */
+	planner_throttled(&p, &a, 5, 5, t0, "550");
 	a.learn.enabled = 0;
 	CHECK(planner_recover(&p, &a, t0 + 31 * 3600) == 1 && p.hour == 0 && p.day == 0,
 	    "learn off");
