@@ -97,11 +97,11 @@ relayctl_when(json_t *t, char *buf, size_t len)
 }
 
 /* relayctl_window: "5/100" for a quota window, "5/-" when unlimited, "5/3<100" when
- * the effective limit is below the configured one. */
+ * the effective limit is below conf, the configured one. */
 static const char *
-relayctl_window(json_t *w, char *buf, size_t len)
+relayctl_window(json_t *w, json_t *conf, char *buf, size_t len)
 {
-	json_t *limit = json_object_get(w, "limit"), *conf = json_object_get(w, "configured");
+	json_t *limit = json_object_get(w, "limit");
 
 	if (json_is_integer(limit) && json_is_integer(conf) &&
 	    json_integer_value(conf) != json_integer_value(limit))
@@ -135,12 +135,15 @@ relayctl_status(int argc, char **argv)
 	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
 		const char *why = json_string_value(json_object_get(acct, "why"));
 		const char *last = json_string_value(json_object_get(acct, "last_reply"));
+		json_t *conf = json_object_get(acct, "configured");
 
 		printf("%-12s %-10s %-11s %-11s %-10s %s\n",
 		    json_string_value(json_object_get(acct, "name")),
 		    json_string_value(json_object_get(acct, "state")),
-		    relayctl_window(json_object_get(acct, "hour"), b1, sizeof(b1)),
-		    relayctl_window(json_object_get(acct, "day"), b2, sizeof(b2)),
+		    relayctl_window(json_object_get(acct, "hour"), json_object_get(conf,
+		    "per_hour"), b1, sizeof(b1)),
+		    relayctl_window(json_object_get(acct, "day"), json_object_get(conf,
+		    "per_day"), b2, sizeof(b2)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
 		    why ? why : last ? last : "");
 		if ((why = json_string_value(json_object_get(acct, "limits_why"))) != NULL)

@@ -37,18 +37,21 @@ scheduler_wall(double t)
 	return t > 0 ? (json_int_t)ceil(clock_to_wall(t)) : 0;
 }
 
-/*
- * scheduler_window: {"used":..,"limit":..,"remaining":..,"configured":..} of one quota
- * window: limit is the effective one (the planner's, what the ledger enforces),
- * configured the one in the configuration.
- */
+/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window (the
+ * effective limit: the planner's, what the ledger enforces). */
 static json_t *
-scheduler_window(long used, int limit, int configured)
+scheduler_window(long used, int limit)
 {
-	return json_pack("{s:I, s:o, s:o, s:o}", "used", (json_int_t)used, "limit",
+	return json_pack("{s:I, s:o, s:o}", "used", (json_int_t)used, "limit",
 	    limit > 0 ? json_integer(limit) : json_null(), "remaining",
-	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null(),
-	    "configured", configured > 0 ? json_integer(configured) : json_null());
+	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null());
+}
+
+/* scheduler_limit: a configured limit as JSON (null: none). */
+static json_t *
+scheduler_limit(int limit)
+{
+	return limit > 0 ? json_integer(limit) : json_null();
 }
 
 /*
@@ -117,8 +120,8 @@ scheduler_status(struct scheduler *s)
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
 		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",
 		    jsonstr_new(a->cfg->name),
-		    "state", state, "hour", scheduler_window(hour, e.per_hour, l->per_hour),
-		    "day", scheduler_window(day, e.per_day, l->per_day), "count", l->count_recipients ?
+		    "state", state, "hour", scheduler_window(hour, e.per_hour),
+		    "day", scheduler_window(day, e.per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
@@ -128,6 +131,8 @@ scheduler_status(struct scheduler *s)
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
 		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
+		json_object_set_new(o, "configured", json_pack("{s:o, s:o}", "per_hour",
+		    scheduler_limit(l->per_hour), "per_day", scheduler_limit(l->per_day)));
 		json_object_set_new(o, "limits_why", why[0] ? jsonstr_new(why) : json_null());
 		json_object_set_new(o, "spread", json_boolean(l->spread));
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(

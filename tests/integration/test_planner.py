@@ -20,7 +20,7 @@ RULE_553 = [{"match": "^553 ", "stage": "mail", "action": "throttle"}]
 def hour_limits(relay, name="main"):
     """(effective, configured) hour limit and the reason, from relayctl status --json."""
     a = relay.account_status(name)
-    return a["hour"]["limit"], a["hour"]["configured"], a["limits_why"]
+    return a["hour"]["limit"], a["configured"]["per_hour"], a["limits_why"]
 
 
 def planner_relay(make_provider, make_relay):
