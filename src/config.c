@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/util.h>
@@ -49,9 +50,10 @@ static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", "learn", NULL
+	"auth", "oauth", "learn", "warmup", NULL
 };
 static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
+static const char *config_warmup_keys[] = { "start", "from", "days", NULL };
 static const char *config_oauth_keys[] = {
 	"token_url", "device_url", "auth_url", "scope", "client_id", "client_secret_file",
 	"token_file", "token_command", "ca_file", NULL
@@ -523,6 +525,58 @@ config_limits(struct config_ctx *ctx, const config_setting_t *g, struct config_a
 	config_bool(ctx, g, "spread", &l->spread);
 }
 
+/* config_date: "YYYY-MM-DD" as 00:00 UTC of that day; -1 if it is not such a date. */
+static long long
+config_date(const char *s)
+{
+	struct tm tm = { 0 };
+	char *end = strptime(s, "%Y-%m-%d", &tm);
+	int mon = tm.tm_mon, mday = tm.tm_mday;
+	time_t t;
+
+	if (end == NULL || *end != '\0' || strlen(s) != 10)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mon != mon || tm.tm_mday != mday)	/* 2026-02-30 */
+		return -1;
+	return (long long)t;
+}
+
+/* config_warmup: an account's "warmup" group (planner.c); it needs a per_day. */
+static void
+config_warmup(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_warmup *w = &a->warmup;
+	long long v;
+	char *start = NULL;
+
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { start = \"2026-12-01\"; from = 10; "
+		    "days = 14; }");
+		return;
+	}
+	config_check_keys(ctx, g, config_warmup_keys);
+	w->enabled = 1;
+	w->from = 10;
+	w->days = 14;
+	if (config_str(ctx, g, "start", &start, 1) && (w->start = config_date(start)) < 0)
+		config_error(ctx, config_setting_get_member(g, "start"), "\"%s\" is not a date "
+		    "(YYYY-MM-DD)", start);
+	free(start);
+	v = w->from;
+	config_int(ctx, g, "from", 1, 10000000, &v);
+	w->from = (int)v;
+	v = w->days;
+	config_int(ctx, g, "days", 1, 365, &v);
+	w->days = (int)v;
+	if (a->limits.per_day == 0)
+		config_error(ctx, g, "a warm-up ramps the day limit: set limits.per_day");
+	else if (w->from > a->limits.per_day)
+		config_error(ctx, config_setting_get_member(g, "from") ?
+		    config_setting_get_member(g, "from") : g, "%d is above limits.per_day (%d)",
+		    w->from, a->limits.per_day);
+}
+
 /*
  * config_learn: an account's "learn" group over its preset's (planner.c): present,
  * it turns learning on; "learn = false;" turns a preset's off.
@@ -767,6 +821,8 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 		    p->learn_recover_after };
 	if ((s = config_setting_get_member(g, "learn")) != NULL)
 		config_learn(ctx, s, a);
+	if ((s = config_setting_get_member(g, "warmup")) != NULL)
+		config_warmup(ctx, s, a);
 
 	a->backoff_initial = 300;
 	a->backoff_max = 3600;

@@ -75,6 +75,14 @@ struct config_learn {
 	int		 recover_after;	/* hours without a throttle per step back up */
 };
 
+/* An account's warm-up (planner.c): the day limit ramps from `from` to per_day. */
+struct config_warmup {
+	int		 enabled;
+	long long	 start;		/* 00:00 UTC of its first day (epoch seconds) */
+	int		 from;		/* the first day's limit */
+	int		 days;		/* days to reach per_day */
+};
+
 struct config_account {
 	char		*name;
 	char		*host;
@@ -88,6 +96,7 @@ struct config_account {
 	char		*provider;	/* the preset used, or NULL */
 	struct config_limits limits;
 	struct config_learn learn;
+	struct config_warmup warmup;
 	int		 backoff_initial; /* suspension after a throttle reply, doubling */
 	int		 backoff_max;
 	struct outcome_rule *rules;	/* the account's rules, then its preset's */

@@ -55,12 +55,34 @@ planner_spread(int per_hour, int per_day, long *burst, time_t *len)
 	*len = (time_t)ceil((double)*burst * interval);
 }
 
-void
-planner_effective(const struct config_limits *c, const struct planner_learned *p,
-    struct planner_limits *out)
+int
+planner_warmup(const struct config_warmup *w, int per_day, double now, int *day)
 {
+	double i;
+
+	*day = 0;
+	if (!w->enabled || per_day <= 0)
+		return 0;
+	i = floor((now - (double)w->start) / 86400.0);
+	if (i < 0)
+		return w->from;		/* not started: its first day's limit */
+	if (i >= w->days)
+		return 0;
+	*day = (int)i + 1;
+	return w->from + (int)((long long)(per_day - w->from) * (long long)i / w->days);
+}
+
+void
+planner_effective(const struct config_account *a, const struct planner_learned *p,
+    double now, struct planner_limits *out)
+{
+	const struct config_limits *c = &a->limits;
+	int w, day;
+
 	out->per_hour = c->per_hour;
 	out->per_day = c->per_day;
+	if ((w = planner_warmup(&a->warmup, c->per_day, now, &day)) > 0 && w < out->per_day)
+		out->per_day = w;
 	if (p != NULL && p->hour > 0 && (out->per_hour == 0 || p->hour < out->per_hour))
 		out->per_hour = p->hour;
 	if (p != NULL && p->day > 0 && (out->per_day == 0 || p->day < out->per_day))
@@ -150,12 +172,20 @@ planner_recover(struct planner_learned *p, const struct config_account *a, doubl
 }
 
 void
-planner_apply(const struct config_account *a, const struct planner_learned *p,
-    struct quota *q)
+planner_apply(const struct config_account *a, struct planner_learned *p, struct quota *q,
+    double now)
 {
 	struct planner_limits e;
+	char why[48];
+	int w, day;
 
-	planner_effective(&a->limits, p, &e);
+	if ((w = planner_warmup(&a->warmup, a->limits.per_day, now, &day)) != p->warm) {
+		snprintf(why, sizeof(why), day > 0 ? "warm-up day %d of %d" :
+		    "warm-up not started", day, a->warmup.days);
+		planner_log(a, "day", a->limits.per_day, p->warm, w, w ? why : "warm-up over");
+		p->warm = w;
+	}
+	planner_effective(a, p, now, &e);
 	quota_set_limits(q, e.per_hour, e.per_day);
 	quota_set_burst(q, e.burst, e.burst_len);
 }
@@ -168,23 +198,28 @@ planner_explain(const struct config_account *a, const struct planner_learned *p,
 	time_t t;
 	struct tm tm;
 	double left;
-	size_t n;
+	size_t n, used = 0;
+	int day;
 
 	buf[0] = '\0';
-	if (p == NULL || (p->hour == 0 && p->day == 0))
-		return;
-	t = (time_t)p->at;
-	gmtime_r(&t, &tm);
-	strftime(at, sizeof(at), "%Y-%m-%d %H:%M UTC", &tm);
-	/* The reply's code (553, 550 ...) says enough; the reply is under "why". */
-	n = strcspn(p->why, " -");
-	if (n >= sizeof(code))
-		n = sizeof(code) - 1;
-	memcpy(code, p->why, n);
-	code[n] = '\0';
-	left = p->step_at + a->learn.recover_after * 3600.0 - now;
-	if (left < 0)
-		left = 0;
-	snprintf(buf, len, "learned after %s at %s, recovering in %.0fh", code[0] ? code :
-	    "a throttle", at, ceil(left / 3600.0));
+	if (p != NULL && (p->hour > 0 || p->day > 0)) {
+		t = (time_t)p->at;
+		gmtime_r(&t, &tm);
+		strftime(at, sizeof(at), "%Y-%m-%d %H:%M UTC", &tm);
+		/* The reply's code (553, 550 ...) says enough; the reply is under "why". */
+		n = strcspn(p->why, " -");
+		if (n >= sizeof(code))
+			n = sizeof(code) - 1;
+		memcpy(code, p->why, n);
+		code[n] = '\0';
+		left = p->step_at + a->learn.recover_after * 3600.0 - now;
+		if (left < 0)
+			left = 0;
+		snprintf(buf, len, "learned after %s at %s, recovering in %.0fh", code[0] ?
+		    code : "a throttle", at, ceil(left / 3600.0));
+		used = strlen(buf);
+	}
+	if (planner_warmup(&a->warmup, a->limits.per_day, now, &day) > 0 && used < len)
+		snprintf(buf + used, len - used, "%swarm-up %s %d of %d", used ? "; " : "",
+		    day > 0 ? "day" : "not started: day", day > 0 ? day : 1, a->warmup.days);
 }

@@ -10,6 +10,8 @@
  *               more went through in the day than in the hour; every recover_after
  *               hours without a throttle each climbs back a step (divided by
  *               factor), up to the configured limit, where the learned state ends
+ *   warm-up     warmup = { start; from; days; }: the day limit ramps from `from` on
+ *               its first day (start, 00:00 UTC) to per_day over `days` days
  *   spread      limits.spread: the hour's quota paced evenly, a send every
  *               3600/per_hour seconds with a small burst (planner_spread)
  *
@@ -36,6 +38,8 @@ struct planner_learned {
 	double		 step_at;	/* wall clock of its last change (drop or climb) */
 	int		 drops;		/* throttles since it was last at the configured */
 	char		 why[PLANNER_WHY]; /* the reply of that throttle, cut short */
+	int		 warm;		/* the warm-up's day limit last logged (not kept
+					 * on disk: a start logs it anew) */
 };
 
 /* The limits the ledger enforces now. */
@@ -67,9 +71,19 @@ int		 planner_climb(const struct config_learn *, int configured, int current);
  */
 void		 planner_spread(int per_hour, int per_day, long *burst, time_t *len);
 
-/* planner_effective: the limits to enforce, from the configured and learned ones. Pure. */
-void		 planner_effective(const struct config_limits *, const struct planner_learned *,
-		    struct planner_limits *);
+/*
+ * planner_warmup: the day limit a warm-up allows at wall time now (0: it is over, the
+ * configured per_day holds), and in *day its day number (1 on its first day, 0 before
+ * it starts). from + (per_day - from) x (day - 1) / days, rounded down. Pure.
+ */
+int		 planner_warmup(const struct config_warmup *, int per_day, double now, int *day);
+
+/*
+ * planner_effective: the limits to enforce at wall time now, from the configured,
+ * warm-up and learned ones (learned may be NULL): the lowest of each. Pure.
+ */
+void		 planner_effective(const struct config_account *, const struct planner_learned *,
+		    double now, struct planner_limits *);
 
 /*
  * planner_throttled: the provider throttled account name (learn on) at wall time now
@@ -87,14 +101,16 @@ int		 planner_throttled(struct planner_learned *, const struct config_account *,
 int		 planner_recover(struct planner_learned *, const struct config_account *,
 		    double now);
 
-/* planner_apply: set the ledger's limits to the effective ones. */
-void		 planner_apply(const struct config_account *, const struct planner_learned *,
-		    struct quota *);
+/* planner_apply: set the ledger's limits to the effective ones at wall time now; a
+ * warm-up's step is logged (one line). */
+void		 planner_apply(const struct config_account *, struct planner_learned *,
+		    struct quota *, double now);
 
 /*
  * planner_explain: why the effective limits differ from the configured ones, as
  * relayctl status says it ("learned after 553 at 2026-12-04 10:12 UTC, recovering in
- * 4h"), into buf; "" when they do not. now is the wall clock.
+ * 4h", "warm-up day 3 of 14", joined by "; "), into buf; "" when they do not. now is
+ * the wall clock.
  */
 void		 planner_explain(const struct config_account *, const struct planner_learned *,
 		    double now, char *buf, size_t len);

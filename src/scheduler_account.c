@@ -45,7 +45,7 @@ scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_
 		a->quota = q;
 		a->quota_durable = durable;
 	}
-	planner_apply(a->cfg, &a->learned, a->quota);
+	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 	return 0;
 }
 
@@ -150,14 +150,14 @@ scheduler_account_plan(struct sched_account *a)
 {
 	if (planner_recover(&a->learned, a->cfg, clock_now()))
 		scheduler_account_save(a);
-	planner_apply(a->cfg, &a->learned, a->quota);
+	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 }
 
 void
 scheduler_account_reset_learned(struct sched_account *a)
 {
 	memset(&a->learned, 0, sizeof(a->learned));
-	planner_apply(a->cfg, &a->learned, a->quota);
+	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 	scheduler_account_save(a);
 	log_info("account=%s limit=configured per_hour=%d per_day=%d (learned limits reset "
 	    "by relayctl)", a->cfg->name, a->cfg->limits.per_hour, a->cfg->limits.per_day);
@@ -312,7 +312,7 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	/* What got through before it tells the planner the real limit. */
 	quota_used(a->quota, (time_t)clock_steady(), &hour, &day);
 	if (planner_throttled(&a->learned, a->cfg, hour, day, clock_now(), reason))
-		planner_apply(a->cfg, &a->learned, a->quota);
+		planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 	scheduler_account_save(a);	/* a restart must not send into it */
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
 	    a->suspended_until, reason);

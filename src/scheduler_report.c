@@ -81,7 +81,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 			start = t;	/* nothing goes before the first account may send */
 		/* The effective limits (learned, not configured): what the ledger holds
 		 * to; a learned limit climbing back is not counted on. */
-		planner_effective(&a->cfg->limits, &a->learned, &l);
+		planner_effective(a->cfg, &a->learned, clock_now(), &l);
 		if (l.per_hour == 0 && l.per_day == 0)
 			return t;	/* no limit: as fast as it goes */
 		room += (double)quota_room(a->quota, now);
@@ -114,7 +114,7 @@ scheduler_status(struct scheduler *s)
 		time_t free_at;
 		json_t *o;
 
-		planner_effective(l, &a->learned, &e);
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
 		planner_explain(a->cfg, &a->learned, clock_now(), why, sizeof(why));
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
@@ -197,7 +197,7 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 		struct planner_limits e;
 		long hour, day;
 
-		planner_effective(&a->cfg->limits, &a->learned, &e);
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
 		quota_used(a->quota, now, &hour, &day);
 		if (e.per_hour > 0)
 			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="

@@ -107,3 +107,31 @@ def test_spread_paces_the_hour(make_provider, make_relay):
         r, p2, limits={"per_hour": 60, "count": "messages"})])
     submit_all(r2, range(1, 7))
     p2.wait_for(6, timeout=20)
+
+
+@pytest.mark.deadline(90)
+def test_warmup_ramps_the_day_limit(make_provider, make_relay):
+    """warmup from 2 over 14 days, starting today (UTC), per_day 100: on day 1 two of
+    four messages go and status says "warm-up day 1 of 14"; relayd restarted three days
+    later (libfaketime) is on day 4 and allows 2 + 98 x 3 / 14 = 23 a day: the other two go."""
+    p = make_provider()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    r = quota_relay(make_relay, lambda r: [account(
+        r, p, limits={"per_hour": 50, "per_day": 100, "count": "messages"},
+        warmup={"start": today, "from": 2, "days": 14})])
+    r.wait_log(r"account=main limit=day effective=2 was=100 configured=100 "
+               r"\(warm-up day 1 of 14\)")
+    submit_all(r, range(1, 5))
+    p.wait_for(2, timeout=20)
+    time.sleep(2)
+    assert len(p.messages) == 2, [seq(m) for m in p.messages]
+    a = r.account_status("main")
+    assert a["day"]["limit"] == 2 and a["configured"]["per_day"] == 100, a
+    assert a["limits_why"] == "warm-up day 1 of 14", a
+    r.stop()
+    r.set_clock_offset(3 * 86400)
+    r.start()
+    r.wait_log(r"account=main limit=day effective=23 was=100 configured=100 "
+               r"\(warm-up day 4 of 14\)")
+    msgs = p.wait_for(4, timeout=30)
+    assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 5)])

@@ -14,6 +14,9 @@
 #define ACCT	"accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n" \
 		"  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n"
 
+#define ACCT_NOLIM "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n" \
+		"  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\";\n"
+
 static const struct {
 	const char	*text;
 	const char	*want;		/* NULL: loads; else a substring of the error */
@@ -81,6 +84,20 @@ static const struct {
 	  ":3: accounts[0].learn.fator: unknown key" },
 	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
 	  "  password = \"p\";\n  learn = 3; } );\n", ":3: accounts[0].learn: must be a group" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-12-01\"; from = 10; days = 14; };"
+	  " } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-02-30\"; }; } );\n",
+	  ":3: accounts[0].warmup.start: \"2026-02-30\" is not a date (YYYY-MM-DD)" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { from = 10; }; } );\n",
+	  ":3: accounts[0].warmup.start: missing" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-12-01\"; from = 500; }; } );\n",
+	  ":3: accounts[0].warmup.from: 500 is above limits.per_day (80)" },
+	{ ACCT_NOLIM "  warmup = { start = \"2026-12-01\"; }; } );\n",
+	  ":3: accounts[0].warmup: a warm-up ramps the day limit: set limits.per_day" },
 	{ "metrics_listen = \"0.0.0.0:9125\";\n" ACCT, ":1: metrics_listen: 0.0.0.0:9125 is "
 	  "not a loopback address" },
 	{ "metrics_listen = \"127.0.0.1:9125\";\nlog = \"syslog\";\n" ACCT, NULL },

@@ -64,25 +64,58 @@ static const struct {
 	{ 0, 0, 0, 0 },			/* no limit, nothing to spread */
 };
 
+/* 2026-12-01 00:00 UTC */
+#define DEC1	1796083200LL
+
+static const struct {
+	struct config_warmup w;
+	int		 per_day;
+	double		 at;		/* seconds after DEC1 */
+	int		 want, day;
+} warmups[] = {
+	{ { 1, DEC1, 10, 14 }, 150, 0, 10, 1 },			/* its first day */
+	{ { 1, DEC1, 10, 14 }, 150, 86399, 10, 1 },
+	{ { 1, DEC1, 10, 14 }, 150, 2 * 86400 + 5, 30, 3 },	/* 10 + 140 x 2 / 14 */
+	{ { 1, DEC1, 10, 14 }, 150, 13 * 86400, 140, 14 },	/* the last day */
+	{ { 1, DEC1, 10, 14 }, 150, 14 * 86400, 0, 0 },	/* over: per_day holds */
+	{ { 1, DEC1, 10, 14 }, 150, -3600, 10, 0 },		/* not started: from */
+	{ { 1, DEC1, 10, 30 }, 500, 29 * 86400 + 1, 483, 30 },	/* 10 + 490 x 29 / 30 */
+	{ { 1, DEC1, 10, 14 }, 0, 0, 0, 0 },			/* no day limit */
+	{ { 0, DEC1, 10, 14 }, 150, 0, 0, 0 },			/* off */
+};
+
 static void
 test_effective(void)
 {
-	struct config_limits c = { .per_hour = 60, .per_day = 150, .spread = 1 };
+	struct config_account a = { .name = "main", .limits = { .per_hour = 60,
+	    .per_day = 150, .spread = 1 } };
 	struct planner_learned p = { .hour = 3, .day = 91 };
 	struct planner_limits e;
+	char why[160];
 
-	planner_effective(&c, NULL, &e);
+	planner_effective(&a, NULL, DEC1, &e);
 	CHECK(e.per_hour == 60 && e.per_day == 150 && e.burst == 3 && e.burst_len == 180,
 	    "configured: %d %d %ld %lld", e.per_hour, e.per_day, e.burst, (long long)e.burst_len);
-	planner_effective(&c, &p, &e);
+	planner_effective(&a, &p, DEC1, &e);
 	CHECK(e.per_hour == 3 && e.per_day == 91 && e.burst == 1 && e.burst_len == 1200,
 	    "learned, spread over the learned hour: %d %d %ld %lld", e.per_hour, e.per_day,
 	    e.burst, (long long)e.burst_len);
-	c.spread = 0;
+	a.limits.spread = 0;
 	p.hour = 100;		/* learned above the configured (configured lowered since) */
-	planner_effective(&c, &p, &e);
+	planner_effective(&a, &p, DEC1, &e);
 	CHECK(e.per_hour == 60 && e.per_day == 91 && e.burst == 0, "the lower wins: %d %d %ld",
 	    e.per_hour, e.per_day, e.burst);
+	a.warmup = (struct config_warmup){ 1, DEC1, 10, 14 };
+	planner_effective(&a, &p, DEC1 + 2 * 86400, &e);
+	CHECK(e.per_day == 30, "warm-up below the learned: %d", e.per_day);
+	p = (struct planner_learned){ 0 };
+	planner_explain(&a, &p, DEC1 + 2 * 86400, why, sizeof(why));
+	CHECK_STR(why, "warm-up day 3 of 14", "explain the warm-up");
+	p = (struct planner_learned){ .hour = 3, .at = DEC1, .step_at = DEC1, .why = "553" };
+	a.learn = half;
+	planner_explain(&a, &p, DEC1 + 3600, why, sizeof(why));
+	CHECK_STR(why, "learned after 553 at 2026-12-01 00:00 UTC, recovering in 5h; warm-up "
+	    "day 1 of 14", "both");
 }
 
 /* A throttle, then recovery over hours, as the scheduler drives it. */
@@ -133,8 +166,8 @@ test_state(void)
 	char buf[SCHEDULER_STATE_MAX];
 	const char *v1 = "relayd-account 1\nthrottled_until: 0\nthrottles: 1\n";
 
-	st.learned = (struct planner_learned){ 3, 91, 1796380000.5, 1796390000.25, 2,
-	    "553 5.7.1\r\nrejected" };
+	st.learned = (struct planner_learned){ .hour = 3, .day = 91, .at = 1796380000.5,
+	    .step_at = 1796390000.25, .drops = 2, .why = "553 5.7.1\r\nrejected" };
 	snprintf(st.why, sizeof(st.why), "%0511d", 7);	/* the longest why still fits */
 	CHECK(scheduler_state_encode(&st, buf, sizeof(buf)) > 0, "encode");
 	CHECK(scheduler_state_decode(buf, strlen(buf), &back) == 0, "decode");
@@ -194,6 +227,13 @@ main(void)
 		planner_spread(spreads[i].per_hour, spreads[i].per_day, &b, &len);
 		CHECK(b == spreads[i].burst && len == spreads[i].len, "spread %zu: got %ld/%lld",
 		    i, b, (long long)len);
+	}
+	for (size_t i = 0; i < sizeof(warmups) / sizeof(warmups[0]); i++) {
+		int day, got = planner_warmup(&warmups[i].w, warmups[i].per_day,
+		    (double)DEC1 + warmups[i].at, &day);
+
+		CHECK(got == warmups[i].want && day == warmups[i].day, "warm-up %zu: got %d "
+		    "day %d, want %d day %d", i, got, day, warmups[i].want, warmups[i].day);
 	}
 	test_effective();
 	test_burst();

@@ -11,6 +11,10 @@
  * the Mail.ru preset's learn; the figures (refused attempts, days) are printed, and
  * with learn on the refusals must be a handful.
  *
+ * The warm-up: a new account (per_day 500) warming up from 10 over 30 days, with
+ * mail always waiting: in no sliding day does the provider receive more than the
+ * ramp allows that day, and on its last days it receives close to it.
+ *
  * The spread scenarios: seeded random limits and sessions with limits.spread: the
  * provider never receives more than the burst in any burst window, nor more than
  * per_hour in any sliding hour, and everything is delivered.
@@ -368,6 +372,26 @@ ps_mailing(struct ps *x, const char *base, int learn, const char *name)
 	x->restarts[1] = 1000 + 5.25 * 86400;
 }
 
+/* ps_warmup_check: the last sliding day never beyond the ramp's limit now. */
+static int ps_warm_max, ps_warm_ramp;
+
+static void
+ps_warmup_check(struct ps *x)
+{
+	int day, limit = planner_warmup(&x->acct.warmup, x->acct.limits.per_day, x->wall,
+	    &day), n = ps_count(x, 86400);
+
+	if (limit == 0)
+		limit = x->acct.limits.per_day;
+	if (n > limit)
+		snprintf(x->fail, sizeof(x->fail), "%d sends in a day on warm-up day %d "
+		    "(limit %d)", n, day, limit);
+	if (n > ps_warm_max && day > 0) {
+		ps_warm_max = n;
+		ps_warm_ramp = limit;
+	}
+}
+
 /* ps_spread_check: no burst beyond the spread's, no hour beyond per_hour. */
 static void
 ps_spread_check(struct ps *x)
@@ -446,6 +470,27 @@ main(int argc, char **argv)
 	CHECK(refused_on <= 8, "learn on: %d refused attempts, not a handful", refused_on);
 	CHECK(refused_on * 10 < refused_off, "learn on: %d refusals against %d without",
 	    refused_on, refused_off);
+
+	/* The warm-up: 30 days from 10 to 500 a day, 2,000 messages of 3 waiting. */
+	ps_setup(x, 30, 1.8e9);
+	snprintf(x->spool, sizeof(x->spool), "%s/warmup", base);
+	x->acct = (struct config_account){ .name = "new", .address = "new@example.ru",
+	    .username = "new@example.ru", .host = "smtp.example.ru", .port = 465,
+	    .tls = CONFIG_TLS_NONE, .sessions = 2, .backoff_initial = 300,
+	    .backoff_max = 3600 };
+	x->acct.limits = (struct config_limits){ .per_hour = 100, .per_day = 500,
+	    .count_recipients = 1, .max_recipients = 3, .max_message_size = 1 << 20 };
+	x->acct.warmup = (struct config_warmup){ 1, (long long)floor(1.8e9 / 86400) * 86400,
+	    10, 30 };
+	x->q = q;
+	double days = ps_run(x, PS_MSGS, 3, 30 * 86400, ps_warmup_check);
+	CHECK(strstr(x->fail, "still queued") != NULL || x->fail[0] == 0, "warm-up: %s",
+	    x->fail);
+	CHECK(ps_warm_max > 400, "warm-up: at most %d in a day, the ramp never used",
+	    ps_warm_max);
+	printf("test_planner_sim: warm-up 10 -> 500 a day over 30 days: %d recipients in "
+	    "%.1f days, never beyond the ramp (busiest sliding day %d, its limit %d)\n",
+	    x->sent, days, ps_warm_max, ps_warm_ramp);
 
 	for (unsigned i = 1; i <= PS_SPREADS; i++) {
 		ps_spread(x, base, i);
