@@ -30,6 +30,7 @@
 #include "config.h"
 #include "log.h"
 #include "preset.h"
+#include "sendwindow.h"
 #include "xmalloc.h"
 
 struct config_ctx {
@@ -50,7 +51,7 @@ static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", "learn", "warmup", NULL
+	"auth", "oauth", "learn", "warmup", "window", NULL
 };
 static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
 static const char *config_warmup_keys[] = { "start", "from", "days", NULL };
@@ -542,6 +543,26 @@ config_date(const char *s)
 	return (long long)t;
 }
 
+/* config_window: an account's send window (sendwindow.h), its zone read now. */
+static void
+config_window(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	const config_setting_t *s = config_setting_get_member(g, "window");
+	char *text = NULL, err[256];
+
+	if (s == NULL || !config_str(ctx, g, "window", &text, 0))
+		return;
+	a->window = xcalloc(1, sizeof(*a->window));
+	if (sendwindow_parse(text, a->window, err, sizeof(err)) == -1 ||
+	    sendwindow_load(a->window, getenv("TZDIR"), err, sizeof(err)) == -1) {
+		config_error(ctx, s, "%s", err);
+		sendwindow_free_data(a->window);
+		free(a->window);
+		a->window = NULL;
+	}
+	free(text);
+}
+
 /* config_warmup: an account's "warmup" group (planner.c); it needs a per_day. */
 static void
 config_warmup(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
@@ -823,6 +844,7 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 		config_learn(ctx, s, a);
 	if ((s = config_setting_get_member(g, "warmup")) != NULL)
 		config_warmup(ctx, s, a);
+	config_window(ctx, g, a);
 
 	a->backoff_initial = 300;
 	a->backoff_max = 3600;
@@ -1166,6 +1188,9 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->naccounts; i++) {
 		struct config_account *a = &c->accounts[i];
 
+		if (a->window != NULL)
+			sendwindow_free_data(a->window);
+		free(a->window);
 		free(a->name);
 		free(a->host);
 		free(a->username);

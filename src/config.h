@@ -83,6 +83,8 @@ struct config_warmup {
 	int		 days;		/* days to reach per_day */
 };
 
+struct sendwindow;
+
 struct config_account {
 	char		*name;
 	char		*host;
@@ -97,6 +99,7 @@ struct config_account {
 	struct config_limits limits;
 	struct config_learn learn;
 	struct config_warmup warmup;
+	struct sendwindow *window;	/* send only inside; NULL: always */
 	int		 backoff_initial; /* suspension after a throttle reply, doubling */
 	int		 backoff_max;
 	struct outcome_rule *rules;	/* the account's rules, then its preset's */

@@ -604,6 +604,7 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 	double when;
 	int fits;
 
+	scheduler_account_plan(a);	/* its window may have shut since the last kick */
 again:
 	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
 		return NULL;
@@ -883,6 +884,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 			a->quota = p[i].q;
 			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
 		}
+		a->window_opens = 0;	/* the window may be another: asked anew */
 		scheduler_account_plan(a);
 		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
 			scheduler_account_enable(a);	/* "until its configuration changes" */

@@ -56,6 +56,8 @@ struct sched_account {
 	unsigned long long	 nsent;		/* messages sent (metrics) */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */
 	struct planner_learned	 learned;	/* limits learned from throttles (planner) */
+	double			 closed_until;	/* outside its send window until (0: open) */
+	double			 window_opens;	/* wall clock of that, kept while shut */
 };
 
 /* The result of one upstream attempt for one recipient of a message. */

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "scheduler_int.h"
 #include "scheduler_state.h"
+#include "sendwindow.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -148,9 +149,27 @@ scheduler_account_new(struct config_account *ca, const struct config *cfg, time_
 void
 scheduler_account_plan(struct sched_account *a)
 {
-	if (planner_recover(&a->learned, a->cfg, clock_now()))
+	double wall = clock_now();
+
+	if (planner_recover(&a->learned, a->cfg, wall))
 		scheduler_account_save(a);
-	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
+	planner_apply(a->cfg, &a->learned, a->quota, wall);
+	/* The send window: shut until it opens (asked once per opening). */
+	if (a->cfg->window == NULL || sendwindow_inside(a->cfg->window, (int64_t)wall)) {
+		if (a->closed_until > 0)
+			log_info("account=%s window=open (%s)", a->cfg->name, a->cfg->window ?
+			    "its send window opened" : "no send window");
+		a->closed_until = a->window_opens = 0;
+		return;
+	}
+	if (a->window_opens <= wall) {
+		int64_t t = sendwindow_next_open(a->cfg->window, (int64_t)wall);
+
+		a->window_opens = t < 0 ? wall + 7 * 86400.0 : (double)t;
+		log_info("account=%s window=closed until=%.0f (outside its send window; mail "
+		    "waits)", a->cfg->name, a->window_opens);
+	}
+	a->closed_until = clock_steady() + (a->window_opens - wall);
 }
 
 void
@@ -221,6 +240,8 @@ scheduler_account_free_at(const struct sched_account *a, double now)
 		t = a->suspended_until;
 	if (a->retry_at > t)
 		t = a->retry_at;
+	if (a->closed_until > t)
+		t = a->closed_until;	/* outside its send window */
 	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
 		t = q;
 	return t;

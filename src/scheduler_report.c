@@ -4,6 +4,7 @@
  * Both cost O(accounts), whatever the size of the queue: they read counters.
  */
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -14,6 +15,7 @@
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
+#include "sendwindow.h"
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
@@ -25,6 +27,8 @@ scheduler_account_state(const struct sched_account *a, double now)
 		return "throttled";
 	if (a->retry_at > now)
 		return "backoff";
+	if (a->closed_until > now)
+		return "closed";	/* outside its send window */
 	if (quota_room(a->quota, (time_t)now) == 0)
 		return "exhausted";
 	return "ready";
@@ -98,6 +102,24 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 	return t > start ? t : start;
 }
 
+/* scheduler_report_closed: append "outside window until 08:00" (its zone's time). */
+static void
+scheduler_report_closed(const struct sched_account *a, char *buf, size_t len)
+{
+	const struct sendwindow *w = a->cfg->window;
+	int64_t t = (int64_t)a->window_opens;
+	time_t local = (time_t)(t + sendwindow_offset(w, t));
+	size_t used = strlen(buf);
+	char at[32];
+	struct tm tm;
+
+	gmtime_r(&local, &tm);
+	strftime(at, sizeof(at), a->window_opens - clock_now() < 86400 ? "%H:%M" :
+	    "%a %H:%M", &tm);
+	snprintf(buf + used, len - used, "%soutside window until %s %s", used ? "; " : "",
+	    at, w->zone);
+}
+
 json_t *
 scheduler_status(struct scheduler *s)
 {
@@ -116,6 +138,8 @@ scheduler_status(struct scheduler *s)
 
 		planner_effective(a->cfg, &a->learned, clock_now(), &e);
 		planner_explain(a->cfg, &a->learned, clock_now(), why, sizeof(why));
+		if (a->closed_until > clock_steady())
+			scheduler_report_closed(a, why, sizeof(why));
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
 		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",

@@ -135,3 +135,28 @@ def test_warmup_ramps_the_day_limit(make_provider, make_relay):
                r"\(warm-up day 4 of 14\)")
     msgs = p.wait_for(4, timeout=30)
     assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 5)])
+
+
+@pytest.mark.deadline(90)
+def test_mail_waits_outside_the_send_window(make_provider, make_relay):
+    """window = tomorrow (UTC) only: a message waits, the account is "closed", status
+    says until when; relayd started again with its clock in tomorrow (libfaketime)
+    sends it."""
+    p = make_provider()
+    now = time.time()
+    days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    tomorrow = days[(int(time.strftime("%w", time.gmtime(now))) + 1) % 7]
+    r = quota_relay(make_relay, lambda r: [account(
+        r, p, limits={"per_hour": 50}, window="%s 00:00-24:00 UTC" % tomorrow)])
+    r.wait_log(r"account=main window=closed until=")
+    submit_all(r, [1])
+    time.sleep(2)
+    assert not p.messages
+    a = r.account_status("main")
+    assert a["state"] == "closed", a
+    assert a["limits_why"] == "outside window until 00:00 UTC", a
+    r.stop()
+    r.set_clock_offset(int(86400 - now % 86400) + 60)     # a minute into tomorrow
+    r.start()
+    msgs = p.wait_for(1, timeout=20)
+    assert_exactly_once(msgs, ["q-1"])

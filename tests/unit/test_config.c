@@ -96,6 +96,11 @@ static const struct {
 	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
 	  "  password = \"p\";\n  warmup = { start = \"2026-12-01\"; from = 500; }; } );\n",
 	  ":3: accounts[0].warmup.from: 500 is above limits.per_day (80)" },
+	{ ACCT_NOLIM "  window = \"Mon-Fri 08:00-20:00 Europe/Moscow\"; } );\n", NULL },
+	{ ACCT_NOLIM "  window = \"Mon-Fri 8-20\"; } );\n",
+	  ":3: accounts[0].window: \"Mon-Fri 8-20\" is not [DAYS] HH:MM-HH:MM [ZONE]" },
+	{ ACCT_NOLIM "  window = \"08:00-20:00 Mars/Olympus\"; } );\n",
+	  ":3: accounts[0].window: unknown time zone \"Mars/Olympus\"" },
 	{ ACCT_NOLIM "  warmup = { start = \"2026-12-01\"; }; } );\n",
 	  ":3: accounts[0].warmup: a warm-up ramps the day limit: set limits.per_day" },
 	{ "metrics_listen = \"0.0.0.0:9125\";\n" ACCT, ":1: metrics_listen: 0.0.0.0:9125 is "

@@ -15,6 +15,10 @@
  * mail always waiting: in no sliding day does the provider receive more than the
  * ramp allows that day, and on its last days it receives close to it.
  *
+ * The window: "Mon-Fri 08:00-20:00 Europe/Berlin" over the spring DST change (2027-03-28)
+ * with mail always waiting: no send outside the window, and each day's first send at
+ * 08:00 local (within five minutes), before and after the change.
+ *
  * The spread scenarios: seeded random limits and sessions with limits.spread: the
  * provider never receives more than the burst in any burst window, nor more than
  * per_hour in any sliding hour, and everything is delivered.
@@ -25,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 
@@ -37,6 +42,7 @@
 #include "queue.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
+#include "sendwindow.h"
 #include "xmalloc.h"
 #include "t.h"
 
@@ -72,6 +78,8 @@ struct ps {
 	int			 sent;
 	double			 restarts[2];
 	int			 restarted_learned;	/* restarts with limits learned */
+	long long		 last_day;		/* window: local day of the last send */
+	int			 window_days;		/* days with sends */
 	char			 fail[256];
 };
 
@@ -156,6 +164,34 @@ ps_count(const struct ps *x, double window)
 	return n;
 }
 
+/*
+ * ps_window_check: a send now is inside the window (Mon-Fri 08:00-20:00), and a day's
+ * first at its opening. Local time comes from libc (TZ=Europe/Berlin, set by main:
+ * this test is one thread), not from sendwindow.c, which it checks.
+ */
+static void
+ps_window_check(struct ps *x)
+{
+	time_t t = (time_t)x->wall;
+	struct tm tm;
+	long long day;
+	int min;
+
+	localtime_r(&t, &tm);
+	day = tm.tm_year * 1000LL + tm.tm_yday;
+	min = tm.tm_hour * 60 + tm.tm_min;
+	if (tm.tm_wday == 0 || tm.tm_wday == 6 || min < 480 || min >= 1200)
+		snprintf(x->fail, sizeof(x->fail), "a send at %lld, outside the window (local "
+		    "%02d:%02d, day %d of the week)", (long long)t, min / 60, min % 60,
+		    tm.tm_wday);
+	else if (day != x->last_day && min >= 480 + 5)
+		snprintf(x->fail, sizeof(x->fail), "the first send of local day %lld at "
+		    "%02d:%02d, not at the window's opening", day, min / 60, min % 60);
+	if (day != x->last_day)
+		x->window_days++;
+	x->last_day = day;
+}
+
 /* ps_provider: does the provider take one more now? A refusal starts or extends
  * its penalty. */
 static int
@@ -174,6 +210,8 @@ ps_provider(struct ps *x)
 		x->penalty_until = x->mono + 2 * 86400;
 		return 0;
 	}
+	if (x->acct.window != NULL)
+		ps_window_check(x);
 	if (x->nsends == PS_SENDS) {	/* keep the last day's */
 		memmove(x->sends, x->sends + PS_SENDS / 2, PS_SENDS / 2 * sizeof(double));
 		x->nsends = PS_SENDS / 2;
@@ -491,6 +529,37 @@ main(int argc, char **argv)
 	printf("test_planner_sim: warm-up 10 -> 500 a day over 30 days: %d recipients in "
 	    "%.1f days, never beyond the ramp (busiest sliding day %d, its limit %d)\n",
 	    x->sent, days, ps_warm_max, ps_warm_ramp);
+
+	/* The window over a DST change: from Wednesday 2027-03-24 00:00 UTC, 30 an hour. */
+	struct sendwindow win;
+	char err[256];
+
+	ps_setup(x, 31, 1805846400.0);
+	snprintf(x->spool, sizeof(x->spool), "%s/window", base);
+	x->acct = (struct config_account){ .name = "win", .address = "win@example.de",
+	    .username = "win@example.de", .host = "smtp.example.de", .port = 465,
+	    .tls = CONFIG_TLS_NONE, .sessions = 1, .backoff_initial = 300,
+	    .backoff_max = 3600, .window = &win };
+	x->acct.limits = (struct config_limits){ .per_hour = 30, .count_recipients = 1,
+	    .max_recipients = 1, .max_message_size = 1 << 20 };
+	x->q = q;
+	setenv("TZ", "Europe/Berlin", 1);
+	tzset();
+	if (sendwindow_parse("Mon-Fri 08:00-20:00 Europe/Berlin", &win, err, sizeof(err)) == 0 &&
+	    sendwindow_load(&win, NULL, err, sizeof(err)) == 0) {
+		days = ps_run(x, PS_MSGS, 1, 30 * 86400, NULL);
+		CHECK(x->fail[0] == 0 && x->sent == PS_MSGS, "window: %s (%d sent)", x->fail,
+		    x->sent);
+		CHECK(x->window_days >= 6, "window: only %d days, the DST change not crossed",
+		    x->window_days);
+		if (x->fail[0] == 0)
+			printf("test_planner_sim: window Mon-Fri 08:00-20:00 Europe/Berlin across the "
+			    "2027-03-28 DST change: %d recipients on %d weekdays in %.1f days, "
+			    "none outside, each day's first at 08:00 local\n", x->sent,
+			    x->window_days, days);
+		sendwindow_free_data(&win);
+	} else
+		printf("test_planner_sim: no tz database (%s): window scenario skipped\n", err);
 
 	for (unsigned i = 1; i <= PS_SPREADS; i++) {
 		ps_spread(x, base, i);
