@@ -90,6 +90,8 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 			return t;	/* no limit: as fast as it goes */
 		room += (double)quota_room(a->quota, now);
 		r = l.per_hour > 0 ? l.per_hour / 3600.0 : 1e9;
+		if (a->cfg->window != NULL && r < 1e9)	/* it sends only while open */
+			r *= sendwindow_share(a->cfg->window);
 		if (l.per_day > 0 && l.per_day / 86400.0 < r)
 			r = l.per_day / 86400.0;
 		rate += r;

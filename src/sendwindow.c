@@ -290,6 +290,16 @@ sendwindow_next_open(const struct sendwindow *w, int64_t t)
 	return -1;
 }
 
+double
+sendwindow_share(const struct sendwindow *w)
+{
+	int days = 0, len = w->start < w->end ? w->end - w->start : 1440 - w->start + w->end;
+
+	for (int d = 0; d < 7; d++)
+		days += w->days >> d & 1;
+	return days * len / (7.0 * 1440);
+}
+
 void
 sendwindow_free_data(struct sendwindow *w)
 {

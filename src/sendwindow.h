@@ -66,6 +66,9 @@ int		 sendwindow_inside(const struct sendwindow *w, int64_t t);
  */
 int64_t		 sendwindow_next_open(const struct sendwindow *w, int64_t t);
 
+/* sendwindow_share: the part of a week the window is open (0 .. 1), DST aside. Pure. */
+double		 sendwindow_share(const struct sendwindow *w);
+
 /* sendwindow_free_data: free the zone table (w itself is the caller's). */
 void		 sendwindow_free_data(struct sendwindow *w);
 

@@ -3,6 +3,7 @@
  * (bad input too), and inside / next opening across DST changes, with the system's
  * tz database (Europe/Berlin, Europe/Moscow, America/New_York).
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +90,12 @@ main(void)
 			CHECK_STR(w.zone, parses[i].zone, parses[i].text);
 		}
 	}
+	sendwindow_parse("Mon-Fri 08:00-20:00", &w, err, sizeof(err));
+	CHECK(fabs(sendwindow_share(&w) - 5 * 12 / 168.0) < 1e-9, "share %f",
+	    sendwindow_share(&w));
+	sendwindow_parse("Sat 22:00-06:00", &w, err, sizeof(err));
+	CHECK(fabs(sendwindow_share(&w) - 8 / 168.0) < 1e-9, "overnight share %f",
+	    sendwindow_share(&w));
 	CHECK(sendwindow_tzif(junk, sizeof(junk), &w) == -1, "junk is not TZif");
 	CHECK(sendwindow_tzif(junk, 3, &w) == -1, "short");
 	sendwindow_parse("08:00-20:00 No/Such_Zone", &w, err, sizeof(err));
