@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/util.h>
@@ -30,6 +31,7 @@
 #include "events_file.h"
 #include "log.h"
 #include "preset.h"
+#include "sendwindow.h"
 #include "xmalloc.h"
 
 struct config_ctx {
@@ -50,15 +52,17 @@ static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", NULL
+	"auth", "oauth", "learn", "warmup", "window", NULL
 };
+static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
+static const char *config_warmup_keys[] = { "start", "from", "days", NULL };
 static const char *config_oauth_keys[] = {
 	"token_url", "device_url", "auth_url", "scope", "client_id", "client_secret_file",
 	"token_file", "token_command", "ca_file", NULL
 };
 static const char *config_limits_keys[] = {
 	"per_hour", "per_day", "count", "min_interval", "max_recipients", "max_message_size",
-	"sessions", NULL
+	"sessions", "spread", NULL
 };
 static const char *config_rule_keys[] = { "match", "stage", "action", NULL };
 static const char *config_backoff_keys[] = { "initial", "max", NULL };
@@ -283,6 +287,18 @@ config_int(struct config_ctx *ctx, const config_setting_t *g, const char *key,
 		return;
 	}
 	*out = v;
+}
+
+/* config_bool: a true/false member; *out untouched when absent. */
+static void
+config_bool(struct config_ctx *ctx, const config_setting_t *g, const char *key, int *out)
+{
+	const config_setting_t *s = config_setting_get_member(g, key);
+
+	if (s != NULL && config_setting_type(s) != CONFIG_TYPE_BOOL)
+		config_error(ctx, s, "must be true or false");
+	else if (s != NULL)
+		*out = config_setting_get_bool(s);
 }
 
 /*
@@ -593,6 +609,123 @@ config_limits(struct config_ctx *ctx, const config_setting_t *g, struct config_a
 	v = a->sessions;
 	config_int(ctx, g, "sessions", 1, 16, &v);
 	a->sessions = (int)v;
+	config_bool(ctx, g, "spread", &l->spread);
+}
+
+/* config_date: "YYYY-MM-DD" as 00:00 UTC of that day; -1 if it is not such a date. */
+static long long
+config_date(const char *s)
+{
+	struct tm tm = { 0 };
+	char *end = strptime(s, "%Y-%m-%d", &tm);
+	int mon = tm.tm_mon, mday = tm.tm_mday;
+	time_t t;
+
+	if (end == NULL || *end != '\0' || strlen(s) != 10)
+		return -1;
+	t = timegm(&tm);
+	if (t == (time_t)-1 || tm.tm_mon != mon || tm.tm_mday != mday)	/* 2026-02-30 */
+		return -1;
+	return (long long)t;
+}
+
+/* config_window: an account's send window (sendwindow.h), its zone read now. */
+static void
+config_window(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	const config_setting_t *s = config_setting_get_member(g, "window");
+	char *text = NULL, err[256];
+
+	if (s == NULL || !config_str(ctx, g, "window", &text, 0))
+		return;
+	a->window = xcalloc(1, sizeof(*a->window));
+	if (sendwindow_parse(text, a->window, err, sizeof(err)) == -1 ||
+	    sendwindow_load(a->window, getenv("TZDIR"), err, sizeof(err)) == -1) {
+		config_error(ctx, s, "%s", err);
+		sendwindow_free_data(a->window);
+		free(a->window);
+		a->window = NULL;
+	}
+	free(text);
+}
+
+/* config_warmup: an account's "warmup" group (planner.c); it needs a per_day. */
+static void
+config_warmup(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_warmup *w = &a->warmup;
+	long long v;
+	char *start = NULL;
+
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { start = \"2026-12-01\"; from = 10; "
+		    "days = 14; }");
+		return;
+	}
+	config_check_keys(ctx, g, config_warmup_keys);
+	w->enabled = 1;
+	w->from = 10;
+	w->days = 14;
+	if (config_str(ctx, g, "start", &start, 1) && (w->start = config_date(start)) < 0)
+		config_error(ctx, config_setting_get_member(g, "start"), "\"%s\" is not a date "
+		    "(YYYY-MM-DD)", start);
+	free(start);
+	v = w->from;
+	config_int(ctx, g, "from", 1, 10000000, &v);
+	w->from = (int)v;
+	v = w->days;
+	config_int(ctx, g, "days", 1, 365, &v);
+	w->days = (int)v;
+	if (a->limits.per_day == 0)
+		config_error(ctx, g, "a warm-up ramps the day limit: set limits.per_day");
+	else if (w->from > a->limits.per_day)
+		config_error(ctx, config_setting_get_member(g, "from") ?
+		    config_setting_get_member(g, "from") : g, "%d is above limits.per_day (%d)",
+		    w->from, a->limits.per_day);
+}
+
+/*
+ * config_learn: an account's "learn" group over its preset's (planner.c): present,
+ * it turns learning on; "learn = false;" turns a preset's off.
+ */
+static void
+config_learn(struct config_ctx *ctx, const config_setting_t *g, struct config_account *a)
+{
+	struct config_learn *l = &a->learn;
+	const config_setting_t *f;
+	long long v;
+
+	if (config_setting_type(g) == CONFIG_TYPE_BOOL && !config_setting_get_bool(g)) {
+		l->enabled = 0;
+		return;
+	}
+	if (!config_setting_is_group(g)) {
+		config_error(ctx, g, "must be a group { factor = 0.5; floor = 2; "
+		    "recover_after = 6; } or false");
+		return;
+	}
+	config_check_keys(ctx, g, config_learn_keys);
+	if (l->factor == 0) {		/* no preset: the defaults */
+		l->factor = 0.5;
+		l->floor = 2;
+		l->recover_after = 6;
+	}
+	l->enabled = 1;
+	if ((f = config_setting_get_member(g, "factor")) != NULL) {
+		double d = config_setting_type(f) == CONFIG_TYPE_FLOAT ?
+		    config_setting_get_float(f) : -1;
+
+		if (!(d >= 0.05 && d <= 0.95))
+			config_error(ctx, f, "must be a fraction between 0.05 and 0.95 (e.g. 0.5)");
+		else
+			l->factor = d;
+	}
+	v = l->floor;
+	config_int(ctx, g, "floor", 1, 1000000, &v);
+	l->floor = (int)v;
+	v = l->recover_after;
+	config_int(ctx, g, "recover_after", 1, 24 * 30, &v);
+	l->recover_after = (int)v;
 }
 
 /* config_rules: the account's reply rules, then its preset's. */
@@ -787,9 +920,17 @@ config_account(struct config_ctx *ctx, const config_setting_t *g, struct config_
 	    .max_message_size = c->max_message_size };
 	if (p != NULL)
 		a->limits = (struct config_limits){ p->per_hour, p->per_day, p->count_recipients,
-		    p->min_interval, p->max_recipients, p->max_message_size };
+		    p->min_interval, p->max_recipients, p->max_message_size, 0 };
 	if ((s = config_setting_get_member(g, "limits")) != NULL)
 		config_limits(ctx, s, a);
+	if (p != NULL && p->learn_factor > 0)
+		a->learn = (struct config_learn){ 1, p->learn_factor, p->learn_floor,
+		    p->learn_recover_after };
+	if ((s = config_setting_get_member(g, "learn")) != NULL)
+		config_learn(ctx, s, a);
+	if ((s = config_setting_get_member(g, "warmup")) != NULL)
+		config_warmup(ctx, s, a);
+	config_window(ctx, g, a);
 
 	a->backoff_initial = 300;
 	a->backoff_max = 3600;
@@ -1048,13 +1189,8 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 		if (!config_setting_is_group(s))
 			config_error(ctx, s, "must be a group { hard = true; soft_after = 5; }");
 		else {
-			const config_setting_t *h = config_setting_get_member(s, "hard");
-
 			config_check_keys(ctx, s, config_suppress_keys);
-			if (h != NULL && config_setting_type(h) != CONFIG_TYPE_BOOL)
-				config_error(ctx, h, "must be true or false");
-			else if (h != NULL)
-				c->suppress_hard = config_setting_get_bool(h);
+			config_bool(ctx, s, "hard", &c->suppress_hard);
 			v = c->suppress_soft_after;
 			config_int(ctx, s, "soft_after", 0, 1000, &v);
 			c->suppress_soft_after = (int)v;
@@ -1139,6 +1275,9 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->naccounts; i++) {
 		struct config_account *a = &c->accounts[i];
 
+		if (a->window != NULL)
+			sendwindow_free_data(a->window);
+		free(a->window);
 		free(a->name);
 		free(a->host);
 		free(a->username);

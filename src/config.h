@@ -64,7 +64,26 @@ struct config_limits {
 	int		 min_interval;	/* seconds between two sends */
 	int		 max_recipients; /* per upstream transaction */
 	unsigned long long max_message_size;
+	int		 spread;	/* pace the hour evenly (planner_spread) */
 };
+
+/* An account's learning from throttles (planner.c); off unless set or preset. */
+struct config_learn {
+	int		 enabled;
+	double		 factor;	/* after a throttle: factor x what got through */
+	int		 floor;		/* never below this many units */
+	int		 recover_after;	/* hours without a throttle per step back up */
+};
+
+/* An account's warm-up (planner.c): the day limit ramps from `from` to per_day. */
+struct config_warmup {
+	int		 enabled;
+	long long	 start;		/* 00:00 UTC of its first day (epoch seconds) */
+	int		 from;		/* the first day's limit */
+	int		 days;		/* days to reach per_day */
+};
+
+struct sendwindow;
 
 struct config_account {
 	char		*name;
@@ -78,6 +97,9 @@ struct config_account {
 	int		 sessions;	/* parallel upstream sessions */
 	char		*provider;	/* the preset used, or NULL */
 	struct config_limits limits;
+	struct config_learn learn;
+	struct config_warmup warmup;
+	struct sendwindow *window;	/* send only inside; NULL: always */
 	int		 backoff_initial; /* suspension after a throttle reply, doubling */
 	int		 backoff_max;
 	struct outcome_rule *rules;	/* the account's rules, then its preset's */

@@ -68,15 +68,15 @@ static const struct preset_rule preset_rules_outlook[] = {
 
 static const struct preset presets[] = {
 	{ "mail.ru", "smtp.mail.ru", 465, CONFIG_TLS_IMPLICIT, "imap.mail.ru",
-	  60, 150, 1, 10, 30, 30 * MB, preset_rules_mailru },
+	  60, 150, 1, 10, 30, 30 * MB, preset_rules_mailru, 0.5, 2, 48 },
 	{ "yandex", "smtp.yandex.ru", 465, CONFIG_TLS_IMPLICIT, "imap.yandex.ru",
-	  40, 80, 1, 10, 35, 30 * MB, preset_rules_yandex },
+	  40, 80, 1, 10, 35, 30 * MB, preset_rules_yandex, 0.5, 2, 48 },
 	{ "gmail", "smtp.gmail.com", 465, CONFIG_TLS_IMPLICIT, "imap.gmail.com",
-	  100, 400, 1, 5, 100, 25 * MB, preset_rules_gmail },
+	  100, 400, 1, 5, 100, 25 * MB, preset_rules_gmail, 0, 0, 0 },
 	{ "rambler", "smtp.rambler.ru", 465, CONFIG_TLS_IMPLICIT, "imap.rambler.ru",
-	  30, 100, 1, 10, 30, 20 * MB, preset_rules_rambler },
+	  30, 100, 1, 10, 30, 20 * MB, preset_rules_rambler, 0, 0, 0 },
 	{ "outlook", "smtp-mail.outlook.com", 587, CONFIG_TLS_STARTTLS, "outlook.office365.com",
-	  60, 250, 1, 5, 100, 20 * MB, preset_rules_outlook },
+	  60, 250, 1, 5, 100, 20 * MB, preset_rules_outlook, 0, 0, 0 },
 };
 
 const struct preset *

@@ -29,6 +29,9 @@ struct preset {
 	int		 max_recipients;
 	unsigned long long max_message_size;
 	const struct preset_rule *rules;	/* NULL-terminated by match */
+	double		 learn_factor;	/* learn = { ... } (0: learn off) */
+	int		 learn_floor;
+	int		 learn_recover_after;	/* hours */
 };
 
 /*

@@ -47,6 +47,8 @@ struct quota {
 	size_t			 n, cap;
 	uint64_t		 next_id;
 	int			 per_hour, per_day;
+	long			 burst;		/* spread: units per burst_len; 0: off */
+	time_t			 burst_len;
 	time_t			 last;
 	size_t			 lines;		/* records in the file */
 	time_t			 off;		/* quota_wall_offset the file is written with */
@@ -293,6 +295,13 @@ quota_set_limits(struct quota *q, int per_hour, int per_day)
 }
 
 void
+quota_set_burst(struct quota *q, long burst, time_t len)
+{
+	q->burst = len > 0 ? burst : 0;
+	q->burst_len = len;
+}
+
+void
 quota_used(const struct quota *q, time_t now, long *hour, long *day)
 {
 	*hour = *day = 0;
@@ -315,6 +324,15 @@ quota_room(const struct quota *q, time_t now)
 		room = q->per_hour - hour;
 	if (q->per_day > 0 && q->per_day - day < room)
 		room = q->per_day - day;
+	if (q->burst > 0) {
+		long used = 0;
+
+		for (size_t i = 0; i < q->n; i++)
+			if (q->e[i].t > now - q->burst_len)
+				used += q->e[i].units;
+		if (q->burst - used < room)
+			room = q->burst - used;
+	}
 	return room < 0 ? 0 : room;
 }
 
@@ -347,8 +365,11 @@ quota_next_free(const struct quota *q, time_t now, long units)
 {
 	time_t h = quota_window_free(q, now, units, q->per_hour, QUOTA_HOUR);
 	time_t d = quota_window_free(q, now, units, q->per_day, QUOTA_DAY);
+	time_t b = quota_window_free(q, now, units, q->burst, q->burst_len);
 
-	return h > d ? h : d;
+	if (d > h)
+		h = d;
+	return b > h ? b : h;
 }
 
 time_t

@@ -41,6 +41,12 @@ void		 quota_free(struct quota *);
 /* quota_set_limits: units allowed per sliding hour and day (0: no limit). */
 void		 quota_set_limits(struct quota *, int per_hour, int per_day);
 
+/*
+ * quota_set_burst: besides the hour and the day, at most burst units in any len
+ * seconds (limits.spread, planner_spread); 0: no such window.
+ */
+void		 quota_set_burst(struct quota *, long burst, time_t len);
+
 /* quota_used: units used in the hour and the day before now. */
 void		 quota_used(const struct quota *, time_t now, long *hour, long *day);
 

@@ -33,7 +33,8 @@ static const struct relayctl_cmd {
 	{ "status", relayctl_status, 0,
 	  "status [--json]                  accounts (state, quota used and left), queue" },
 	{ "enable", relayctl_enable, 0,
-	  "enable ACCOUNT                   let a disabled or throttled account send again" },
+	  "enable ACCOUNT [--reset-learned] let a disabled or throttled account send again;\n"
+	  "                                   --reset-learned: its configured limits again" },
 	{ "queue", relayctl_queue, 0,
 	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
 	  "  queue show ID [--json]           envelope, header and history of one message\n"
@@ -118,13 +119,18 @@ relayctl_ago(json_t *t, char *buf, size_t len)
 	return relayctl_span(d < 0 ? 0 : d, "", " ago", buf, len);
 }
 
-/* relayctl_window: "5/100" for a quota window, "5/-" when unlimited. */
+/* relayctl_window: "5/100" for a quota window, "5/-" when unlimited, "5/3<100" when
+ * the effective limit is below conf, the configured one. */
 static const char *
-relayctl_window(json_t *w, char *buf, size_t len)
+relayctl_window(json_t *w, json_t *conf, char *buf, size_t len)
 {
 	json_t *limit = json_object_get(w, "limit");
 
-	if (json_is_integer(limit))
+	if (json_is_integer(limit) && json_is_integer(conf) &&
+	    json_integer_value(conf) != json_integer_value(limit))
+		snprintf(buf, len, "%lld/%lld<%lld", json_integer_value(json_object_get(w,
+		    "used")), json_integer_value(limit), json_integer_value(conf));
+	else if (json_is_integer(limit))
 		snprintf(buf, len, "%lld/%lld", json_integer_value(json_object_get(w, "used")),
 		    json_integer_value(limit));
 	else
@@ -173,16 +179,21 @@ relayctl_status(int argc, char **argv)
 	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
 		const char *why = json_string_value(json_object_get(acct, "why"));
 		const char *last = json_string_value(json_object_get(acct, "last_reply"));
+		json_t *conf = json_object_get(acct, "configured");
 
 		/* UNTIL: the end of a throttle or of a connection backoff */
 		printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n",
 		    json_string_value(json_object_get(acct, "name")),
 		    json_string_value(json_object_get(acct, "state")),
-		    relayctl_window(json_object_get(acct, "hour"), b1, sizeof(b1)),
-		    relayctl_window(json_object_get(acct, "day"), b2, sizeof(b2)),
+		    relayctl_window(json_object_get(acct, "hour"), json_object_get(conf,
+		    "per_hour"), b1, sizeof(b1)),
+		    relayctl_window(json_object_get(acct, "day"), json_object_get(conf,
+		    "per_day"), b2, sizeof(b2)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
 		    relayctl_when(json_object_get(acct, "until"), b4, sizeof(b4)),
 		    why ? why : last ? last : "");
+		if ((why = json_string_value(json_object_get(acct, "limits_why"))) != NULL)
+			printf("%-12s %-10s limits below the configured: %s\n", "", "", why);
 	}
 	q = json_object_get(r, "queue");
 	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred; "
@@ -216,18 +227,18 @@ static int
 relayctl_enable(int argc, char **argv)
 {
 	json_t *args, *r;
-	int rc;
+	int rc, reset = argc == 3 && strcmp(argv[2], "--reset-learned") == 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: relayctl enable ACCOUNT\n");
+	if (argc != 2 && !reset) {
+		fprintf(stderr, "usage: relayctl enable ACCOUNT [--reset-learned]\n");
 		return 64;
 	}
-	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
+	args = json_pack("{s:o, s:b}", "account", jsonstr_new(argv[1]), "reset_learned", reset);
 	rc = relayctl_client_call("enable", args, &r);
 	json_decref(args);
 	if (rc != 0)
 		return rc;
-	printf("%s: enabled\n", argv[1]);
+	printf("%s: enabled%s\n", argv[1], reset ? " (learned limits reset)" : "");
 	json_decref(r);
 	return 0;
 }

@@ -80,7 +80,7 @@ relayd_cmd_status(json_t *args, char **err, void *arg)
 	return st;
 }
 
-/* relayd_cmd_enable: relayctl enable ACCOUNT. */
+/* relayd_cmd_enable: relayctl enable ACCOUNT [--reset-learned]. */
 static json_t *
 relayd_cmd_enable(json_t *args, char **err, void *arg)
 {
@@ -94,6 +94,8 @@ relayd_cmd_enable(json_t *args, char **err, void *arg)
 		*err = xasprintf("there is no account called \"%s\"", name);
 		return NULL;
 	}
+	if (json_is_true(json_object_get(args, "reset_learned")))
+		scheduler_reset_learned(arg, name);
 	return json_pack("{s:s, s:s}", "account", name, "state", "enabled");
 }
 

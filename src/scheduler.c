@@ -652,6 +652,8 @@ scheduler_kick(struct scheduler *s)
 	if (s->kicking)
 		return;
 	s->kicking = 1;
+	for (size_t i = 0; i < s->naccounts; i++)	/* the planner's limits as of now */
+		scheduler_account_plan(s->accounts[i]);
 	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
 		if ((double)m->next_try > now) {
 			when = (double)m->next_try;
@@ -695,6 +697,7 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 	double when;
 	int fits;
 
+	scheduler_account_plan(a);	/* its window may have shut since the last kick */
 again:
 	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
 		return NULL;
@@ -990,7 +993,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 			a->quota = p[i].q;
 			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
 		}
-		quota_set_limits(a->quota, a->cfg->limits.per_hour, a->cfg->limits.per_day);
+		a->window_opens = 0;	/* the window may be another: asked anew */
+		scheduler_account_plan(a);
 		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
 			scheduler_account_enable(a);	/* "until its configuration changes" */
 			log_info("account=%s status=enabled (its configuration changed)",
@@ -1049,5 +1053,17 @@ scheduler_enable(struct scheduler *s, const char *name)
 		scheduler_kick(s);
 		return 0;
 	}
+	return -1;
+}
+
+int
+scheduler_reset_learned(struct scheduler *s, const char *name)
+{
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (strcmp(s->accounts[i]->cfg->name, name) == 0) {
+			scheduler_account_reset_learned(s->accounts[i]);
+			scheduler_kick(s);
+			return 0;
+		}
 	return -1;
 }

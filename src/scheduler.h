@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "outcome.h"
+#include "planner.h"
 #include "queue.h"
 #include "quota.h"
 
@@ -55,6 +56,9 @@ struct sched_account {
 	unsigned long long	 nsent;		/* messages sent (metrics) */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */
 	int			 exhausted_told; /* an "exhausted" event went out */
+	struct planner_learned	 learned;	/* limits learned from throttles (planner) */
+	double			 closed_until;	/* outside its send window until (0: open) */
+	double			 window_opens;	/* wall clock of that, kept while shut */
 };
 
 /* The result of one upstream attempt for one recipient of a message. */
@@ -128,6 +132,13 @@ void		 scheduler_run(struct scheduler *);
  * Returns 0, or -1 if there is no account called name.
  */
 int		 scheduler_enable(struct scheduler *, const char *name);
+
+/*
+ * scheduler_reset_learned: forget what account name learned from throttles: its
+ * configured limits hold again (relayctl enable --reset-learned). Returns 0, or -1
+ * if there is no account called name.
+ */
+int		 scheduler_reset_learned(struct scheduler *, const char *name);
 
 /*
  * scheduler_set_loading: the spool is (1) or is no longer (0) being read at start-up;

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "scheduler_int.h"
 #include "scheduler_state.h"
+#include "sendwindow.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -47,7 +48,7 @@ scheduler_account_quota(struct sched_account *a, const struct config *cfg, time_
 		a->quota = q;
 		a->quota_durable = durable;
 	}
-	quota_set_limits(a->quota, l->per_hour, l->per_day);
+	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 	return 0;
 }
 
@@ -90,6 +91,7 @@ scheduler_account_save(const struct sched_account *a)
 	st.config = scheduler_account_config_hash(a->cfg);
 	if (a->why != NULL && (a->disabled || a->suspended_until > now))
 		snprintf(st.why, sizeof(st.why), "%s", a->why);
+	st.learned = a->learned;
 	scheduler_state_save(a->spool, a->cfg->address, &st);
 }
 
@@ -103,6 +105,11 @@ scheduler_account_restore(struct sched_account *a)
 	if (scheduler_state_load(a->spool, a->cfg->address, &st) != 1)
 		return;
 	a->throttles = st.throttles;
+	a->learned = st.learned;
+	if (a->learned.hour > 0 || a->learned.day > 0)
+		log_info("account=%s limits learned before the restart: per_hour=%d "
+		    "per_day=%d (%s)", a->cfg->name, a->learned.hour, a->learned.day,
+		    a->learned.why);
 	if (st.throttled_until > wall) {
 		/* Never longer than a whole step of the backoff from now: the wall clock
 		 * may have been stepped back since it was written. */
@@ -137,6 +144,7 @@ scheduler_account_new(struct config_account *ca, const struct config *cfg, time_
 		return NULL;
 	}
 	scheduler_account_restore(a);
+	scheduler_account_plan(a);
 	return a;
 }
 
@@ -150,6 +158,42 @@ scheduler_account_event(const struct sched_account *a, const char *state, const 
 	json_object_set_new(x, "until", until > 0 ? json_integer((json_int_t)ceil(
 	    clock_to_wall(until))) : json_null());
 	events_emit(EVENTS_ACCOUNT, NULL, NULL, NULL, a->cfg->name, x);
+}
+
+void
+scheduler_account_plan(struct sched_account *a)
+{
+	double wall = clock_now();
+
+	if (planner_recover(&a->learned, a->cfg, wall))
+		scheduler_account_save(a);
+	planner_apply(a->cfg, &a->learned, a->quota, wall);
+	/* The send window: shut until it opens (asked once per opening). */
+	if (a->cfg->window == NULL || sendwindow_inside(a->cfg->window, (int64_t)wall)) {
+		if (a->closed_until > 0)
+			log_info("account=%s window=open (%s)", a->cfg->name, a->cfg->window ?
+			    "its send window opened" : "no send window");
+		a->closed_until = a->window_opens = 0;
+		return;
+	}
+	if (a->window_opens <= wall) {
+		int64_t t = sendwindow_next_open(a->cfg->window, (int64_t)wall);
+
+		a->window_opens = t < 0 ? wall + 7 * 86400.0 : (double)t;
+		log_info("account=%s window=closed until=%.0f (outside its send window; mail "
+		    "waits)", a->cfg->name, a->window_opens);
+	}
+	a->closed_until = clock_steady() + (a->window_opens - wall);
+}
+
+void
+scheduler_account_reset_learned(struct sched_account *a)
+{
+	memset(&a->learned, 0, sizeof(a->learned));
+	planner_apply(a->cfg, &a->learned, a->quota, clock_now());
+	scheduler_account_save(a);
+	log_info("account=%s limit=configured per_hour=%d per_day=%d (learned limits reset "
+	    "by relayctl)", a->cfg->name, a->cfg->limits.per_hour, a->cfg->limits.per_day);
 }
 
 void
@@ -230,6 +274,8 @@ scheduler_account_free_at(const struct sched_account *a, double now)
 		t = a->suspended_until;
 	if (a->retry_at > t)
 		t = a->retry_at;
+	if (a->closed_until > t)
+		t = a->closed_until;	/* outside its send window */
 	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
 		t = q;
 	return t;
@@ -293,6 +339,8 @@ void
 scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
     const char *reason)
 {
+	long hour, day;
+
 	free(a->why);
 	a->why = xstrdup(reason);
 	if (act == OUTCOME_DISABLE) {
@@ -317,6 +365,10 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
+	/* What got through before it tells the planner the real limit. */
+	quota_used(a->quota, (time_t)clock_steady(), &hour, &day);
+	if (planner_throttled(&a->learned, a->cfg, hour, day, clock_now(), reason))
+		planner_apply(a->cfg, &a->learned, a->quota, clock_now());
 	scheduler_account_save(a);	/* a restart must not send into it */
 	scheduler_account_event(a, "throttled", reason, a->suspended_until);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,

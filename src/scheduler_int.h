@@ -99,6 +99,15 @@ void		 scheduler_account_quota_event(struct sched_account *, double now);
 void		 scheduler_account_suspend(struct sched_account *, enum outcome_action,
 		    const char *reason);
 
+/*
+ * scheduler_account_plan: bring the account's effective limits (planner.c) up to
+ * now: a recovery step due is taken (and saved), and the ledger enforces them.
+ */
+void		 scheduler_account_plan(struct sched_account *);
+
+/* scheduler_account_reset_learned: the configured limits hold again (saved). */
+void		 scheduler_account_reset_learned(struct sched_account *);
+
 /* scheduler_account_changed: do old and new differ in what a disable was about? */
 int		 scheduler_account_changed(const struct config_account *,
 		    const struct config_account *);

@@ -4,15 +4,18 @@
  * Both cost O(accounts), whatever the size of the queue: they read counters.
  */
 #include <math.h>
+#include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 
 #include "clock.h"
 #include "jsonstr.h"
+#include "planner.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
+#include "sendwindow.h"
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
@@ -24,6 +27,8 @@ scheduler_account_state(const struct sched_account *a, double now)
 		return "throttled";
 	if (a->retry_at > now)
 		return "backoff";
+	if (a->closed_until > now)
+		return "closed";	/* outside its send window */
 	if (quota_room(a->quota, (time_t)now) == 0)
 		return "exhausted";
 	return "ready";
@@ -41,13 +46,21 @@ scheduler_wall(double t, double off)
 	return t > 0 ? (json_int_t)ceil(t + off) : 0;
 }
 
-/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window. */
+/* scheduler_window: {"used":..,"limit":..,"remaining":..} of one quota window (the
+ * effective limit: the planner's, what the ledger enforces). */
 static json_t *
 scheduler_window(long used, int limit)
 {
 	return json_pack("{s:I, s:o, s:o}", "used", (json_int_t)used, "limit",
 	    limit > 0 ? json_integer(limit) : json_null(), "remaining",
 	    limit > 0 ? json_integer(used < limit ? limit - used : 0) : json_null());
+}
+
+/* scheduler_limit: a configured limit as JSON (null: none). */
+static json_t *
+scheduler_limit(int limit)
+{
+	return limit > 0 ? json_integer(limit) : json_null();
 }
 
 /*
@@ -67,7 +80,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		return now;
 	for (size_t i = 0; i < s->naccounts; i++) {
 		const struct sched_account *a = s->accounts[i];
-		const struct config_limits *l = &a->cfg->limits;
+		struct planner_limits l;
 		double r;
 
 		if ((r_at = scheduler_account_ready_at(a, now)) == 0)
@@ -75,12 +88,17 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		t = (time_t)ceil(r_at);
 		if (start == 0 || t < start)
 			start = t;	/* nothing goes before the first account may send */
-		if (l->per_hour == 0 && l->per_day == 0)
+		/* The effective limits (learned, not configured): what the ledger holds
+		 * to; a learned limit climbing back is not counted on. */
+		planner_effective(a->cfg, &a->learned, clock_now(), &l);
+		if (l.per_hour == 0 && l.per_day == 0)
 			return t;	/* no limit: as fast as it goes */
 		room += (double)quota_room(a->quota, now);
-		r = l->per_hour > 0 ? l->per_hour / 3600.0 : 1e9;
-		if (l->per_day > 0 && l->per_day / 86400.0 < r)
-			r = l->per_day / 86400.0;
+		r = l.per_hour > 0 ? l.per_hour / 3600.0 : 1e9;
+		if (a->cfg->window != NULL && r < 1e9)	/* it sends only while open */
+			r *= sendwindow_share(a->cfg->window);
+		if (l.per_day > 0 && l.per_day / 86400.0 < r)
+			r = l.per_day / 86400.0;
 		rate += r;
 	}
 	if (rate == 0)
@@ -89,6 +107,24 @@ scheduler_drain_estimate(struct scheduler *s, time_t now)
 		return start;
 	t = now + (time_t)((units - room) / rate + 0.5);
 	return t > start ? t : start;
+}
+
+/* scheduler_report_closed: append "outside window until 08:00" (its zone's time). */
+static void
+scheduler_report_closed(const struct sched_account *a, char *buf, size_t len)
+{
+	const struct sendwindow *w = a->cfg->window;
+	int64_t t = (int64_t)a->window_opens;
+	time_t local = (time_t)(t + sendwindow_offset(w, t));
+	size_t used = strlen(buf);
+	char at[32];
+	struct tm tm;
+
+	gmtime_r(&local, &tm);
+	strftime(at, sizeof(at), a->window_opens - clock_now() < 86400 ? "%H:%M" :
+	    "%a %H:%M", &tm);
+	snprintf(buf + used, len - used, "%soutside window until %s %s", used ? "; " : "",
+	    at, w->zone);
 }
 
 json_t *
@@ -102,16 +138,22 @@ scheduler_status(struct scheduler *s)
 		struct sched_account *a = s->accounts[i];
 		const struct config_limits *l = &a->cfg->limits;
 		const char *state = scheduler_account_state(a, clock_steady());
+		struct planner_limits e;
+		char why[160];
 		long hour, day;
 		time_t free_at;
 		json_t *o;
 
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
+		planner_explain(a->cfg, &a->learned, clock_now(), why, sizeof(why));
+		if (a->closed_until > clock_steady())
+			scheduler_report_closed(a, why, sizeof(why));
 		quota_used(a->quota, now, &hour, &day);
 		free_at = quota_room(a->quota, now) > 0 ? 0 : quota_next_free(a->quota, now, 1);
 		o = json_pack("{s:o, s:s, s:o, s:o, s:s, s:i, s:i}", "name",
 		    jsonstr_new(a->cfg->name),
-		    "state", state, "hour", scheduler_window(hour, l->per_hour), "day",
-		    scheduler_window(day, l->per_day), "count", l->count_recipients ?
+		    "state", state, "hour", scheduler_window(hour, e.per_hour),
+		    "day", scheduler_window(day, e.per_day), "count", l->count_recipients ?
 		    "recipients" : "messages", "sessions", a->nsessions, "busy", a->nbusy);
 		json_object_set_new(o, "provider", jsonstr_new(a->cfg->provider));
 		json_object_set_new(o, "next_free", free_at ? json_integer(scheduler_wall(
@@ -121,6 +163,10 @@ scheduler_status(struct scheduler *s)
 		json_object_set_new(o, "why", a->why && (a->disabled || a->suspended_until > now ||
 		    a->retry_at > now) ? jsonstr_new(a->why) : json_null());
 		json_object_set_new(o, "last_reply", jsonstr_new(a->last_reply));
+		json_object_set_new(o, "configured", json_pack("{s:o, s:o}", "per_hour",
+		    scheduler_limit(l->per_hour), "per_day", scheduler_limit(l->per_day)));
+		json_object_set_new(o, "limits_why", why[0] ? jsonstr_new(why) : json_null());
+		json_object_set_new(o, "spread", json_boolean(l->spread));
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
@@ -180,16 +226,18 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {
 		const struct sched_account *a = s->accounts[i];
+		struct planner_limits e;
 		long hour, day;
 
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
 		quota_used(a->quota, now, &hour, &day);
-		if (a->cfg->limits.per_hour > 0)
+		if (e.per_hour > 0)
 			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"hour\"} %ld\n", a->cfg->name, a->cfg->limits.per_hour > hour ?
-			    a->cfg->limits.per_hour - hour : 0);
-		if (a->cfg->limits.per_day > 0)
+			    "\"hour\"} %ld\n", a->cfg->name, e.per_hour > hour ?
+			    e.per_hour - hour : 0);
+		if (e.per_day > 0)
 			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"day\"} %ld\n", a->cfg->name, a->cfg->limits.per_day > day ?
-			    a->cfg->limits.per_day - day : 0);
+			    "\"day\"} %ld\n", a->cfg->name, e.per_day > day ?
+			    e.per_day - day : 0);
 	}
 }

@@ -22,18 +22,38 @@
 int
 scheduler_state_encode(const struct scheduler_state *st, char *buf, size_t len)
 {
-	char why[SCHEDULER_STATE_WHY];
+	char why[SCHEDULER_STATE_WHY], lwhy[PLANNER_WHY];
+	const struct planner_learned *l = &st->learned;
 	int n;
 
 	/* One line: a reply with a line break in it would end the value early. */
 	snprintf(why, sizeof(why), "%s", st->why);
+	snprintf(lwhy, sizeof(lwhy), "%s", l->why);
 	for (char *c = why; *c; c++)
 		if (*c == '\r' || *c == '\n')
 			*c = ' ';
-	n = snprintf(buf, len, SCHEDULER_STATE_MAGIC "throttled_until: %.3f\nthrottles: %d\n"
-	    "disabled: %.3f\nconfig: %016" PRIx64 "\nwhy: %s\n", st->throttled_until,
-	    st->throttles, st->disabled_since, st->config, why);
+	for (char *c = lwhy; *c; c++)
+		if (*c == '\r' || *c == '\n')
+			*c = ' ';
+	n = snprintf(buf, len, SCHEDULER_STATE_MAGIC "format: 2\nthrottled_until: %.3f\n"
+	    "throttles: %d\ndisabled: %.3f\nconfig: %016" PRIx64 "\nwhy: %s\n"
+	    "learned_hour: %d\nlearned_day: %d\nlearned_at: %.3f\nlearned_step: %.3f\n"
+	    "learned_drops: %d\nlearned_why: %s\n", st->throttled_until,
+	    st->throttles, st->disabled_since, st->config, why, l->hour, l->day, l->at,
+	    l->step_at, l->drops, lwhy);
 	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/* scheduler_state_copy: a value into buf (len bytes), cut short to fit. */
+static void
+scheduler_state_copy(char *buf, size_t len, const char *v)
+{
+	size_t w = strlen(v);
+
+	if (w >= len)
+		w = len - 1;
+	memcpy(buf, v, w);
+	buf[w] = '\0';
 }
 
 int
@@ -55,19 +75,24 @@ scheduler_state_decode(const char *buf, size_t len, struct scheduler_state *st)
 		memcpy(line, p, l);
 		line[l] = '\0';
 		p = nl ? nl + 1 : end;
-		if (strncmp(line, "why: ", 5) == 0) {
-			size_t w = strlen(line + 5);
-
-			if (w >= sizeof(st->why))
-				w = sizeof(st->why) - 1;
-			memcpy(st->why, line + 5, w);
-			st->why[w] = '\0';
-		} else if (sscanf(line, "throttled_until: %lf", &st->throttled_until) == 1 ||
+		if (strncmp(line, "why: ", 5) == 0)
+			scheduler_state_copy(st->why, sizeof(st->why), line + 5);
+		else if (strncmp(line, "learned_why: ", 13) == 0)
+			scheduler_state_copy(st->learned.why, sizeof(st->learned.why), line + 13);
+		else if (sscanf(line, "throttled_until: %lf", &st->throttled_until) == 1 ||
 		    sscanf(line, "throttles: %d", &st->throttles) == 1 ||
 		    sscanf(line, "disabled: %lf", &st->disabled_since) == 1 ||
-		    sscanf(line, "config: %" SCNx64, &st->config) == 1)
+		    sscanf(line, "config: %" SCNx64, &st->config) == 1 ||
+		    sscanf(line, "learned_hour: %d", &st->learned.hour) == 1 ||
+		    sscanf(line, "learned_day: %d", &st->learned.day) == 1 ||
+		    sscanf(line, "learned_at: %lf", &st->learned.at) == 1 ||
+		    sscanf(line, "learned_step: %lf", &st->learned.step_at) == 1 ||
+		    sscanf(line, "learned_drops: %d", &st->learned.drops) == 1)
 			continue;
 	}
+	if (st->learned.hour < 0 || st->learned.day < 0 || !(st->learned.at >= 0) ||
+	    !(st->learned.step_at >= 0) || st->learned.drops < 0)
+		memset(&st->learned, 0, sizeof(st->learned));	/* damaged: learn anew */
 	if (st->throttles < 0 || st->throttles > 64)
 		st->throttles = 0;
 	if (!(st->throttled_until >= 0))	/* also NaN */
@@ -92,7 +117,7 @@ scheduler_state_path(const char *spool_dir, const char *key, char **dir)
 int
 scheduler_state_save(const char *spool_dir, const char *key, const struct scheduler_state *st)
 {
-	char buf[SCHEDULER_STATE_WHY + 256], *dir, *path = scheduler_state_path(spool_dir,
+	char buf[SCHEDULER_STATE_MAX], *dir, *path = scheduler_state_path(spool_dir,
 	    key, &dir), *tmp = xasprintf("%s.tmp", path);
 	int n = scheduler_state_encode(st, buf, sizeof(buf)), fd = -1, dfd, rc = -1;
 
@@ -121,7 +146,7 @@ scheduler_state_save(const char *spool_dir, const char *key, const struct schedu
 int
 scheduler_state_load(const char *spool_dir, const char *key, struct scheduler_state *st)
 {
-	char buf[SCHEDULER_STATE_WHY + 256], *dir, *path = scheduler_state_path(spool_dir,
+	char buf[SCHEDULER_STATE_MAX], *dir, *path = scheduler_state_path(spool_dir,
 	    key, &dir);
 	int fd, rc = 0;
 	ssize_t n;

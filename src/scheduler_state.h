@@ -13,7 +13,17 @@
  *   config: 9f86d081884c7d65            fingerprint of the settings a disable was about
  *   why: 535 5.7.8 Authentication failed
  *
- * Unknown keys are ignored, so later versions may add some.
+ * Unknown keys are ignored, so later versions may add some. Added with the planner
+ * (issue 16; "format: 2" says so; a version-1 reader ignores them, a file without
+ * them learned nothing):
+ *
+ *   format: 2
+ *   learned_hour: 3                     learned per_hour, 0: the configured one
+ *   learned_day: 91                     learned per_day, 0: the configured one
+ *   learned_at: 1796410000.000          wall clock of the throttle it learned from
+ *   learned_step: 1796410000.000        wall clock of its last change
+ *   learned_drops: 2                    throttles since it was last as configured
+ *   learned_why: 553 5.7.1 ...          that throttle's reply
  */
 #ifndef RELAYD_SCHEDULER_STATE_H
 #define RELAYD_SCHEDULER_STATE_H
@@ -21,7 +31,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "planner.h"
+
 #define SCHEDULER_STATE_WHY	512
+#define SCHEDULER_STATE_MAX	(SCHEDULER_STATE_WHY + 512)	/* the whole file */
 
 struct scheduler_state {
 	double		 throttled_until;	/* wall clock; 0: not throttled */
@@ -29,6 +42,7 @@ struct scheduler_state {
 	double		 disabled_since;	/* wall clock; 0: not disabled */
 	uint64_t	 config;		/* fingerprint (scheduler_account.c) */
 	char		 why[SCHEDULER_STATE_WHY];
+	struct planner_learned learned;		/* times on the wall clock */
 };
 
 /* scheduler_state_encode: st as the file's text into buf (len bytes, NUL-terminated);

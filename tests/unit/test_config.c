@@ -14,6 +14,9 @@
 #define ACCT	"accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n" \
 		"  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\"; } );\n"
 
+#define ACCT_NOLIM "accounts = ( { name = \"m\"; host = \"smtp.example.org\"; port = 465;\n" \
+		"  tls = \"implicit\"; username = \"a@example.org\"; password = \"p\";\n"
+
 static const struct {
 	const char	*text;
 	const char	*want;		/* NULL: loads; else a substring of the error */
@@ -61,6 +64,45 @@ static const struct {
 	  "{ name = \"m\"; provider = \"gmail\"; username = \"a@b.c\"; password = \"p\"; } );\n",
 	  ":2: accounts[1].name: \"m\" is used by another account" },
 	{ "accounts = ( { name = \"m\"; host = ; } );\n", ":1: syntax error" },
+	/* The planner's keys (issue 16). */
+	{ "accounts = ( { name = \"m\"; provider = \"mail.ru\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { spread = true; };\n"
+	  "  learn = { factor = 0.3; floor = 5; recover_after = 24; }; } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"mail.ru\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; learn = false; } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\"; limits = { spread = 1; }; } );\n",
+	  ":2: accounts[0].limits.spread: must be true or false" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { factor = 2.0; }; } );\n",
+	  ":3: accounts[0].learn.factor: must be a fraction" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { factor = 0.5; recover_after = 0; }; } );\n",
+	  ":3: accounts[0].learn.recover_after: 0 is out of range" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = { fator = 0.5; }; } );\n",
+	  ":3: accounts[0].learn.fator: unknown key" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  learn = 3; } );\n", ":3: accounts[0].learn: must be a group" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-12-01\"; from = 10; days = 14; };"
+	  " } );\n", NULL },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-02-30\"; }; } );\n",
+	  ":3: accounts[0].warmup.start: \"2026-02-30\" is not a date (YYYY-MM-DD)" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { from = 10; }; } );\n",
+	  ":3: accounts[0].warmup.start: missing" },
+	{ "accounts = ( { name = \"m\"; provider = \"yandex\"; username = \"a@b.c\";\n"
+	  "  password = \"p\";\n  warmup = { start = \"2026-12-01\"; from = 500; }; } );\n",
+	  ":3: accounts[0].warmup.from: 500 is above limits.per_day (80)" },
+	{ ACCT_NOLIM "  window = \"Mon-Fri 08:00-20:00 Europe/Moscow\"; } );\n", NULL },
+	{ ACCT_NOLIM "  window = \"Mon-Fri 8-20\"; } );\n",
+	  ":3: accounts[0].window: \"Mon-Fri 8-20\" is not [DAYS] HH:MM-HH:MM [ZONE]" },
+	{ ACCT_NOLIM "  window = \"08:00-20:00 Mars/Olympus\"; } );\n",
+	  ":3: accounts[0].window: unknown time zone \"Mars/Olympus\"" },
+	{ ACCT_NOLIM "  warmup = { start = \"2026-12-01\"; }; } );\n",
+	  ":3: accounts[0].warmup: a warm-up ramps the day limit: set limits.per_day" },
 	{ "metrics_listen = \"0.0.0.0:9125\";\n" ACCT, ":1: metrics_listen: 0.0.0.0:9125 is "
 	  "not a loopback address" },
 	{ "metrics_listen = \"127.0.0.1:9125\";\nlog = \"syslog\";\n" ACCT, NULL },
