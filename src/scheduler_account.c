@@ -160,13 +160,36 @@ scheduler_account_event(const struct sched_account *a, const char *state, const 
 	events_emit(EVENTS_ACCOUNT, NULL, NULL, NULL, a->cfg->name, x);
 }
 
+/*
+ * scheduler_account_limits_event: the effective limits changed (learned from a
+ * throttle, climbing back, reset): an "account" event in state "limits", with the
+ * effective per_hour and per_day and why they differ from the configured ones.
+ */
+static void
+scheduler_account_limits_event(const struct sched_account *a)
+{
+	struct planner_limits e;
+	char why[256];
+	json_t *x;
+
+	planner_effective(a->cfg, &a->learned, clock_now(), &e);
+	planner_explain(a->cfg, &a->learned, clock_now(), why, sizeof(why));
+	x = json_pack("{s:s, s:o, s:o, s:o, s:o}", "state", "limits", "why",
+	    why[0] ? jsonstr_new(why) : json_string("the configured limits"), "until",
+	    json_null(), "per_hour", e.per_hour ? json_integer(e.per_hour) : json_null(),
+	    "per_day", e.per_day ? json_integer(e.per_day) : json_null());
+	events_emit(EVENTS_ACCOUNT, NULL, NULL, NULL, a->cfg->name, x);
+}
+
 void
 scheduler_account_plan(struct sched_account *a)
 {
 	double wall = clock_now();
 
-	if (planner_recover(&a->learned, a->cfg, wall))
+	if (planner_recover(&a->learned, a->cfg, wall)) {
 		scheduler_account_save(a);
+		scheduler_account_limits_event(a);
+	}
 	planner_apply(a->cfg, &a->learned, a->quota, wall);
 	/* The send window: shut until it opens (asked once per opening). */
 	if (a->cfg->window == NULL || sendwindow_inside(a->cfg->window, (int64_t)wall)) {
@@ -194,6 +217,7 @@ scheduler_account_reset_learned(struct sched_account *a)
 	scheduler_account_save(a);
 	log_info("account=%s limit=configured per_hour=%d per_day=%d (learned limits reset "
 	    "by relayctl)", a->cfg->name, a->cfg->limits.per_hour, a->cfg->limits.per_day);
+	scheduler_account_limits_event(a);
 }
 
 void
@@ -367,8 +391,10 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	    a->cfg->backoff_initial, a->cfg->backoff_max, a->throttles++);
 	/* What got through before it tells the planner the real limit. */
 	quota_used(a->quota, (time_t)clock_steady(), &hour, &day);
-	if (planner_throttled(&a->learned, a->cfg, hour, day, clock_now(), reason))
+	if (planner_throttled(&a->learned, a->cfg, hour, day, clock_now(), reason)) {
 		planner_apply(a->cfg, &a->learned, a->quota, clock_now());
+		scheduler_account_limits_event(a);
+	}
 	scheduler_account_save(a);	/* a restart must not send into it */
 	scheduler_account_event(a, "throttled", reason, a->suspended_until);
 	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,

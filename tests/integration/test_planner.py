@@ -5,6 +5,7 @@ effective limit and why; a restart keeps it; hours later (libfaketime) it climbs
 relayctl enable --reset-learned restores the configured limit. limits.spread paces the
 hour instead of sending it all at once."""
 
+import json
 import time
 
 import pytest
@@ -160,3 +161,31 @@ def test_mail_waits_outside_the_send_window(make_provider, make_relay):
     r.start()
     msgs = p.wait_for(1, timeout=20)
     assert_exactly_once(msgs, ["q-1"])
+
+
+@pytest.mark.deadline(90)
+def test_a_change_of_the_effective_limits_is_an_account_event(make_provider, make_relay):
+    """Each change of an effective limit is an "account" event in state "limits" (the
+    application hears that its mail will go slower, and why): the drop after the 553,
+    and the return to the configured limits on --reset-learned."""
+    p, r = planner_relay(make_provider, make_relay)
+    r.settings["events"] = {"types": ["account"]}
+    r.write_config()
+    r.restart()
+    submit_all(r, range(1, 6))
+    r.wait_log(r"account=main limit=hour effective=2 was=10")
+
+    def limits():
+        out = r.ctl("events", "--json", "--type", "account", config=r.conf)
+        assert out.returncode == 0, out.stderr
+        return [e for e in map(json.loads, out.stdout.splitlines())
+                if e["state"] == "limits"]
+
+    wait_until(lambda: limits(), 10, "a limits event")
+    ev = limits()[0]
+    assert (ev["account"], ev["per_hour"], ev["per_day"]) == ("main", 2, 100), ev
+    assert ev["why"].startswith("learned after 553 at "), ev
+    assert r.ctl("enable", "main", "--reset-learned").returncode == 0
+    wait_until(lambda: len(limits()) == 2, 10, "a second limits event")
+    back = limits()[1]
+    assert (back["per_hour"], back["why"]) == (10, "the configured limits"), back
