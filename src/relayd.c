@@ -154,6 +154,20 @@ relayd_keep(const char *key, char **newv, const char *oldv)
  * or connections. A bad file changes nothing: its problems are logged (and given
  * to *err for relayctl when err is not NULL). Returns 0 or -1.
  */
+/* relayd_log_report: log each line of config_load_report's report (an error or a warning). */
+static void
+relayd_log_report(char *report, const char *prefix)
+{
+	char *save = NULL;
+
+	for (char *line = report ? strtok_r(report, "\n", &save) : NULL; line != NULL;
+	    line = strtok_r(NULL, "\n", &save))
+		if (strstr(line, ": warning: ") != NULL)
+			log_warn("%s%s", prefix, line);
+		else
+			log_err("%s%s", prefix, line);
+}
+
 static int
 relayd_reload(char **err)
 {
@@ -167,16 +181,16 @@ relayd_reload(char **err)
 	if (fp != NULL)
 		fclose(fp);
 	if (n == NULL) {
-		for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
-			log_err("reload: %s", line);
-		log_err("reload: %s refused; the running configuration stays", relayd_path);
-		if (err != NULL)
+		if (err != NULL)	/* before the log cuts buf into lines */
 			*err = xasprintf("%s has errors; the running configuration stays:\n%s",
 			    relayd_path, buf ? buf : "");
+		relayd_log_report(buf, "reload: ");
+		log_err("reload: %s refused; the running configuration stays", relayd_path);
 		free(buf);
 		sdnotify("READY=1");
 		return -1;
 	}
+	relayd_log_report(buf, "reload: ");	/* warnings */
 	free(buf);
 	relayd_keep("spool_dir", &n->spool_dir, relayd_cfg->spool_dir);
 	relayd_keep("control_socket", &n->control_socket, relayd_cfg->control_socket);
@@ -485,6 +499,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, check = 0;
+	char *report = NULL;
+	size_t reportlen = 0;
+	FILE *fp;
 
 	relayd_path = RELAYD_DEFAULT_CONFIG;
 	while ((ch = getopt_long(argc, argv, "c:thV", longopts, NULL)) != -1) {
@@ -510,9 +527,16 @@ main(int argc, char **argv)
 		relayd_usage(stderr);
 		return 64;
 	}
-	if ((relayd_cfg = config_load(relayd_path)) == NULL)
-		return 1;
-	if (check) {
+	fp = open_memstream(&report, &reportlen);
+	relayd_cfg = config_load_report(relayd_path, fp ? fp : stderr);
+	if (fp != NULL)
+		fclose(fp);
+	if (relayd_cfg == NULL || check) {	/* FILE:LINE: lines, as they are */
+		if (report != NULL)
+			fputs(report, stderr);
+		free(report);
+		if (relayd_cfg == NULL)
+			return 1;
 		fprintf(stderr, "%s: configuration is valid (%zu account%s)\n", relayd_path,
 		    relayd_cfg->naccounts, relayd_cfg->naccounts == 1 ? "" : "s");
 		config_free(relayd_cfg);
@@ -521,6 +545,8 @@ main(int argc, char **argv)
 	relayd_harden();
 	log_init(relayd_cfg->log_syslog, relayd_cfg->log_level);
 	log_libevent();
+	relayd_log_report(report, "");		/* the warnings, through the log */
+	free(report);
 	if (outcome_init() == -1 || auth_init() == -1 || relayd_setup() == -1)
 		return 1;
 
