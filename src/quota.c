@@ -314,6 +314,21 @@ quota_used(const struct quota *q, time_t now, long *hour, long *day)
 	}
 }
 
+/* quota_by_hour: see quota.h. */
+void
+quota_by_hour(const struct quota *q, time_t now, long *counts, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		counts[i] = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		time_t age = now - q->e[i].t;	/* < 0: a record after now, the last hour */
+		size_t back = age <= 0 ? 0 : (size_t)(age / QUOTA_HOUR);
+
+		if (back < n)
+			counts[n - 1 - back] += q->e[i].units;
+	}
+}
+
 long
 quota_room(const struct quota *q, time_t now)
 {

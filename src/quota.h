@@ -50,6 +50,14 @@ void		 quota_set_burst(struct quota *, long burst, time_t len);
 /* quota_used: units used in the hour and the day before now. */
 void		 quota_used(const struct quota *, time_t now, long *hour, long *day);
 
+/*
+ * quota_by_hour: the ledger's units in the n hours before now, oldest first:
+ * counts[n - 1] is the hour (now - 3600, now] (what quota_used calls the hour),
+ * counts[n - 1 - k] the hour k hours before it. With n = 24 the counts add up to
+ * quota_used's day. counts holds n longs; nothing is allocated.
+ */
+void		 quota_by_hour(const struct quota *, time_t now, long *counts, size_t n);
+
 /* quota_room: units that may be sent now without passing either limit. */
 long		 quota_room(const struct quota *, time_t now);
 

@@ -78,6 +78,49 @@ run_scenario(const struct scenario *sc, struct quota *q)
 	}
 }
 
+/* quota_by_hour: records at these times (units 1 each, then more), bucketed at now. */
+static const struct by_hour_case {
+	const char	*name;
+	time_t		 at[6];		/* record times, -1 ends */
+	long		 units[6];
+	time_t		 now;
+	long		 want[4];	/* the 4 hours before now, oldest first */
+} by_hour_cases[] = {
+	{ "empty", { -1 }, { 0 }, 100000, { 0, 0, 0, 0 } },
+	{ "one in the last hour", { 99000, -1 }, { 2 }, 100000, { 0, 0, 0, 2 } },
+	{ "the hour's edge is quota_used's: now - 3600 is the hour before",
+	  { 96400, 96401, -1 }, { 1, 5 }, 100000, { 0, 0, 1, 5 } },
+	{ "each hour back", { 100000 - 3 * 3600, 100000 - 2 * 3600 - 1, 100000 - 3600 - 1,
+	  100000, -1 }, { 1, 2, 3, 4 }, 100000, { 1, 2, 3, 4 } },
+	{ "older than the buckets: left out", { 100000 - 5 * 3600, 99999, -1 }, { 7, 1 },
+	  100000, { 0, 0, 0, 1 } },
+};
+
+/* check_by_hour: the table above, and 24 buckets add up to quota_used's day. */
+static void
+check_by_hour(void)
+{
+	for (size_t i = 0; i < sizeof(by_hour_cases) / sizeof(by_hour_cases[0]); i++) {
+		const struct by_hour_case *c = &by_hour_cases[i];
+		struct quota *q = quota_open(NULL, "x", NULL, 0, 0);
+		long got[4], day24[24], hour, day, sum = 0;
+
+		for (size_t k = 0; c->at[k] != -1; k++)
+			quota_reserve(q, c->at[k], c->units[k]);
+		quota_by_hour(q, c->now, got, 4);
+		for (size_t k = 0; k < 4; k++)
+			CHECK(got[k] == c->want[k], "%s: bucket %zu is %ld, want %ld", c->name,
+			    k, got[k], c->want[k]);
+		quota_by_hour(q, c->now, day24, 24);
+		quota_used(q, c->now, &hour, &day);
+		for (size_t k = 0; k < 24; k++)
+			sum += day24[k];
+		CHECK(sum == day && day24[23] == hour, "%s: 24 buckets sum %ld last %ld, "
+		    "used day %ld hour %ld", c->name, sum, day24[23], day, hour);
+		quota_free(q);
+	}
+}
+
 int
 main(void)
 {
@@ -90,6 +133,7 @@ main(void)
 		run_scenario(&scenarios[i], q);
 		quota_free(q);
 	}
+	check_by_hour();
 
 	/* The ledger survives a restart: the hour is not handed out again. */
 	CHECK(mkdtemp(dir) != NULL, "mkdtemp");
