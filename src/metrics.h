@@ -1,5 +1,6 @@
 /*
- * metrics: Prometheus text exposition on http://metrics_listen/metrics (evhttp).
+ * metrics: Prometheus text exposition on http://metrics_listen/metrics (evhttp), the
+ * status page on / and the status as JSON on /status.json (statuspage.h).
  * The figures come from the modules that own them; this file only serves them.
  */
 #ifndef RELAYD_METRICS_H
@@ -24,5 +25,14 @@ struct webhook;
 
 /* metrics_set_events: also serve the event journal's and webhook's figures (NULL: none). */
 void		 metrics_set_events(struct metrics *, struct events *, struct webhook *);
+
+struct control;
+
+/*
+ * metrics_set_control: serve / (the status page) and /status.json from the "status"
+ * (and "bounces") commands of ctl, exactly as relayctl gets them (NULL: those answer
+ * 503 until it is set).
+ */
+void		 metrics_set_control(struct metrics *, struct control *);
 
 #endif

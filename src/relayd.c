@@ -437,6 +437,7 @@ relayd_setup(void)
 		    "mailed to %s", cfg->events.dsn_to);
 	relayd_webhook = webhook_new(relayd_base, relayd_events, &cfg->events);
 	metrics_set_events(relayd_metrics, relayd_events, relayd_webhook);
+	metrics_set_control(relayd_metrics, relayd_ctl);
 
 	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,

@@ -178,6 +178,14 @@ struct queue	*scheduler_queue(struct scheduler *);
  */
 json_t		*scheduler_status(struct scheduler *);
 
+/*
+ * scheduler_history: each account's units sent in the hours (at most 24: the ledger
+ * keeps a day) before now, from its ledger (quota_by_hour): {"end": wall time of now, "hours": hours, "accounts":
+ * [{"name", "sends": [hours counts, oldest first]}]}, accounts in status's order.
+ * A new reference; the caller owns it.
+ */
+json_t		*scheduler_history(struct scheduler *, size_t hours);
+
 /* scheduler_metrics: the Prometheus text of what the scheduler counts, into out. */
 void		 scheduler_metrics(struct scheduler *, struct evbuffer *out);
 

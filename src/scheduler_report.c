@@ -241,3 +241,26 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 			    e.per_day - day : 0);
 	}
 }
+
+json_t *
+scheduler_history(struct scheduler *s, size_t hours)
+{
+	time_t now = (time_t)clock_steady();
+	double off = clock_now() - clock_steady();
+	long counts[QUOTA_DAY / QUOTA_HOUR];	/* the ledger holds a day */
+	json_t *accts = json_array();
+
+	if (hours > sizeof(counts) / sizeof(counts[0]))
+		hours = sizeof(counts) / sizeof(counts[0]);
+	for (size_t i = 0; i < s->naccounts; i++) {
+		json_t *sends = json_array();
+
+		quota_by_hour(s->accounts[i]->quota, now, counts, hours);
+		for (size_t h = 0; h < hours; h++)
+			json_array_append_new(sends, json_integer(counts[h]));
+		json_array_append_new(accts, json_pack("{s:o, s:o}", "name",
+		    jsonstr_new(s->accounts[i]->cfg->name), "sends", sends));
+	}
+	return json_pack("{s:I, s:I, s:o}", "end", (json_int_t)scheduler_wall((double)now, off),
+	    "hours", (json_int_t)hours, "accounts", accts);
+}
