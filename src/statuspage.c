@@ -375,7 +375,7 @@ static void
 statuspage_chart(FILE *fp, const json_t *sends, long long end, long long limit,
     long long conf, const json_t *day)
 {
-	const double W = 600, H = 140, L = 34, R = 8, T = 8, B = 20;
+	const double W = 600, H = 120, L = 34, R = 8, T = 8, B = 20;
 	const double pw = W - L - R, ph = H - T - B;
 	size_t n = json_array_size(sends), i;
 	long long top = 1, total = 0, dlimit = 0;
@@ -428,11 +428,13 @@ statuspage_chart(FILE *fp, const json_t *sends, long long end, long long limit,
 		    "<title>configured per_hour %lld</title></line>", L, T + ph - ph *
 		    (double)conf / (double)top, W - R, T + ph - ph * (double)conf / (double)top,
 		    conf);
-	if (limit > 0)
-		fprintf(fp, "<line class=\"limit\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\">"
-		    "<title>per_hour limit %lld</title></line>", L, T + ph - ph *
-		    (double)limit / (double)top, W - R, T + ph - ph * (double)limit / (double)top,
-		    limit);
+	if (limit > 0) {
+		double y = T + ph - ph * (double)limit / (double)top;
+
+		fprintf(fp, "<line class=\"limit\" x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" "
+		    "y2=\"%.1f\"><title>per_hour limit %lld</title></line><text x=\"%.0f\" "
+		    "y=\"%.1f\">limit %lld/h</text>", L, y, W - R, y, limit, L + 4, y - 3, limit);
+	}
 	fprintf(fp, "</svg><figcaption>Sent per hour, last %zu hours (UTC): %lld in all",
 	    n, total);
 	if (statuspage_int(day, "limit", &dlimit) && dlimit > 0)
