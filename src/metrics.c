@@ -178,7 +178,7 @@ metrics_status_json(struct evhttp_request *req, void *arg)
 		return;
 	}
 	s = json_dumps(st, JSON_COMPACT | JSON_ENCODE_ANY);	/* as relayctl prints it */
-	metrics_reply(req, "application/json", s, strlen(s));
+	metrics_reply(req, "application/json", s ? s : "null", s ? strlen(s) : 4);
 	free(s);
 	json_decref(st);
 }
