@@ -296,8 +296,10 @@ statuspage_why(FILE *fp, const json_t *a, const char *state, time_t now)
 			statuspage_when(fp, t, now);
 		}
 		fputs("; <code>relayctl enable</code> once it is fixed</span>", fp);
-	} else
-		fputs("<span class=\"until\">Sending</span>", fp);
+	} else if (strcmp(state, "closed") == 0)
+		fputs("<span class=\"until\">Waiting for its send window</span>", fp);
+	else
+		fputs("<span class=\"until\">Ready to send</span>", fp);
 	if (why != NULL) {
 		fputs(": <span class=\"reason\">", fp);
 		statuspage_esc(fp, why);
@@ -637,7 +639,8 @@ statuspage_section_title(const char *k)
 {
 	if (strcmp(k, "events") == 0)
 		return "Event journal and webhook";
-	if (strstr(k, "watch") != NULL || strstr(k, "imap") != NULL)
+	if (strstr(k, "watch") != NULL || strstr(k, "imap") != NULL ||
+	    strstr(k, "bounce") != NULL)
 		return "Bounce watcher";
 	return NULL;
 }

@@ -36,7 +36,10 @@ static const char fixture_status[] =
 	" \"configured\":{\"per_hour\":2,\"per_day\":100},\"limits_why\":null},"
 	"{\"name\":\"old\",\"state\":\"disabled\",\"hour\":{\"used\":0,\"limit\":null,"
 	" \"remaining\":null},\"day\":{\"used\":0,\"limit\":null,\"remaining\":null},"
-	" \"why\":\"535 5.7.8 authentication failed\",\"disabled_since\":1796396400}],"
+	" \"why\":\"535 5.7.8 authentication failed\",\"disabled_since\":1796396400},"
+	"{\"name\":\"night\",\"state\":\"closed\",\"hour\":{\"used\":1,\"limit\":10,"
+	" \"remaining\":9},\"day\":{\"used\":1,\"limit\":50,\"remaining\":49},"
+	" \"limits_why\":\"outside window until 08:00 Europe/Moscow\"}],"
 	"\"queue\":{\"total\":161,\"waiting\":150,\"inflight\":1,\"held\":10,\"deferred\":4,"
 	" \"recipients\":170,\"drain_estimate\":1796485380,\"loading\":false,"
 	" \"stalled_since\":null,\"stalled_why\":null,\"quarantined\":0,"
@@ -84,6 +87,11 @@ static const char *const must[] = {
 	"Disabled since <time datetime=\"2026-12-04T15:00:00Z\"",
 	"535 5.7.8 authentication failed",
 	"<span class=\"used\">0</span> sent, no limit",
+	/* outside its send window: the state and until when */
+	"data-account=\"night\" data-state=\"closed\"",
+	"<span class=\"badge\">outside its send window</span>",
+	"Waiting for its send window</span>. <span class=\"limits-why\">Limits: outside window "
+	"until 08:00 Europe/Moscow.</span>",
 	/* the charts: 24 hours, the totals, the limit line */
 	"data-hours=\"24\" data-total=\"7\"",
 	"data-hours=\"24\" data-total=\"9\"",
@@ -179,7 +187,7 @@ main(void)
 		CHECK(strstr(page, must[i]) != NULL, "page lacks: %s", must[i]);
 	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++)
 		CHECK(strstr(page, never[i]) == NULL, "page holds: %s", never[i]);
-	CHECK(count(page, "<article") == 3, "%zu accounts", count(page, "<article"));
+	CHECK(count(page, "<article") == 4, "%zu accounts", count(page, "<article"));
 	CHECK(count(page, "<rect") == 48, "%zu bars", count(page, "<rect"));
 	check_balanced(page, "full");
 	if (t_fail)
