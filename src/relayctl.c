@@ -265,7 +265,7 @@ int
 main(int argc, char **argv)
 {
 	const char *config = RELAYCTL_DEFAULT_CONFIG, *sock = NULL;
-	int ch;
+	int ch, given = 0;
 
 	static const struct option longopts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -277,6 +277,7 @@ main(int argc, char **argv)
 		switch (ch) {
 		case 'c':
 			config = optarg;
+			given = 1;
 			break;
 		case 's':
 			sock = optarg;
@@ -309,7 +310,7 @@ main(int argc, char **argv)
 		if (!relayctl_cmds[i].offline) {
 			if (sock != NULL)
 				relayctl_client_socket(sock);
-			else if (relayctl_client_socket_from_config(config) == -1)
+			else if (relayctl_client_socket_from_config(config, given) == -1)
 				return 69;
 		}
 		return relayctl_cmds[i].run(argc, argv);

@@ -27,12 +27,18 @@ relayctl_client_socket(const char *path)
 }
 
 int
-relayctl_client_socket_from_config(const char *path)
+relayctl_client_socket_from_config(const char *path, int given)
 {
-	char *s = relayctl_client_config_string(path, "control_socket",
-	    RELAYCTL_DEFAULT_SOCKET);
+	char *s;
 
-	if (s == NULL)
+	/* An operator in the control group may not read a 0640 root:relayd config:
+	 * without -c, the default socket is where relayd listens unless told otherwise. */
+	if (!given && access(path, R_OK) == -1 && errno == EACCES) {
+		relayctl_client_socket(RELAYCTL_DEFAULT_SOCKET);
+		return 0;
+	}
+	if ((s = relayctl_client_config_string(path, "control_socket",
+	    RELAYCTL_DEFAULT_SOCKET)) == NULL)
 		return -1;
 	relayctl_client_socket(s);
 	free(s);

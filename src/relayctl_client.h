@@ -12,9 +12,10 @@ void	relayctl_client_socket(const char *path);
 
 /*
  * relayctl_client_socket_from_config: read control_socket from the config file (only
- * that key: relayctl need not read the secrets). Returns 0, or -1 after printing why.
+ * that key: relayctl need not read the secrets). When the path was not given (-c) and
+ * may not be read, the default socket. Returns 0, or -1 after printing why.
  */
-int	relayctl_client_socket_from_config(const char *config_path);
+int	relayctl_client_socket_from_config(const char *config_path, int given);
 
 /*
  * relayctl_client_config_string: the top-level string key of the config file at path
