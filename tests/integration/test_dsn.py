@@ -164,9 +164,46 @@ def test_bounced_later_is_reported_once(make_relay, provider, dovecot, tmp_path)
     check_report(r, tmp_path, got[0], 1, dead, "5.1.1", sent[dead][1])
     assert ("X-Relayd-Queue-ID: %s" % sent[dead][0]).encode() in got[0].data
 
+    # dsn_to is a watched mailbox: the report comes back, reads as a bounce of the
+    # original, and is matched to it (a second "bounced" record), but the report's key
+    # is known: no second report, no loop.
+    mark = r.mark()
+    dovecot.append(got[0].data)
+    wait_bounces(r, 2)
+    time.sleep(2)
+    r.wait_queue(0, timeout=30)
+    assert len(reports(provider)) == 1, reports(provider)
+    assert not r.log_lines(r"delivery report \w+ to", since=mark), r.log()[mark:]
+
     mark = r.mark()
     r.restart()
     r.wait_log(r"imap: account=main .* selected", since=mark, timeout=WAIT)
     time.sleep(2)
     r.wait_queue(0, timeout=30)
     assert len(reports(provider)) == 1, reports(provider)
+
+
+@pytest.mark.deadline(90)
+def test_kill9_after_the_failure_report_delivered_once(make_provider, make_relay):
+    """kill -9 of relayd right after a failure was recorded, its report still queued
+    (the provider defers dsn_to): after the restart the report is delivered, once, and
+    the failure makes no second one."""
+    p = make_provider()
+    p.refuse_rcpt("gone@example.org", "550 5.1.1 <gone@example.org>: No such user")
+    p.add_rule("rcpt", "451 4.3.0 try again later", match=DSN_TO)
+    r = events_relay(make_relay, p, dsn_to=DSN_TO)
+    mark = r.mark()
+    r.submit(message(1), to=["gone@example.org"])
+    m = r.wait_log(r"to=<gone@example.org> delivery report (\w+) to", since=mark)
+    r.wait_log(r"%s: to=<%s> .*status=deferred" % (m.group(1), re.escape(DSN_TO)),
+               since=mark)
+    r.kill9()
+    p.clear_rules()
+    mark = r.mark()
+    r.start()
+    got = wait_reports(p, 1)
+    r.wait_queue(0, timeout=30)
+    time.sleep(1.5)
+    assert len(reports(p)) == 1, reports(p)
+    assert b"Final-Recipient: rfc822; gone@example.org" in got[0].data
+    assert not r.log_lines(r"delivery report \w+ to", since=mark), r.log()[mark:]
