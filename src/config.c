@@ -446,7 +446,10 @@ config_events(struct config_ctx *ctx, const config_setting_t *s, struct config_e
 		config_missing(ctx, s, "secret_file");
 	free(secret_file);
 	config_str(ctx, s, "ca_file", &e->ca_file, 0);
-	config_str(ctx, s, "dsn_to", &e->dsn_to, 0);
+	if (config_str(ctx, s, "dsn_to", &e->dsn_to, 0) && (strchr(e->dsn_to, '@') == NULL ||
+	    strpbrk(e->dsn_to, " \t\r\n<>\"") != NULL))
+		config_error(ctx, config_setting_get_member(s, "dsn_to"), "%s: must be a bare "
+		    "address, local@domain", e->dsn_to);
 	v = e->batch;
 	config_int(ctx, s, "batch", 1, 10000, &v);
 	e->batch = (int)v;

@@ -118,7 +118,7 @@ struct config_events {
 	char		*ca_file;	/* extra trust anchors for the webhook, or NULL */
 	int		 batch;		/* most events per POST (default 100) */
 	int		 keep;		/* seconds events are kept (default 604800) */
-	char		*dsn_to;	/* accepted, not implemented yet (see relay.conf(5)) */
+	char		*dsn_to;	/* reports of failures mailed there (events_dsn.c) */
 };
 
 struct config {

@@ -38,6 +38,10 @@ struct events {
 	int		 werr;		/* the last append failed (logged once) */
 	void		(*notify)(void *);
 	void		*notify_arg;
+	unsigned	 tap_types;	/* events_set_tap */
+	void		(*tap)(enum events_type, const json_t *, const struct queue_msg *,
+			    void *);
+	void		*tap_arg;
 	struct event	*notify_ev;
 	struct event	*prune_ev;
 };
@@ -441,28 +445,22 @@ events_segment(struct events *e, uint64_t id, time_t now)
 }
 
 void
-events_emit(enum events_type t, const char *queue_id, const char *message_id,
-    const char *recipient, const char *account, json_t *extra)
+events_set_tap(struct events *e, unsigned types, void (*fn)(enum events_type,
+    const json_t *, const struct queue_msg *, void *), void *arg)
 {
-	struct events *e = events_cur;
-	time_t now = time(NULL);
+	e->tap_types = fn != NULL ? types : 0;
+	e->tap = fn;
+	e->tap_arg = arg;
+}
+
+/* events_append: write the record o (its id the next one) to the journal; 0 or -1. */
+static int
+events_append(struct events *e, json_t *o, time_t now)
+{
 	char *line;
 	size_t len;
-	json_t *o;
 
-	if (e == NULL || !(e->types & (1u << t))) {
-		json_decref(extra);
-		return;
-	}
-	o = json_pack("{s:I, s:I, s:s, s:o, s:o, s:o, s:o}", "id", (json_int_t)(e->last_id + 1),
-	    "time", (json_int_t)now, "type", events_file_type_name(t), "queue_id",
-	    jsonstr_new(queue_id), "message_id", jsonstr_new(message_id), "recipient",
-	    jsonstr_new(recipient), "account", jsonstr_new(account));
-	if (extra != NULL)
-		json_object_update_missing(o, extra);	/* the common fields win */
-	json_decref(extra);
 	line = events_file_encode(o, &len);
-	json_decref(o);
 	if (events_segment(e, e->last_id + 1, now) == -1 ||
 	    write(e->fd, line, len) != (ssize_t)len) {
 		if (!e->werr)
@@ -471,7 +469,7 @@ events_emit(enum events_type t, const char *queue_id, const char *message_id,
 		if (e->fd != -1 && ftruncate(e->fd, e->seg_size) == -1)
 			e->werr = 1;	/* the torn line is skipped by readers and recovery */
 		free(line);
-		return;
+		return -1;
 	}
 	e->werr = 0;
 	e->seg_size += (off_t)len;
@@ -479,6 +477,48 @@ events_emit(enum events_type t, const char *queue_id, const char *message_id,
 	free(line);
 	if (e->notify_ev != NULL)
 		event_active(e->notify_ev, 0, 0);
+	return 0;
+}
+
+/* events_emit_msg: events_emit, with the message m the event is about (may be NULL). */
+static void
+events_emit_msg(enum events_type t, const struct queue_msg *m, const char *queue_id,
+    const char *message_id, const char *recipient, const char *account, json_t *extra)
+{
+	struct events *e = events_cur;
+	time_t now = time(NULL);
+	int journal, tap;
+	json_t *o, *common;
+
+	journal = e != NULL && (e->types & (1u << t));
+	tap = e != NULL && (e->tap_types & (1u << t));
+	if (!journal && !tap) {
+		json_decref(extra);
+		return;
+	}
+	o = journal ? json_pack("{s:I}", "id", (json_int_t)(e->last_id + 1)) : json_object();
+	common = json_pack("{s:I, s:s, s:o, s:o, s:o, s:o}", "time", (json_int_t)now, "type",
+	    events_file_type_name(t), "queue_id", jsonstr_new(queue_id), "message_id",
+	    jsonstr_new(message_id), "recipient", jsonstr_new(recipient), "account",
+	    jsonstr_new(account));
+	json_object_update(o, common);
+	json_decref(common);
+	if (extra != NULL)
+		json_object_update_missing(o, extra);	/* the common fields win */
+	json_decref(extra);
+	if (journal)
+		events_append(e, o, now);
+	/* After the record: what the tap does (a report enqueued) is caused by it. */
+	if (tap)
+		e->tap(t, o, m, e->tap_arg);
+	json_decref(o);
+}
+
+void
+events_emit(enum events_type t, const char *queue_id, const char *message_id,
+    const char *recipient, const char *account, json_t *extra)
+{
+	events_emit_msg(t, NULL, queue_id, message_id, recipient, account, extra);
 }
 
 void
@@ -491,6 +531,7 @@ events_emit_rcpt(enum events_type t, const struct queue_msg *m, size_t idx,
 
 	if (mid != NULL && (n = strlen(mid)) >= 2 && mid[0] == '<' && mid[n - 1] == '>')
 		mid = bare = xstrndup(mid + 1, n - 2);
-	events_emit(t, m->id, mid, idx < m->nrcpt ? m->rcpts[idx].addr : NULL, account, extra);
+	events_emit_msg(t, m, m->id, mid, idx < m->nrcpt ? m->rcpts[idx].addr : NULL, account,
+	    extra);
 	free(bare);
 }

@@ -56,6 +56,18 @@ void		 events_reconfigure(struct events *, unsigned types, int keep);
 void		 events_set_notify(struct events *, void (*fn)(void *), void *arg);
 
 /*
+ * events_set_tap: fn(t, ev, m, arg) runs synchronously in events_emit for each event
+ * whose type is in the mask types, whether the journal keeps that type or not: ev is
+ * the event (borrowed; its "id" only when the journal kept it), m the message it is
+ * about when the emitter had it (events_emit_rcpt: its file is still in the spool),
+ * else NULL. fn runs after the record was appended, before events_emit returns, so
+ * what it does happens before the state change the event reports is recorded.
+ * fn NULL removes the tap. (events_dsn.c mails reports from here.)
+ */
+void		 events_set_tap(struct events *, unsigned types, void (*fn)(enum events_type,
+		    const json_t *ev, const struct queue_msg *m, void *), void *arg);
+
+/*
  * events_emit: append an event of type t to the process's journal, if one is open and
  * t is kept. Any of the strings may be NULL (a JSON null); extra (may be NULL) is an
  * object whose members are added; events_emit takes the reference.

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "control.h"
 #include "events.h"
+#include "events_dsn.h"
 #include "imap_watch.h"
 #include "listener.h"
 #include "log.h"
@@ -60,6 +61,7 @@ static struct bounce_store *relayd_bounces;
 static struct imap_watch *relayd_imap;
 static struct events *relayd_events;	/* the event journal, if configured */
 static struct webhook *relayd_webhook;
+static struct events_dsn *relayd_dsn;	/* the dsn_to reports, if events are on */
 static struct metrics *relayd_metrics;
 static struct control *relayd_ctl;
 static struct queue *relayd_queue;
@@ -226,6 +228,7 @@ relayd_reload(char **err)
 	if (relayd_events != NULL)
 		events_reconfigure(relayd_events, n->events.types, n->events.keep);
 	webhook_reconfigure(relayd_webhook, &n->events);
+	events_dsn_reconfigure(relayd_dsn, n);
 	if (n->events.enabled != (relayd_events != NULL) ||
 	    (n->events.webhook != NULL) != (relayd_webhook != NULL))
 		log_warn("reload: events (or its webhook) turned on or off; that takes "
@@ -432,9 +435,8 @@ relayd_setup(void)
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,
 	    cfg->metrics_listen, relayd_sched, relayd_bounces)) == NULL)
 		return -1;
-	if (cfg->events.dsn_to != NULL)
-		log_warn("events: dsn_to is not implemented in this version; no reports are "
-		    "mailed to %s", cfg->events.dsn_to);
+	relayd_dsn = events_dsn_new(relayd_events, relayd_queue, relayd_sched, relayd_bounces,
+	    cfg);
 	relayd_webhook = webhook_new(relayd_base, relayd_events, &cfg->events);
 	metrics_set_events(relayd_metrics, relayd_events, relayd_webhook);
 	metrics_set_control(relayd_metrics, relayd_ctl);
@@ -470,6 +472,10 @@ relayd_teardown(void)
 			break;
 	}
 	smtp_session_close_all(&relayd_srv);
+	/* No report after this; those being committed still reach the scheduler. */
+	events_dsn_free(relayd_dsn);
+	while (relayd_queue != NULL && queue_busy(relayd_queue))
+		event_base_loop(relayd_base, EVLOOP_ONCE);
 	smtp_auth_stop();
 	scheduler_free(relayd_sched);
 	oauth_stop();

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """relayd against Postfix, side by side, on loopback (make bench; see tests/bench/run.sh).
 
-Every figure of issue 7: durable accepts (smtp-source, one connection per message, i.e.
+Every figure of issue 7 (and issue 18's: accepts with the event journal on, and events
+delivered per second by the webhook): durable accepts (smtp-source, one connection per message, i.e.
 without -d) at 1/10/50 sessions, end-to-end to smtp-sink, 1 MB messages, peak RSS/PSS at
 50 sessions, CPU per message, idle connections, start-up and `relayctl status` with a
 large queue, and the disk's own fsync rates. relayd and Postfix alternate, each run with a
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests"))
@@ -204,8 +206,9 @@ class Relayd(MTA):
     name = "relayd"
 
     def __init__(self, a, work, sink_port, max_clients=1000, log_level="warning", spool=None,
-                 tls=None):
+                 tls=None, events=None):
         self.a, self.work, self.port = a, work, free_port()
+        # events: None (no journal), or the text inside events = { ... } (the events runs)
         # tls: None (in clear, no AUTH), or the CA file: implicit TLS + AUTH (the TLS run)
         account = (f'tls = "implicit"; username = "bench"; password = "secret"; '
                    f'ca_file = "{tls}";') if tls else 'tls = "none";'
@@ -225,6 +228,8 @@ log_level = "{log_level}";
 accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; {account}
                address = "bench@relayd.test"; sessions = 16; }} );
 ''')
+            if events is not None:
+                f.write(f"events = {{ {events} }};\n")
         self.proc = None
 
     def start(self, wrapper=(), nofile=None, timeout=60):
@@ -412,10 +417,27 @@ key = {certs.good.key}
     raise RuntimeError(f"stunnel did not start; see {work}/stunnel.err")
 
 
-def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False):
+ALL_EVENTS = 'types = [ "queued", "sent", "deferred", "failed", "bounced", "suppressed", ' \
+    '"account" ];'
+
+
+def journal_records(spool):
+    """The records in a relayd spool's event journal (lines of its segments)."""
+    d = os.path.join(spool, "events")
+    n = 0
+    for name in os.listdir(d) if os.path.isdir(d) else ():
+        if len(name) == 16:
+            with open(os.path.join(d, name), "rb") as f:
+                n += f.read().count(b"\n")
+    return n
+
+
+def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False, events=False):
     """One measured run on a fresh MTA: accept time, end-to-end time, CPU, memory. tls:
-    the MTA forwards over TLS with AUTH to stunnel in front of the sink."""
-    work = os.path.join(a.work, f"{kind}-{sessions}-{size}{'-tls' if tls else ''}")
+    the MTA forwards over TLS with AUTH to stunnel in front of the sink; events (relayd):
+    the event journal on with every type (no webhook)."""
+    work = os.path.join(a.work, f"{kind}-{sessions}-{size}{'-tls' if tls else ''}"
+                        f"{'-events' if events else ''}")
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     sink_port = free_port()
@@ -424,7 +446,8 @@ def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False):
     if tls:
         to_port = free_port()
         term, ca = start_tls_terminator(a, to_port, sink_port, work)
-    mta = Relayd(a, os.path.join(work, "mta"), to_port, tls=ca) if kind == "relayd" else \
+    mta = Relayd(a, os.path.join(work, "mta"), to_port, tls=ca,
+                 events=ALL_EVENTS if events else None) if kind == "relayd" else \
         Postfix(a, os.path.join(work, "mta"), to_port, tls=ca)
     try:
         mta.start()
@@ -451,6 +474,8 @@ def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False):
         if sampler:
             r.update(rss=sampler.peak_rss / 1024, pss=sampler.peak_pss / 1024,
                      procs=sampler.peak_procs)
+        if kind == "relayd":
+            r["events"] = journal_records(mta.spool)
         return r
     finally:
         mta.stop()
@@ -462,6 +487,69 @@ def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False):
 
 
 # ---- the other figures --------------------------------------------------------------------
+
+def write_journal(spool, n):
+    """A journal of n "sent" events (ids 1..n) in spool/events, as relayd writes it
+    (events_file.h: "1 CRC32 JSON" lines), none delivered yet."""
+    d = os.path.join(spool, "events")
+    os.makedirs(d, exist_ok=True)
+    now = int(time.time())
+    with open(os.path.join(d, "%016x" % 1), "wb") as f:
+        for i in range(1, n + 1):
+            js = json.dumps({"id": i, "time": now, "type": "sent",
+                             "queue_id": "6B035255%08X" % i,
+                             "message_id": "order-%d@crm.example" % i,
+                             "recipient": "r%d@example.org" % i, "account": "main",
+                             "reply": "250 2.0.0 OK queued as P%07d" % i,
+                             "provider_id": "P%07d" % i,
+                             "relay": "smtp.provider.test[127.0.0.1]:465"},
+                            separators=(",", ":")).encode()
+            f.write(b"1 %08x %s\n" % (zlib.crc32(js), js))
+
+
+def webhook_rate(a, n, batch):
+    """Events delivered per second to a local receiver (tests/webhook_server.py, plain
+    HTTP on loopback, checking every signature): relayd starts with n undelivered events
+    in its journal; time from its start until the receiver has taken them all."""
+    from webhook_server import WebhookServer
+    work = os.path.join(a.work, f"webhook-{batch}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    secret = "whsec_bench"
+    sf = os.path.join(work, "webhook.secret")
+    with open(sf, "w") as f:
+        f.write(secret + "\n")
+    os.chmod(sf, 0o600)
+    hook = WebhookServer(secret).start()
+    mta = Relayd(a, os.path.join(work, "mta"), free_port(),
+                 events=f'webhook = "{hook.url}"; secret_file = "{sf}"; batch = {batch};')
+    write_journal(mta.spool, n)
+    try:
+        t0 = time.monotonic()
+        mta.start()
+        cpu0 = cpu_ticks(mta.pids())
+        while True:
+            with hook.lock:
+                got = len(hook.taken)
+            if got >= n:
+                break
+            if time.monotonic() - t0 > a.step_timeout:
+                raise RuntimeError(f"the receiver took {got} of {n} events in "
+                                   f"{a.step_timeout}s")
+            time.sleep(0.01)
+        dt = time.monotonic() - t0
+        cpu = cpu_ticks(mta.pids()) - cpu0
+        ids = hook.by_id()
+        if sorted(ids) != list(range(1, n + 1)) or hook.bad_signatures:
+            raise RuntimeError(f"events missing or badly signed: {len(ids)} distinct, "
+                               f"{hook.bad_signatures} bad signatures")
+        return {"rate": n / dt, "posts": hook.posts, "cpu_us": 1e6 * cpu / n}
+    finally:
+        mta.stop()
+        hook.stop()
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
 
 def sink_baseline(a, sessions, count):
     """smtp-source straight into smtp-sink: what the load generator can do at all."""
@@ -821,6 +909,29 @@ def report(a, M, R, load_end):
           f"| | < 100 ms | {met} |")
         w(f"| {a.queued} queued: relayd RSS when all are loaded, MB | {fmt(b['rss'])} | n/a "
           f"| | | |")
+    if "events" in R:
+        ev = R["events"]
+        off, on = [x["accept"] for x in ev["off"]], [x["accept"] for x in ev["on"]]
+        if med(off) and med(on):
+            ok = med(on) >= 0.9 * med(off)
+            w(f"| durable accepts/s, 2 KB, {a.events_sessions} sessions: events off / all "
+              f"types on (journal, no webhook) | {fmt(off)} / {fmt(on)} | n/a | "
+              f"on = {med(on) / med(off):.2f}× off | on ≥ 0.9× off | "
+              f"{'met' if ok else 'not met'} |")
+        off, on = [x["cpu_ms"] for x in ev["off"]], [x["cpu_ms"] for x in ev["on"]]
+        w(f"| CPU ms per message, events off / on, {a.events_sessions} sessions | "
+          f"{fmt(off, digits=2)} / {fmt(on, digits=2)} | n/a | | | |")
+        w(f"| events journaled per run (events on) | "
+          f"{fmt([x.get('events', 0) for x in ev['on']])} | | | | |")
+    if R.get("webhook"):
+        wh = R["webhook"]
+        rates = [x["rate"] for x in wh]
+        ok = med(rates) and med(rates) >= 10000
+        w(f"| webhook: events/s delivered to a local receiver (HTTP, signatures checked), "
+          f"{a.webhook_events} events, batch {a.webhook_batch} | {fmt(rates)} | n/a | | "
+          f"≥ 10,000 | {'met' if ok else 'not met'} |")
+        w(f"| webhook: relayd CPU µs per event delivered | "
+          f"{fmt([x['cpu_us'] for x in wh], digits=1)} | | | | |")
     if disk:
         runs = R["fsync_runs"]
         w(f"| disk: new file + 2 KB + fsync + rename + fsync dir, ops/s (start, end of "
@@ -851,9 +962,12 @@ def main():
     ap.add_argument("--queued", type=int, default=1000000)
     ap.add_argument("--profile-count", type=int, default=2000)
     ap.add_argument("--fsync-secs", type=float, default=3.0)
+    ap.add_argument("--events-sessions", type=int, default=10)
+    ap.add_argument("--webhook-events", type=int, default=100000)
+    ap.add_argument("--webhook-batch", type=int, default=100)
     ap.add_argument("--step-timeout", type=int, default=300)
     ap.add_argument("--only", default="", help="comma list: accept,tls,big,idle,bigq,fsync,"
-                    "profile,baseline (default: all)")
+                    "profile,baseline,events,webhook (default: all)")
     ap.add_argument("--keep", action="store_true", help="keep each run's directory")
     ap.add_argument("--out", default=os.path.join(REPO, "build/bench"))
     ap.add_argument("--relayd", default=os.path.join(REPO, "build/bench/bin/relayd"))
@@ -929,6 +1043,22 @@ def main():
                 R["big"][kind].append(r)
                 log(f"{kind} 1 MB run {i + 1}: {r}")
 
+    def s_events():
+        # relayd alone, events off and on alternating, each on a fresh spool.
+        R["events"] = {"off": [], "on": []}
+        for i in range(a.runs):
+            for on in ((False, True) if i % 2 == 0 else (True, False)):
+                r = one_run(a, "relayd", a.events_sessions, a.count, 2048, events=on)
+                R["events"]["on" if on else "off"].append(r)
+                log(f"relayd events {'on' if on else 'off'} run {i + 1}: {r}")
+
+    def s_webhook():
+        R["webhook"] = []
+        for i in range(a.runs):
+            r = webhook_rate(a, a.webhook_events, a.webhook_batch)
+            R["webhook"].append(r)
+            log(f"webhook run {i + 1}: {r}")
+
     def s_idle():
         R["idle"] = idle_connections(a, a.idle)
         log(f"idle: {R['idle']}")
@@ -946,7 +1076,8 @@ def main():
         log(f"callgrind: {R['callgrind']}")
 
     for name, fn in (("fsync", s_fsync), ("baseline", s_baseline), ("accept", s_accept),
-                     ("tls", s_tls), ("big", s_big), ("idle", s_idle), ("bigq", s_bigq),
+                     ("tls", s_tls), ("big", s_big), ("events", s_events),
+                     ("webhook", s_webhook), ("idle", s_idle), ("bigq", s_bigq),
                      ("profile", s_profile), ("fsync", s_fsync)):
         section(name, fn)
     for k in ("relayd", "Postfix"):         # sections not run: empty, reported as n/a

@@ -384,6 +384,7 @@ def test_bounced_later_and_suppressed_each_once(make_relay, provider, dovecot): 
     ({"batch": 0}, "out of range"),
     ({"keep": 60}, "out of range"),
     ({"hook": "x"}, "hook"),
+    ({"dsn_to": "bounces"}, "must be a bare address"),
 ])
 def test_events_config_is_checked(make_relay, provider, events, problem):
     """relayd -t names what is wrong in the events group, with its line."""

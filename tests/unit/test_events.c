@@ -1,7 +1,8 @@
 /*
  * test_events: the journal on disk: ids go on across reopening; reading from any id
  * returns the rest in order, in batches and across segments; a torn last line is cut
- * at open and never read; types not kept are not written; the cursor survives.
+ * at open and never read; types not kept are not written; the cursor survives; the
+ * tap (events_set_tap) sees its types, kept or not.
  */
 #include <sys/stat.h>
 
@@ -16,6 +17,22 @@
 #include "events.h"
 #include "log.h"
 #include "t.h"
+
+/* What the tap saw: type, id (0: none), recipient, and the extra member "reason". */
+static char tap_seen[1024];
+
+/* tap: record one call of the journal's tap. */
+static void
+tap(enum events_type t, const json_t *ev, const struct queue_msg *m, void *arg)
+{
+	size_t o = strlen(tap_seen);
+	const char *r = json_string_value(json_object_get(ev, "reason"));
+
+	snprintf(tap_seen + o, sizeof(tap_seen) - o, "%s%s:%lld:%s:%s", o ? "," : "",
+	    events_file_type_name(t), (long long)json_integer_value(json_object_get(ev, "id")),
+	    json_string_value(json_object_get(ev, "recipient")), r ? r : "-");
+	(*(int *)arg)++;
+}
 
 /* read_ids: the ids read after `after` in batches of max, as "1,2,3". */
 static void
@@ -100,6 +117,23 @@ main(void)
 	events_emit(EVENTS_SENT, "Q4", NULL, "z@y", NULL, NULL);
 	read_ids(events_dirfd(e), 300, 2, ids, sizeof(ids));
 	CHECK_STR(ids, "301,302,400", "across segments");
+	events_close(e);
+
+	/* The tap sees its types whether the journal keeps them (with their id) or not
+	 * (without one), after the record; other types not at all. */
+	int calls = 0;
+	e = events_open(NULL, dir, 1u << EVENTS_SENT, 3600);
+	events_set_tap(e, 1u << EVENTS_FAILED | 1u << EVENTS_SENT, tap, &calls);
+	events_emit(EVENTS_FAILED, "Q6", NULL, "f@y", NULL, json_pack("{s:s}", "reason",
+	    "rejected"));
+	events_emit(EVENTS_SENT, "Q6", NULL, "s@y", NULL, NULL);
+	events_emit(EVENTS_QUEUED, "Q6", NULL, "q@y", NULL, NULL);
+	CHECK_STR(tap_seen, "failed:0:f@y:rejected,sent:401:s@y:-", "the tap's calls");
+	CHECK(events_last_id(e) == 401, "only sent journaled: %llu",
+	    (unsigned long long)events_last_id(e));
+	events_set_tap(e, 0, NULL, NULL);
+	events_emit(EVENTS_FAILED, "Q7", NULL, "g@y", NULL, NULL);
+	CHECK(calls == 2, "no tap once removed: %d", calls);
 	events_close(e);
 	events_emit(EVENTS_SENT, "Q5", NULL, "z@y", NULL, NULL);	/* closed: no-op */
 	t_rmtree(dir);
