@@ -46,6 +46,9 @@ LIBSRC  := $(filter-out $(MAINS),$(wildcard src/*.c))
 LIBOBJ  := $(LIBSRC:src/%.c=$(B)/obj/%.o)
 UNITSRC := $(wildcard tests/unit/test_*.c)
 UNITBIN := $(UNITSRC:tests/unit/%.c=$(B)/tests/%)
+# Each fuzz target, built with the project's compiler around tests/fuzz/replay.c, runs its
+# seeds once in test-unit (the fuzzing itself is make fuzz, with clang).
+REPLAYBIN := $(patsubst tests/fuzz/fuzz_%.c,$(B)/tests/replay_%,$(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check-pkgs run test test-unit test-corpus test-integration test-fresh \
         clean install fuzz
@@ -82,6 +85,10 @@ $(B)/relay-sendmail: $(B)/obj/relay-sendmail.o $(B)/librelay.a
 $(B)/tests/%: tests/unit/%.c tests/unit/t.h $(B)/librelay.a | $(B)/tests check-pkgs
 	$(CC) $(ALL_CFLAGS) -Isrc -o $@ $< $(B)/librelay.a $(ALL_LDFLAGS) $(ALL_LDLIBS)
 
+$(B)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(B)/librelay.a | $(B)/tests check-pkgs
+	$(CC) $(ALL_CFLAGS) -Isrc -DFUZZ_SEEDS='"$(CURDIR)/tests/fuzz/seeds/$*"' -o $@ $< \
+	    tests/fuzz/replay.c $(B)/librelay.a $(ALL_LDFLAGS) $(ALL_LDLIBS)
+
 # make run and make test first install what is missing (as root; otherwise they name it
 # and stop), then build and go on in a second make, which reads this file, and so
 # pkg-config, only after the install.
@@ -108,15 +115,15 @@ run:
 
 test:
 	@sh contrib/deps.sh
-	@$(SUBMAKE) all $(UNITBIN)
+	@$(SUBMAKE) all $(UNITBIN) $(REPLAYBIN)
 	@$(SUBMAKE) test-unit test-corpus test-integration
 
 # The tests find the programs of this flavour through these.
 TESTENV := RELAYD=$(abspath $(B))/relayd RELAYCTL=$(abspath $(B))/relayctl \
            RELAY_SENDMAIL=$(abspath $(B))/relay-sendmail
 
-test-unit: $(UNITBIN)
-	@sh tests/run-unit.sh $(UNITBIN)
+test-unit: $(UNITBIN) $(REPLAYBIN)
+	@sh tests/run-unit.sh $(UNITBIN) $(REPLAYBIN)
 
 # The bounce parser measured on real notifications, labelled: ../shared/bounces or
 # $(BOUNCES_DIR). They are others' data and stay outside the repository; where they are

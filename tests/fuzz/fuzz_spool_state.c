@@ -89,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		p = sep ? sep + 6 : end;
 	}
 
-	struct quota *q = quota_open(spool, "main", 1, 1732300000);
+	struct quota *q = quota_open(spool, "main", NULL, 1, 1732300000);
 	if (q != NULL) {
 		quota_set_limits(q, 100, 500);
 		quota_used(q, 1732300000, &hour, &day);
