@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bounce_parse.h"
 #include "bounce_status.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))

@@ -921,12 +921,12 @@ smtp_session_data_out(struct smtp_session *s, const char *buf, size_t n)
 
 /* smtp_session_committed: the spool's answer for the message of this session. */
 static void
-smtp_session_committed(struct queue_msg *m, int ok, void *arg)
+smtp_session_committed(struct queue_msg *m, int err, void *arg)
 {
 	struct smtp_session *s = arg;
 
 	s->msg = NULL;
-	if (ok) {
+	if (err == 0) {
 		log_info("%s: client=%s from=<%s> size=%llu nrcpt=%zu message-id=%s "
 		    "status=queued%s", m->id, s->addr, m->sender, (unsigned long long)m->size,
 		    m->nrcpt, m->message_id, s->client_gone ? " (client left before 250)" : "");
@@ -938,9 +938,9 @@ smtp_session_committed(struct queue_msg *m, int ok, void *arg)
 		scheduler_add(s->srv->sched, m);
 	} else {
 		log_err("smtp: client=%s message not stored: %s", s->addr,
-		    strerror(m->werrno));
+		    strerror(err));
 		if (!s->client_gone)
-			smtp_session_reply(s, m->werrno == ENOSPC || m->werrno == EDQUOT ?
+			smtp_session_reply(s, err == ENOSPC || err == EDQUOT ?
 			    "452 4.3.1 Insufficient system storage; try again later" :
 			    "451 4.3.0 Local error: the message could not be stored; try again");
 		queue_msg_free(m);
