@@ -43,10 +43,14 @@ struct queue_msg {
 	char		*last_reply;	/* last deferral reason, or NULL */
 	int		 held;		/* on hold (relayctl queue hold) */
 
-	/* private to queue.c: no other file reads or writes these */
+	/*
+	 * Private to the spool: queue.c's, except that queue_load.c makes a loaded
+	 * message's fd -1 and checks crc, which queue_file.c reads and writes (the
+	 * envelope's "crc:"). No other module reads or writes these.
+	 */
 	int		 fd;		/* incoming file while receiving, else -1 */
 	int		 reused;	/* that file came from free/ (see queue.c) */
-	uint32_t	 crc;
+	uint32_t	 crc;		/* of the message octets */
 	uint32_t	 env_crc;	/* of its envelope up to the sealed part */
 	int		 werrno;	/* first write error (the commit callback's err) */
 	void		(*commit_cb)(struct queue_msg *, int err, void *);
