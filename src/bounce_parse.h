@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "bounce_status.h"
+
 /* What a message is. Only BOUNCE_FAILURE means "a recipient failed". */
 enum bounce_type {
 	BOUNCE_NONE = 0,	/* not a notification at all */
@@ -22,40 +24,6 @@ enum bounce_type {
 	BOUNCE_AUTOREPLY,	/* RFC 3834 auto-reply, vacation, out-of-office */
 	BOUNCE_FEEDBACK,	/* abuse/complaint report (ARF, RFC 5965) */
 };
-
-/* How bad a recipient's failure is, for suppression. */
-enum bounce_kind {
-	BOUNCE_KIND_NONE = 0,	/* not a failure (delivered) */
-	BOUNCE_HARD,		/* the address is gone: unknown user/domain, moved */
-	BOUNCE_SOFT,		/* mailbox full, temporary, policy, spam, throttling */
-};
-
-/*
- * Why a recipient failed: the taxonomy of bounce_status.c (its reason table gives each
- * its name, its kind and its RFC 3463 subject.detail). The names follow sisimai's
- * reasons, merged where the difference does not change what relayd does.
- */
-enum bounce_reason {
-	BOUNCE_REASON_UNKNOWN = 0,	/* "unknown": the notice does not say */
-	BOUNCE_REASON_USER_UNKNOWN,	/* "user_unknown": no such mailbox (X.1.1) */
-	BOUNCE_REASON_MAILBOX_DISABLED,	/* "mailbox_disabled": closed, suspended (X.2.1) */
-	BOUNCE_REASON_HAS_MOVED,	/* "has_moved": moved, no forwarding (X.1.6) */
-	BOUNCE_REASON_HOST_UNKNOWN,	/* "host_unknown": no such domain, no MX (X.1.2) */
-	BOUNCE_REASON_NOT_ACCEPT,	/* "not_accept": the host takes no mail (X.3.2) */
-	BOUNCE_REASON_MAILBOX_FULL,	/* "mailbox_full": over quota (X.2.2) */
-	BOUNCE_REASON_TOO_LARGE,	/* "too_large": message over a size limit (X.3.4) */
-	BOUNCE_REASON_SPAM_OR_CONTENT,	/* "spam_or_content": spam, virus, filter (X.7.1) */
-	BOUNCE_REASON_POLICY,		/* "policy": blocked IP, DMARC/SPF, PTR (X.7.1) */
-	BOUNCE_REASON_RATE_LIMITED,	/* "rate_limited": too many, too fast (X.7.1) */
-	BOUNCE_REASON_RELAY_DENIED,	/* "relay_denied": the host does not relay (X.7.1) */
-	BOUNCE_REASON_SENDER_REJECTED,	/* "sender_rejected": our sender refused (X.1.8) */
-	BOUNCE_REASON_EXPIRED,		/* "expired": retried until it gave up (X.4.7) */
-	BOUNCE_REASON_NETWORK_ERROR,	/* "network_error": connection, DNS trouble (X.4.1) */
-	BOUNCE_REASON_SYSTEM_ERROR,	/* "system_error": the remote's fault (X.3.0) */
-	BOUNCE_REASON_NREASONS
-};
-
-#define BOUNCE_STATUS_MAX	16	/* "5.1.10" and room to spare */
 
 /* One recipient of a report. Strings are owned by the report. */
 struct bounce_rcpt {

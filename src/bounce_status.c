@@ -2,17 +2,18 @@
  * bounce_status: what the codes and words of a bounce say. Finds SMTP reply codes and
  * RFC 3463 enhanced status codes in free text and picks the most telling one; gives a
  * failed recipient its reason from the taxonomy (bp_reasons: the one table that also
- * says which reasons suppress an address), from one phrase table and the status's
- * subject.detail; guesses a status for a failure that gave none; and says whether a
- * failure is permanent. bounce_parse uses it on DSN fields and on text notices,
- * bounce_store and relayctl for the reason names. Pure: no I/O.
+ * says which reasons suppress an address), from the phrases of phrase.c (shared with
+ * outcome.c's reply rules) and the status's subject.detail; guesses a status for a
+ * failure that gave none; and says whether a failure is permanent. bounce_parse uses
+ * it on DSN fields and on text notices, bounce_store and relayctl for the reason
+ * names. Pure: no I/O.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "bounce_parse.h"
 #include "bounce_status.h"
+#include "phrase.h"
 
 #define nitems(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -48,126 +49,25 @@ _Static_assert(sizeof(bp_reasons) / sizeof(bp_reasons[0]) == BOUNCE_REASON_NREAS
     "bp_reasons");
 
 /*
- * What the remote's words say, most specific first: the first phrase (lower case, a
- * substring) of this table found in the diagnostic gives the reason. Sender-side
- * trouble comes first (a 5.1.8 "domain of sender does not exist" is not the
- * recipient's), then causes that are not the address's fault even when a "user
- * unknown" style phrase also appears (full, spam, rate), then "address gone". Rows
- * marked weak ("timed out", "expired") say less than an enhanced status code and are
- * read only when the status says nothing more. A row's status, when set, is the one a
- * notice without a code gets (else the reason's). Mail.ru and Yandex write Russian.
+ * What the remote's words say: the phrases of phrase.c read in notices (PHRASE_BOUNCE),
+ * the first found deciding; weak ones (PHRASE_WEAK: "timed out", "expired") only
+ * when the status says nothing more. Each meaning is the reason of the same name.
  */
-static const struct bp_rule {
-	const char		*phrase;
-	enum bounce_reason	 reason;
-	int			 weak;
-	const char		*status;
-} bp_rules[] = {
-#define R(p, r)		{ p, BOUNCE_REASON_##r, 0, NULL }
-#define W(p, r, st)	{ p, BOUNCE_REASON_##r, 1, st }
-	/* The sender or its host is refused, not the recipient. */
-	R("sender address", SENDER_REJECTED), R("domain of sender", SENDER_REJECTED),
-	R("after mail from", SENDER_REJECTED), R("to mail from command", SENDER_REJECTED),
-	R("sender domain", SENDER_REJECTED), R("sender rejected", SENDER_REJECTED),
-	R("unknown sender", SENDER_REJECTED),
-	/* Amazon SES's label for any refusal it relays: not the address's fault. */
-	R("unknown address error", POLICY),
-	/* Directory lookups that say "not listed" (Domino), Office 365's directory
-	 * edge blocking: the address is gone. */
-	R("recipient address rejected: access denied", USER_UNKNOWN),
-	R("not listed in", USER_UNKNOWN), R("not listed on", USER_UNKNOWN),
-	/* Full, too big, throttled, spam, reputation, authentication, DNS trouble. */
-	R("mailbox full", MAILBOX_FULL), R("mailbox is full", MAILBOX_FULL),
-	R("mailbox has exceeded", MAILBOX_FULL), R("over quota", MAILBOX_FULL),
-	R("overquota", MAILBOX_FULL), R("quota exceeded", MAILBOX_FULL),
-	R("exceeded quota", MAILBOX_FULL), R("exceeds quota", MAILBOX_FULL),
-	R("quota exceed", MAILBOX_FULL), R("storage limit", MAILBOX_FULL),
-	R("insufficient storage", MAILBOX_FULL), R("out of storage", MAILBOX_FULL),
-	R("mailfolder is full", MAILBOX_FULL), R("mail box full", MAILBOX_FULL),
-	R("mailbox size limit", MAILBOX_FULL), R("переполнен", MAILBOX_FULL),
-	R("size limit", TOO_LARGE), R("too large", TOO_LARGE), R("too big", TOO_LARGE),
-	R("exceeds the maximum", TOO_LARGE), R("message size", TOO_LARGE),
-	R("at a rate", RATE_LIMITED), R("rate limit", RATE_LIMITED),
-	R("ratelimit", RATE_LIMITED), R("too many", RATE_LIMITED),
-	R("throttl", RATE_LIMITED),
-	R("spam", SPAM_OR_CONTENT), R("virus", SPAM_OR_CONTENT),
-	R("malware", SPAM_OR_CONTENT), R("content rejected", SPAM_OR_CONTENT),
-	R("blacklist", POLICY), R("blocklist", POLICY), R("block list", POLICY),
-	R("listed in", POLICY), R("listed at", POLICY), R("reputation", POLICY),
-	R("dmarc", POLICY), R("spf", POLICY), R("dkim", POLICY),
-	R("unauthenticated", POLICY), R("authentication", POLICY),
-	R("recipient preferences", POLICY), R("greylist", POLICY),
-	R("reverse dns", POLICY), R("ptr record", POLICY),
-	R("relay access", RELAY_DENIED), R("relaying denied", RELAY_DENIED),
-	R("relay not permitted", RELAY_DENIED), R("not permitted to relay", RELAY_DENIED),
-	R("relaying not allowed", RELAY_DENIED), R("unable to relay", RELAY_DENIED),
-	R("host not found, try again", NETWORK_ERROR),
-	R("malformed or unexpected name server reply", NETWORK_ERROR),
-	/* The mailbox exists but takes no mail. */
-	R("account is disabled", MAILBOX_DISABLED),
-	R("account has been disabled", MAILBOX_DISABLED),
-	R("account disabled", MAILBOX_DISABLED), R("mailbox disabled", MAILBOX_DISABLED),
-	R("mailbox is disabled", MAILBOX_DISABLED),
-	R("account is inactive", MAILBOX_DISABLED),
-	R("account has been suspended", MAILBOX_DISABLED),
-	R("account is suspended", MAILBOX_DISABLED),
-	/* The address is gone: no such user, no such domain, moved. */
-	R("user unknown", USER_UNKNOWN), R("unknown user", USER_UNKNOWN),
-	R("no such user", USER_UNKNOWN), R("user not found", USER_UNKNOWN),
-	R("user doesn't exist", USER_UNKNOWN), R("user does not exist", USER_UNKNOWN),
-	R("unknown recipient", USER_UNKNOWN), R("recipient unknown", USER_UNKNOWN),
-	R("recipient not found", USER_UNKNOWN), R("recipientnotfound", USER_UNKNOWN),
-	R("no such recipient", USER_UNKNOWN), R("invalid recipient", USER_UNKNOWN),
-	R("recipient is invalid", USER_UNKNOWN), R("no such mailbox", USER_UNKNOWN),
-	R("mailbox not found", USER_UNKNOWN), R("mailbox does not exist", USER_UNKNOWN),
-	R("mailbox doesn't exist", USER_UNKNOWN), R("mailbox unavailable", USER_UNKNOWN),
-	R("mailbox is unavailable", USER_UNKNOWN), R("mailbox not available", USER_UNKNOWN),
-	R("invalid mailbox", USER_UNKNOWN), R("unknown mailbox", USER_UNKNOWN),
-	R("no mailbox", USER_UNKNOWN), R("not a valid mailbox", USER_UNKNOWN),
-	R("no such domain", HOST_UNKNOWN), R("domain does not exist", HOST_UNKNOWN),
-	R("domain doesn't exist", HOST_UNKNOWN),
-	R("address does not exist", USER_UNKNOWN), R("address doesn't exist", USER_UNKNOWN),
-	R("account does not exist", USER_UNKNOWN), R("account doesn't exist", USER_UNKNOWN),
-	R("does not exist", USER_UNKNOWN), R("doesn't exist", USER_UNKNOWN),
-	R("doesn't have a", USER_UNKNOWN), R("does not have a", USER_UNKNOWN),
-	R("couldn't be found", USER_UNKNOWN), R("could not be found", USER_UNKNOWN),
-	R("unknown address", USER_UNKNOWN), R("address unknown", USER_UNKNOWN),
-	R("addressee unknown", USER_UNKNOWN), R("no such address", USER_UNKNOWN),
-	R("bad address", USER_UNKNOWN), R("invalid address", USER_UNKNOWN),
-	R("unrouteable address", HOST_UNKNOWN), R("not our customer", USER_UNKNOWN),
-	R("is not a valid user", USER_UNKNOWN), R("not a known user", USER_UNKNOWN),
-	R("user invalid", USER_UNKNOWN), R("unknown local part", USER_UNKNOWN),
-	R("unknown or illegal alias", USER_UNKNOWN), R("no such person", USER_UNKNOWN),
-	R("name is not recognized", USER_UNKNOWN), R("delivery userid", USER_UNKNOWN),
-	R("host not found", HOST_UNKNOWN), R("domain not found", HOST_UNKNOWN),
-	R("host unknown", HOST_UNKNOWN), R("unknown host", HOST_UNKNOWN),
-	R("host or domain name not found", HOST_UNKNOWN),
-	R("name or service not known", HOST_UNKNOWN), R("unknown domain", HOST_UNKNOWN),
-	R("domain name not found", HOST_UNKNOWN), R("domain is not reachable", HOST_UNKNOWN),
-	R("no mx record", HOST_UNKNOWN), R("no mx found", HOST_UNKNOWN),
-	R("no smtp service", NOT_ACCEPT), R("does not accept mail", NOT_ACCEPT),
-	R("not accepting network messages", NOT_ACCEPT), R("null mx", NOT_ACCEPT),
-	R("has moved", HAS_MOVED), R("resolver.adr", USER_UNKNOWN),
-	R("nosuchuser", USER_UNKNOWN), R("undeliverable address", USER_UNKNOWN),
-	R("нет такого", USER_UNKNOWN), R("не существует", USER_UNKNOWN),
-	R("не найден", USER_UNKNOWN),
-	/* The MTA gave up retrying (said with the last temporary error, if any). */
-	R("message expired", EXPIRED), R("in the queue too long", EXPIRED),
-	R("could not deliver for the last", EXPIRED),
-	W("giving up", EXPIRED, NULL),
-	W("did not accept our requests to connect", NETWORK_ERROR, NULL),
-	/* Refusals that name no cause but a rule: a policy, unless the status says more. */
-	W("access denied", POLICY, NULL), W("blocked", POLICY, NULL),
-	W("denied by policy", POLICY, NULL), W("policy reasons", POLICY, NULL),
-	W("not allowed", POLICY, NULL), W("after initial connection", POLICY, NULL),
-	/* Exim gave up after retrying: it says so with the last temporary error. */
-	W("retry timeout exceeded", EXPIRED, "4.4.7"),
-	W("failing for a long time", EXPIRED, "4.4.7"),
-	W("connection refused", NETWORK_ERROR, "4.4.1"),
-	W("timeout", EXPIRED, NULL), W("timed out", EXPIRED, NULL),
-	W("expired", EXPIRED, NULL), W("too long", EXPIRED, NULL),
-#undef R
-#undef W
+static const enum bounce_reason bp_meanings[] = {
+	[PHRASE_USER_UNKNOWN] = BOUNCE_REASON_USER_UNKNOWN,
+	[PHRASE_MAILBOX_DISABLED] = BOUNCE_REASON_MAILBOX_DISABLED,
+	[PHRASE_HAS_MOVED] = BOUNCE_REASON_HAS_MOVED,
+	[PHRASE_HOST_UNKNOWN] = BOUNCE_REASON_HOST_UNKNOWN,
+	[PHRASE_NOT_ACCEPT] = BOUNCE_REASON_NOT_ACCEPT,
+	[PHRASE_MAILBOX_FULL] = BOUNCE_REASON_MAILBOX_FULL,
+	[PHRASE_TOO_LARGE] = BOUNCE_REASON_TOO_LARGE,
+	[PHRASE_SPAM_OR_CONTENT] = BOUNCE_REASON_SPAM_OR_CONTENT,
+	[PHRASE_POLICY] = BOUNCE_REASON_POLICY,
+	[PHRASE_RATE_LIMITED] = BOUNCE_REASON_RATE_LIMITED,
+	[PHRASE_RELAY_DENIED] = BOUNCE_REASON_RELAY_DENIED,
+	[PHRASE_SENDER_REJECTED] = BOUNCE_REASON_SENDER_REJECTED,
+	[PHRASE_EXPIRED] = BOUNCE_REASON_EXPIRED,
+	[PHRASE_NETWORK_ERROR] = BOUNCE_REASON_NETWORK_ERROR,
 };
 
 /*
@@ -325,16 +225,12 @@ bounce_status_reason_kind(enum bounce_reason r, int permanent)
 	return bp_reasons[r].kind;
 }
 
-/* bounce_status_rule: the first rule of bp_rules (weak ones or not) in diag, or NULL. */
-static const struct bp_rule *
+/* bounce_status_rule: the first phrase of notices (weak ones or not) in diag, or NULL. */
+static const struct phrase *
 bounce_status_rule(const char *diag, int weak)
 {
-	if (diag == NULL)
-		return NULL;
-	for (size_t i = 0; i < nitems(bp_rules); i++)
-		if (bp_rules[i].weak == weak && strcasestr(diag, bp_rules[i].phrase) != NULL)
-			return &bp_rules[i];
-	return NULL;
+	return weak ? phrase_find(diag, PHRASE_BOUNCE | PHRASE_WEAK, 0) :
+	    phrase_find(diag, PHRASE_BOUNCE, PHRASE_WEAK);
 }
 
 /* bounce_status_by_code: the reason an enhanced status alone gives, or UNKNOWN. */
@@ -357,17 +253,17 @@ enum bounce_reason
 bounce_status_reason(const char *status, const char *diagnostic)
 {
 	enum bounce_reason r = bounce_status_by_code(status);
-	const struct bp_rule *rule;
+	const struct phrase *rule;
 
 	/* X.1.7, X.1.8: the sender's address is refused, whatever else is said. */
 	if (r == BOUNCE_REASON_SENDER_REJECTED)
 		return r;
 	if ((rule = bounce_status_rule(diagnostic, 0)) != NULL)
-		return rule->reason;
+		return bp_meanings[rule->meaning];
 	if (r != BOUNCE_REASON_UNKNOWN)
 		return r;
 	if ((rule = bounce_status_rule(diagnostic, 1)) != NULL)
-		return rule->reason;
+		return bp_meanings[rule->meaning];
 	return BOUNCE_REASON_UNKNOWN;
 }
 
@@ -398,7 +294,7 @@ bounce_status_permanent(const char *action, const char *status)
 void
 bounce_status_guess(const char *diag, int reply, int temporary, char *out)
 {
-	const struct bp_rule *rule = bounce_status_rule(diag, 0);
+	const struct phrase *rule = bounce_status_rule(diag, 0);
 
 	if (rule == NULL)
 		rule = bounce_status_rule(diag, 1);
@@ -413,7 +309,8 @@ bounce_status_guess(const char *diag, int reply, int temporary, char *out)
 	if (rule->status != NULL)
 		snprintf(out, BOUNCE_STATUS_MAX, "%s", rule->status);
 	else
-		snprintf(out, BOUNCE_STATUS_MAX, "5.%s", bp_reasons[rule->reason].detail);
+		snprintf(out, BOUNCE_STATUS_MAX, "5.%s",
+		    bp_reasons[bp_meanings[rule->meaning]].detail);
 	if (reply != 0 || temporary)
 		out[0] = temporary ? '4' : '5';
 }

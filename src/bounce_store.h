@@ -1,9 +1,9 @@
 /*
  * bounce_store: what relayd knows about bounces. It remembers what went out (the
  * Message-ID and recipients of every sent message, for matching), records the
- * bounces the IMAP watcher finds, keeps the suppression list, and answers relayctl's
- * "bounces" and "suppress" commands. Its state lives in the spool and survives
- * restarts.
+ * bounces the IMAP watcher finds and keeps the suppression list; relayctl's
+ * "bounces" and "suppress" commands are bounce_store_ctl's. Its state lives in the
+ * spool and survives restarts.
  */
 #ifndef RELAYD_BOUNCE_STORE_H
 #define RELAYD_BOUNCE_STORE_H
@@ -14,17 +14,15 @@
 #include <event2/event.h>
 
 struct config;
-struct control;
 struct queue_msg;
 struct bounce_report;
 struct bounce_store;
 
 /*
- * bounce_store_open: load the state under cfg->spool_dir and register the control
- * commands. Returns NULL after logging (an unreadable state file).
+ * bounce_store_open: load the state under cfg->spool_dir. Returns NULL after logging
+ * (an unreadable state file). Its control commands: bounce_store_ctl.h.
  */
-struct bounce_store *bounce_store_open(struct event_base *, struct config *,
-		    struct control *);
+struct bounce_store *bounce_store_open(struct event_base *, struct config *);
 void		 bounce_store_close(struct bounce_store *);
 
 /* bounce_store_metrics: relayd_bounces_total{kind} (recorded bounces) into out. */

@@ -11,15 +11,10 @@
 #include <stdio.h>
 
 #include "acl.h"
+#include "config_tls.h"
 #include "outcome.h"
 
 #define CONFIG_RECIPIENTS_MAX	10000	/* the largest max_recipients allowed */
-
-enum config_tls {
-	CONFIG_TLS_IMPLICIT,	/* TLS from the first byte (465) */
-	CONFIG_TLS_STARTTLS,	/* clear greeting, then STARTTLS before anything else */
-	CONFIG_TLS_NONE,	/* clear text: loopback hosts only (local smarthost) */
-};
 
 /* How an account logs in: a password through SASL, or an OAuth 2.0 access token. */
 enum config_auth {

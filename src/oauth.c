@@ -510,18 +510,21 @@ oauth_open(struct config *cfg)
 }
 
 void
-oauth_start(struct event_base *base, struct config *cfg, struct control *ctl,
+oauth_start(struct event_base *base, struct config *cfg,
     void (*on_login)(const char *, void *), void *arg)
 {
 	oauth.base = base;
 	oauth.http = http_new(base);
 	oauth.on_login = on_login;
 	oauth.arg = arg;
-	if (ctl != NULL) {
-		control_register(ctl, "oauth-status", oauth_cmd_status, NULL);
-		control_register(ctl, "oauth-reload", oauth_cmd_reload, NULL);
-	}
 	oauth_open(cfg);
+}
+
+void
+oauth_ctl_register(struct control *c)
+{
+	control_register(c, "oauth-status", oauth_cmd_status, NULL);
+	control_register(c, "oauth-reload", oauth_cmd_reload, NULL);
 }
 
 /* oauth_close: forget every account. */

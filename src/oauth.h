@@ -28,12 +28,14 @@ enum oauth_state {
 
 /*
  * oauth_start: manage the OAuth accounts of cfg (borrowed; it must live until the next
- * oauth_reconfigure or oauth_stop). Registers "oauth-status" and "oauth-reload" with
- * ctl when it is not NULL; on_login(name, arg) runs when relayctl oauth login has
- * stored a new token for an account (relayd lifts the account's disable).
+ * oauth_reconfigure or oauth_stop). on_login(name, arg) runs when relayctl oauth login
+ * has stored a new token for an account (relayd lifts the account's disable).
  */
-void	oauth_start(struct event_base *, struct config *, struct control *,
+void	oauth_start(struct event_base *, struct config *,
 	    void (*on_login)(const char *, void *), void *arg);
+
+/* oauth_ctl_register: add "oauth-status" and "oauth-reload" to c. */
+void	oauth_ctl_register(struct control *c);
 
 /* oauth_reconfigure: switch to a reloaded cfg; tokens are read again from the files. */
 void	oauth_reconfigure(struct config *);

@@ -21,52 +21,59 @@
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
+#include "phrase.h"
 #include "xmalloc.h"
 
 /* Texts that name a problem of the recipient, not of the account or the message. */
-#define OUTCOME_RCPT_TEXT	"(user unknown|unknown user|no such (user|mailbox)|" \
-	"does not exist|invalid (recipient|mailbox)|mailbox unavailable|recipient rejected)"
+#define OUTCOME_RCPT_TEXT	"(%s)"		/* the phrases of PHRASE_USER_UNKNOWN */
 
 #define ST(s)		(1u << (s))
 #define ST_ANY		(~0u)
 #define ST_SESSION	(ST(OUTCOME_CONNECT) | ST(OUTCOME_EHLO))
 
+/*
+ * A built-in rule. The words of a reply come from phrase.c, the vocabulary shared with
+ * the bounce parser: "%s" in match stands for the reply phrases (PHRASE_REPLY) of
+ * meaning words, as "a|b|c".
+ */
 struct outcome_builtin {
 	const char		*match;		/* POSIX extended regex, case-insensitive */
 	unsigned		 stages;
 	enum outcome_action	 action;
+	enum phrase_meaning	 words;		/* what "%s" in match stands for */
 };
 
 static const struct outcome_builtin outcome_rules[] = {
-	{ "^[23]", ST_ANY, OUTCOME_SENT },
+	{ "^[23]", ST_ANY, OUTCOME_SENT, 0 },
 	/* About one recipient. */
-	{ "^5[0-9][0-9] 5\\.(1\\.[0-9]|2\\.1)", ST(OUTCOME_RCPT), OUTCOME_FAIL },
-	{ "^5[0-9][0-9] .*" OUTCOME_RCPT_TEXT, ST(OUTCOME_RCPT), OUTCOME_FAIL },
-	{ "^5[0-9][0-9] 5\\.2\\.2|mailbox (is )?full|over quota",
-	  ST(OUTCOME_RCPT) | ST(OUTCOME_DATA), OUTCOME_RETRY },
+	{ "^5[0-9][0-9] 5\\.(1\\.[0-9]|2\\.1)", ST(OUTCOME_RCPT), OUTCOME_FAIL, 0 },
+	{ "^5[0-9][0-9] .*" OUTCOME_RCPT_TEXT, ST(OUTCOME_RCPT), OUTCOME_FAIL,
+	  PHRASE_USER_UNKNOWN },
+	{ "^5[0-9][0-9] 5\\.2\\.2|%s", ST(OUTCOME_RCPT) | ST(OUTCOME_DATA), OUTCOME_RETRY,
+	  PHRASE_MAILBOX_FULL },
 	/* About the message itself. */
-	{ "^5[0-9][0-9] 5\\.(3\\.4|2\\.3)|message (size|too (big|large))",
-	  ST(OUTCOME_MAIL) | ST(OUTCOME_DATA), OUTCOME_FAIL },
-	{ "^452 4\\.5\\.3|too many recipients", ST(OUTCOME_RCPT), OUTCOME_RETRY },
-	{ "^5[0-9][0-9] .*spam", ST(OUTCOME_MAIL) | ST(OUTCOME_DATA), OUTCOME_FAIL },
+	{ "^5[0-9][0-9] 5\\.(3\\.4|2\\.3)|%s", ST(OUTCOME_MAIL) | ST(OUTCOME_DATA),
+	  OUTCOME_FAIL, PHRASE_TOO_LARGE },
+	{ "^452 4\\.5\\.3|too many recipients", ST(OUTCOME_RCPT), OUTCOME_RETRY, 0 },
+	{ "^5[0-9][0-9] .*(%s)", ST(OUTCOME_MAIL) | ST(OUTCOME_DATA), OUTCOME_FAIL,
+	  PHRASE_SPAM_OR_CONTENT },
 	/*
 	 * About the account. A sender the provider says the login does not own is a
 	 * configuration error (address and username do not belong together), not a
 	 * limit: waiting would never help.
 	 */
-	{ "^5[0-9][0-9] .*(sender address rejected|not owned by)", ST_ANY, OUTCOME_DISABLE },
-	{ "^53[458]( |$)", ST_ANY, OUTCOME_DISABLE },
-	{ "^5[0-9][0-9] .*(sending (for|from) this account is disabled|account (is )?"
-	  "(disabled|blocked|suspended))", ST_ANY, OUTCOME_DISABLE },
-	{ "^(421|450|451|452|454) 4\\.7\\.", ST_ANY, OUTCOME_THROTTLE },
-	{ "^550 5\\.4\\.5", ST_ANY, OUTCOME_THROTTLE },
-	{ "^[45][0-9][0-9] .*(limit|quota|[^[:alpha:]]rate[^[:alpha:]]|ratelimit|too many|"
-	  "try (again |it )?later)", ST_ANY, OUTCOME_THROTTLE },
-	{ "^5[0-9][0-9]", ST(OUTCOME_MAIL), OUTCOME_THROTTLE },
+	{ "^5[0-9][0-9] .*(%s)", ST_ANY, OUTCOME_DISABLE, PHRASE_SENDER_REJECTED },
+	{ "^53[458]( |$)", ST_ANY, OUTCOME_DISABLE, 0 },
+	{ "^5[0-9][0-9] .*(%s)", ST_ANY, OUTCOME_DISABLE, PHRASE_MAILBOX_DISABLED },
+	{ "^(421|450|451|452|454) 4\\.7\\.", ST_ANY, OUTCOME_THROTTLE, 0 },
+	{ "^550 5\\.4\\.5", ST_ANY, OUTCOME_THROTTLE, 0 },
+	{ "^[45][0-9][0-9] .*(%s|[^[:alpha:]]rate[^[:alpha:]])", ST_ANY, OUTCOME_THROTTLE,
+	  PHRASE_RATE_LIMITED },
+	{ "^5[0-9][0-9]", ST(OUTCOME_MAIL), OUTCOME_THROTTLE, 0 },
 	/* Code classes. */
-	{ "^4", ST_ANY, OUTCOME_RETRY },
-	{ "^5", ST_SESSION | ST(OUTCOME_AUTH), OUTCOME_RETRY },
-	{ "^5", ST(OUTCOME_RCPT) | ST(OUTCOME_DATA), OUTCOME_FAIL },
+	{ "^4", ST_ANY, OUTCOME_RETRY, 0 },
+	{ "^5", ST_SESSION | ST(OUTCOME_AUTH), OUTCOME_RETRY, 0 },
+	{ "^5", ST(OUTCOME_RCPT) | ST(OUTCOME_DATA), OUTCOME_FAIL, 0 },
 };
 
 #define OUTCOME_NRULES	(sizeof(outcome_rules) / sizeof(outcome_rules[0]))
@@ -201,23 +208,45 @@ outcome_reply_line(struct outcome_reply *r, const char *line, size_t len)
 	return last;
 }
 
+/*
+ * outcome_pattern: match with its "%s" (if any) replaced by the reply phrases of
+ * words, in a new string.
+ */
+static char *
+outcome_pattern(const char *match, enum phrase_meaning words)
+{
+	const char *at = strstr(match, "%s");
+	char *alt, *p;
+
+	if (at == NULL)
+		return xstrdup(match);
+	alt = phrase_alternation(words, PHRASE_REPLY);
+	p = xasprintf("%.*s%s%s", (int)(at - match), match, alt, at + 2);
+	free(alt);
+	return p;
+}
+
 int
 outcome_init(void)
 {
-	char err[256];
+	char err[256], *pat;
+	int r;
 
 	for (size_t i = 0; i < OUTCOME_NRULES; i++) {
-		int r = regcomp(&outcome_re[i], outcome_rules[i].match,
-		    REG_EXTENDED | REG_ICASE | REG_NOSUB);
-
+		pat = outcome_pattern(outcome_rules[i].match, outcome_rules[i].words);
+		r = regcomp(&outcome_re[i], pat, REG_EXTENDED | REG_ICASE | REG_NOSUB);
 		if (r != 0) {
 			regerror(r, &outcome_re[i], err, sizeof(err));
-			log_err("outcome: rule %zu \"%s\": %s", i, outcome_rules[i].match, err);
+			log_err("outcome: rule %zu \"%s\": %s", i, pat, err);
+			free(pat);
 			return -1;
 		}
+		free(pat);
 	}
-	if (regcomp(&outcome_rcpt_re, OUTCOME_RCPT_TEXT, REG_EXTENDED | REG_ICASE |
-	    REG_NOSUB) != 0) {
+	pat = outcome_pattern(OUTCOME_RCPT_TEXT, PHRASE_USER_UNKNOWN);
+	r = regcomp(&outcome_rcpt_re, pat, REG_EXTENDED | REG_ICASE | REG_NOSUB);
+	free(pat);
+	if (r != 0) {
 		log_err("outcome: the recipient text rule does not compile");
 		return -1;
 	}

@@ -8,7 +8,7 @@
 #ifndef RELAYD_PRESET_H
 #define RELAYD_PRESET_H
 
-#include "config.h"
+#include "config_tls.h"
 
 struct preset_rule {
 	const char	*match;		/* POSIX extended regex, case-insensitive */

@@ -95,6 +95,26 @@ queue_opendir(struct queue *q, const char *name)
 	return d;
 }
 
+/* queue_read_at: read up to n octets at off; returns octets read or -1. */
+ssize_t
+queue_read_at(int fd, char *buf, size_t n, off_t off)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
 /* queue_count: the files in the spool's subdirectory name (0 if it cannot be read). */
 static unsigned long
 queue_count(struct queue *q, const char *name)
@@ -250,7 +270,8 @@ queue_close(struct queue *q)
 {
 	if (q == NULL)
 		return;
-	queue_load_stop(q);
+	if (q->load_stop != NULL)
+		q->load_stop(q);
 	queue_syncer_stop(q);
 	if (q->commit_ev != NULL)
 		event_free(q->commit_ev);
@@ -567,11 +588,11 @@ queue_sync_done(evutil_socket_t fd, short ev, void *arg)
 			log_warn("%s: spool: rename into queue/ failed: %s", m->id,
 			    strerror(errno));
 		}
-		if (m->werrno == 0)
-			queue_load_committed(q, m->id);	/* (a load must not give it) */
+		if (m->werrno == 0 && q->load_committed != NULL)
+			q->load_committed(q, m->id);	/* (a load must not give it) */
 		else
 			unlinkat(q->infd, m->id, 0);
-		m->commit_cb(m, m->werrno == 0, m->commit_arg);
+		m->commit_cb(m, m->werrno, m->commit_arg);
 	}
 	/* What was finished meanwhile is the next batch. */
 	queue_commit_run(-1, 0, q);

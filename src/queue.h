@@ -16,59 +16,7 @@
 #include <jansson.h>
 #include <event2/event.h>
 
-#define QUEUE_ID_LEN	16
-
-enum queue_rcpt_state {
-	QUEUE_RCPT_PENDING,
-	QUEUE_RCPT_SENT,
-	QUEUE_RCPT_FAILED,
-};
-
-struct queue_rcpt {
-	char			*addr;
-	enum queue_rcpt_state	 state;
-};
-
-/* One queued message, in memory. Owned by the queue; see queue_msg_free. */
-struct queue_msg {
-	char		 id[QUEUE_ID_LEN + 1];
-	time_t		 ctime;		/* when it was accepted */
-	double		 t_received;	/* the same, finer, for delay= in the log */
-	char		*sender;	/* envelope sender the app gave, "" for <> */
-	char		*client;	/* submitting client's address */
-	char		*message_id;	/* Message-ID (with <>) it has or will be given */
-	struct queue_rcpt *rcpts;
-	size_t		 nrcpt;
-	uint64_t	 size;		/* message octets (CRLF, unstuffed) */
-	uint64_t	 header_size;	/* octets of its header block */
-	uint64_t	 data_off;	/* where the message starts in the file */
-	int		 attempts;	/* deferred attempts so far */
-	time_t		 next_try;	/* earliest next attempt */
-	char		*last_reply;	/* last deferral reason, or NULL */
-	int		 held;		/* on hold (relayctl queue hold) */
-
-	/* private to queue.c */
-	int		 fd;		/* incoming file while receiving, else -1 */
-	int		 reused;	/* that file came from free/ (see queue.c) */
-	uint32_t	 crc;
-	uint32_t	 env_crc;	/* of its envelope up to the sealed part */
-	int		 werrno;	/* first write error while receiving */
-	void		(*commit_cb)(struct queue_msg *, int, void *);
-	void		*commit_arg;
-	struct queue_msg *commit_next;
-
-	/* owned by the scheduler */
-	size_t		 sched_index;	/* slot in the heap of waiting mail */
-	struct queue_msg *hnext;	/* chain in the scheduler's id table */
-	char		*account;	/* account of the attempt in flight, or NULL */
-	int		 deleted;	/* delete when the attempt in flight ends */
-	int		 inflight;
-	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
-
-	/* owned by upstream */
-	int		 guesses;	/* guessed throttles in a row (outcome_guess_bound) */
-	double		 guess_since;	/* when the first of them was (clock_steady) */
-};
+#include "queue_msg.h"
 
 struct queue;
 
@@ -108,13 +56,13 @@ int		 queue_msg_begin(struct queue *, struct queue_msg *, const char *message_id
 void		 queue_msg_write(struct queue_msg *, const void *, size_t);
 
 /*
- * queue_msg_commit: make the message durable; cb(msg, ok, arg) is called from the
- * event loop once it is (ok 1: the caller may now say 250; the message is committed
- * and its ownership passes to cb) or once that failed (ok 0, errno-like code in
- * msg->werrno: the file is gone and cb must free msg with queue_msg_free).
+ * queue_msg_commit: make the message durable; cb(msg, err, arg) is called from the
+ * event loop once it is (err 0: the caller may now say 250; the message is committed
+ * and its ownership passes to cb) or once that failed (err an errno code, ENOSPC and
+ * the like: the file is gone and cb must free msg with queue_msg_free).
  */
 void		 queue_msg_commit(struct queue *, struct queue_msg *,
-		    void (*cb)(struct queue_msg *, int, void *), void *);
+		    void (*cb)(struct queue_msg *, int err, void *), void *);
 
 /* queue_busy: 1 while a commit is under way (shutdown runs the loop until it is 0). */
 int		 queue_busy(const struct queue *);

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "queue.h"
+#include "queue_msg.h"
 
 #define QUEUE_FILE_MAGIC	"relayd-queue 2\n"	/* what is written */
 #define QUEUE_FILE_MAGIC_V1	"relayd-queue 1\n"	/* still read: no env-crc */

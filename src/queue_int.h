@@ -1,6 +1,7 @@
 /*
  * queue_int: the spool's private parts, shared by queue.c (writing, committing,
- * state records) and queue_load.c (reading the spool back at start-up). Nothing
+ * state records) and queue_load.c (reading the spool back at start-up), which is
+ * above queue.c: it calls queue.c's functions, queue.c only its hooks below. Nothing
  * else includes this.
  */
 #ifndef RELAYD_QUEUE_INT_H
@@ -46,6 +47,15 @@ struct queue {
 	int		 sync_pipe[2];	/* syncer -> loop: a sync finished */
 	struct event	*sync_ev;
 	struct queue_loader *loader;	/* reading queue/ at start-up (queue_load.c) */
+	/*
+	 * Set by queue_load_begin (NULL before; they do nothing once the load is over).
+	 * queue.c tells the loader through these rather than by name, so that
+	 * queue_load.c depends on queue.c and not the other way round. load_committed:
+	 * id was committed into queue/ (the load must not give it); load_stop: end the
+	 * loading (at close), freeing what was read and not taken.
+	 */
+	void		(*load_committed)(struct queue *, const char *id);
+	void		(*load_stop)(struct queue *);
 };
 
 /*
@@ -56,10 +66,5 @@ struct queue {
 DIR		*queue_opendir(struct queue *, const char *name);
 /* queue_read_at: read up to n octets at off; returns octets read or -1. */
 ssize_t		 queue_read_at(int fd, char *buf, size_t n, off_t off);
-
-/* queue_load_committed: id was committed into queue/ (the load must not give it). */
-void		 queue_load_committed(struct queue *, const char *id);
-/* queue_load_stop: end the loading (at close), freeing what was read and not taken. */
-void		 queue_load_stop(struct queue *);
 
 #endif

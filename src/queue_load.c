@@ -79,26 +79,6 @@ struct queue_loader {
 	void		*arg;
 };
 
-/* queue_read_at: read up to n octets at off; returns octets read or -1. */
-ssize_t
-queue_read_at(int fd, char *buf, size_t n, off_t off)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = pread(fd, buf + got, n - got, off + (off_t)got);
-
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /*
  * queue_read_msg: load the message file id from dirfd, or from fd if it is not -1
  * (it is closed either way). verify: check the CRC too (for incoming/ files, which
@@ -277,7 +257,8 @@ queue_loader_has(const struct queue_loader *l, const char *id)
 	return l->committedcap > 0 && l->committed[queue_loader_slot(l, id)][0] != '\0';
 }
 
-void
+/* queue_load_committed: q->load_committed, id was committed into queue/ meanwhile. */
+static void
 queue_load_committed(struct queue *q, const char *id)
 {
 	struct queue_loader *l = q->loader;
@@ -598,6 +579,24 @@ queue_load_ready(evutil_socket_t fd, short ev, void *arg)
 		batch(end, cbarg);
 }
 
+/* queue_load_stop: q->load_stop, end the loading and free what was not taken. */
+static void
+queue_load_stop(struct queue *q)
+{
+	struct queue_loader *l = q->loader;
+
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->mu);
+	l->stop = 1;
+	pthread_cond_broadcast(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	for (int i = 0; i < l->nthreads; i++)
+		pthread_join(l->thread[i], NULL);
+	queue_loader_free(l);
+	q->loader = NULL;
+}
+
 int
 queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
     void (*batch)(int, void *), void *arg)
@@ -630,9 +629,12 @@ queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
 	pthread_cond_init(&l->cv, NULL);
 	l->mu_init = 1;
 	q->loader = l;
+	q->load_committed = queue_load_committed;
+	q->load_stop = queue_load_stop;
 	/*
 	 * A small queue is read here, at once, and handed over in the loop's first
-	 * turn, before any client or relayctl is served: as before there were threads.
+	 * turn, before any client or relayctl is served: threads would buy nothing,
+	 * and the scheduler knows the whole queue before the first new message.
 	 */
 	if (queue_loader_list(l, QUEUE_LOAD_NAMES)) {
 		char names[QUEUE_LOAD_NAMES][QUEUE_ID_LEN + 1];
@@ -662,21 +664,4 @@ queue_load_begin(struct queue *q, void (*cb)(struct queue_msg *, void *),
 		return -1;
 	}
 	return 0;
-}
-
-void
-queue_load_stop(struct queue *q)
-{
-	struct queue_loader *l = q->loader;
-
-	if (l == NULL)
-		return;
-	pthread_mutex_lock(&l->mu);
-	l->stop = 1;
-	pthread_cond_broadcast(&l->cv);
-	pthread_mutex_unlock(&l->mu);
-	for (int i = 0; i < l->nthreads; i++)
-		pthread_join(l->thread[i], NULL);
-	queue_loader_free(l);
-	q->loader = NULL;
 }

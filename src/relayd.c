@@ -24,6 +24,7 @@
 
 #include "auth.h"
 #include "bounce_store.h"
+#include "bounce_store_ctl.h"
 #include "clock.h"
 #include "config.h"
 #include "control.h"
@@ -126,6 +127,18 @@ relayd_cmd_reload(json_t *args, char **err, void *arg)
 		return NULL;
 	return json_pack("{s:s, s:i}", "config", relayd_path, "accounts",
 	    (int)relayd_cfg->naccounts);
+}
+
+/*
+ * relayd_ctl_register: the daemon's own commands, which no one module owns: status
+ * (the scheduler's report with the journal's), enable and reload.
+ */
+static void
+relayd_ctl_register(struct control *c, struct scheduler *sched)
+{
+	control_register(c, "status", relayd_cmd_status, sched);
+	control_register(c, "enable", relayd_cmd_enable, sched);
+	control_register(c, "reload", relayd_cmd_reload, NULL);
 }
 
 /* relayd_same_list: are two listen lists the same? */
@@ -423,13 +436,14 @@ relayd_setup(void)
 		return -1;
 	relayd_srv.q = relayd_queue;
 	relayd_srv.sched = relayd_sched;
-	control_register(relayd_ctl, "status", relayd_cmd_status, relayd_sched);
-	control_register(relayd_ctl, "enable", relayd_cmd_enable, relayd_sched);
-	control_register(relayd_ctl, "reload", relayd_cmd_reload, NULL);
-	oauth_start(relayd_base, cfg, relayd_ctl, relayd_oauth_login, relayd_sched);
-	queue_ctl_register(relayd_ctl, relayd_sched);
-	if ((relayd_bounces = bounce_store_open(relayd_base, cfg, relayd_ctl)) == NULL)
+	oauth_start(relayd_base, cfg, relayd_oauth_login, relayd_sched);
+	if ((relayd_bounces = bounce_store_open(relayd_base, cfg)) == NULL)
 		return -1;
+	/* relayctl's commands, each group by the module that owns its data. */
+	relayd_ctl_register(relayd_ctl, relayd_sched);
+	oauth_ctl_register(relayd_ctl);
+	queue_ctl_register(relayd_ctl, relayd_sched);
+	bounce_store_ctl_register(relayd_ctl, relayd_bounces);
 	scheduler_set_bounces(relayd_sched, relayd_bounces);
 	relayd_srv.bounces = relayd_bounces;
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,

@@ -19,6 +19,7 @@
 #include <event2/event.h>
 
 #include "bounce_store.h"
+#include "bounce_store_ctl.h"
 #include "config.h"
 #include "control.h"
 #include "imap_mailbox.h"
@@ -108,8 +109,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.suppress_hard = 1;
 	cfg.suppress_soft_after = 5;
 	ctl = control_new(NULL, NULL);	/* (commands register anew each time) */
-	struct bounce_store *b = bounce_store_open(base, &cfg, ctl);
+	struct bounce_store *b = bounce_store_open(base, &cfg);
 	if (b != NULL) {
+		bounce_store_ctl_register(ctl, b);
 		char why[256];
 
 		(void)bounce_store_suppressed(b, "rcpt@example.org", why, sizeof(why));

@@ -16,6 +16,7 @@
 
 #include "bounce_parse.h"
 #include "bounce_store.h"
+#include "bounce_store_ctl.h"
 #include "config.h"
 #include "control.h"
 #include "log.h"
@@ -35,7 +36,10 @@ reopen(struct bounce_store *b)
 	bounce_store_close(b);
 	control_free(ctl);
 	ctl = control_new(base, sockpath);
-	return bounce_store_open(base, &cfg, ctl);
+	b = bounce_store_open(base, &cfg);
+	if (b != NULL)
+		bounce_store_ctl_register(ctl, b);
+	return b;
 }
 
 /* sent: queue id qid with Message-ID mid was sent to rcpt via "main". */
@@ -240,7 +244,7 @@ main(void)
 	bounce_store_close(b);
 	control_free(ctl);
 	ctl = control_new(base, sockpath);
-	b = bounce_store_open(base, &cfg, ctl);
+	b = bounce_store_open(base, &cfg);
 	CHECK(b == NULL, "unknown format refused");
 	CHECK(file_has("sent", "relayd-sent 9") == 1, "left alone");
 

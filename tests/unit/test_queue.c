@@ -36,12 +36,12 @@ struct loaded {
 static int committed;
 
 static void
-commit_cb(struct queue_msg *m, int ok, void *arg)
+commit_cb(struct queue_msg *m, int err, void *arg)
 {
 	struct queue_msg **out = arg;
 
 	committed++;
-	if (ok)
+	if (err == 0)
 		*out = m;
 	else
 		queue_msg_free(m);
@@ -423,7 +423,7 @@ test_load(void)
 	l.watch = id;
 	CHECK(q != NULL && queue_load_begin(q, load_cb, load_batch, &l) == 0, "load again");
 	if (q != NULL) {
-		queue_load_committed(q, id);
+		q->load_committed(q, id);
 		while (!l.done)
 			event_base_loop(base, EVLOOP_ONCE);
 	}

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import PASSWORD, ROOT, USER, free_port, wait_until
+from integration_conftest import PASSWORD, ROOT, USER, free_port, wait_until
 
 MSG = (b"From: App <app@crm.example>\r\nTo: rcpt@example.org\r\nSubject: test\r\n\r\n"
        b"hello\r\n")
