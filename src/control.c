@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,48 @@ control_reply(struct bufferevent *bev, json_t *reply)
 	bufferevent_disable(bev, EV_READ);
 }
 
-/* control_error: a failure answer. */
+/*
+ * An error message set by control_fail starts with CONTROL_KIND_MARK and the kind's
+ * digit; control_dispatch takes them off into the answer's "kind".
+ */
+#define CONTROL_KIND_MARK	'\x1f'
+
+static const char *const control_kinds[] = {
+	[CONTROL_ERR_REFUSED] = "refused",
+	[CONTROL_ERR_NOUSER] = "nouser",
+	[CONTROL_ERR_DATAERR] = "dataerr",
+};
+_Static_assert(sizeof(control_kinds) / sizeof(control_kinds[0]) == CONTROL_ERR_DATAERR + 1,
+    "a name for every control_errkind");
+
+/* control_error: a failure answer of that kind. */
+static json_t *
+control_error_kind(const char *msg, enum control_errkind kind)
+{
+	return json_pack("{s:i, s:b, s:o, s:s}", "v", CONTROL_VERSION, "ok", 0, "error",
+	    jsonstr_new(msg), "kind", control_kinds[kind]);
+}
+
+/* control_error: a failure answer (refused). */
 static json_t *
 control_error(const char *msg)
 {
-	return json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 0, "error",
-	    jsonstr_new(msg));
+	return control_error_kind(msg, CONTROL_ERR_REFUSED);
+}
+
+json_t *
+control_fail(char **err, enum control_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("control: out of memory");
+	va_end(ap);
+	*err = xasprintf("%c%c%s", CONTROL_KIND_MARK, '0' + (int)kind, msg);
+	free(msg);
+	return NULL;
 }
 
 json_t *
@@ -92,7 +129,16 @@ control_dispatch(struct control *c, const char *line)
 		json_decref(args);
 		json_decref(req);
 		if (result == NULL) {
-			json_t *e = control_error(err ? err : "failed");
+			enum control_errkind kind = CONTROL_ERR_REFUSED;
+			const char *msg = err ? err : "failed";
+			json_t *e;
+
+			if (msg[0] == CONTROL_KIND_MARK && msg[1] >= '0' &&
+			    msg[1] <= '0' + CONTROL_ERR_DATAERR) {
+				kind = (enum control_errkind)(msg[1] - '0');
+				msg += 2;
+			}
+			e = control_error_kind(msg, kind);
 
 			free(err);
 			return e;

@@ -17,9 +17,28 @@
 /*
  * A command handler: args is the request's "args" object (never NULL; borrowed).
  * Returns a new reference to the result object, or NULL with *err set to a newly
- * allocated message (xstrdup/xasprintf) for the client.
+ * allocated message (xstrdup/xasprintf) for the client, or set by control_fail to
+ * say what kind of failure it is.
  */
 typedef json_t *(*control_fn)(json_t *args, char **err, void *arg);
+
+/*
+ * What kind of failure an error answer is ("kind" in the answer; relayctl's exit
+ * code follows it): refused (the default), nouser (no such queue id or account: 67),
+ * dataerr (the arguments are wrong: 65).
+ */
+enum control_errkind {
+	CONTROL_ERR_REFUSED,
+	CONTROL_ERR_NOUSER,
+	CONTROL_ERR_DATAERR,
+};
+
+/*
+ * control_fail: for a handler: set *err to the message (printf-style) with its kind.
+ * Returns NULL, for "return control_fail(err, ...);".
+ */
+json_t		*control_fail(char **err, enum control_errkind, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
 
 struct control;
 

@@ -1,9 +1,12 @@
 /*
  * queue_ctl: relayctl's view of the queue, served over the control socket.
- * Arguments: {"id": "QUEUEID"} or {"all": true} for hold, release and delete.
+ * Arguments of hold, release and delete: {"ids": ["QUEUEID", ...]} ({"id": "QUEUEID"}
+ * too), {"all": true}, or filters {"recipient": ADDR, "domain": DOMAIN, "sender":
+ * ADDR}; the answer {"held"|"released"|"deleted": N, "unknown": [ids not queued]}.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "control.h"
@@ -85,11 +88,11 @@ queue_ctl_find(struct scheduler *s, json_t *args, char **err)
 	struct queue_msg *m;
 
 	if (id == NULL) {
-		*err = xstrdup("give a queue id (or --all)");
+		control_fail(err, CONTROL_ERR_DATAERR, "give a queue id");
 		return NULL;
 	}
 	if ((m = scheduler_find(s, id)) == NULL)
-		*err = xasprintf("no message %s in the queue", id);
+		control_fail(err, CONTROL_ERR_NOUSER, "no message %s in the queue", id);
 	return m;
 }
 
@@ -114,49 +117,132 @@ queue_ctl_show(json_t *args, char **err, void *arg)
 
 enum queue_ctl_op { QUEUE_CTL_HOLD, QUEUE_CTL_RELEASE, QUEUE_CTL_DELETE };
 
+/* Which messages a hold, release or delete is for, when not named by id. */
 struct queue_ctl_batch {
-	struct scheduler	*s;
+	const char		*recipient;	/* one of its recipients is this address */
+	const char		*domain;	/* one of its recipients is at this domain */
+	const char		*sender;	/* its envelope sender is this address */
 	struct queue_msg	**v;
 	size_t			 n;
 };
+
+/* queue_ctl_domain_of: the domain of an address ("" when it has no @). */
+static const char *
+queue_ctl_domain_of(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+
+	return at ? at + 1 : "";
+}
+
+int
+queue_ctl_matches(const struct queue_msg *m, const char *recipient, const char *domain,
+    const char *sender)
+{
+	int rcpt_ok = recipient == NULL, dom_ok = domain == NULL;
+
+	if (sender != NULL && strcasecmp(m->sender, sender) != 0)
+		return 0;
+	for (size_t i = 0; i < m->nrcpt && (!rcpt_ok || !dom_ok); i++) {
+		if (recipient != NULL && strcasecmp(m->rcpts[i].addr, recipient) == 0)
+			rcpt_ok = 1;
+		if (domain != NULL && strcasecmp(queue_ctl_domain_of(m->rcpts[i].addr),
+		    domain) == 0)
+			dom_ok = 1;
+	}
+	return rcpt_ok && dom_ok;
+}
 
 static void
 queue_ctl_collect(struct queue_msg *m, void *arg)
 {
 	struct queue_ctl_batch *b = arg;
 
-	b->v[b->n++] = m;
+	if (queue_ctl_matches(m, b->recipient, b->domain, b->sender))
+		b->v[b->n++] = m;
 }
 
-/* queue_ctl_apply: hold, release or delete one message or all of them. */
+/* queue_ctl_filter: the string filter key of args: 0 with *v set (NULL: absent), or
+ * -1 with *err set when it is there but no string or empty. */
+static int
+queue_ctl_filter(json_t *args, const char *key, const char **v, char **err)
+{
+	json_t *j = json_object_get(args, key);
+
+	*v = json_string_value(j);
+	if (j != NULL && (*v == NULL || **v == '\0')) {
+		control_fail(err, CONTROL_ERR_DATAERR, "--%s needs a value", key);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * queue_ctl_apply: hold, release or delete messages, named by id ("ids": [...], or
+ * "id") or chosen by "all" or the filters "recipient", "domain", "sender" (all given
+ * must match). The answer counts those changed and lists the ids not in the queue.
+ */
 static json_t *
 queue_ctl_apply(struct scheduler *s, json_t *args, char **err, enum queue_ctl_op op)
 {
-	struct queue_ctl_batch b = { .s = s };
-	size_t changed = 0;
+	struct queue_ctl_batch b = { 0 };
+	json_t *ids = json_object_get(args, "ids"), *unknown = json_array(), *v;
+	size_t changed = 0, i;
+	int all = json_is_true(json_object_get(args, "all"));
 
-	if (json_is_true(json_object_get(args, "all"))) {
+	if (queue_ctl_filter(args, "recipient", &b.recipient, err) == -1 ||
+	    queue_ctl_filter(args, "domain", &b.domain, err) == -1 ||
+	    queue_ctl_filter(args, "sender", &b.sender, err) == -1)
+		goto fail;
+	if (ids == NULL && json_is_string(json_object_get(args, "id"))) {
+		ids = json_array();	/* one id, as relayctl before 17 sent it */
+		json_array_append(ids, json_object_get(args, "id"));
+	} else
+		json_incref(ids);
+	if ((ids != NULL) == (all || b.recipient || b.domain || b.sender)) {
+		json_decref(ids);
+		control_fail(err, CONTROL_ERR_DATAERR, ids ? "give queue ids or --all or "
+		    "filters, not both" : "give queue ids, --all, or a filter (--recipient, "
+		    "--domain, --sender)");
+		goto fail;
+	}
+	if (ids == NULL) {
 		/* Collect first: deleting changes the table being walked. */
 		b.v = xcalloc(scheduler_count(s) + 1, sizeof(*b.v));
 		scheduler_foreach(s, queue_ctl_collect, &b);
 	} else {
-		struct queue_msg *m = queue_ctl_find(s, args, err);
+		b.v = xcalloc(json_array_size(ids) + 1, sizeof(*b.v));
+		json_array_foreach(ids, i, v) {
+			struct queue_msg *m = json_is_string(v) ? scheduler_find(s,
+			    json_string_value(v)) : NULL;
+			size_t j;
 
-		if (m == NULL)
-			return NULL;
-		b.v = xcalloc(1, sizeof(*b.v));
-		b.v[b.n++] = m;
+			if (m == NULL) {
+				json_array_append_new(unknown, json_is_string(v) ?
+				    jsonstr_new(json_string_value(v)) : json_string("?"));
+				continue;
+			}
+			for (j = 0; j < b.n && b.v[j] != m; j++)
+				;
+			if (j == b.n)	/* an id given twice counts once */
+				b.v[b.n++] = m;
+		}
+		json_decref(ids);
 	}
-	for (size_t i = 0; i < b.n; i++) {
+	for (i = 0; i < b.n; i++) {
 		if (op == QUEUE_CTL_DELETE) {
+			changed += !b.v[i]->deleted;
 			scheduler_delete(s, b.v[i]);
-			changed++;
 		} else
 			changed += scheduler_hold(s, b.v[i], op == QUEUE_CTL_HOLD);
 	}
 	free(b.v);
-	return json_pack("{s:I}", op == QUEUE_CTL_HOLD ? "held" : op == QUEUE_CTL_RELEASE ?
-	    "released" : "deleted", (json_int_t)changed);
+	return json_pack("{s:I, s:o}", op == QUEUE_CTL_HOLD ? "held" :
+	    op == QUEUE_CTL_RELEASE ? "released" : "deleted", (json_int_t)changed,
+	    "unknown", unknown);
+fail:
+	json_decref(unknown);
+	return NULL;
 }
 
 static json_t *

@@ -1,12 +1,22 @@
 /*
  * queue_ctl: the control commands that look at and change the queue: queue-list,
  * queue-show, queue-hold, queue-release, queue-delete and flush (relayctl queue ...).
+ * Errors are of control.h's kinds: an unknown id is nouser, bad arguments dataerr.
  */
 #ifndef RELAYD_QUEUE_CTL_H
 #define RELAYD_QUEUE_CTL_H
 
 struct control;
+struct queue_msg;
 struct scheduler;
+
+/*
+ * queue_ctl_matches: does m match every filter given (NULL: none): one of its
+ * recipients is recipient, one of them is at domain, its sender is sender? Addresses
+ * and domains compare without case (postsuper's habit; local parts rarely differ).
+ */
+int	queue_ctl_matches(const struct queue_msg *m, const char *recipient,
+	    const char *domain, const char *sender);
 
 /* queue_ctl_register: add the queue commands, working on s, to c. */
 void	queue_ctl_register(struct control *c, struct scheduler *s);

@@ -38,7 +38,8 @@ static const struct relayctl_cmd {
 	{ "queue", relayctl_queue, 0,
 	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
 	  "  queue show ID [--json]           envelope, header and history of one message\n"
-	  "  queue hold|release|delete ID|--all" },
+	  "  queue hold|release|delete ID...|-|--all [--recipient ADDR] [--domain DOMAIN]\n"
+	  "                                   [--sender ADDR]  (-: ids on stdin, one a line)" },
 	{ "reload", relayctl_reload, 0,
 	  "reload                           re-read the configuration (a bad one changes nothing)" },
 	{ "flush", relayctl_flush, 0,
@@ -70,7 +71,9 @@ relayctl_help(int argc, char **argv)
 	    "  -V, --version  print the version; -h, --help  this text\n\ncommands:\n", RELAYCTL_DEFAULT_CONFIG);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++)
 		printf("  %s\n", relayctl_cmds[i].usage);
-	printf("\nExit status: 0 done, 64 usage, 69 relayd not reachable, 70 relayd refused.\n");
+	printf("\nExit status: 0 done; 64 usage; 65 bad input; 66 a file or the journal cannot "
+	    "be read;\n  67 no such queue id or account; 69 relayd not reachable; 70 relayd "
+	    "refused, or an internal error.\n");
 	return 0;
 }
 

@@ -13,7 +13,9 @@
 #define RELAYCTL_QUEUE_USAGE \
 	"usage: relayctl queue list [--json]\n" \
 	"       relayctl queue show ID [--json]\n" \
-	"       relayctl queue hold|release|delete ID|--all\n"
+	"       relayctl queue hold|release|delete ID... | - | --all\n" \
+	"                 [--recipient ADDR] [--domain DOMAIN] [--sender ADDR]\n" \
+	"         (-: the ids on standard input, one a line)\n"
 
 /* relayctl_queue_age: "42s", "5m", "3h", "2d". */
 static const char *
@@ -118,28 +120,86 @@ relayctl_queue_show(const char *id, int json)
 	return 0;
 }
 
-/* relayctl_queue_change: hold, release or delete one message or --all. */
-static int
-relayctl_queue_change(const char *op, const char *target)
+/* relayctl_queue_stdin: the queue ids on standard input, one a line, added to ids. */
+static void
+relayctl_queue_stdin(json_t *ids)
 {
+	char line[256];
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		char *p = line + strspn(line, " \t"), *e = p + strcspn(p, " \t\r\n");
+
+		*e = '\0';
+		if (*p != '\0')
+			json_array_append_new(ids, jsonstr_new(p));
+	}
+}
+
+/*
+ * relayctl_queue_change: hold, release or delete the messages argv names (ids, "-"
+ * for ids on stdin, --all, --recipient/--domain/--sender filters). Says how many
+ * changed, and names each id not in the queue (exit 67 then).
+ */
+static int
+relayctl_queue_change(int argc, char **argv)
+{
+	static const char *const filters[] = { "--recipient", "--domain", "--sender" };
+	const char *op = argv[1], *key;
+	json_t *args = json_object(), *ids = NULL, *r, *v;
 	char cmd[32];
-	json_t *args, *r;
+	size_t i;
 	int rc;
 
+	for (int a = 2; a < argc; a++) {
+		size_t f;
+
+		for (f = 0; f < sizeof(filters) / sizeof(filters[0]); f++)
+			if (strcmp(argv[a], filters[f]) == 0)
+				break;
+		if (f < sizeof(filters) / sizeof(filters[0])) {
+			if (a + 1 == argc) {
+				fprintf(stderr, "relayctl: queue %s: %s needs a value\n", op,
+				    argv[a]);
+				json_decref(args);
+				json_decref(ids);
+				return 64;
+			}
+			json_object_set_new(args, argv[a] + 2, jsonstr_new(argv[a + 1]));
+			a++;
+		} else if (strcmp(argv[a], "--all") == 0)
+			json_object_set_new(args, "all", json_true());
+		else if (argv[a][0] == '-' && argv[a][1] != '\0') {
+			fprintf(stderr, "relayctl: queue %s: unknown option %s\n%s", op, argv[a],
+			    RELAYCTL_QUEUE_USAGE);
+			json_decref(args);
+			json_decref(ids);
+			return 64;
+		} else {
+			if (ids == NULL)
+				ids = json_array();
+			if (strcmp(argv[a], "-") == 0)
+				relayctl_queue_stdin(ids);
+			else
+				json_array_append_new(ids, jsonstr_new(argv[a]));
+		}
+	}
+	if (ids != NULL)
+		json_object_set_new(args, "ids", ids);
 	snprintf(cmd, sizeof(cmd), "queue-%s", op);
-	args = strcmp(target, "--all") == 0 ? json_pack("{s:b}", "all", 1) :
-	    json_pack("{s:o}", "id", jsonstr_new(target));
 	rc = relayctl_client_call(cmd, args, &r);
 	json_decref(args);
 	if (rc != 0)
 		return rc;
-	/* The answer has one count: held, released or deleted. */
-	const char *key;
-	json_t *v;
+	json_array_foreach(json_object_get(r, "unknown"), i, v)
+		fprintf(stderr, "relayctl: queue %s: no message %s in the queue\n", op,
+		    json_string_value(v));
+	rc = json_array_size(json_object_get(r, "unknown")) > 0 ? 67 : 0;
+	json_object_del(r, "unknown");
+	/* What is left is one count: held, released or deleted. */
 	json_object_foreach(r, key, v)
 		printf("%s: %lld message(s)\n", key, json_integer_value(v));
 	json_decref(r);
-	return 0;
+	return rc;
 }
 
 int
@@ -153,9 +213,9 @@ relayctl_queue(int argc, char **argv)
 		return relayctl_queue_list(json);
 	if (argc == 3 && strcmp(argv[1], "show") == 0)
 		return relayctl_queue_show(argv[2], json);
-	if (argc == 3 && (strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "release") == 0 ||
+	if (argc >= 3 && (strcmp(argv[1], "hold") == 0 || strcmp(argv[1], "release") == 0 ||
 	    strcmp(argv[1], "delete") == 0))
-		return relayctl_queue_change(argv[1], argv[2]);
+		return relayctl_queue_change(argc, argv);
 	fprintf(stderr, "%s", RELAYCTL_QUEUE_USAGE);
 	return argc == 2 && strcmp(argv[1], "--help") == 0 ? 0 : 64;
 }

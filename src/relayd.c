@@ -86,14 +86,11 @@ relayd_cmd_enable(json_t *args, char **err, void *arg)
 {
 	const char *name = json_string_value(json_object_get(args, "account"));
 
-	if (name == NULL) {
-		*err = xstrdup("enable needs an account name");
-		return NULL;
-	}
-	if (scheduler_enable(arg, name) == -1) {
-		*err = xasprintf("there is no account called \"%s\"", name);
-		return NULL;
-	}
+	if (name == NULL)
+		return control_fail(err, CONTROL_ERR_DATAERR, "enable needs an account name");
+	if (scheduler_enable(arg, name) == -1)
+		return control_fail(err, CONTROL_ERR_NOUSER, "there is no account called "
+		    "\"%s\"", name);
 	if (json_is_true(json_object_get(args, "reset_learned")))
 		scheduler_reset_learned(arg, name);
 	return json_pack("{s:s, s:s}", "account", name, "state", "enabled");
