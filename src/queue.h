@@ -43,6 +43,8 @@ struct queue_msg {
 	uint64_t	 header_size;	/* octets of its header block */
 	uint64_t	 data_off;	/* where the message starts in the file */
 	int		 attempts;	/* deferred attempts so far */
+	int		 throttled;	/* attempts that hit a throttle (not counted in
+					 * attempts: they set no retry step) */
 	time_t		 next_try;	/* earliest next attempt */
 	char		*last_reply;	/* last deferral reason, or NULL */
 	int		 held;		/* on hold (relayctl queue hold) */
@@ -136,6 +138,10 @@ int		 queue_msg_rcpt_done(struct queue *, struct queue_msg *, size_t idx,
 /* queue_msg_deferred: record a failed attempt and when the next one is due. */
 void		 queue_msg_deferred(struct queue *, struct queue_msg *, time_t next,
 		    const char *reply);
+
+/* queue_msg_throttled: record an attempt that hit a throttle (or a disable), with
+ * the reply; the message keeps its place and its retry schedule. */
+void		 queue_msg_throttled(struct queue *, struct queue_msg *, const char *reply);
 
 /* queue_msg_hold: put on hold (on 1) or release (on 0), recorded in the spool. */
 void		 queue_msg_hold(struct queue *, struct queue_msg *, int on);

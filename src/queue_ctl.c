@@ -9,7 +9,9 @@
 #include <strings.h>
 #include <time.h>
 
+#include "clock.h"
 #include "control.h"
+#include "humantime.h"
 #include "jsonstr.h"
 #include "queue.h"
 #include "queue_ctl.h"
@@ -29,24 +31,127 @@ queue_ctl_state(const struct queue_msg *m, time_t now)
 	return "waiting";
 }
 
+/* queue_ctl_names: "main", "main and spare", "main, spare and third" of the accounts
+ * in state, appended to buf; returns how many, *first_t the earliest of their key. */
+static size_t
+queue_ctl_names(json_t *accounts, const char *state, const char *key, long long *first_t,
+    char *buf, size_t len)
+{
+	size_t n = 0, total = 0, i;
+	json_t *a;
+
+	json_array_foreach(accounts, i, a)
+		total += strcmp(json_string_value(json_object_get(a, "state")), state) == 0;
+	*first_t = 0;
+	json_array_foreach(accounts, i, a) {
+		long long t = json_integer_value(json_object_get(a, key));
+		size_t used = strlen(buf);
+
+		if (strcmp(json_string_value(json_object_get(a, "state")), state) != 0)
+			continue;
+		if (t > 0 && (*first_t == 0 || t < *first_t))
+			*first_t = t;
+		snprintf(buf + used, len - used, "%s%s", n == 0 ? "" : n + 1 == total ?
+		    " and " : ", ", json_string_value(json_object_get(a, "name")));
+		n++;
+	}
+	return n;
+}
+
+void
+queue_ctl_why(const struct queue_msg *m, json_t *accounts, time_t now, time_t next,
+    char *buf, size_t len)
+{
+	static const struct {
+		const char	*state;
+		const char	*what;	/* after the names */
+		const char	*key;	/* the time it ends */
+	} kinds[] = {
+		{ "exhausted", "quota: %s exhausted, next free %s", "next_free" },
+		{ "throttled", "%s throttled by the provider, until %s", "until" },
+		{ "backoff", "%s cannot connect, next try %s", "until" },
+		{ "closed", "%s outside the send window%s", NULL },
+		{ "disabled", "%s disabled%s", NULL },
+	};
+	char rel[40], names[256], part[400], *p;
+	long long t;
+	size_t i, used;
+	json_t *a;
+
+	buf[0] = '\0';
+	if (m->inflight) {
+		snprintf(buf, len, "being sent%s%s", m->account ? " through " : "",
+		    m->account ? m->account : "");
+		return;
+	}
+	if (m->held) {
+		snprintf(buf, len, "held (relayctl queue release lets it go)");
+		return;
+	}
+	if (next > now) {
+		snprintf(buf, len, "%s%s%sretry %s", m->attempts > 0 ? "deferred: " : "",
+		    m->last_reply ? m->last_reply : "", m->last_reply ? "; " : "",
+		    humantime_rel(next, now, rel, sizeof(rel)));
+		return;
+	}
+	json_array_foreach(accounts, i, a)
+		if (strcmp(json_string_value(json_object_get(a, "state")), "ready") == 0)
+			return;		/* an account may take it: it goes in turn */
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		names[0] = '\0';
+		if (queue_ctl_names(accounts, kinds[k].state, kinds[k].key ? kinds[k].key :
+		    "until", &t, names, sizeof(names)) == 0)
+			continue;
+		if (kinds[k].key != NULL)
+			snprintf(part, sizeof(part), kinds[k].what, names, t > 0 ?
+			    humantime_rel((time_t)t, now, rel, sizeof(rel)) : "unknown");
+		else
+			snprintf(part, sizeof(part), kinds[k].what, names, "");
+		used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", used ? "; " : "", part);
+	}
+	/* A closed window says until when in the account's limits_why. */
+	json_array_foreach(accounts, i, a) {
+		const char *lw = json_string_value(json_object_get(a, "limits_why"));
+
+		if (strcmp(json_string_value(json_object_get(a, "state")), "closed") == 0 &&
+		    lw != NULL && (p = strstr(lw, "outside window until ")) != NULL) {
+			used = strlen(buf);
+			snprintf(buf + used, len - used, " (%s: %s)", json_string_value(
+			    json_object_get(a, "name")), p + strlen("outside window "));
+		}
+	}
+}
+
+/* The accounts' status (scheduler_status) once per request, for the "why"s. */
+struct queue_ctl_list {
+	json_t	*list;
+	json_t	*accounts;
+};
+
 /* queue_ctl_entry: one message as a row of queue list. */
 static void
 queue_ctl_entry(struct queue_msg *m, void *arg)
 {
+	struct queue_ctl_list *l = arg;
 	json_t *rcpts = json_array();
-	time_t now = time(NULL);
+	time_t now = (time_t)clock_steady(), wall = time(NULL);
+	time_t next = (time_t)clock_to_wall((double)m->next_try);
+	char why[600];
 
 	for (size_t i = 0; i < m->nrcpt; i++)
 		if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
 			json_array_append_new(rcpts, jsonstr_new(m->rcpts[i].addr));
-	json_array_append_new(arg, json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, s:o, "
-	    "s:o, s:I, s:o}", "id", m->id, "time", (json_int_t)m->ctime, "age",
-	    (json_int_t)(now - m->ctime), "sender", jsonstr_new(m->sender), "recipients", rcpts,
-	    "nrcpt",
-	    (json_int_t)m->nrcpt, "size", (json_int_t)m->size, "state",
-	    queue_ctl_state(m, now), "account", jsonstr_new(m->account), "next_attempt", m->next_try > now && !m->held ?
-	    json_integer(m->next_try) : json_null(), "attempts", (json_int_t)m->attempts,
-	    "last_reply", jsonstr_new(m->last_reply)));
+	queue_ctl_why(m, l->accounts, wall, m->next_try > now ? next : 0, why, sizeof(why));
+	json_array_append_new(l->list, json_pack("{s:s, s:I, s:I, s:o, s:o, s:I, s:I, s:s, "
+	    "s:o, s:o, s:I, s:I, s:o, s:o}", "id", m->id, "time", (json_int_t)m->ctime, "age",
+	    (json_int_t)(wall - m->ctime), "sender", jsonstr_new(m->sender), "recipients", rcpts,
+	    "nrcpt", (json_int_t)m->nrcpt, "size", (json_int_t)m->size, "state",
+	    queue_ctl_state(m, now), "account", jsonstr_new(m->account), "next_attempt",
+	    m->next_try > now && !m->held ? json_integer(next) : json_null(), "attempts",
+	    (json_int_t)(m->attempts + m->throttled), "throttled", (json_int_t)m->throttled,
+	    "last_reply", jsonstr_new(m->last_reply), "why", why[0] ? jsonstr_new(why) :
+	    json_null()));
 }
 
 /* queue_ctl_by_time: oldest first. */
@@ -64,10 +169,12 @@ queue_ctl_by_time(const void *a, const void *b)
 static json_t *
 queue_ctl_list(json_t *args, char **err, void *arg)
 {
-	json_t *list = json_array(), *sorted = json_array(), **v;
+	json_t *list = json_array(), *sorted = json_array(), **v, *st = scheduler_status(arg);
+	struct queue_ctl_list l = { list, json_object_get(st, "accounts") };
 	size_t n, i;
 
-	scheduler_foreach(arg, queue_ctl_entry, list);
+	scheduler_foreach(arg, queue_ctl_entry, &l);
+	json_decref(st);
 	n = json_array_size(list);
 	v = xcalloc(n ? n : 1, sizeof(*v));
 	for (i = 0; i < n; i++)
@@ -108,10 +215,20 @@ queue_ctl_show(json_t *args, char **err, void *arg)
 		*err = xasprintf("cannot read %s from the spool", m->id);
 		return NULL;
 	}
-	json_object_set_new(o, "state", json_string(queue_ctl_state(m, time(NULL))));
-	json_object_set_new(o, "attempts", json_integer(m->attempts));
-	json_object_set_new(o, "next_attempt", m->next_try > time(NULL) ?
-	    json_integer(m->next_try) : json_null());
+	time_t now = (time_t)clock_steady(), next = (time_t)clock_to_wall((double)m->next_try);
+	json_t *st = scheduler_status(arg);
+	char why[600];
+
+	queue_ctl_why(m, json_object_get(st, "accounts"), time(NULL), m->next_try > now ?
+	    next : 0, why, sizeof(why));
+	json_decref(st);
+	json_object_set_new(o, "state", json_string(queue_ctl_state(m, now)));
+	json_object_set_new(o, "attempts", json_integer(m->attempts + m->throttled));
+	json_object_set_new(o, "throttled", json_integer(m->throttled));
+	json_object_set_new(o, "next_attempt", m->next_try > now && !m->held ?
+	    json_integer(next) : json_null());
+	json_object_set_new(o, "why", why[0] ? jsonstr_new(why) : json_null());
+	json_object_set_new(o, "last_reply", jsonstr_new(m->last_reply));
 	return o;
 }
 

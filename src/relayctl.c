@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "humantime.h"
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
@@ -87,39 +88,33 @@ relayctl_has_flag(int argc, char **argv, const char *flag)
 	return 0;
 }
 
-/* relayctl_span: d seconds as "12s", "12m" or "2h05m", with before and after it. */
-static const char *
-relayctl_span(long long d, const char *before, const char *after, char *buf, size_t len)
-{
-	if (d < 120)
-		snprintf(buf, len, "%s%llds%s", before, d, after);
-	else if (d < 7200)
-		snprintf(buf, len, "%s%lldm%s", before, d / 60, after);
-	else
-		snprintf(buf, len, "%s%lldh%02lldm%s", before, d / 3600, d / 60 % 60, after);
-	return buf;
-}
-
 /* relayctl_when: "in 12m" style for a unix time, "-" for none. */
 static const char *
 relayctl_when(json_t *t, char *buf, size_t len)
 {
-	long long v = json_integer_value(t), d = v - (long long)time(NULL);
+	long long v = json_integer_value(t);
 
 	if (!json_is_integer(t) || v == 0)
 		return "-";
-	if (d <= 0)
+	if (v <= (long long)time(NULL))
 		return "now";
-	return relayctl_span(d, "in ", "", buf, len);
+	return humantime_rel((time_t)v, time(NULL), buf, len);
 }
 
-/* relayctl_ago: "12m ago" style for a unix time in the past. */
+/* relayctl_left: "55/145", the units left in the hour and the day ("-": no limit). */
 static const char *
-relayctl_ago(json_t *t, char *buf, size_t len)
+relayctl_left(json_t *acct, char *buf, size_t len)
 {
-	long long d = (long long)time(NULL) - json_integer_value(t);
+	json_t *h = json_object_get(json_object_get(acct, "hour"), "remaining");
+	json_t *d = json_object_get(json_object_get(acct, "day"), "remaining");
+	char hs[24] = "-", ds[24] = "-";
 
-	return relayctl_span(d < 0 ? 0 : d, "", " ago", buf, len);
+	if (json_is_integer(h))
+		snprintf(hs, sizeof(hs), "%lld", json_integer_value(h));
+	if (json_is_integer(d))
+		snprintf(ds, sizeof(ds), "%lld", json_integer_value(d));
+	snprintf(buf, len, "%s/%s", hs, ds);
+	return buf;
 }
 
 /* relayctl_window: "5/100" for a quota window, "5/-" when unlimited, "5/3<100" when
@@ -167,8 +162,7 @@ relayctl_status(int argc, char **argv)
 	json_t *r, *acct, *q;
 	size_t i;
 	int rc;
-	char b1[32], b2[32], b3[32], b4[32];
-	time_t since;
+	char b1[32], b2[32], b3[32], b4[32], b5[32], at[80];
 
 	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
 		return rc;
@@ -177,43 +171,48 @@ relayctl_status(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n", "ACCOUNT", "STATE", "HOUR", "DAY",
-	    "NEXT FREE", "UNTIL", "WHY / LAST REPLY");
+	printf("%-12s %-10s %-11s %-11s %-11s %-10s %-10s %s\n", "ACCOUNT", "STATE", "HOUR",
+	    "DAY", "LEFT H/D", "NEXT FREE", "UNTIL", "WHY / LAST REPLY");
 	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
 		const char *why = json_string_value(json_object_get(acct, "why"));
 		const char *last = json_string_value(json_object_get(acct, "last_reply"));
 		json_t *conf = json_object_get(acct, "configured");
 
 		/* UNTIL: the end of a throttle or of a connection backoff */
-		printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n",
+		printf("%-12s %-10s %-11s %-11s %-11s %-10s %-10s %s\n",
 		    json_string_value(json_object_get(acct, "name")),
 		    json_string_value(json_object_get(acct, "state")),
 		    relayctl_window(json_object_get(acct, "hour"), json_object_get(conf,
 		    "per_hour"), b1, sizeof(b1)),
 		    relayctl_window(json_object_get(acct, "day"), json_object_get(conf,
-		    "per_day"), b2, sizeof(b2)),
+		    "per_day"), b2, sizeof(b2)), relayctl_left(acct, b5, sizeof(b5)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
 		    relayctl_when(json_object_get(acct, "until"), b4, sizeof(b4)),
 		    why ? why : last ? last : "");
 		if ((why = json_string_value(json_object_get(acct, "limits_why"))) != NULL)
 			printf("%-12s %-10s limits below the configured: %s\n", "", "", why);
+		if (json_is_integer(json_object_get(acct, "until")) && json_integer_value(
+		    json_object_get(acct, "until")) > (long long)time(NULL))
+			printf("%-12s %-10s until %s\n", "", "", humantime_both((time_t)
+			    json_integer_value(json_object_get(acct, "until")), time(NULL), at,
+			    sizeof(at)));
 	}
 	q = json_object_get(r, "queue");
-	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred; "
-	    "drains %s\n", json_integer_value(json_object_get(q, "total")),
+	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred, "
+	    "%lld held; drains %s\n", json_integer_value(json_object_get(q, "total")),
 	    json_is_true(json_object_get(q, "loading")) ? " so far (still loading the spool)" :
 	    "",
 	    json_integer_value(json_object_get(q, "waiting")),
 	    json_integer_value(json_object_get(q, "inflight")),
 	    json_integer_value(json_object_get(q, "deferred")),
+	    json_integer_value(json_object_get(q, "held")),
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
 	if (json_is_integer(json_object_get(q, "stalled_since"))) {
-		since = (time_t)json_integer_value(json_object_get(q, "stalled_since"));
-		strftime(b2, sizeof(b2), "%Y-%m-%d %H:%M:%S", localtime(&since));
-		printf("stalled: since %s (%s), no account can send the waiting mail: %s\n", b2,
-		    relayctl_ago(json_object_get(q, "stalled_since"), b1, sizeof(b1)),
+		printf("stalled: since %s, no account can send the waiting mail: %s\n",
+		    humantime_both((time_t)json_integer_value(json_object_get(q,
+		    "stalled_since")), time(NULL), at, sizeof(at)),
 		    json_string_value(json_object_get(q, "stalled_why")) ?
 		    json_string_value(json_object_get(q, "stalled_why")) : "(no reason given)");
 	}

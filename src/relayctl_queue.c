@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "humantime.h"
 #include "jsonstr.h"
 #include "relayctl_client.h"
 #include "relayctl_queue.h"
@@ -17,19 +18,14 @@
 	"                 [--recipient ADDR] [--domain DOMAIN] [--sender ADDR]\n" \
 	"         (-: the ids on standard input, one a line)\n"
 
-/* relayctl_queue_age: "42s", "5m", "3h", "2d". */
+/* relayctl_queue_time: the unix time t as "2026-12-04 14:05:09 +0100 (5m ago)",
+ * "-" for none. */
 static const char *
-relayctl_queue_age(long long s, char *buf, size_t len)
+relayctl_queue_time(json_t *t, char *buf, size_t len)
 {
-	if (s < 120)
-		snprintf(buf, len, "%llds", s);
-	else if (s < 7200)
-		snprintf(buf, len, "%lldm", s / 60);
-	else if (s < 172800)
-		snprintf(buf, len, "%lldh", s / 3600);
-	else
-		snprintf(buf, len, "%lldd", s / 86400);
-	return buf;
+	if (!json_is_integer(t) || json_integer_value(t) == 0)
+		return "-";
+	return humantime_both((time_t)json_integer_value(t), time(NULL), buf, len);
 }
 
 /* relayctl_queue_list: the queue as a table, oldest first. */
@@ -48,29 +44,29 @@ relayctl_queue_list(int json)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-16s %-8s %5s %9s %-8s %-40s %s\n", "ID", "STATE", "AGE", "SIZE", "NEXT",
-	    "SENDER -> RECIPIENTS", "LAST REPLY");
+	printf("%-16s %-8s %6s %9s %-8s %-40s %s\n", "ID", "STATE", "AGE", "SIZE", "NEXT",
+	    "SENDER -> RECIPIENTS", "WHY IT WAITS");
 	json_array_foreach(json_object_get(r, "queue"), i, m) {
 		json_t *rc_ = json_object_get(m, "recipients"), *na;
+		const char *why = json_string_value(json_object_get(m, "why"));
 		const char *last = json_string_value(json_object_get(m, "last_reply"));
 		char who[256];
-		long long d;
 
 		snprintf(who, sizeof(who), "<%s> -> %s%s", json_string_value(json_object_get(m,
 		    "sender")), json_array_size(rc_) ? json_string_value(json_array_get(rc_, 0)) :
 		    "(none)", json_array_size(rc_) > 1 ? " ..." : "");
 		na = json_object_get(m, "next_attempt");
-		d = json_integer_value(na) - (long long)time(NULL);
 		if (json_is_integer(na))
-			relayctl_queue_age(d > 0 ? d : 0, next, sizeof(next));
+			humantime_span(json_integer_value(na) - (long long)time(NULL), next,
+			    sizeof(next));
 		else
 			snprintf(next, sizeof(next), "-");
-		printf("%-16s %-8s %5s %9lld %-8s %-40s %s\n",
+		printf("%-16s %-8s %6s %9lld %-8s %-40s %s\n",
 		    json_string_value(json_object_get(m, "id")),
 		    json_string_value(json_object_get(m, "state")),
-		    relayctl_queue_age(json_integer_value(json_object_get(m, "age")), age,
+		    humantime_span(json_integer_value(json_object_get(m, "age")), age,
 		    sizeof(age)), json_integer_value(json_object_get(m, "size")), next, who,
-		    last ? last : "");
+		    why ? why : last ? last : "");
 	}
 	printf("%zu message(s)%s\n", json_array_size(json_object_get(r, "queue")),
 	    json_is_true(json_object_get(r, "loading")) ? " so far (still loading the spool)" :
@@ -86,6 +82,8 @@ relayctl_queue_show(const char *id, int json)
 	json_t *args = json_pack("{s:o}", "id", jsonstr_new(id)), *r, *v;
 	size_t i;
 	int rc = relayctl_client_call("queue-show", args, &r);
+	const char *why;
+	char b1[80], b2[80];
 
 	json_decref(args);
 	if (rc != 0)
@@ -95,16 +93,20 @@ relayctl_queue_show(const char *id, int json)
 		json_decref(r);
 		return 0;
 	}
-	printf("id:         %s\nstate:      %s\nreceived:   %lld from %s\nsender:     <%s>\n"
-	    "message-id: %s\nsize:       %lld\nattempts:   %lld\n",
+	why = json_string_value(json_object_get(r, "why"));
+	printf("id:         %s\nstate:      %s\nwhy:        %s\nreceived:   %s from %s\n"
+	    "sender:     <%s>\nmessage-id: %s\nsize:       %lld\n"
+	    "attempts:   %lld (%lld of them hit a throttle)\nnext:       %s\n",
 	    json_string_value(json_object_get(r, "id")),
-	    json_string_value(json_object_get(r, "state")),
-	    json_integer_value(json_object_get(r, "time")),
+	    json_string_value(json_object_get(r, "state")), why ? why : "-",
+	    relayctl_queue_time(json_object_get(r, "time"), b1, sizeof(b1)),
 	    json_string_value(json_object_get(r, "client")),
 	    json_string_value(json_object_get(r, "from")),
 	    json_string_value(json_object_get(r, "message_id")),
 	    json_integer_value(json_object_get(r, "size")),
-	    json_integer_value(json_object_get(r, "attempts")));
+	    json_integer_value(json_object_get(r, "attempts")),
+	    json_integer_value(json_object_get(r, "throttled")),
+	    relayctl_queue_time(json_object_get(r, "next_attempt"), b2, sizeof(b2)));
 	json_array_foreach(json_object_get(r, "recipients"), i, v)
 		printf("recipient:  <%s> %s\n", json_string_value(json_object_get(v, "address")),
 		    json_string_value(json_object_get(v, "state")));
@@ -112,8 +114,8 @@ relayctl_queue_show(const char *id, int json)
 	json_array_foreach(json_object_get(r, "history"), i, v) {
 		const char *d = json_string_value(json_object_get(v, "detail"));
 
-		printf("  %lld %-9s %s\n", json_integer_value(json_object_get(v, "time")),
-		    json_string_value(json_object_get(v, "event")), d ? d : "");
+		printf("  %s %-9s %s\n", relayctl_queue_time(json_object_get(v, "time"), b1,
+		    sizeof(b1)), json_string_value(json_object_get(v, "event")), d ? d : "");
 	}
 	printf("\nheader:\n%s", json_string_value(json_object_get(r, "headers")));
 	json_decref(r);

@@ -810,9 +810,12 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			break;
 		case OUTCOME_THROTTLE:
 		case OUTCOME_DISABLE:
-			/* Not the message's fault: it goes back untouched, not counted. */
-			if (!suspended)
+			/* Not the message's fault: it goes back on its retry schedule,
+			 * the attempt recorded for queue show, not counted in attempts. */
+			if (!suspended) {
 				scheduler_account_suspend(a, act, r->reply);
+				queue_msg_throttled(s->q, m, r->reply);
+			}
 			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
 			    "account throttled by the provider" : "account disabled");
 			suspended = 1;

@@ -128,3 +128,84 @@ def test_exit_codes_by_kind_of_error(relay):
     relay.stop()
     p = relay.ctl("status")
     assert p.returncode == 69, p
+
+
+ISO = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}"
+
+
+def test_queue_says_why_mail_waits(make_relay, provider):
+    """Mail the quota holds back says so, with when the next unit frees; held mail says
+    held; status counts waiting, deferred and held as queue list does, and its text
+    shows the held count and what is left of the hour and the day."""
+    relay = make_relay(provider, start=False)
+    relay.settings["accounts"] = [relay.account_for(provider, limits={
+        "per_hour": 1, "per_day": 10, "count": "messages"})]
+    relay.write_config()
+    relay.start()
+    for i in range(3):
+        relay.submit(message(i), APP_FROM, ["q%d@example.org" % i])
+    provider.wait_for(1, timeout=15)
+    wait_until(lambda: all(m["state"] == "waiting" and m["why"]
+                           for m in queue_states(relay).values()) or None, 10,
+               "both waiting with a why")
+    q = queue_states(relay)
+    assert len(q) == 2, q
+    for m in q.values():
+        assert re.fullmatch(r"quota: main exhausted, next free in (59|60)m", m["why"]), m
+        assert m["attempts"] == 0 and m["throttled"] == 0 and m["next_attempt"] is None, m
+    held = sorted(q)[0]
+    ok(relay.ctl("queue", "hold", held))
+    assert queue_states(relay)[held]["why"].startswith("held"), queue_states(relay)
+    st = relay.status()["queue"]
+    states = [m["state"] for m in queue_states(relay).values()]
+    for s in ("waiting", "deferred", "held", "inflight"):
+        assert st[s] == states.count(s), (s, st, states)
+    text = ok(relay.ctl("status")).stdout
+    assert "LEFT" in text and re.search(r"^main +exhausted +1/1 +1/10 +0/9 ", text, re.M), text
+    assert re.search(r"^queue: 2 message\(s\): 1 waiting, 0 in flight, 0 deferred, 1 held",
+                     text, re.M), text
+    show = ok(relay.ctl("queue", "show", held)).stdout
+    assert re.search(r"^received:   %s \((?:now|\d+s ago)\) from " % ISO, show, re.M), show
+    assert re.search(r"^why:        held", show, re.M), show
+    lst = ok(relay.ctl("queue", "list")).stdout
+    assert "quota: main exhausted, next free in" in lst, lst
+
+
+def test_queue_shows_throttled_and_deferred_attempts(make_relay, provider):
+    """An attempt that hit a throttle is in the history and counted (it was not); a
+    deferred message says the reply and when it is retried; times read as ISO 8601."""
+    provider.add_rule("mail", "553 5.7.1 The server does not want to send your message now",
+                      times=1)
+    relay = make_relay(provider, start=False,
+                       retry={"initial": 600, "max": 1200, "lifetime": 36000})
+    relay.settings["accounts"] = [relay.account_for(provider, backoff={"initial": 120,
+                                                                        "max": 240})]
+    relay.write_config()
+    relay.start()
+    relay.submit(message(1), APP_FROM, ["t@example.org"])
+    wait_until(lambda: relay.account_status()["state"] == "throttled", 15, "throttled")
+    (m,) = wait_until(lambda: [m for m in queue_states(relay).values()
+                               if m["state"] != "inflight"] or None, 10, "back in the queue")
+    assert m["attempts"] == 1 and m["throttled"] == 1, m
+    assert re.fullmatch(r"main throttled by the provider, until in (2m|1\d\ds|\d\ds)", m["why"]), m
+    show = json.loads(ok(relay.ctl("queue", "show", m["id"], "--json")).stdout)
+    assert [h["event"] for h in show["history"]] == ["throttled"], show
+    assert show["history"][0]["detail"].startswith("553 5.7.1"), show
+    text = ok(relay.ctl("queue", "show", m["id"])).stdout
+    assert re.search(r"^attempts:   1 \(1 of them hit a throttle\)", text, re.M), text
+    assert re.search(r"^  %s \((?:now|\d+s ago)\) throttled +553 5\.7\.1" % ISO, text, re.M), text
+    # the history survives a restart
+    relay.restart()
+    show = json.loads(ok(relay.ctl("queue", "show", m["id"], "--json")).stdout)
+    assert show["throttled"] == 1 and show["history"][0]["event"] == "throttled", show
+
+    # a deferral: the reply, and when it is retried
+    provider.add_rule("rcpt", "450 4.2.1 mailbox busy")
+    ok(relay.ctl("enable", "main"))
+    wait_until(lambda: queue_states(relay)[m["id"]]["state"] == "deferred" or None, 15,
+               "deferred")
+    d = queue_states(relay)[m["id"]]
+    assert d["attempts"] == 2 and d["throttled"] == 1, d
+    assert re.fullmatch(r"deferred: 450 4\.2\.1 mailbox busy; retry in \d+m", d["why"]), d
+    text = ok(relay.ctl("queue", "show", m["id"])).stdout
+    assert re.search(r"^next:       %s \(in \d+m\)" % ISO, text, re.M), text

@@ -41,9 +41,56 @@ static const struct {
 	{ "crm@app.example", { "a@one.example" }, "a@one.example", "two.example", NULL, 0 },
 };
 
+/* Why a due message waits, from the accounts' states (relayctl status's JSON). */
+static const struct {
+	const char	*accounts;	/* JSON array */
+	int		 held, inflight, attempts;
+	long long	 next;		/* wall time of the next attempt (0: due) */
+	const char	*want;
+} whys[] = {
+	{ "[{\"name\":\"main\",\"state\":\"ready\"}]", 0, 0, 0, 0, "" },
+	{ "[{\"name\":\"main\",\"state\":\"exhausted\",\"next_free\":4360},"
+	  "{\"name\":\"spare\",\"state\":\"exhausted\",\"next_free\":1300}]", 0, 0, 0, 0,
+	  "quota: main and spare exhausted, next free in 5m" },
+	{ "[{\"name\":\"a\",\"state\":\"exhausted\",\"next_free\":4360},"
+	  "{\"name\":\"b\",\"state\":\"exhausted\",\"next_free\":4400},"
+	  "{\"name\":\"c\",\"state\":\"throttled\",\"until\":2200}]", 0, 0, 0, 0,
+	  "quota: a and b exhausted, next free in 56m; c throttled by the provider, until "
+	  "in 20m" },
+	{ "[{\"name\":\"main\",\"state\":\"exhausted\",\"next_free\":4360},"
+	  "{\"name\":\"spare\",\"state\":\"ready\"}]", 0, 0, 0, 0, "" },
+	{ "[{\"name\":\"main\",\"state\":\"closed\",\"limits_why\":\"outside window "
+	  "until 08:00 Europe/Berlin\"}]", 0, 0, 0, 0,
+	  "main outside the send window (main: until 08:00 Europe/Berlin)" },
+	{ "[{\"name\":\"main\",\"state\":\"disabled\"}]", 0, 0, 0, 0, "main disabled" },
+	{ "[{\"name\":\"main\",\"state\":\"backoff\",\"until\":1100}]", 0, 0, 0, 0,
+	  "main cannot connect, next try in 100s" },
+	{ "[{\"name\":\"main\",\"state\":\"disabled\"}]", 1, 0, 0, 0,
+	  "held (relayctl queue release lets it go)" },
+	{ "[]", 0, 1, 0, 0, "being sent through main" },
+	{ "[{\"name\":\"main\",\"state\":\"ready\"}]", 0, 0, 2, 1240,
+	  "deferred: 451 4.3.0 later; retry in 4m" },
+};
+
 int
 main(void)
 {
+	for (size_t i = 0; i < sizeof(whys) / sizeof(whys[0]); i++) {
+		json_t *accts = json_loads(whys[i].accounts, 0, NULL);
+		struct queue_msg m;
+		char buf[600];
+
+		memset(&m, 0, sizeof(m));
+		m.held = whys[i].held;
+		m.inflight = whys[i].inflight;
+		m.account = "main";
+		m.attempts = whys[i].attempts;
+		m.last_reply = "451 4.3.0 later";
+		queue_ctl_why(&m, accts, 1000, (time_t)whys[i].next, buf, sizeof(buf));
+		CHECK_STR(buf, whys[i].want, whys[i].accounts);
+		json_decref(accts);
+	}
+
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct queue_rcpt r[3];
 		struct queue_msg m;
