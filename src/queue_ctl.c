@@ -381,6 +381,12 @@ queue_ctl_delete(json_t *args, char **err, void *arg)
 }
 
 static json_t *
+queue_ctl_drop_suppressed(json_t *args, char **err, void *arg)
+{
+	return json_pack("{s:I}", "dropped", (json_int_t)scheduler_drop_suppressed_queued(arg));
+}
+
+static json_t *
 queue_ctl_flush(json_t *args, char **err, void *arg)
 {
 	return json_pack("{s:I}", "flushed", (json_int_t)scheduler_flush(arg));
@@ -395,4 +401,5 @@ queue_ctl_register(struct control *c, struct scheduler *s)
 	control_register(c, "queue-release", queue_ctl_release, s);
 	control_register(c, "queue-delete", queue_ctl_delete, s);
 	control_register(c, "flush", queue_ctl_flush, s);
+	control_register(c, "queue-drop-suppressed", queue_ctl_drop_suppressed, s);
 }

@@ -166,6 +166,14 @@ int		 scheduler_hold(struct scheduler *, struct queue_msg *, int on);
 /* scheduler_delete: remove m from the queue (after its attempt if one is in flight). */
 void		 scheduler_delete(struct scheduler *, struct queue_msg *);
 
+/*
+ * scheduler_drop_suppressed_queued: fail at once (suppressed events) the pending
+ * recipients of queued mail, held too, that are on the suppression list now (relayctl
+ * suppress add); mail in flight is checked when it is next taken. Returns how many
+ * recipients were dropped.
+ */
+size_t		 scheduler_drop_suppressed_queued(struct scheduler *);
+
 /* scheduler_flush: attempt every deferred message now (within quota). Returns how many. */
 size_t		 scheduler_flush(struct scheduler *);
 

@@ -8,6 +8,7 @@ Each test runs a real relayd against the aiosmtpd provider stand-in (see conftes
 
 import json
 import re
+import time
 import subprocess
 
 import conftest
@@ -209,3 +210,38 @@ def test_queue_shows_throttled_and_deferred_attempts(make_relay, provider):
     assert re.fullmatch(r"deferred: 450 4\.2\.1 mailbox busy; retry in \d+m", d["why"]), d
     text = ok(relay.ctl("queue", "show", m["id"])).stdout
     assert re.search(r"^next:       %s \(in \d+m\)" % ISO, text, re.M), text
+
+
+def test_suppress_add_drops_queued_mail_at_once(make_relay, provider):
+    """relayctl suppress add fails queued mail to that address at once (held mail too),
+    with a log line; the rest stays queued (it waited until its turn came)."""
+    relay, ids = queued_relay(make_relay, provider, [
+        (APP_FROM, "gone@example.org"), (APP_FROM, "kept@example.org"),
+        (APP_FROM, "Gone@Example.org")])
+    ok(relay.ctl("queue", "hold", ids["Gone@Example.org"]))
+    p = ok(relay.ctl("suppress", "add", "gone@example.org"))
+    assert "added to the suppression list" in p.stdout, p.stdout
+    assert "2 queued recipient(s) on the list dropped" in p.stdout, p.stdout
+    relay.wait_queue(1, timeout=5)
+    assert set(queue_states(relay)) == {ids["kept@example.org"]}
+    assert relay.log_lines(r"%s: to=<gone@example\.org> .*status=failed" %
+                           ids["gone@example.org"])
+    st = relay.status()["queue"]
+    assert (st["total"], st["held"]) == (1, 0), st
+    p = ok(relay.ctl("suppress", "add", "gone@example.org"))
+    assert "already on the suppression list" in p.stdout and "0 queued" in p.stdout, p.stdout
+
+
+def test_flush_attempts_deferred_mail_now(make_relay, provider):
+    """relayctl flush attempts every deferred message at once, as it says (the retry
+    is an hour away), not minutes later."""
+    relay, ids = queued_relay(make_relay, provider, [
+        (APP_FROM, "f%d@example.org" % i) for i in range(4)])
+    st = queue_states(relay)
+    deferred = [m for m in st.values() if m["state"] == "deferred"]
+    assert deferred and all(m["next_attempt"] > time.time() + 300 for m in deferred), st
+    provider.start()
+    p = ok(relay.ctl("flush"))
+    assert "flush: %d deferred message(s)" % len(deferred) in p.stdout, (p.stdout, st)
+    provider.wait_for(4, timeout=10)
+    relay.wait_queue(0, timeout=10)
