@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "humantime.h"
+#include "config.h"
+#include "config_dump.h"
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
@@ -24,6 +26,9 @@ static int relayctl_help(int, char **);
 static int relayctl_status(int, char **);
 static int relayctl_enable(int, char **);
 static int relayctl_reload(int, char **);
+static int relayctl_config(int, char **);
+
+static const char *relayctl_config_path = RELAYCTL_DEFAULT_CONFIG;	/* -c */
 
 static const struct relayctl_cmd {
 	const char	*name;
@@ -58,6 +63,9 @@ static const struct relayctl_cmd {
 	  "events [--json] [--follow] [--since ID|TIME] [--type T]\n"
 	  "                                   what became of the mail: the event journal,\n"
 	  "                                   read from the spool (relayd need not run)" },
+	{ "config", relayctl_config, 1,
+	  "config [--json]                  the effective configuration of -c CONFIG, presets\n"
+	  "                                   and defaults filled in, secrets masked (offline)" },
 	{ "help", relayctl_help, 1,
 	  "help                             this text" },
 };
@@ -263,6 +271,33 @@ relayctl_reload(int argc, char **argv)
 	return 0;
 }
 
+/* relayctl_config: relayctl config [--json]: the file of -c as relayd would use it. */
+static int
+relayctl_config(int argc, char **argv)
+{
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	struct config *cfg;
+	json_t *v;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: relayctl [-c CONFIG] config [--json]\n");
+		return 64;
+	}
+	if ((cfg = config_load(relayctl_config_path)) == NULL) {
+		fprintf(stderr, "relayctl: config: %s cannot be used (the problems are above)\n",
+		    relayctl_config_path);
+		return 65;
+	}
+	v = config_dump(cfg);
+	config_free(cfg);
+	if (json)
+		relayctl_client_print_json(v);
+	else
+		config_dump_lines(v, "", stdout);
+	json_decref(v);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -278,7 +313,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+c:s:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			config = optarg;
+			config = relayctl_config_path = optarg;
 			break;
 		case 's':
 			sock = optarg;

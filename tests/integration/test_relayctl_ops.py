@@ -245,3 +245,64 @@ def test_flush_attempts_deferred_mail_now(make_relay, provider):
     assert "flush: %d deferred message(s)" % len(deferred) in p.stdout, (p.stdout, st)
     provider.wait_for(4, timeout=10)
     relay.wait_queue(0, timeout=10)
+
+
+def test_config_dump_fills_presets_and_masks_secrets(tmp_path, certs):
+    """relayctl -c FILE config: the effective configuration (postconf -n with the
+    presets' values filled in), no relayd needed, every secret masked; --json too."""
+    secrets = {"pw": "Pa55-main-S3cret", "pw2": "second-Acc0unt-pw",
+               "imap": "imap-Only-pw77", "hook": "webhook-hmac-key-9"}
+    for name, value in secrets.items():
+        f = tmp_path / name
+        f.write_text(value + "\n")
+        f.chmod(0o600)
+    conf = tmp_path / "relay.conf"
+    conf.write_text("""
+listen = [ "127.0.0.1:2525" ];
+spool_dir = "%(d)s/spool";
+control_socket = "%(d)s/control.sock";
+events = { webhook = "http://127.0.0.1:9/hook"; secret_file = "%(d)s/hook"; };
+accounts = (
+  { name = "main"; provider = "mail.ru"; username = "shop@mail.ru";
+    password_file = "%(d)s/pw"; },
+  { name = "spare"; host = "localhost"; port = 2465; tls = "implicit";
+    username = "spare@example.org"; password_file = "%(d)s/pw2";
+    limits = { per_hour = 7; per_day = 70; };
+    bounces = { host = "localhost"; port = 993; password_file = "%(d)s/imap"; }; }
+);
+""" % {"d": tmp_path})
+    conf.chmod(0o600)
+    run = lambda *a: subprocess.run([str(conftest.RELAYCTL), "-c", str(conf), "config"] +
+                                    list(a), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, timeout=10)
+    text = run()
+    assert text.returncode == 0, text
+    js = run("--json")
+    assert js.returncode == 0, js
+    for out in (text.stdout + text.stderr, js.stdout + js.stderr):
+        for value in secrets.values():
+            assert value not in out, (value, out)
+    lines = dict(l.split(" =", 1) for l in text.stdout.splitlines())
+    lines = {k: v.strip() for k, v in lines.items()}
+    assert lines["accounts.main.host"] == "smtp.mail.ru", lines      # from the preset
+    assert lines["accounts.main.port"] == "465" and lines["accounts.main.tls"] == "implicit"
+    assert lines["accounts.main.limits.per_day"] == "150", lines
+    assert lines["accounts.main.learn.enabled"] == "true", lines
+    assert any(k.startswith("accounts.main.rules.") for k in lines), lines
+    assert lines["accounts.main.password"] == "********"
+    assert lines["accounts.spare.password"] == "********"
+    assert lines["accounts.spare.bounces.password"] == "********"
+    assert lines["accounts.spare.limits.per_hour"] == "7"
+    assert lines["events.secret"] == "********"
+    assert lines["retry.initial"] == "60", lines           # a default, filled in
+    cfg = json.loads(js.stdout)
+    main = cfg["accounts"][0]
+    assert (main["name"], main["host"], main["password"]) == ("main", "smtp.mail.ru",
+                                                              "********"), main
+    assert cfg["accounts"][1]["oauth"] is None and cfg["events"]["secret"] == "********"
+
+    bad = tmp_path / "bad.conf"
+    bad.write_text("accounts = ( { name = 1; } );\n")
+    p = subprocess.run([str(conftest.RELAYCTL), "-c", str(bad), "config"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+    assert p.returncode == 65 and "bad.conf:1" in p.stderr, p
