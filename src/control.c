@@ -37,6 +37,13 @@ struct control {
 	char			*path;
 	struct control_cmd	 cmds[CONTROL_CMDS_MAX];
 	size_t			 ncmds;
+	struct bufferevent	*current;	/* the request being handled, if any */
+	int			 deferred;	/* its handler called control_defer */
+};
+
+/* An answer to come (control_defer); bev NULL once the client is gone. */
+struct control_pending {
+	struct bufferevent	*bev;
 };
 
 /* control_reply: write the answer and close once it is out. */
@@ -125,9 +132,12 @@ control_dispatch(struct control *c, const char *line)
 	for (size_t i = 0; cmd != NULL && i < c->ncmds; i++) {
 		if (strcmp(c->cmds[i].name, cmd) != 0)
 			continue;
+		c->deferred = 0;
 		result = c->cmds[i].fn(args, &err, c->cmds[i].arg);
 		json_decref(args);
 		json_decref(req);
+		if (result == NULL && err == NULL && c->deferred)
+			return NULL;	/* control_answer sends it */
 		if (result == NULL) {
 			enum control_errkind kind = CONTROL_ERR_REFUSED;
 			const char *msg = err ? err : "failed";
@@ -165,7 +175,11 @@ control_read_cb(struct bufferevent *bev, void *arg)
 			control_reply(bev, control_error("request too long"));
 		return;
 	}
-	control_reply(bev, control_dispatch(c, line));
+	c->current = bev;
+	json_t *answer = control_dispatch(c, line);
+	c->current = NULL;
+	if (answer != NULL)
+		control_reply(bev, answer);
 	free(line);
 }
 
@@ -180,6 +194,49 @@ static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	bufferevent_free(bev);
+}
+
+/* control_pending_event_cb: the client went away before its answer. */
+static void
+control_pending_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_pending *p = arg;
+
+	p->bev = NULL;
+	bufferevent_free(bev);
+}
+
+struct control_pending *
+control_defer(struct control *c)
+{
+	struct control_pending *p;
+
+	if (c->current == NULL)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->bev = c->current;
+	c->deferred = 1;
+	/* No timeout while the answer is awaited; EOF still tells a client gone. */
+	bufferevent_set_timeouts(p->bev, NULL, NULL);
+	bufferevent_setcb(p->bev, NULL, NULL, control_pending_event_cb, p);
+	return p;
+}
+
+void
+control_answer(struct control_pending *p, json_t *result, enum control_errkind kind,
+    const char *err)
+{
+	json_t *reply = result != NULL ? json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION,
+	    "ok", 1, "result", result) : control_error_kind(err ? err : "failed", kind);
+
+	if (p->bev == NULL)	/* the client is gone */
+		json_decref(reply);
+	else {
+		/* From now on as any answer: freed once written, or if the client goes. */
+		bufferevent_setcb(p->bev, NULL, control_write_cb, control_event_cb, NULL);
+		control_reply(p->bev, reply);
+	}
+	free(p);
 }
 
 static void

@@ -52,10 +52,27 @@ void		 control_free(struct control *);
 
 /*
  * control_dispatch: parse one request line (NUL-terminated, without its LF) and run
- * its command. Returns the answer, a new reference, never NULL: every malformed
- * request gets an error answer.
+ * its command. Returns the answer, a new reference; NULL only when the handler
+ * deferred it (control_defer): every malformed request gets an error answer.
  */
 json_t		*control_dispatch(struct control *, const char *line);
+
+/*
+ * An answer given later: a handler that cannot answer at once (it waits for the
+ * network) calls control_defer and returns NULL with *err left NULL; the answer goes
+ * out with control_answer, exactly once, from the event loop. If the client is gone
+ * by then, the answer is dropped.
+ */
+struct control_pending;
+
+/* control_defer: the answer to the request being handled now comes later. NULL when
+ * it cannot (no connection: control_dispatch called directly); answer at once then. */
+struct control_pending *control_defer(struct control *);
+
+/* control_answer: send p's answer: result (a new reference, taken) or, when result is
+ * NULL, the error message err of that kind. p is freed. */
+void		 control_answer(struct control_pending *p, json_t *result, enum control_errkind,
+		    const char *err);
 
 /* control_register: add command name (a static string) to c's table. */
 void		 control_register(struct control *, const char *name, control_fn, void *arg);

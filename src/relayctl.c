@@ -27,6 +27,9 @@ static int relayctl_status(int, char **);
 static int relayctl_enable(int, char **);
 static int relayctl_reload(int, char **);
 static int relayctl_config(int, char **);
+static int relayctl_test(int, char **);
+
+#define RELAYCTL_EX_TEMPFAIL	75	/* relayctl test: the account's server failed it */
 
 static const char *relayctl_config_path = RELAYCTL_DEFAULT_CONFIG;	/* -c */
 
@@ -63,6 +66,10 @@ static const struct relayctl_cmd {
 	  "events [--json] [--follow] [--since ID|TIME] [--type T]\n"
 	  "                                   what became of the mail: the event journal,\n"
 	  "                                   read from the spool (relayd need not run)" },
+	{ "test", relayctl_test, 0,
+	  "test ACCOUNT [--json]            connect, TLS, EHLO and log in to the account's\n"
+	  "                                   server as relayd does, send nothing, say what\n"
+	  "                                   it found (msmtp --serverinfo)" },
 	{ "config", relayctl_config, 1,
 	  "config [--json]                  the effective configuration of -c CONFIG, presets\n"
 	  "                                   and defaults filled in, secrets masked (offline)" },
@@ -82,7 +89,8 @@ relayctl_help(int argc, char **argv)
 		printf("  %s\n", relayctl_cmds[i].usage);
 	printf("\nExit status: 0 done; 64 usage; 65 bad input; 66 a file or the journal cannot "
 	    "be read;\n  67 no such queue id or account; 69 relayd not reachable; 70 relayd "
-	    "refused, or an internal error.\n");
+	    "refused, or an internal error;\n  %d relayctl test: the account's server, its TLS or "
+	    "the login failed.\n", RELAYCTL_EX_TEMPFAIL);
 	return 0;
 }
 
@@ -296,6 +304,70 @@ relayctl_config(int argc, char **argv)
 		config_dump_lines(v, "", stdout);
 	json_decref(v);
 	return 0;
+}
+
+/* relayctl_test: relayctl test ACCOUNT [--json]: the account's server, without mail. */
+static int
+relayctl_test(int argc, char **argv)
+{
+	int json = argc == 3 && strcmp(argv[2], "--json") == 0, rc;
+	json_t *args, *r, *tls, *v;
+	const char *err;
+	char when[80];
+	size_t i;
+
+	if (argc != 2 && !json) {
+		fprintf(stderr, "usage: relayctl test ACCOUNT [--json]\n");
+		return 64;
+	}
+	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
+	rc = relayctl_client_call("account-test", args, &r);
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	rc = json_is_true(json_object_get(r, "ok")) ? 0 : RELAYCTL_EX_TEMPFAIL;
+	if (json) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return rc;
+	}
+	tls = json_object_get(r, "tls");
+	printf("account:     %s\nserver:      %s port %lld (%s)\n",
+	    json_string_value(json_object_get(r, "account")),
+	    json_string_value(json_object_get(r, "server")),
+	    json_integer_value(json_object_get(r, "port")),
+	    json_string_value(json_object_get(r, "relay")));
+	if ((err = json_string_value(json_object_get(r, "greeting"))) != NULL)
+		printf("greeting:    %s\n", err);
+	if (json_is_object(tls)) {
+		printf("TLS:         %s, %s, certificate verified for the host name\n",
+		    json_string_value(json_object_get(tls, "version")),
+		    json_string_value(json_object_get(tls, "cipher")));
+		printf("certificate: %s\nissuer:      %s\n",
+		    json_string_value(json_object_get(tls, "subject")),
+		    json_string_value(json_object_get(tls, "issuer")));
+		if (json_is_integer(json_object_get(tls, "not_after")))
+			printf("expires:     %s\n", humantime_both((time_t)json_integer_value(
+			    json_object_get(tls, "not_after")), time(NULL), when, sizeof(when)));
+	} else
+		printf("TLS:         none\n");
+	if (json_array_size(json_object_get(r, "ehlo")) > 0) {
+		printf("EHLO:       ");
+		json_array_foreach(json_object_get(r, "ehlo"), i, v)
+			printf(" %s%s", json_string_value(v), i + 1 < json_array_size(
+			    json_object_get(r, "ehlo")) ? "," : "\n");
+	}
+	if ((err = json_string_value(json_object_get(r, "auth_mechanism"))) != NULL)
+		printf("auth:        %s\n", err);
+	if (rc == 0)
+		printf("result:      ok: %s\n", json_string_value(json_object_get(r, "result")));
+	else {
+		printf("result:      FAILED\n");
+		fprintf(stderr, "relayctl: test %s: %s\n", argv[1], json_string_value(
+		    json_object_get(r, "error")));
+	}
+	json_decref(r);
+	return rc;
 }
 
 int

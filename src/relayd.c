@@ -35,6 +35,7 @@
 #include "oauth.h"
 #include "outcome.h"
 #include "queue.h"
+#include "probe_ctl.h"
 #include "queue_ctl.h"
 #include "scheduler.h"
 #include "sdnotify.h"
@@ -422,6 +423,7 @@ relayd_setup(void)
 	control_register(relayd_ctl, "reload", relayd_cmd_reload, NULL);
 	oauth_start(relayd_base, cfg, relayd_ctl, relayd_oauth_login, relayd_sched);
 	queue_ctl_register(relayd_ctl, relayd_sched);
+	probe_ctl_register(relayd_ctl, relayd_sched, relayd_base, relayd_dns, cfg->hostname);
 	if ((relayd_bounces = bounce_store_open(relayd_base, cfg, relayd_ctl)) == NULL)
 		return -1;
 	scheduler_set_bounces(relayd_sched, relayd_bounces);

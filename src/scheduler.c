@@ -1106,6 +1106,15 @@ scheduler_enable(struct scheduler *s, const char *name)
 	return -1;
 }
 
+struct sched_account *
+scheduler_account_named(struct scheduler *s, const char *name)
+{
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (strcmp(s->accounts[i]->cfg->name, name) == 0)
+			return s->accounts[i];
+	return NULL;
+}
+
 int
 scheduler_reset_learned(struct scheduler *s, const char *name)
 {

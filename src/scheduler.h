@@ -133,6 +133,9 @@ void		 scheduler_run(struct scheduler *);
  */
 int		 scheduler_enable(struct scheduler *, const char *name);
 
+/* scheduler_account_named: the configured account called name, or NULL. */
+struct sched_account *scheduler_account_named(struct scheduler *, const char *name);
+
 /*
  * scheduler_reset_learned: forget what account name learned from throttles: its
  * configured limits hold again (relayctl enable --reset-learned). Returns 0, or -1

@@ -306,3 +306,47 @@ accounts = (
     p = subprocess.run([str(conftest.RELAYCTL), "-c", str(bad), "config"],
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
     assert p.returncode == 65 and "bad.conf:1" in p.stderr, p
+
+
+def test_account_test_logs_in_without_mail(make_relay, provider, provider_starttls):
+    """relayctl test ACCOUNT: connect, TLS (verified), EHLO, AUTH, QUIT, no mail; what
+    it found is printed; a refused login or a server down exits 75 with the reason and
+    changes nothing in the account; an unknown account exits 67."""
+    relay = make_relay(provider)
+    p = relay.ctl("test", "main")
+    assert p.returncode == 0, p
+    out = p.stdout
+    assert re.search(r"^server: +localhost port %d \(localhost\[127\.0\.0\.1\]:%d\)" %
+                     (provider.port, provider.port), out, re.M), out
+    assert re.search(r"^TLS: +TLSv1\.[23], \S+, certificate verified", out, re.M), out
+    assert re.search(r"^certificate: .*CN", out, re.M), out
+    assert re.search(r"^expires: +%s \(in \d+d\d\dh\)" % ISO, out, re.M), out
+    assert re.search(r"^EHLO: .*AUTH ", out, re.M), out
+    assert re.search(r"^auth: +(PLAIN|LOGIN|SCRAM-\S+)$", out, re.M), out
+    assert re.search(r"^result: +ok: 235", out, re.M), out
+    js = json.loads(ok(relay.ctl("test", "main", "--json")).stdout)
+    assert js["ok"] is True and js["tls"]["version"].startswith("TLSv1.") and \
+        js["error"] is None and any(e.startswith("AUTH") for e in js["ehlo"]), js
+    assert not [e for e in provider.events if e.what == "MAIL"], "a test sends no mail"
+    assert provider.messages == []
+
+    # a refused login: exit 75, the reason; the account is not disabled by a test
+    provider.password = "not-the-one-relayd-has"
+    p = relay.ctl("test", "main")
+    assert p.returncode == 75 and "authentication as" in p.stderr and "535" in p.stderr, p
+    assert relay.account_status()["state"] == "ready", relay.account_status()
+    provider.password = conftest.PASSWORD
+
+    p = relay.ctl("test", "nosuch")
+    assert p.returncode == 67 and "no account called" in p.stderr, p
+
+    # STARTTLS: the extensions are those said after TLS
+    relay2 = make_relay(provider_starttls)
+    js = json.loads(ok(relay2.ctl("test", "main", "--json")).stdout)
+    assert js["ok"] and js["tls"] and "STARTTLS" not in js["ehlo"], js
+
+    # the server down: exit 75, cannot connect
+    provider.stop()
+    p = relay.ctl("test", "main")
+    assert p.returncode == 75 and "cannot connect" in p.stderr, p
+    assert relay.account_status()["state"] == "ready", relay.account_status()
