@@ -350,3 +350,18 @@ def test_account_test_logs_in_without_mail(make_relay, provider, provider_startt
     p = relay.ctl("test", "main")
     assert p.returncode == 75 and "cannot connect" in p.stderr, p
     assert relay.account_status()["state"] == "ready", relay.account_status()
+
+
+def test_account_test_checks_the_certificate(make_relay, provider):
+    """The test verifies the server's certificate as sessions do: without the CA that
+    signed the stand-in's certificate, it fails with the TLS reason, exit 75."""
+    relay = make_relay(provider, start=False)
+    acct = relay.account_for(provider)
+    del acct["ca_file"]
+    relay.settings["accounts"] = [acct]
+    relay.write_config()
+    relay.start()
+    p = relay.ctl("test", "main")
+    assert p.returncode == 75 and re.search(r"certificate|verify", p.stderr, re.I), p
+    js = json.loads(relay.ctl("test", "main", "--json").stdout)
+    assert js["ok"] is False and js["tls"] is None and js["auth_mechanism"] is None, js
