@@ -237,5 +237,28 @@ relayctl_flush(int argc, char **argv)
 	printf("flush: %lld deferred message(s) to be attempted now (within quota)\n",
 	    json_integer_value(json_object_get(r, "flushed")));
 	json_decref(r);
+	/* Say what a flush does not lift, rather than let "now" mislead. */
+	if (relayctl_client_call("status", NULL, &r) == 0) {
+		json_t *a;
+		size_t i;
+
+		json_array_foreach(json_object_get(r, "accounts"), i, a) {
+			const char *st = json_string_value(json_object_get(a, "state"));
+			json_t *until = json_object_get(a, strcmp(st, "exhausted") == 0 ?
+			    "next_free" : "until");
+			char when[48] = "", rel[40];
+
+			if (strcmp(st, "ready") == 0 || strcmp(st, "backoff") == 0)
+				continue;	/* a flush lifts a backoff */
+			if (json_is_integer(until) && json_integer_value(until) > 0)
+				snprintf(when, sizeof(when), " (%s)", humantime_rel((time_t)
+				    json_integer_value(until), time(NULL), rel, sizeof(rel)));
+			printf("flush: account %s is %s%s: it sends nothing until then%s\n",
+			    json_string_value(json_object_get(a, "name")), st, when,
+			    strcmp(st, "throttled") == 0 || strcmp(st, "disabled") == 0 ?
+			    " (relayctl enable lifts it)" : "");
+		}
+		json_decref(r);
+	}
 	return 0;
 }

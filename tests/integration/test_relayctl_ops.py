@@ -194,6 +194,10 @@ def test_queue_shows_throttled_and_deferred_attempts(make_relay, provider):
     assert show["history"][0]["detail"].startswith("553 5.7.1"), show
     text = ok(relay.ctl("queue", "show", m["id"])).stdout
     assert re.search(r"^attempts:   1 \(1 of them hit a throttle\)", text, re.M), text
+    # flush does not lift a throttle, and says so rather than "attempted now" alone
+    p = ok(relay.ctl("flush"))
+    assert re.search(r"^flush: account main is throttled \(in (2m|\d+s)\): it sends nothing "
+                     r"until then \(relayctl enable lifts it\)$", p.stdout, re.M), p.stdout
     assert re.search(r"^  %s \((?:now|\d+s ago)\) throttled +553 5\.7\.1" % ISO, text, re.M), text
     # the history survives a restart
     relay.restart()
