@@ -70,8 +70,6 @@ queue_ctl_why(const struct queue_msg *m, json_t *accounts, time_t now, time_t ne
 		{ "exhausted", "quota: %s exhausted, next free %s", "next_free" },
 		{ "throttled", "%s throttled by the provider, until %s", "until" },
 		{ "backoff", "%s cannot connect, next try %s", "until" },
-		{ "closed", "%s outside the send window%s", NULL },
-		{ "disabled", "%s disabled%s", NULL },
 	};
 	char rel[40], names[256], part[400], *p;
 	long long t;
@@ -99,27 +97,32 @@ queue_ctl_why(const struct queue_msg *m, json_t *accounts, time_t now, time_t ne
 			return;		/* an account may take it: it goes in turn */
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		names[0] = '\0';
-		if (queue_ctl_names(accounts, kinds[k].state, kinds[k].key ? kinds[k].key :
-		    "until", &t, names, sizeof(names)) == 0)
+		if (queue_ctl_names(accounts, kinds[k].state, kinds[k].key, &t, names,
+		    sizeof(names)) == 0)
 			continue;
-		if (kinds[k].key != NULL)
-			snprintf(part, sizeof(part), kinds[k].what, names, t > 0 ?
-			    humantime_rel((time_t)t, now, rel, sizeof(rel)) : "unknown");
-		else
-			snprintf(part, sizeof(part), kinds[k].what, names, "");
+		snprintf(part, sizeof(part), kinds[k].what, names, t > 0 ?
+		    humantime_rel((time_t)t, now, rel, sizeof(rel)) : "unknown");
 		used = strlen(buf);
 		snprintf(buf + used, len - used, "%s%s", used ? "; " : "", part);
 	}
-	/* A closed window says until when in the account's limits_why. */
+	/* Each closed or disabled account with its own reason: its window (which
+	 * limits_why says), or what disabled it. */
 	json_array_foreach(accounts, i, a) {
+		const char *st = json_string_value(json_object_get(a, "state"));
 		const char *lw = json_string_value(json_object_get(a, "limits_why"));
+		const char *why = json_string_value(json_object_get(a, "why"));
 
-		if (strcmp(json_string_value(json_object_get(a, "state")), "closed") == 0 &&
-		    lw != NULL && (p = strstr(lw, "outside window until ")) != NULL) {
-			used = strlen(buf);
-			snprintf(buf + used, len - used, " (%s: %s)", json_string_value(
-			    json_object_get(a, "name")), p + strlen("outside window "));
-		}
+		if (strcmp(st, "closed") == 0)
+			snprintf(part, sizeof(part), "%s %s", json_string_value(json_object_get(a,
+			    "name")), lw != NULL && (p = strstr(lw, "outside window until ")) !=
+			    NULL ? p : "outside its send window");
+		else if (strcmp(st, "disabled") == 0)
+			snprintf(part, sizeof(part), "%s disabled%s%s", json_string_value(
+			    json_object_get(a, "name")), why ? ": " : "", why ? why : "");
+		else
+			continue;
+		used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", used ? "; " : "", part);
 	}
 }
 

@@ -30,7 +30,8 @@ void	queue_ctl_register(struct control *c, struct scheduler *s);
  * goes in turn): in flight; held; deferred with its last reply and when it is retried
  * (next, a wall time; 0: due); or, when due, what keeps every account from taking it
  * ("quota: main and spare exhausted, next free in 56m", throttled, cannot connect,
- * outside the send window, disabled), from accounts, relayctl status's "accounts".
+ * "main outside window until 08:00 Europe/Berlin", "spare disabled: 535 ..."), from
+ * accounts, relayctl status's "accounts".
  * now is the wall clock.
  */
 void	queue_ctl_why(const struct queue_msg *m, json_t *accounts, time_t now, time_t next,

@@ -61,8 +61,15 @@ static const struct {
 	  "{\"name\":\"spare\",\"state\":\"ready\"}]", 0, 0, 0, 0, "" },
 	{ "[{\"name\":\"main\",\"state\":\"closed\",\"limits_why\":\"outside window "
 	  "until 08:00 Europe/Berlin\"}]", 0, 0, 0, 0,
-	  "main outside the send window (main: until 08:00 Europe/Berlin)" },
+	  "main outside window until 08:00 Europe/Berlin" },
+	{ "[{\"name\":\"main\",\"state\":\"closed\",\"limits_why\":\"learned after 553; "
+	  "outside window until Mon 08:00 UTC\"},{\"name\":\"spare\",\"state\":\"closed\"}]",
+	  0, 0, 0, 0, "main outside window until Mon 08:00 UTC; spare outside its send window" },
 	{ "[{\"name\":\"main\",\"state\":\"disabled\"}]", 0, 0, 0, 0, "main disabled" },
+	{ "[{\"name\":\"main\",\"state\":\"exhausted\",\"next_free\":4360},"
+	  "{\"name\":\"spare\",\"state\":\"disabled\",\"why\":\"535 5.7.8 bad login\"}]",
+	  0, 0, 0, 0, "quota: main exhausted, next free in 56m; spare disabled: 535 5.7.8 bad "
+	  "login" },
 	{ "[{\"name\":\"main\",\"state\":\"backoff\",\"until\":1100}]", 0, 0, 0, 0,
 	  "main cannot connect, next try in 100s" },
 	{ "[{\"name\":\"main\",\"state\":\"disabled\"}]", 1, 0, 0, 0,
