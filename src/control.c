@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,13 @@ struct control {
 	char			*path;
 	struct control_cmd	 cmds[CONTROL_CMDS_MAX];
 	size_t			 ncmds;
+	struct bufferevent	*current;	/* the request being handled, if any */
+	int			 deferred;	/* its handler called control_defer */
+};
+
+/* An answer to come (control_defer); bev NULL once the client is gone. */
+struct control_pending {
+	struct bufferevent	*bev;
 };
 
 /* control_reply: write the answer and close once it is out. */
@@ -50,12 +58,48 @@ control_reply(struct bufferevent *bev, json_t *reply)
 	bufferevent_disable(bev, EV_READ);
 }
 
-/* control_error: a failure answer. */
+/*
+ * An error message set by control_fail starts with CONTROL_KIND_MARK and the kind's
+ * digit; control_dispatch takes them off into the answer's "kind".
+ */
+#define CONTROL_KIND_MARK	'\x1f'
+
+static const char *const control_kinds[] = {
+	[CONTROL_ERR_REFUSED] = "refused",
+	[CONTROL_ERR_NOUSER] = "nouser",
+	[CONTROL_ERR_DATAERR] = "dataerr",
+};
+_Static_assert(sizeof(control_kinds) / sizeof(control_kinds[0]) == CONTROL_ERR_DATAERR + 1,
+    "a name for every control_errkind");
+
+/* control_error: a failure answer of that kind. */
+static json_t *
+control_error_kind(const char *msg, enum control_errkind kind)
+{
+	return json_pack("{s:i, s:b, s:o, s:s}", "v", CONTROL_VERSION, "ok", 0, "error",
+	    jsonstr_new(msg), "kind", control_kinds[kind]);
+}
+
+/* control_error: a failure answer (refused). */
 static json_t *
 control_error(const char *msg)
 {
-	return json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION, "ok", 0, "error",
-	    jsonstr_new(msg));
+	return control_error_kind(msg, CONTROL_ERR_REFUSED);
+}
+
+json_t *
+control_fail(char **err, enum control_errkind kind, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("control: out of memory");
+	va_end(ap);
+	*err = xasprintf("%c%c%s", CONTROL_KIND_MARK, '0' + (int)kind, msg);
+	free(msg);
+	return NULL;
 }
 
 json_t *
@@ -88,11 +132,23 @@ control_dispatch(struct control *c, const char *line)
 	for (size_t i = 0; cmd != NULL && i < c->ncmds; i++) {
 		if (strcmp(c->cmds[i].name, cmd) != 0)
 			continue;
+		c->deferred = 0;
 		result = c->cmds[i].fn(args, &err, c->cmds[i].arg);
 		json_decref(args);
 		json_decref(req);
+		if (result == NULL && err == NULL && c->deferred)
+			return NULL;	/* control_answer sends it */
 		if (result == NULL) {
-			json_t *e = control_error(err ? err : "failed");
+			enum control_errkind kind = CONTROL_ERR_REFUSED;
+			const char *msg = err ? err : "failed";
+			json_t *e;
+
+			if (msg[0] == CONTROL_KIND_MARK && msg[1] >= '0' &&
+			    msg[1] <= '0' + CONTROL_ERR_DATAERR) {
+				kind = (enum control_errkind)(msg[1] - '0');
+				msg += 2;
+			}
+			e = control_error_kind(msg, kind);
 
 			free(err);
 			return e;
@@ -119,7 +175,11 @@ control_read_cb(struct bufferevent *bev, void *arg)
 			control_reply(bev, control_error("request too long"));
 		return;
 	}
-	control_reply(bev, control_dispatch(c, line));
+	c->current = bev;
+	json_t *answer = control_dispatch(c, line);
+	c->current = NULL;
+	if (answer != NULL)
+		control_reply(bev, answer);
 	free(line);
 }
 
@@ -134,6 +194,49 @@ static void
 control_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	bufferevent_free(bev);
+}
+
+/* control_pending_event_cb: the client went away before its answer. */
+static void
+control_pending_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct control_pending *p = arg;
+
+	p->bev = NULL;
+	bufferevent_free(bev);
+}
+
+struct control_pending *
+control_defer(struct control *c)
+{
+	struct control_pending *p;
+
+	if (c->current == NULL)
+		return NULL;
+	p = xcalloc(1, sizeof(*p));
+	p->bev = c->current;
+	c->deferred = 1;
+	/* No timeout while the answer is awaited; EOF still tells a client gone. */
+	bufferevent_set_timeouts(p->bev, NULL, NULL);
+	bufferevent_setcb(p->bev, NULL, NULL, control_pending_event_cb, p);
+	return p;
+}
+
+void
+control_answer(struct control_pending *p, json_t *result, enum control_errkind kind,
+    const char *err)
+{
+	json_t *reply = result != NULL ? json_pack("{s:i, s:b, s:o}", "v", CONTROL_VERSION,
+	    "ok", 1, "result", result) : control_error_kind(err ? err : "failed", kind);
+
+	if (p->bev == NULL)	/* the client is gone */
+		json_decref(reply);
+	else {
+		/* From now on as any answer: freed once written, or if the client goes. */
+		bufferevent_setcb(p->bev, NULL, control_write_cb, control_event_cb, NULL);
+		control_reply(p->bev, reply);
+	}
+	free(p);
 }
 
 static void

@@ -671,6 +671,16 @@ queue_msg_deferred(struct queue *q, struct queue_msg *m, time_t next, const char
 }
 
 void
+queue_msg_throttled(struct queue *q, struct queue_msg *m, const char *reply)
+{
+	char *line = queue_file_throttled_record(time(NULL), reply);
+
+	m->throttled++;
+	queue_append(q, m, line);
+	free(line);
+}
+
+void
 queue_msg_hold(struct queue *q, struct queue_msg *m, int on)
 {
 	char *line = queue_file_hold_record(on, time(NULL));
@@ -703,6 +713,9 @@ queue_history_add(json_t *hist, const char *line)
 		json_array_append_new(hist, json_pack("{s:s, s:I, s:I, s:o}", "event",
 		    "deferred", "time", (json_int_t)t, "next", (json_int_t)next, "detail",
 		    jsonstr_new(line + n)));
+	else if (sscanf(line, "throttled: %lld %n", &t, &n) == 1 && n > 0)
+		json_array_append_new(hist, json_pack("{s:s, s:I, s:o}", "event", "throttled",
+		    "time", (json_int_t)t, "detail", jsonstr_new(line + n)));
 	else if (sscanf(line, "%15[a-z]: %lld", what, &t) == 2)
 		json_array_append_new(hist, json_pack("{s:s, s:I}", "event", what, "time",
 		    (json_int_t)t));

@@ -85,6 +85,10 @@ int		 queue_msg_rcpt_done(struct queue *, struct queue_msg *, size_t idx,
 void		 queue_msg_deferred(struct queue *, struct queue_msg *, time_t next,
 		    const char *reply);
 
+/* queue_msg_throttled: record an attempt that hit a throttle (or a disable), with
+ * the reply; the message keeps its place and its retry schedule. */
+void		 queue_msg_throttled(struct queue *, struct queue_msg *, const char *reply);
+
 /* queue_msg_hold: put on hold (on 1) or release (on 0), recorded in the spool. */
 void		 queue_msg_hold(struct queue *, struct queue_msg *, int on);
 

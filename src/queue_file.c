@@ -21,6 +21,9 @@
  *   done: 0 sent 1732300100 main 250 2.0.0 OK          recipient 0 is finished
  *   done: 1 failed 1732300100 main 550 5.1.1 unknown   recipient 1 failed for good
  *   deferred: 1732300100 1732300160 451 4.3.0 later    an attempt failed; next at
+ *   throttled: 1732300150 451 4.7.1 rate limited       an attempt hit a throttle or
+ *                                                      a disable: not the message's
+ *                                                      fault, no retry step
  *   hold: 1732300200                                   put on hold by relayctl
  *   release: 1732300300                                released by relayctl
  *
@@ -323,6 +326,8 @@ queue_file_state_line(struct queue_msg *m, const char *p)
 		m->held = 1;
 	else if (strncmp(p, "release: ", 9) == 0)
 		m->held = 0;
+	else if (strncmp(p, "throttled: ", 11) == 0)
+		m->throttled++;
 	else if (strncmp(p, "deferred: ", 10) == 0) {
 		long long t, next;
 		int n = 0;
@@ -378,6 +383,16 @@ queue_file_deferred_record(time_t now, time_t next, const char *reply)
 	char *r = queue_file_reply(reply), *line;
 
 	line = xasprintf("deferred: %lld %lld %s\n", (long long)now, (long long)next, r);
+	free(r);
+	return line;
+}
+
+char *
+queue_file_throttled_record(time_t now, const char *reply)
+{
+	char *r = queue_file_reply(reply), *line;
+
+	line = xasprintf("throttled: %lld %s\n", (long long)now, r);
 	free(r);
 	return line;
 }

@@ -79,6 +79,7 @@ char		*queue_file_done_record(size_t idx, enum queue_rcpt_state, time_t now,
 		    const char *account, const char *reply);
 char		*queue_file_deferred_record(time_t now, time_t next, const char *reply);
 char		*queue_file_hold_record(int on, time_t now);
+char		*queue_file_throttled_record(time_t now, const char *reply);
 
 /* queue_file_reply: a copy of reply fit for a state record (one line, REPLY_MAX). */
 char		*queue_file_reply(const char *reply);

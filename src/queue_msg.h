@@ -39,6 +39,8 @@ struct queue_msg {
 	uint64_t	 header_size;	/* octets of its header block */
 	uint64_t	 data_off;	/* where the message starts in the file */
 	int		 attempts;	/* deferred attempts so far */
+	int		 throttled;	/* attempts that hit a throttle (not counted in
+					 * attempts: they set no retry step) */
 	time_t		 next_try;	/* earliest next attempt */
 	char		*last_reply;	/* last deferral reason, or NULL */
 	int		 held;		/* on hold (relayctl queue hold) */

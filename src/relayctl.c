@@ -9,6 +9,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "humantime.h"
+#include "config.h"
+#include "config_dump.h"
 #include "jsonstr.h"
 #include "relayctl_bounce.h"
 #include "relayctl_client.h"
@@ -23,6 +26,12 @@ static int relayctl_help(int, char **);
 static int relayctl_status(int, char **);
 static int relayctl_enable(int, char **);
 static int relayctl_reload(int, char **);
+static int relayctl_config(int, char **);
+static int relayctl_test(int, char **);
+
+#define RELAYCTL_EX_TEMPFAIL	75	/* relayctl test: the account's server failed it */
+
+static const char *relayctl_config_path = RELAYCTL_DEFAULT_CONFIG;	/* -c */
 
 static const struct relayctl_cmd {
 	const char	*name;
@@ -38,7 +47,8 @@ static const struct relayctl_cmd {
 	{ "queue", relayctl_queue, 0,
 	  "queue list [--json]              queued mail: id, state, age, size, next attempt\n"
 	  "  queue show ID [--json]           envelope, header and history of one message\n"
-	  "  queue hold|release|delete ID|--all" },
+	  "  queue hold|release|delete ID...|-|--all [--recipient ADDR] [--domain DOMAIN]\n"
+	  "                                   [--sender ADDR]  (-: ids on stdin, one a line)" },
 	{ "reload", relayctl_reload, 0,
 	  "reload                           re-read the configuration (a bad one changes nothing)" },
 	{ "flush", relayctl_flush, 0,
@@ -56,6 +66,13 @@ static const struct relayctl_cmd {
 	  "events [--json] [--follow] [--since ID|TIME] [--type T]\n"
 	  "                                   what became of the mail: the event journal,\n"
 	  "                                   read from the spool (relayd need not run)" },
+	{ "test", relayctl_test, 0,
+	  "test ACCOUNT [--json]            connect, TLS, EHLO and log in to the account's\n"
+	  "                                   server as relayd does, send nothing, say what\n"
+	  "                                   it found (msmtp --serverinfo)" },
+	{ "config", relayctl_config, 1,
+	  "config [--json]                  the effective configuration of -c CONFIG, presets\n"
+	  "                                   and defaults filled in, secrets masked (offline)" },
 	{ "help", relayctl_help, 1,
 	  "help                             this text" },
 };
@@ -70,7 +87,10 @@ relayctl_help(int argc, char **argv)
 	    "  -V, --version  print the version; -h, --help  this text\n\ncommands:\n", RELAYCTL_DEFAULT_CONFIG);
 	for (size_t i = 0; i < sizeof(relayctl_cmds) / sizeof(relayctl_cmds[0]); i++)
 		printf("  %s\n", relayctl_cmds[i].usage);
-	printf("\nExit status: 0 done, 64 usage, 69 relayd not reachable, 70 relayd refused.\n");
+	printf("\nExit status: 0 done; 64 usage; 65 bad input; 66 a file or the journal cannot "
+	    "be read;\n  67 no such queue id or account; 69 relayd not reachable; 70 relayd "
+	    "refused, or an internal error;\n  %d relayctl test: the account's server, its TLS or "
+	    "the login failed.\n", RELAYCTL_EX_TEMPFAIL);
 	return 0;
 }
 
@@ -84,39 +104,33 @@ relayctl_has_flag(int argc, char **argv, const char *flag)
 	return 0;
 }
 
-/* relayctl_span: d seconds as "12s", "12m" or "2h05m", with before and after it. */
-static const char *
-relayctl_span(long long d, const char *before, const char *after, char *buf, size_t len)
-{
-	if (d < 120)
-		snprintf(buf, len, "%s%llds%s", before, d, after);
-	else if (d < 7200)
-		snprintf(buf, len, "%s%lldm%s", before, d / 60, after);
-	else
-		snprintf(buf, len, "%s%lldh%02lldm%s", before, d / 3600, d / 60 % 60, after);
-	return buf;
-}
-
 /* relayctl_when: "in 12m" style for a unix time, "-" for none. */
 static const char *
 relayctl_when(json_t *t, char *buf, size_t len)
 {
-	long long v = json_integer_value(t), d = v - (long long)time(NULL);
+	long long v = json_integer_value(t);
 
 	if (!json_is_integer(t) || v == 0)
 		return "-";
-	if (d <= 0)
+	if (v <= (long long)time(NULL))
 		return "now";
-	return relayctl_span(d, "in ", "", buf, len);
+	return humantime_rel((time_t)v, time(NULL), buf, len);
 }
 
-/* relayctl_ago: "12m ago" style for a unix time in the past. */
+/* relayctl_left: "55/145", the units left in the hour and the day ("-": no limit). */
 static const char *
-relayctl_ago(json_t *t, char *buf, size_t len)
+relayctl_left(json_t *acct, char *buf, size_t len)
 {
-	long long d = (long long)time(NULL) - json_integer_value(t);
+	json_t *h = json_object_get(json_object_get(acct, "hour"), "remaining");
+	json_t *d = json_object_get(json_object_get(acct, "day"), "remaining");
+	char hs[24] = "-", ds[24] = "-";
 
-	return relayctl_span(d < 0 ? 0 : d, "", " ago", buf, len);
+	if (json_is_integer(h))
+		snprintf(hs, sizeof(hs), "%lld", json_integer_value(h));
+	if (json_is_integer(d))
+		snprintf(ds, sizeof(ds), "%lld", json_integer_value(d));
+	snprintf(buf, len, "%s/%s", hs, ds);
+	return buf;
 }
 
 /* relayctl_window: "5/100" for a quota window, "5/-" when unlimited, "5/3<100" when
@@ -164,8 +178,7 @@ relayctl_status(int argc, char **argv)
 	json_t *r, *acct, *q;
 	size_t i;
 	int rc;
-	char b1[32], b2[32], b3[32], b4[32];
-	time_t since;
+	char b1[32], b2[32], b3[32], b4[32], b5[32], at[80];
 
 	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
 		return rc;
@@ -174,43 +187,48 @@ relayctl_status(int argc, char **argv)
 		json_decref(r);
 		return 0;
 	}
-	printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n", "ACCOUNT", "STATE", "HOUR", "DAY",
-	    "NEXT FREE", "UNTIL", "WHY / LAST REPLY");
+	printf("%-12s %-10s %-11s %-11s %-11s %-10s %-10s %s\n", "ACCOUNT", "STATE", "HOUR",
+	    "DAY", "LEFT H/D", "NEXT FREE", "UNTIL", "WHY / LAST REPLY");
 	json_array_foreach(json_object_get(r, "accounts"), i, acct) {
 		const char *why = json_string_value(json_object_get(acct, "why"));
 		const char *last = json_string_value(json_object_get(acct, "last_reply"));
 		json_t *conf = json_object_get(acct, "configured");
 
 		/* UNTIL: the end of a throttle or of a connection backoff */
-		printf("%-12s %-10s %-11s %-11s %-10s %-10s %s\n",
+		printf("%-12s %-10s %-11s %-11s %-11s %-10s %-10s %s\n",
 		    json_string_value(json_object_get(acct, "name")),
 		    json_string_value(json_object_get(acct, "state")),
 		    relayctl_window(json_object_get(acct, "hour"), json_object_get(conf,
 		    "per_hour"), b1, sizeof(b1)),
 		    relayctl_window(json_object_get(acct, "day"), json_object_get(conf,
-		    "per_day"), b2, sizeof(b2)),
+		    "per_day"), b2, sizeof(b2)), relayctl_left(acct, b5, sizeof(b5)),
 		    relayctl_when(json_object_get(acct, "next_free"), b3, sizeof(b3)),
 		    relayctl_when(json_object_get(acct, "until"), b4, sizeof(b4)),
 		    why ? why : last ? last : "");
 		if ((why = json_string_value(json_object_get(acct, "limits_why"))) != NULL)
 			printf("%-12s %-10s limits below the configured: %s\n", "", "", why);
+		if (json_is_integer(json_object_get(acct, "until")) && json_integer_value(
+		    json_object_get(acct, "until")) > (long long)time(NULL))
+			printf("%-12s %-10s until %s\n", "", "", humantime_both((time_t)
+			    json_integer_value(json_object_get(acct, "until")), time(NULL), at,
+			    sizeof(at)));
 	}
 	q = json_object_get(r, "queue");
-	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred; "
-	    "drains %s\n", json_integer_value(json_object_get(q, "total")),
+	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred, "
+	    "%lld held; drains %s\n", json_integer_value(json_object_get(q, "total")),
 	    json_is_true(json_object_get(q, "loading")) ? " so far (still loading the spool)" :
 	    "",
 	    json_integer_value(json_object_get(q, "waiting")),
 	    json_integer_value(json_object_get(q, "inflight")),
 	    json_integer_value(json_object_get(q, "deferred")),
+	    json_integer_value(json_object_get(q, "held")),
 	    json_is_integer(json_object_get(q, "drain_estimate")) ?
 	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
 	    "(unknown: no account can send)");
 	if (json_is_integer(json_object_get(q, "stalled_since"))) {
-		since = (time_t)json_integer_value(json_object_get(q, "stalled_since"));
-		strftime(b2, sizeof(b2), "%Y-%m-%d %H:%M:%S", localtime(&since));
-		printf("stalled: since %s (%s), no account can send the waiting mail: %s\n", b2,
-		    relayctl_ago(json_object_get(q, "stalled_since"), b1, sizeof(b1)),
+		printf("stalled: since %s, no account can send the waiting mail: %s\n",
+		    humantime_both((time_t)json_integer_value(json_object_get(q,
+		    "stalled_since")), time(NULL), at, sizeof(at)),
 		    json_string_value(json_object_get(q, "stalled_why")) ?
 		    json_string_value(json_object_get(q, "stalled_why")) : "(no reason given)");
 	}
@@ -261,6 +279,97 @@ relayctl_reload(int argc, char **argv)
 	return 0;
 }
 
+/* relayctl_config: relayctl config [--json]: the file of -c as relayd would use it. */
+static int
+relayctl_config(int argc, char **argv)
+{
+	int json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	struct config *cfg;
+	json_t *v;
+
+	if (argc > 2 || (argc == 2 && !json)) {
+		fprintf(stderr, "usage: relayctl [-c CONFIG] config [--json]\n");
+		return 64;
+	}
+	if ((cfg = config_load(relayctl_config_path)) == NULL) {
+		fprintf(stderr, "relayctl: config: %s cannot be used (the problems are above)\n",
+		    relayctl_config_path);
+		return 65;
+	}
+	v = config_dump(cfg);
+	config_free(cfg);
+	if (json)
+		relayctl_client_print_json(v);
+	else
+		config_dump_lines(v, "", stdout);
+	json_decref(v);
+	return 0;
+}
+
+/* relayctl_test: relayctl test ACCOUNT [--json]: the account's server, without mail. */
+static int
+relayctl_test(int argc, char **argv)
+{
+	int json = argc == 3 && strcmp(argv[2], "--json") == 0, rc;
+	json_t *args, *r, *tls, *v;
+	const char *err;
+	char when[80];
+	size_t i;
+
+	if (argc != 2 && !json) {
+		fprintf(stderr, "usage: relayctl test ACCOUNT [--json]\n");
+		return 64;
+	}
+	args = json_pack("{s:o}", "account", jsonstr_new(argv[1]));
+	rc = relayctl_client_call("account-test", args, &r);
+	json_decref(args);
+	if (rc != 0)
+		return rc;
+	rc = json_is_true(json_object_get(r, "ok")) ? 0 : RELAYCTL_EX_TEMPFAIL;
+	if (json) {
+		relayctl_client_print_json(r);
+		json_decref(r);
+		return rc;
+	}
+	tls = json_object_get(r, "tls");
+	printf("account:     %s\nserver:      %s port %lld (%s)\n",
+	    json_string_value(json_object_get(r, "account")),
+	    json_string_value(json_object_get(r, "server")),
+	    json_integer_value(json_object_get(r, "port")),
+	    json_string_value(json_object_get(r, "relay")));
+	if ((err = json_string_value(json_object_get(r, "greeting"))) != NULL)
+		printf("greeting:    %s\n", err);
+	if (json_is_object(tls)) {
+		printf("TLS:         %s, %s, certificate verified for the host name\n",
+		    json_string_value(json_object_get(tls, "version")),
+		    json_string_value(json_object_get(tls, "cipher")));
+		printf("certificate: %s\nissuer:      %s\n",
+		    json_string_value(json_object_get(tls, "subject")),
+		    json_string_value(json_object_get(tls, "issuer")));
+		if (json_is_integer(json_object_get(tls, "not_after")))
+			printf("expires:     %s\n", humantime_both((time_t)json_integer_value(
+			    json_object_get(tls, "not_after")), time(NULL), when, sizeof(when)));
+	} else
+		printf("TLS:         none\n");
+	if (json_array_size(json_object_get(r, "ehlo")) > 0) {
+		printf("EHLO:       ");
+		json_array_foreach(json_object_get(r, "ehlo"), i, v)
+			printf(" %s%s", json_string_value(v), i + 1 < json_array_size(
+			    json_object_get(r, "ehlo")) ? "," : "\n");
+	}
+	if ((err = json_string_value(json_object_get(r, "auth_mechanism"))) != NULL)
+		printf("auth:        %s\n", err);
+	if (rc == 0)
+		printf("result:      ok: %s\n", json_string_value(json_object_get(r, "result")));
+	else {
+		printf("result:      FAILED\n");
+		fprintf(stderr, "relayctl: test %s: %s\n", argv[1], json_string_value(
+		    json_object_get(r, "error")));
+	}
+	json_decref(r);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -276,7 +385,7 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+c:s:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
-			config = optarg;
+			config = relayctl_config_path = optarg;
 			given = 1;
 			break;
 		case 's':

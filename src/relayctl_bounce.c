@@ -333,6 +333,14 @@ relayctl_suppress(int argc, char **argv)
 			printf("%s was already on the suppression list\n",
 			    relayctl_bounce_str(r, "address"));
 		json_decref(r);
+		if (!add)
+			return 0;
+		/* Queued mail to it is dropped at once, not when it comes to be sent. */
+		if ((rc = relayctl_client_call("queue-drop-suppressed", NULL, &r)) != 0)
+			return rc;
+		printf("%lld queued recipient(s) on the list dropped\n",
+		    json_integer_value(json_object_get(r, "dropped")));
+		json_decref(r);
 		return 0;
 	}
 	fprintf(stderr, "relayctl: suppress: unknown subcommand '%s'\n", argv[1]);

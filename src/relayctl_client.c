@@ -147,9 +147,13 @@ relayctl_client_call(const char *cmd, json_t *args, json_t **result)
 		for (char *p = shown; *p != '\0'; p++)
 			if (*p == '-')
 				*p = ' ';
+		const char *kind = json_string_value(json_object_get(ans, "kind"));
+		int rc = kind == NULL ? 70 : strcmp(kind, "nouser") == 0 ? 67 :
+		    strcmp(kind, "dataerr") == 0 ? 65 : 70;
+
 		fprintf(stderr, "relayctl: %s: %s\n", shown, e ? e : "failed");
 		json_decref(ans);
-		return 70;
+		return rc;
 	}
 	*result = json_incref(json_object_get(ans, "result"));
 	json_decref(ans);

@@ -26,8 +26,9 @@ char	*relayctl_client_config_string(const char *path, const char *key, const cha
 
 /*
  * relayctl_client_call: run cmd with args (borrowed; NULL for none) in relayd.
- * Returns 0 with *result a new reference, or an exit code (69: relayd not running,
- * 70: relayd refused, the reason printed on stderr).
+ * Returns 0 with *result a new reference, or an exit code, the reason printed on
+ * stderr: 69 relayd not running, 67 no such queue id or account, 65 bad arguments,
+ * 70 relayd refused otherwise (the answer's "kind", see control.h).
  */
 int	relayctl_client_call(const char *cmd, json_t *args, json_t **result);
 

@@ -37,6 +37,7 @@
 #include "oauth.h"
 #include "outcome.h"
 #include "queue.h"
+#include "probe_ctl.h"
 #include "queue_ctl.h"
 #include "scheduler.h"
 #include "sdnotify.h"
@@ -89,14 +90,11 @@ relayd_cmd_enable(json_t *args, char **err, void *arg)
 {
 	const char *name = json_string_value(json_object_get(args, "account"));
 
-	if (name == NULL) {
-		*err = xstrdup("enable needs an account name");
-		return NULL;
-	}
-	if (scheduler_enable(arg, name) == -1) {
-		*err = xasprintf("there is no account called \"%s\"", name);
-		return NULL;
-	}
+	if (name == NULL)
+		return control_fail(err, CONTROL_ERR_DATAERR, "enable needs an account name");
+	if (scheduler_enable(arg, name) == -1)
+		return control_fail(err, CONTROL_ERR_NOUSER, "there is no account called "
+		    "\"%s\"", name);
 	if (json_is_true(json_object_get(args, "reset_learned")))
 		scheduler_reset_learned(arg, name);
 	return json_pack("{s:s, s:s}", "account", name, "state", "enabled");
@@ -444,6 +442,7 @@ relayd_setup(void)
 	oauth_ctl_register(relayd_ctl);
 	queue_ctl_register(relayd_ctl, relayd_sched);
 	bounce_store_ctl_register(relayd_ctl, relayd_bounces);
+	probe_ctl_register(relayd_ctl, relayd_sched, relayd_base, relayd_dns, cfg->hostname);
 	scheduler_set_bounces(relayd_sched, relayd_bounces);
 	relayd_srv.bounces = relayd_bounces;
 	if (cfg->metrics_listen != NULL && (relayd_metrics = metrics_new(relayd_base,

@@ -513,6 +513,53 @@ scheduler_drop_suppressed(struct scheduler *s, struct queue_msg *m)
 	return 0;
 }
 
+/* scheduler_collect_idle: scheduler_foreach's callback gathering what is not in flight. */
+static void
+scheduler_collect_idle(struct queue_msg *m, void *arg)
+{
+	struct { struct queue_msg **v; size_t n; } *c = arg;
+
+	if (!m->inflight && !m->deleted)
+		c->v[c->n++] = m;
+}
+
+size_t
+scheduler_drop_suppressed_queued(struct scheduler *s)
+{
+	struct { struct queue_msg **v; size_t n; } c = { xcalloc(s->nids + 1,
+	    sizeof(*c.v)), 0 };
+	size_t dropped = 0;
+	char why[256];
+
+	/* Collected first: a finished message leaves the table being walked. */
+	scheduler_foreach(s, scheduler_collect_idle, &c);
+	for (size_t k = 0; k < c.n; k++) {
+		struct queue_msg *m = c.v[k];
+		size_t n = 0;
+		int held = m->held;
+
+		for (size_t i = 0; i < m->nrcpt; i++)
+			n += m->rcpts[i].state == QUEUE_RCPT_PENDING &&
+			    bounce_store_suppressed(s->bounces, m->rcpts[i].addr, why, sizeof(why));
+		if (n == 0)
+			continue;
+		dropped += n;
+		if (held)
+			s->nheld--;
+		else
+			scheduler_heap_remove(&s->wait, m);
+		if (scheduler_drop_suppressed(s, m))
+			continue;	/* finished and freed */
+		if (held)
+			s->nheld++;
+		else
+			scheduler_heap_push(&s->wait, m);
+	}
+	free(c.v);
+	scheduler_log_flush();
+	return dropped;
+}
+
 /* scheduler_arm: set the timer for when; 0 stops it. */
 static void
 scheduler_arm(struct scheduler *s, double when, double now)
@@ -810,9 +857,12 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			break;
 		case OUTCOME_THROTTLE:
 		case OUTCOME_DISABLE:
-			/* Not the message's fault: it goes back untouched, not counted. */
-			if (!suspended)
+			/* Not the message's fault: it goes back on its retry schedule,
+			 * the attempt recorded for queue show, not counted in attempts. */
+			if (!suspended) {
 				scheduler_account_suspend(a, act, r->reply);
+				queue_msg_throttled(s->q, m, r->reply);
+			}
 			scheduler_log(m, r->idx, a, relay, "deferred", act == OUTCOME_THROTTLE ?
 			    "account throttled by the provider" : "account disabled");
 			suspended = 1;
@@ -1054,6 +1104,15 @@ scheduler_enable(struct scheduler *s, const char *name)
 		return 0;
 	}
 	return -1;
+}
+
+struct sched_account *
+scheduler_account_named(struct scheduler *s, const char *name)
+{
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (strcmp(s->accounts[i]->cfg->name, name) == 0)
+			return s->accounts[i];
+	return NULL;
 }
 
 int

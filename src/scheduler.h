@@ -133,6 +133,9 @@ void		 scheduler_run(struct scheduler *);
  */
 int		 scheduler_enable(struct scheduler *, const char *name);
 
+/* scheduler_account_named: the configured account called name, or NULL. */
+struct sched_account *scheduler_account_named(struct scheduler *, const char *name);
+
 /*
  * scheduler_reset_learned: forget what account name learned from throttles: its
  * configured limits hold again (relayctl enable --reset-learned). Returns 0, or -1
@@ -165,6 +168,14 @@ int		 scheduler_hold(struct scheduler *, struct queue_msg *, int on);
 
 /* scheduler_delete: remove m from the queue (after its attempt if one is in flight). */
 void		 scheduler_delete(struct scheduler *, struct queue_msg *);
+
+/*
+ * scheduler_drop_suppressed_queued: fail at once (suppressed events) the pending
+ * recipients of queued mail, held too, that are on the suppression list now (relayctl
+ * suppress add); mail in flight is checked when it is next taken. Returns how many
+ * recipients were dropped.
+ */
+size_t		 scheduler_drop_suppressed_queued(struct scheduler *);
 
 /* scheduler_flush: attempt every deferred message now (within quota). Returns how many. */
 size_t		 scheduler_flush(struct scheduler *);

@@ -173,7 +173,7 @@ scheduler_status(struct scheduler *s)
 	}
 	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
 	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
-	    (json_int_t)s->wait.n, "inflight", (json_int_t)s->ninflight, "held",
+	    (json_int_t)(s->wait.n - s->wait.ntried), "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
 	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
 	    json_integer(scheduler_wall((double)drain, off)) : json_null(), "loading", s->loading,

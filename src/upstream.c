@@ -39,6 +39,7 @@
 #include "smtp_data.h"
 #include "tls.h"
 #include "upstream.h"
+#include "upstream_probe.h"
 #include "xmalloc.h"
 
 #define UPSTREAM_LINE_MAX	4096	/* bound on one reply line we accept */
@@ -155,6 +156,8 @@ struct upstream {
 	int			 body_bol;
 	int			 body_dot;	/* the final "." is in the output */
 	char			 body_last[2];
+
+	struct upstream_probe	*probe;		/* relayctl test: stop after AUTH */
 };
 
 static void upstream_enter_state(struct upstream *, enum upstream_state);
@@ -377,7 +380,11 @@ upstream_close(struct upstream *u)
 	}
 	upstream_drop_conn(u);
 	upstream_enter_state(u, UP_DEAD);
-	scheduler_session_closed(u->sched, u->acct, u);
+	if (u->probe != NULL) {		/* a probe is no session of the scheduler's */
+		upstream_probe_end(u->probe);
+		u->probe = NULL;
+	} else
+		scheduler_session_closed(u->sched, u->acct, u);
 	event_assign(u->start_ev, u->base, -1, 0, upstream_free_cb, u);
 	event_active(u->start_ev, 0, 0);
 }
@@ -402,7 +409,10 @@ upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), " (the message was "
 		    "sent; whether it was taken is unknown)");
 	}
-	if (u->state < UP_READY)
+	if (u->probe != NULL) {
+		upstream_probe_relay(u->probe, u->relay);
+		upstream_probe_failed(u->probe, why);
+	} else if (u->state < UP_READY)
 		scheduler_session_failed(u->sched, u->acct, act, why, u->relay);
 	else if (u->msg != NULL) {
 		upstream_tx_set_all(u, act, why);
@@ -489,6 +499,32 @@ upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *ba
 	u->deadline_ev = evtimer_new(base, upstream_deadline_cb, u);
 	outcome_reply_init(&u->r);
 	event_active(u->start_ev, 0, 0);
+	return u;
+}
+
+/*
+ * upstream_probe_done: in a probe, AUTH went through (or none is configured): note
+ * result, say QUIT and return 1; the probe ends when the session closes. 0 otherwise.
+ */
+static int
+upstream_probe_done(struct upstream *u, const char *result)
+{
+	if (u->probe == NULL)
+		return 0;
+	upstream_probe_relay(u->probe, u->relay);
+	upstream_probe_ok(u->probe, result);
+	upstream_enter_state(u, UP_QUIT);
+	upstream_printf(u, "QUIT\r\n");
+	return 1;
+}
+
+struct upstream *
+upstream_probe_start(struct sched_account *a, struct event_base *base,
+    struct evdns_base *dns, const char *helo, struct upstream_probe *p)
+{
+	struct upstream *u = upstream_new(NULL, a, base, dns, helo);
+
+	u->probe = p;
 	return u;
 }
 
@@ -590,6 +626,8 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 			char desc[128];
 
 			u->tls_up = 1;
+			if (u->probe != NULL)
+				upstream_probe_tls(u->probe, u->ssl);
 			log_debug("upstream: account=%s relay=%s TLS %s", u->cfg->name, u->relay,
 			    tls_describe(u->ssl, desc, sizeof(desc)));
 			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
@@ -650,6 +688,8 @@ upstream_event_cb(struct bufferevent *bev, short what, void *arg)
 static void
 upstream_parse_ehlo_line(struct upstream *u, const char *kw)
 {
+	if (u->probe != NULL)
+		upstream_probe_ehlo(u->probe, kw);
 	if (strcasecmp(kw, "PIPELINING") == 0)
 		u->cap_pipelining = 1;
 	else if (strcasecmp(kw, "STARTTLS") == 0)
@@ -673,6 +713,8 @@ upstream_auth_begin(struct upstream *u)
 	enum outcome_action act;
 
 	if (u->cfg->username == NULL) {		/* a local smarthost without AUTH */
+		if (upstream_probe_done(u, "no AUTH configured: the session is ready"))
+			return;
 		upstream_enter_state(u, UP_READY);
 		scheduler_session_ready(u->sched, u->acct);
 		upstream_next_tx(u);
@@ -698,6 +740,8 @@ upstream_auth_begin(struct upstream *u)
 		    u->relay, err, u->cap_auth);
 		return;
 	}
+	if (u->probe != NULL)
+		upstream_probe_auth(u->probe, mech);
 	upstream_enter_state(u, UP_AUTH);
 	if (initial != NULL)
 		upstream_printf(u, "AUTH %s %s\r\n", mech, initial);
@@ -958,6 +1002,8 @@ upstream_response(struct upstream *u)
 			    "%s greeted with: %s", u->relay, u->r.text);
 			return;
 		}
+		if (u->probe != NULL)
+			upstream_probe_greeting(u->probe, u->r.text);
 		upstream_enter_state(u, UP_EHLO);
 		upstream_printf(u, "EHLO %s\r\n", u->helo);
 		break;
@@ -991,6 +1037,8 @@ upstream_response(struct upstream *u)
 			return;
 		}
 		/* What EHLO said in clear is forgotten (RFC 3207 4.2). */
+		if (u->probe != NULL)
+			upstream_probe_ehlo(u->probe, NULL);
 		u->cap_pipelining = u->cap_starttls = u->cap_size = u->cap_8bitmime = 0;
 		free(u->cap_auth);
 		u->cap_auth = NULL;
@@ -1022,6 +1070,8 @@ upstream_response(struct upstream *u)
 		auth_accepted(u->auth);
 		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, u->relay,
 		    u->cfg->username);
+		if (upstream_probe_done(u, u->r.text))
+			return;
 		upstream_enter_state(u, UP_READY);
 		scheduler_session_ready(u->sched, u->acct);
 		upstream_next_tx(u);

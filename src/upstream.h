@@ -32,6 +32,18 @@ void		 upstream_wake(struct upstream *);
 /* upstream_is_idle: is the session authenticated and waiting for mail? */
 int		 upstream_is_idle(const struct upstream *);
 
+struct upstream_probe;
+
+/*
+ * upstream_probe_start: relayctl test: a session for account a that connects, puts
+ * TLS up with the same checks, says EHLO and authenticates (password or OAuth token)
+ * as a real one, tells p what it sees, then QUITs without sending mail. The scheduler
+ * is told nothing. p gets its end (upstream_probe_end) when the session closes; the
+ * session frees itself then. upstream_stop ends it early (p is ended too).
+ */
+struct upstream	*upstream_probe_start(struct sched_account *a, struct event_base *,
+		    struct evdns_base *, const char *helo, struct upstream_probe *p);
+
 /*
  * upstream_stop: end the session now and free it (shutdown; never call it from the
  * session's own callbacks). In-flight mail stays queued as it is on disk.

@@ -218,7 +218,7 @@ def test_waiting_is_not_failing_and_a_stall_is_told(make_provider, make_relay):
     assert q["stalled_since"] is not None and t0 - 1 <= q["stalled_since"] <= t0 + 3, q
     assert "535" in q["stalled_why"], q
     txt = r.ctl("status").stdout               # the text form says it too
-    assert re.search(r"^stalled: since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(\ds ago\), no "
+    assert re.search(r"^stalled: since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4} \(\ds ago\), no "
                      r"account can send the waiting mail: .*535", txt, re.M), txt
     assert st["accounts"][0]["disabled_since"] is not None, st
     with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as h:

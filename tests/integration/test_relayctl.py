@@ -288,7 +288,7 @@ def test_relayctl_help_and_errors(make_relay, provider):
     p = relay.ctl("nonsense")
     assert p.returncode == 64 and "unknown command" in p.stderr
     p = relay.ctl("enable", "nosuchaccount")
-    assert p.returncode == 70 and "no account called" in p.stderr
+    assert p.returncode == 67 and "no account called" in p.stderr
     relay.stop()
     p = relay.ctl("status")
     assert p.returncode == 69 and "is relayd running?" in p.stderr

@@ -27,6 +27,19 @@ fail(json_t *args, char **err, void *arg)
 	return NULL;
 }
 
+static json_t *
+missing(json_t *args, char **err, void *arg)
+{
+	return control_fail(err, CONTROL_ERR_NOUSER, "no message %s in the queue",
+	    json_string_value(json_object_get(args, "id")));
+}
+
+static json_t *
+bad(json_t *args, char **err, void *arg)
+{
+	return control_fail(err, CONTROL_ERR_DATAERR, "give ids or a filter, not both");
+}
+
 static const struct {
 	const char	*line;
 	int		 ok;
@@ -37,6 +50,12 @@ static const struct {
 	{ "{\"v\":1,\"cmd\":\"echo\",\"args\":[1]}", 1, "\"result\":{}" },
 	{ "{\"v\":1,\"cmd\":\"fail\",\"args\":{\"id\":\"X1\"}}", 0, "no message X1 in the queue" },
 	{ "{\"v\":1,\"cmd\":\"fail\",\"args\":{\"id\":\"\\u0416\"}}", 0, "no message \xd0\x96" },
+	/* The kind of failure (relayctl's exit code follows it); the mark is gone. */
+	{ "{\"v\":1,\"cmd\":\"fail\"}", 0, "\"kind\":\"refused\"" },
+	{ "{\"v\":1,\"cmd\":\"missing\",\"args\":{\"id\":\"X1\"}}", 0,
+	  "\"error\":\"no message X1 in the queue\",\"kind\":\"nouser\"" },
+	{ "{\"v\":1,\"cmd\":\"bad\"}", 0,
+	  "\"error\":\"give ids or a filter, not both\",\"kind\":\"dataerr\"" },
 	{ "{\"v\":1,\"cmd\":\"frob\"}", 0, "unknown command \\\"frob\\\"" },
 	{ "{\"v\":1}", 0, "unknown command \\\"\\\"" },
 	{ "{\"v\":2,\"cmd\":\"echo\"}", 0, "protocol version 2 is not spoken here" },
@@ -55,6 +74,8 @@ main(void)
 
 	control_register(c, "echo", echo, NULL);
 	control_register(c, "fail", fail, NULL);
+	control_register(c, "missing", missing, NULL);
+	control_register(c, "bad", bad, NULL);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		json_t *r = control_dispatch(c, cases[i].line);
 		char *d = r ? json_dumps(r, JSON_COMPACT) : NULL;

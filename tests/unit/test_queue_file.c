@@ -225,6 +225,11 @@ test_state(void)
 	CHECK_STR(l, "deferred: 101 160 451 \xcf\xee\xef\xfb\xf2\xea\xe0 later\n", "deferred");
 	strcat(buf, l);
 	free(l);
+	l = queue_file_throttled_record(150, "451 4.7.1 slow\r\ndown");
+	CHECK_STR(l, "throttled: 150 451 4.7.1 slow  down\n", "throttled");
+	strcat(buf, l);
+	strcat(buf, l);
+	free(l);
 	l = queue_file_hold_record(1, 200);
 	CHECK_STR(l, "hold: 200\n", "hold");
 	strcat(buf, l);
@@ -233,8 +238,9 @@ test_state(void)
 	queue_file_state_apply(&m, buf, strlen(buf));
 	CHECK(r[0].state == QUEUE_RCPT_PENDING && r[1].state == QUEUE_RCPT_SENT,
 	    "states %d %d (a partial last line is no record)", r[0].state, r[1].state);
-	CHECK(m.attempts == 1 && m.next_try == 160 && m.held == 1, "attempts %d next %lld "
-	    "held %d", m.attempts, (long long)m.next_try, m.held);
+	CHECK(m.attempts == 1 && m.next_try == 160 && m.held == 1 && m.throttled == 2,
+	    "attempts %d next %lld held %d throttled %d", m.attempts, (long long)m.next_try,
+	    m.held, m.throttled);
 	CHECK(m.last_reply && strcmp(m.last_reply, "451 \xcf\xee\xef\xfb\xf2\xea\xe0 later") == 0,
 	    "last_reply");
 	free(m.last_reply);

@@ -1,0 +1,27 @@
+/*
+ * humantime: times as people read them in relayctl's output and its "why" texts:
+ * ISO 8601 in local time ("2026-12-04 14:05:09 +0100") and spans relative to now
+ * ("in 56m", "5m ago", "2h05m", "3d04h"). Pure functions of their arguments (and of
+ * the TZ for local time); no I/O.
+ */
+#ifndef RELAYD_HUMANTIME_H
+#define RELAYD_HUMANTIME_H
+
+#include <stddef.h>
+#include <time.h>
+
+/* humantime_span: d seconds (>= 0) as "42s", "12m", "2h05m" or "3d04h", into buf;
+ * returns buf. */
+const char	*humantime_span(long long d, char *buf, size_t len);
+
+/* humantime_rel: t against now as "in 12m", "12m ago" or "now", into buf; returns buf. */
+const char	*humantime_rel(time_t t, time_t now, char *buf, size_t len);
+
+/* humantime_iso: t in local time as "2026-12-04 14:05:09 +0100", into buf (>= 32);
+ * returns buf. */
+const char	*humantime_iso(time_t t, char *buf, size_t len);
+
+/* humantime_both: "2026-12-04 14:05:09 +0100 (in 56m)", into buf (>= 64); returns buf. */
+const char	*humantime_both(time_t t, time_t now, char *buf, size_t len);
+
+#endif
