@@ -158,13 +158,27 @@ relayctl_status_events(json_t *e)
 	    json_string_value(json_object_get(e, "state")), err ? ": " : "", err ? err : "");
 }
 
+/* relayctl_drain: when the queue drains: "in 23h43m", "over 60 days", "never (...)". */
+static const char *
+relayctl_drain(json_t *q, char *buf, size_t len)
+{
+	const char *note = json_string_value(json_object_get(q, "drain_note"));
+
+	if (json_is_integer(json_object_get(q, "drain_estimate")))
+		return relayctl_when(json_object_get(q, "drain_estimate"), buf, len);
+	if (note != NULL && strcmp(note, "over 60 days") == 0)
+		return "in over 60 days";
+	snprintf(buf, len, "never as things are (%s)", note ? note : "no account can send");
+	return buf;
+}
+
 static int
 relayctl_status(int argc, char **argv)
 {
 	json_t *r, *acct, *q;
 	size_t i;
 	int rc;
-	char b1[32], b2[32], b3[32], b4[32];
+	char b1[64], b2[32], b3[32], b4[32];
 	time_t since;
 
 	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
@@ -203,9 +217,7 @@ relayctl_status(int argc, char **argv)
 	    json_integer_value(json_object_get(q, "waiting")),
 	    json_integer_value(json_object_get(q, "inflight")),
 	    json_integer_value(json_object_get(q, "deferred")),
-	    json_is_integer(json_object_get(q, "drain_estimate")) ?
-	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
-	    "(unknown: no account can send)");
+	    relayctl_drain(q, b1, sizeof(b1)));
 	if (json_is_integer(json_object_get(q, "stalled_since"))) {
 		since = (time_t)json_integer_value(json_object_get(q, "stalled_since"));
 		strftime(b2, sizeof(b2), "%Y-%m-%d %H:%M:%S", localtime(&since));

@@ -27,8 +27,10 @@ struct scheduler {
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
 	unsigned long long	 nreceived;	/* counters for metrics */
-	unsigned long long	 ndeferred;
-	unsigned long long	 nfailed;
+	unsigned long long	 ndeferred;	/* messages: attempts that deferred some */
+	unsigned long long	 nfailed;	/* messages: attempts that failed some */
+	unsigned long long	 nrcpt_deferred; /* recipients deferred (attempts) */
+	unsigned long long	 nrcpt_failed;	/* recipients failed for good */
 	struct queue_msg	**ids;		/* every message by queue id (chained) */
 	size_t			 idcap, nids;
 	double			 stalled_since;	/* ready mail no account will send; 0: none */
