@@ -728,6 +728,7 @@ again:
 	}
 	a->last_send = now_f;
 	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
+	scheduler_account_all_used(s, now_f);
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);

@@ -35,6 +35,7 @@ struct scheduler {
 	size_t			 idcap, nids;
 	double			 stalled_since;	/* ready mail no account will send; 0: none */
 	double			 stall_warned;	/* when that was last logged */
+	int			 all_used_logged; /* "all accounts used up" was logged */
 	char			*stall_why;
 	struct event		*timer;		/* NULL without an event base */
 	double			 wake_at;	/* when it is armed for; 0: not */
@@ -93,6 +94,13 @@ time_t		 scheduler_account_backoff(int initial, int max, int n);
  * (exhausted, until when) or has room again after that (ready); nothing otherwise.
  */
 void		 scheduler_account_quota_event(struct sched_account *, double now);
+
+/*
+ * scheduler_account_all_used: one log line when every account that is not disabled
+ * has used up its hour or day (none can send before the first frees: when), again
+ * only after one had room.
+ */
+void		 scheduler_account_all_used(struct scheduler *, double now);
 
 /*
  * scheduler_account_suspend: the provider told the account to slow down (THROTTLE)

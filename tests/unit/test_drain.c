@@ -42,7 +42,7 @@ struct tcase {
 	time_t		 slack;		/* +- allowed */
 };
 
-#define WALL	1796342400.0	/* 2026-12-03 00:00:00 UTC */
+#define WALL	1796342400.0	/* 2026-12-04 00:00:00 UTC */
 
 static const struct tcase cases[] = {
 	/* The issue's case: main 64/150 a day, spare 80/80 used up, 161 queued, all of
