@@ -10,9 +10,11 @@
 
 #include "bounce_store.h"
 #include "events.h"
+#include "imap_watch.h"
 #include "log.h"
 #include "metrics.h"
 #include "scheduler.h"
+#include "version.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
@@ -22,7 +24,21 @@ struct metrics {
 	struct bounce_store	*bounces;
 	struct events		*events;
 	struct webhook		*webhook;
+	struct imap_watch	**watch;	/* relayd's, replaced by reloads */
 };
+
+/* metrics_write: every family relayd serves, into out. */
+static void
+metrics_write(struct metrics *m, struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "# HELP relayd_build_info The running relayd's version "
+	    "(always 1).\n# TYPE relayd_build_info gauge\nrelayd_build_info{version=\"%s\"} "
+	    "1\n", RELAYD_VERSION);
+	scheduler_metrics(m->sched, out);
+	bounce_store_metrics(m->bounces, out);
+	imap_watch_metrics(m->watch != NULL ? *m->watch : NULL, out);
+	webhook_metrics(m->webhook, m->events, out);
+}
 
 /* metrics_serve: GET /metrics; anything else is 404. */
 static void
@@ -36,9 +52,7 @@ metrics_serve(struct evhttp_request *req, void *arg)
 		return;
 	}
 	out = evbuffer_new();
-	scheduler_metrics(m->sched, out);
-	bounce_store_metrics(m->bounces, out);
-	webhook_metrics(m->webhook, m->events, out);
+	metrics_write(m, out);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", out);
@@ -52,6 +66,13 @@ metrics_set_events(struct metrics *m, struct events *ev, struct webhook *w)
 		m->events = ev;
 		m->webhook = w;
 	}
+}
+
+void
+metrics_set_watch(struct metrics *m, struct imap_watch **w)
+{
+	if (m != NULL)
+		m->watch = w;
 }
 
 static void

@@ -25,4 +25,12 @@ struct webhook;
 /* metrics_set_events: also serve the event journal's and webhook's figures (NULL: none). */
 void		 metrics_set_events(struct metrics *, struct events *, struct webhook *);
 
+struct imap_watch;
+
+/*
+ * metrics_set_watch: also serve the bounce watchers' health, read through *w (the
+ * caller's pointer, which a reload replaces; NULL or *w NULL: none watched).
+ */
+void		 metrics_set_watch(struct metrics *, struct imap_watch **w);
+
 #endif

@@ -172,6 +172,30 @@ relayctl_drain(json_t *q, char *buf, size_t len)
 	return buf;
 }
 
+/* relayctl_status_watch: a line per account whose bounces are watched: connected or
+ * not, its last complete check, its last error. */
+static void
+relayctl_status_watch(json_t *list)
+{
+	json_t *w;
+	size_t i;
+	char b1[32], b2[32];
+
+	json_array_foreach(list, i, w) {
+		const char *err = json_string_value(json_object_get(w, "last_error"));
+		json_t *ok = json_object_get(w, "last_success");
+
+		printf("bounces: %s %s (%s), last check %s", json_string_value(json_object_get(w,
+		    "account")), json_is_true(json_object_get(w, "connected")) ? "connected" :
+		    "NOT connected", json_string_value(json_object_get(w, "state")),
+		    json_is_integer(ok) ? relayctl_ago(ok, b1, sizeof(b1)) : "never");
+		if (err != NULL)
+			printf("; last error %s: %s", relayctl_ago(json_object_get(w,
+			    "last_error_at"), b2, sizeof(b2)), err);
+		printf("\n");
+	}
+}
+
 static int
 relayctl_status(int argc, char **argv)
 {
@@ -231,6 +255,7 @@ relayctl_status(int argc, char **argv)
 		    "log and the spool's quarantine/)\n",
 		    json_integer_value(json_object_get(q, "quarantined")));
 	relayctl_status_events(json_object_get(r, "events"));
+	relayctl_status_watch(json_object_get(r, "bounce_watch"));
 	json_decref(r);
 	return 0;
 }

@@ -133,3 +133,126 @@ def test_throttle_and_its_end_are_logged_with_readable_times(make_provider, make
     r.wait_queue(0)
     v = samples(scrape(port))
     assert v['relayd_account_state{account="main",state="ready"}'] == "1", v
+
+
+def by_name(st, name):
+    return [a for a in st["accounts"] if a["name"] == name][0]
+
+
+@pytest.mark.deadline(60)
+def test_metric_families_units_and_values_against_status(make_relay, provider):
+    """Every family has HELP and TYPE; counters end in _total; one message to two
+    recipients, one refused: messages and recipients counted apart and in agreement
+    (before: sent counted messages, failed and deferred recipients); the account's
+    state, used and limits as relayctl status --json says; the build's version."""
+    port = free_port()
+    relay = make_relay(provider, start=False, metrics_listen="127.0.0.1:%d" % port)
+    relay.settings["accounts"][0]["limits"] = {"per_hour": 50, "per_day": 500,
+                                               "count": "recipients"}
+    relay.write_config()
+    relay.start()
+    provider.refuse_rcpt("dead@example.org")
+    relay.submit(b"From: a@crm.example\r\nSubject: x\r\n\r\nhi\r\n", "app@crm.example",
+                 ["b@example.org", "dead@example.org"])
+    provider.wait_for(1)
+    relay.wait_queue(0)
+    text = scrape(port)
+    fams = families(text)
+    for name, (help_, type_) in fams.items():
+        assert (type_ == "counter") == name.endswith("_total"), (name, type_)
+        assert help_.strip(), name
+    for name in ("relayd_account_state", "relayd_quota_limit", "relayd_quota_used",
+                 "relayd_queue_oldest_seconds", "relayd_queue_drain_seconds",
+                 "relayd_build_info", "relayd_bounce_watch_connected",
+                 "relayd_bounce_watch_last_success_timestamp_seconds",
+                 "relayd_recipients_sent_total", "relayd_recipients_failed_total",
+                 "relayd_recipients_deferred_total", "relayd_bounces_stored"):
+        assert name in fams, name
+    for name in ("relayd_messages_sent_total", "relayd_messages_failed_total",
+                 "relayd_messages_deferred_total"):
+        assert "Messages" in fams[name][0], fams[name]
+    for name in ("relayd_recipients_sent_total", "relayd_recipients_failed_total"):
+        assert "Recipients" in fams[name][0], fams[name]
+    v = samples(text)
+    assert v['relayd_messages_sent_total{account="main"}'] == "1", v
+    assert v['relayd_recipients_sent_total{account="main"}'] == "1", v
+    assert v["relayd_messages_failed_total"] == "1", v
+    assert v["relayd_recipients_failed_total"] == "1", v
+    assert v["relayd_queue_drain_seconds"] == "0" and v["relayd_queue_oldest_seconds"] == "0"
+    version = relay.ctl("--version").stdout.split()[-1]
+    assert v['relayd_build_info{version="%s"}' % version] == "1", (version, v)
+    a = by_name(relay.status(), "main")
+    for state in ("ready", "exhausted", "throttled", "backoff", "closed", "disabled"):
+        assert v['relayd_account_state{account="main",state="%s"}' % state] == \
+            ("1" if state == a["state"] else "0"), (state, a)
+    for w in ("hour", "day"):
+        assert int(v['relayd_quota_used{account="main",window="%s"}' % w]) == a[w]["used"]
+        assert int(v['relayd_quota_remaining{account="main",window="%s"}' % w]) == \
+            a[w]["remaining"]
+        assert int(v['relayd_quota_limit{account="main",window="%s",kind="effective"}'
+                     % w]) == a[w]["limit"]
+        assert int(v['relayd_quota_limit{account="main",window="%s",kind="configured"}'
+                     % w]) == a["configured"]["per_" + w]
+
+
+@pytest.mark.deadline(60)
+def test_cannot_connect_is_a_counted_deferral(make_relay, provider):
+    """The account's server refuses connections: the message is deferred, and the
+    deferral is counted (before: relayd_messages_deferred_total stayed 0)."""
+    port = free_port()
+    relay = make_relay(provider, start=False, metrics_listen="127.0.0.1:%d" % port)
+    relay.settings["accounts"][0]["port"] = free_port()    # nothing listens there
+    relay.write_config()
+    relay.start()
+    relay.submit(b"From: a@crm.example\r\nSubject: x\r\n\r\nhi\r\n", "app@crm.example",
+                 ["b@example.org", "c@example.org"])
+    relay.wait_log(r"to=<b@example\.org> more=1 .*status=deferred \(cannot connect")
+    v = samples(scrape(port))
+    assert int(v["relayd_messages_deferred_total"]) >= 1, v
+    assert int(v["relayd_recipients_deferred_total"]) >= 2, v
+    assert int(v["relayd_recipients_deferred_total"]) == \
+        2 * int(v["relayd_messages_deferred_total"]), v
+    assert float(v["relayd_queue_oldest_seconds"]) >= 0
+
+
+@pytest.mark.deadline(120)
+def test_bounce_watcher_health_in_status_and_metrics(make_relay, provider, tmp_path, certs):
+    """The bounce watcher's health: connected and its last complete check, in relayctl
+    status (JSON and text) and the metrics, agreeing; with the IMAP server down it is
+    not connected and says its last error (before: nowhere)."""
+    from dovecot import Dovecot
+    from conftest import USER
+    d = Dovecot(tmp_path / "dovecot", cert=certs.good.cert, key=certs.good.key, ca=certs.ca,
+                user=USER)
+    d.start()
+    try:
+        port = free_port()
+        r = make_relay(provider, start=False, metrics_listen="127.0.0.1:%d" % port)
+        r.settings["accounts"][0]["bounces"] = {"host": "127.0.0.1", "port": d.port,
+                                                "tls": "implicit", "folder": "INBOX"}
+        r.write_config()
+        r.start()
+        r.wait_log(r"imap: account=main .* selected", timeout=30)
+        w = wait_until(lambda: (lambda l: l[0] if l and l[0]["last_success"] else None)(
+            r.status()["bounce_watch"]), 20, "a complete check")
+        assert w["account"] == "main" and w["connected"] is True, w
+        assert abs(w["last_success"] - time.time()) < 30 and w["last_error"] is None, w
+        v = samples(scrape(port))
+        assert v['relayd_bounce_watch_connected{account="main"}'] == "1", v
+        last = int(v['relayd_bounce_watch_last_success_timestamp_seconds{account="main"}'])
+        assert abs(last - w["last_success"]) <= 1, (last, w)
+        txt = r.ctl("status").stdout
+        assert re.search(r"^bounces: main connected \(\w+\), last check \d+s ago$", txt,
+                         re.M), txt
+
+        d.stop()
+        r.wait_log(r"imap: account=main .*reconnecting in", timeout=30)
+        w = r.status()["bounce_watch"][0]
+        assert w["connected"] is False and w["last_error"], w
+        assert abs(w["last_error_at"] - time.time()) < 30, w
+        assert samples(scrape(port))['relayd_bounce_watch_connected{account="main"}'] == "0"
+        txt = r.ctl("status").stdout
+        assert re.search(r"^bounces: main NOT connected \(backoff\), last check .*; last "
+                         r"error \d+s ago: .+$", txt, re.M), txt
+    finally:
+        d.cleanup()
