@@ -6,7 +6,8 @@
  * (config order), while its send window (sendwindow.c) is open and it is neither
  * suspended nor disabled. Units free in bursts, as the provider's windows free them,
  * not evenly over the day: 150 a day already used up means nothing until a day after
- * the first of them, however many hours are left.
+ * the first of them, however many hours are left. A learned limit is taken as it is
+ * (its climbing back is not counted on); a warm-up's growing day limit is.
  *
  * Pure: no clock, no I/O; the caller gives the time and the accounts' state. The work
  * is bounded: time moves from one event to the next (a unit leaving a window, a

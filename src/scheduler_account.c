@@ -313,7 +313,8 @@ scheduler_account_quota_full(const struct sched_account *a, time_t now, char *bu
 
 /*
  * scheduler_account_quota_log: one line when the account's hour or day is used up
- * (with when the next unit frees), and one when it has room again.
+ * (with when the next unit frees), and one when it has room again; at most once per
+ * SCHED_QUOTA_LOG seconds (a backlog at the limit fills it each time a unit frees).
  */
 static void
 scheduler_account_quota_log(struct sched_account *a, double now)
@@ -321,15 +322,19 @@ scheduler_account_quota_log(struct sched_account *a, double now)
 	char used[48], next[SCHED_UNTIL_LEN];
 	const char *w = scheduler_account_quota_full(a, (time_t)now, used, sizeof(used));
 
-	if ((w != NULL) == a->quota_logged)
+	if (w != NULL && (a->quota_logged || (a->quota_logged_at > 0 &&
+	    now < a->quota_logged_at + SCHED_QUOTA_LOG)))
+		return;		/* told already, or lately (then its room again is no news) */
+	if (w == NULL && !a->quota_logged)
 		return;
 	a->quota_logged = w != NULL;
-	if (w != NULL)
+	if (w != NULL) {
+		a->quota_logged_at = now;
 		log_warn("account=%s status=exhausted window=%s used=%s %s (quota used up: "
 		    "mail goes to the next account, or waits)", a->cfg->name, w, used,
 		    scheduler_account_until("next_free", (double)quota_next_free(a->quota,
 		    (time_t)now, 1), 0, next, sizeof(next)));
-	else
+	} else
 		log_info("account=%s status=ready (quota has room again)", a->cfg->name);
 }
 
@@ -364,9 +369,11 @@ scheduler_account_all_used(struct scheduler *s, double now)
 		}
 		used = strlen(what);
 	}
-	if (exhausted == 0 || s->all_used_logged)
+	if (exhausted == 0 || s->all_used_logged || (s->all_used_at > 0 &&
+	    now < s->all_used_at + SCHED_QUOTA_LOG))
 		return;
 	s->all_used_logged = 1;
+	s->all_used_at = now;
 	log_warn("quota: all accounts used up (%s): mail waits; %s", what,
 	    scheduler_account_until("next_free", first, 0, next, sizeof(next)));
 }

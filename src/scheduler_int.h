@@ -10,6 +10,9 @@
 #include "scheduler_heap.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
+/* At most one "quota used up" line per account (and one "all used up") in this many
+ * seconds: with a backlog at its limit an account fills again each time a unit frees. */
+#define SCHED_QUOTA_LOG		900
 
 struct scheduler {
 	struct event_base	*base;
@@ -36,6 +39,7 @@ struct scheduler {
 	double			 stalled_since;	/* ready mail no account will send; 0: none */
 	double			 stall_warned;	/* when that was last logged */
 	int			 all_used_logged; /* "all accounts used up" was logged */
+	double			 all_used_at;	/* when (steady) */
 	char			*stall_why;
 	struct event		*timer;		/* NULL without an event base */
 	double			 wake_at;	/* when it is armed for; 0: not */
@@ -98,7 +102,7 @@ void		 scheduler_account_quota_event(struct sched_account *, double now);
 /*
  * scheduler_account_all_used: one log line when every account that is not disabled
  * has used up its hour or day (none can send before the first frees: when), again
- * only after one had room.
+ * only after one had room, and not within SCHED_QUOTA_LOG seconds.
  */
 void		 scheduler_account_all_used(struct scheduler *, double now);
 

@@ -1,7 +1,9 @@
 /*
  * scheduler_report: what the scheduler tells the operator: relayctl status (accounts,
  * quota windows, the queue's counts, when it should be drained) and the metrics.
- * Both cost O(accounts), whatever the size of the queue: they read counters.
+ * The counts are counters; the drain estimate costs the accounts' ledgers (a day of
+ * records) and the events it simulates (drain.c, bounded), and the oldest message one
+ * pass over the queue's index, without touching the disk.
  */
 #include <math.h>
 #include <stdint.h>
