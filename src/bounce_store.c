@@ -83,10 +83,17 @@ bounce_store_metrics(struct bounce_store *b, struct evbuffer *out)
 			hard++;
 		else
 			soft++;
+	/* The counter counts what was recorded (those read from the spool at start
+	 * too), not what is kept: the store forgets bounces older than 180 days and
+	 * a counter must never go down. */
 	evbuffer_add_printf(out, "# HELP relayd_bounces_total Bounces recorded from the "
-	    "watched mailboxes (kept 180 days), by kind.\n# TYPE relayd_bounces_total "
-	    "counter\nrelayd_bounces_total{kind=\"hard\"} %zu\n"
-	    "relayd_bounces_total{kind=\"soft\"} %zu\n", hard, soft);
+	    "watched mailboxes, by kind (the store's at start, then each new one).\n"
+	    "# TYPE relayd_bounces_total counter\nrelayd_bounces_total{kind=\"hard\"} "
+	    "%llu\nrelayd_bounces_total{kind=\"soft\"} %llu\n", b->nhard, b->nsoft);
+	evbuffer_add_printf(out, "# HELP relayd_bounces_stored Bounces kept in the store "
+	    "(the last 180 days), by kind.\n# TYPE relayd_bounces_stored gauge\n"
+	    "relayd_bounces_stored{kind=\"hard\"} %zu\nrelayd_bounces_stored{kind=\"soft\"} "
+	    "%zu\n", hard, soft);
 }
 
 /* ---- bounce records ----------------------------------------------------------------- */
@@ -144,6 +151,10 @@ bounce_store_keep_rec(struct bounce_store *b, struct bounce_rec *r)
 		b->recs = xreallocarray(b->recs, b->caprecs, sizeof(*b->recs));
 	}
 	b->recs[b->nrecs++] = r;
+	if (r->kind == BOUNCE_HARD)	/* a counter: pruning the store takes none back */
+		b->nhard++;
+	else
+		b->nsoft++;
 	bounce_store_map_put(&b->seen, k, r);
 	free(k);
 }

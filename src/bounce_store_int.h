@@ -73,6 +73,7 @@ struct bounce_store {
 
 	struct bounce_rec	**recs;
 	size_t			 nrecs, caprecs;
+	unsigned long long	 nhard, nsoft;	/* recorded since start: only go up */
 	struct bounce_store_map	 seen;		/* "key\trecipient" -> struct bounce_rec */
 
 	struct bounce_store_map	 addrs;		/* address -> struct bounce_addr */

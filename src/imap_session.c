@@ -50,6 +50,7 @@
 #include "auth.h"
 #include "bounce_parse.h"
 #include "bounce_store.h"
+#include "clock.h"
 #include "config.h"
 #include "imap_mailbox.h"
 #include "imap_parse.h"
@@ -178,6 +179,11 @@ struct imap_session {
 	uint32_t		 fetched_uid;	/* highest UID processed in this FETCH */
 	uint32_t		*tomove;
 	size_t			 ntomove, capmove, nmoving;
+
+	/* Health, for status and metrics (imap_session_health). */
+	double			 last_ok;	/* wall clock of the last complete check */
+	double			 last_err_at;	/* and of the last failure */
+	char			 last_err[256];
 };
 
 static void imap_session_enter_state(struct imap_session *, enum imap_state);
@@ -294,6 +300,8 @@ imap_session_fail(struct imap_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
+	snprintf(s->last_err, sizeof(s->last_err), "%.255s", why);
+	s->last_err_at = clock_now();
 	log_warn("imap: account=%s server=%s state=%s: %s; reconnecting in %ds", s->account,
 	    s->server, imap_state_name(s->state), why, s->backoff);
 	if (s->bev != NULL)
@@ -774,6 +782,7 @@ imap_session_moved(struct imap_session *s)
 static void
 imap_session_wait(struct imap_session *s)
 {
+	s->last_ok = clock_now();	/* the mailbox is read up to now */
 	imap_session_send(s, s->news ? IMAP_S_FETCH : s->caps.idle ? IMAP_S_IDLE :
 	    IMAP_S_POLL);
 }
@@ -1202,6 +1211,17 @@ imap_session_new(struct event_base *base, struct evdns_base *dns,
 	    s->server, s->cfg->folder, config_tls_name(s->cfg->tls),
 	    s->cfg->move_to ? ", move_to=" : "", s->cfg->move_to ? s->cfg->move_to : "");
 	return s;
+}
+
+void
+imap_session_health(const struct imap_session *s, struct imap_health *h)
+{
+	h->account = s->account;
+	h->state = imap_state_name(s->state);
+	h->connected = s->authed && s->state != IMAP_S_BACKOFF;
+	h->last_ok = s->last_ok;
+	h->last_err_at = s->last_err_at;
+	h->last_err = s->last_err[0] ? s->last_err : NULL;
 }
 
 void

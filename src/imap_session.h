@@ -23,6 +23,20 @@ struct imap_session;
 struct imap_session *imap_session_new(struct event_base *, struct evdns_base *,
 		    struct bounce_store *store, struct config_account *a, const char *dir);
 
+/* A session's health, for relayctl status and the metrics (imap_watch). */
+struct imap_health {
+	const char	*account;
+	const char	*state;		/* the state machine's, e.g. "idle", "backoff" */
+	int		 connected;	/* logged in, not waiting to reconnect */
+	double		 last_ok;	/* wall clock of the last complete check; 0: none */
+	double		 last_err_at;	/* wall clock of the last failure; 0: none */
+	const char	*last_err;	/* its reason, or NULL; the session's, valid until
+					 * the next event */
+};
+
+/* imap_session_health: the session's health into h. */
+void		 imap_session_health(const struct imap_session *, struct imap_health *h);
+
 /*
  * imap_session_free: close the connection (no LOGOUT) and free. Not from the
  * session's own callbacks; from any other, or with the loop stopped. NULL: no-op.

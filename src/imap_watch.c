@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,7 @@
 #include "config.h"
 #include "imap_session.h"
 #include "imap_watch.h"
+#include "jsonstr.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -67,4 +69,52 @@ imap_watch_stop(struct imap_watch *w)
 		imap_session_free(w->sessions[i]);
 	free(w->sessions);
 	free(w);
+}
+
+/* imap_watch_time: a wall time as whole Unix seconds, or null for 0 (never). */
+static json_t *
+imap_watch_time(double t)
+{
+	return t > 0 ? json_integer((json_int_t)floor(t)) : json_null();
+}
+
+json_t *
+imap_watch_status(const struct imap_watch *w)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; w != NULL && i < w->nsessions; i++) {
+		struct imap_health h;
+
+		imap_session_health(w->sessions[i], &h);
+		json_array_append_new(list, json_pack("{s:o, s:s, s:b, s:o, s:o, s:o}",
+		    "account", jsonstr_new(h.account), "state", h.state, "connected",
+		    h.connected, "last_success", imap_watch_time(h.last_ok), "last_error",
+		    jsonstr_new(h.last_err), "last_error_at", imap_watch_time(h.last_err_at)));
+	}
+	return list;
+}
+
+void
+imap_watch_metrics(const struct imap_watch *w, struct evbuffer *out)
+{
+	struct imap_health h;
+
+	evbuffer_add_printf(out, "# HELP relayd_bounce_watch_connected 1 while the bounce "
+	    "watcher of the account is logged in to its mailbox, 0 while it reconnects.\n"
+	    "# TYPE relayd_bounce_watch_connected gauge\n");
+	for (size_t i = 0; w != NULL && i < w->nsessions; i++) {
+		imap_session_health(w->sessions[i], &h);
+		evbuffer_add_printf(out, "relayd_bounce_watch_connected{account=\"%s\"} %d\n",
+		    h.account, h.connected);
+	}
+	evbuffer_add_printf(out, "# HELP relayd_bounce_watch_last_success_timestamp_seconds "
+	    "When the bounce watcher last read the account's mailbox to the end (Unix "
+	    "time; 0: not since relayd started or was reloaded).\n# TYPE "
+	    "relayd_bounce_watch_last_success_timestamp_seconds gauge\n");
+	for (size_t i = 0; w != NULL && i < w->nsessions; i++) {
+		imap_session_health(w->sessions[i], &h);
+		evbuffer_add_printf(out, "relayd_bounce_watch_last_success_timestamp_seconds{"
+		    "account=\"%s\"} %.0f\n", h.account, floor(h.last_ok));
+	}
 }

@@ -14,10 +14,12 @@
 #include "bounce_store.h"
 #include "control.h"
 #include "events.h"
+#include "imap_watch.h"
 #include "log.h"
 #include "metrics.h"
 #include "scheduler.h"
 #include "statuspage.h"
+#include "version.h"
 #include "webhook.h"
 #include "xmalloc.h"
 
@@ -32,7 +34,21 @@ struct metrics {
 	json_t			*failures;	/* the journal's last "failed" events */
 	uint64_t		 failures_seen;	/* the journal read up to this id */
 	struct events_pos	 failures_pos;
+	struct imap_watch	**watch;	/* relayd's, replaced by reloads */
 };
+
+/* metrics_write: every family relayd serves, into out. */
+static void
+metrics_write(struct metrics *m, struct evbuffer *out)
+{
+	evbuffer_add_printf(out, "# HELP relayd_build_info The running relayd's version "
+	    "(always 1).\n# TYPE relayd_build_info gauge\nrelayd_build_info{version=\"%s\"} "
+	    "1\n", RELAYD_VERSION);
+	scheduler_metrics(m->sched, out);
+	bounce_store_metrics(m->bounces, out);
+	imap_watch_metrics(m->watch != NULL ? *m->watch : NULL, out);
+	webhook_metrics(m->webhook, m->events, out);
+}
 
 /* metrics_serve: GET /metrics; anything else is 404. */
 static void
@@ -46,9 +62,7 @@ metrics_serve(struct evhttp_request *req, void *arg)
 		return;
 	}
 	out = evbuffer_new();
-	scheduler_metrics(m->sched, out);
-	bounce_store_metrics(m->bounces, out);
-	webhook_metrics(m->webhook, m->events, out);
+	metrics_write(m, out);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 	    "text/plain; version=0.0.4; charset=utf-8");
 	evhttp_send_reply(req, 200, "OK", out);
@@ -217,6 +231,13 @@ metrics_set_control(struct metrics *m, struct control *ctl)
 {
 	if (m != NULL)
 		m->ctl = ctl;
+}
+
+void
+metrics_set_watch(struct metrics *m, struct imap_watch **w)
+{
+	if (m != NULL)
+		m->watch = w;
 }
 
 static void

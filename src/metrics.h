@@ -35,4 +35,12 @@ struct control;
  */
 void		 metrics_set_control(struct metrics *, struct control *);
 
+struct imap_watch;
+
+/*
+ * metrics_set_watch: also serve the bounce watchers' health, read through *w (the
+ * caller's pointer, which a reload replaces; NULL or *w NULL: none watched).
+ */
+void		 metrics_set_watch(struct metrics *, struct imap_watch **w);
+
 #endif

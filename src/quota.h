@@ -64,6 +64,14 @@ long		 quota_room(const struct quota *, time_t now);
 /* quota_next_free: the earliest time, not before now, when units may be sent. */
 time_t		 quota_next_free(const struct quota *, time_t now, long units);
 
+/*
+ * quota_records: the ledger's records inside the day window before now, oldest first:
+ * up to max of them, their times into t and their units into units. Returns how many
+ * there are (more than max: only max were copied). For the drain estimate (drain.c).
+ */
+size_t		 quota_records(const struct quota *, time_t now, time_t *t, long *units,
+		    size_t max);
+
 /* quota_last: when the last reservation was made (0: never). */
 time_t		 quota_last(const struct quota *);
 

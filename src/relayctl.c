@@ -172,13 +172,51 @@ relayctl_status_events(json_t *e)
 	    json_string_value(json_object_get(e, "state")), err ? ": " : "", err ? err : "");
 }
 
+/* relayctl_drain: when the queue drains: "in 23h43m", "over 60 days", "never (...)". */
+static const char *
+relayctl_drain(json_t *q, char *buf, size_t len)
+{
+	const char *note = json_string_value(json_object_get(q, "drain_note"));
+
+	if (json_is_integer(json_object_get(q, "drain_estimate")))
+		return relayctl_when(json_object_get(q, "drain_estimate"), buf, len);
+	if (note != NULL && strcmp(note, "over 60 days") == 0)
+		return "in over 60 days";
+	snprintf(buf, len, "never as things are (%s)", note ? note : "no account can send");
+	return buf;
+}
+
+/* relayctl_status_watch: a line per account whose bounces are watched: connected or
+ * not, its last complete check, its last error. */
+static void
+relayctl_status_watch(json_t *list)
+{
+	json_t *w;
+	size_t i;
+	char b1[32], b2[32];
+
+	json_array_foreach(list, i, w) {
+		const char *err = json_string_value(json_object_get(w, "last_error"));
+		json_t *ok = json_object_get(w, "last_success");
+
+		printf("bounces: %s %s (%s), last check %s", json_string_value(json_object_get(w,
+		    "account")), json_is_true(json_object_get(w, "connected")) ? "connected" :
+		    "NOT connected", json_string_value(json_object_get(w, "state")),
+		    json_is_integer(ok) ? relayctl_when(ok, b1, sizeof(b1)) : "never");
+		if (err != NULL)
+			printf("; last error %s: %s", relayctl_when(json_object_get(w,
+			    "last_error_at"), b2, sizeof(b2)), err);
+		printf("\n");
+	}
+}
+
 static int
 relayctl_status(int argc, char **argv)
 {
 	json_t *r, *acct, *q;
 	size_t i;
 	int rc;
-	char b1[32], b2[32], b3[32], b4[32], b5[32], at[80];
+	char b1[64], b2[32], b3[32], b4[32], b5[32], at[80];
 
 	if ((rc = relayctl_client_call("status", NULL, &r)) != 0)
 		return rc;
@@ -222,9 +260,7 @@ relayctl_status(int argc, char **argv)
 	    json_integer_value(json_object_get(q, "inflight")),
 	    json_integer_value(json_object_get(q, "deferred")),
 	    json_integer_value(json_object_get(q, "held")),
-	    json_is_integer(json_object_get(q, "drain_estimate")) ?
-	    relayctl_when(json_object_get(q, "drain_estimate"), b1, sizeof(b1)) :
-	    "(unknown: no account can send)");
+	    relayctl_drain(q, b1, sizeof(b1)));
 	if (json_is_integer(json_object_get(q, "stalled_since"))) {
 		printf("stalled: since %s, no account can send the waiting mail: %s\n",
 		    humantime_both((time_t)json_integer_value(json_object_get(q,
@@ -237,6 +273,7 @@ relayctl_status(int argc, char **argv)
 		    "log and the spool's quarantine/)\n",
 		    json_integer_value(json_object_get(q, "quarantined")));
 	relayctl_status_events(json_object_get(r, "events"));
+	relayctl_status_watch(json_object_get(r, "bounce_watch"));
 	json_decref(r);
 	return 0;
 }

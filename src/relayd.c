@@ -79,8 +79,10 @@ relayd_cmd_status(json_t *args, char **err, void *arg)
 {
 	json_t *st = scheduler_status(arg);
 
-	if (st != NULL)
+	if (st != NULL) {
 		json_object_set_new(st, "events", webhook_status(relayd_webhook, relayd_events));
+		json_object_set_new(st, "bounce_watch", imap_watch_status(relayd_imap));
+	}
 	return st;
 }
 
@@ -453,6 +455,7 @@ relayd_setup(void)
 	relayd_webhook = webhook_new(relayd_base, relayd_events, &cfg->events);
 	metrics_set_events(relayd_metrics, relayd_events, relayd_webhook);
 	metrics_set_control(relayd_metrics, relayd_ctl);
+	metrics_set_watch(relayd_metrics, &relayd_imap);
 
 	listener_start(relayd_listener);
 	log_info("relayd %s started: config=%s spool=%s accounts=%zu", RELAYD_VERSION,

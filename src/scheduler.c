@@ -775,6 +775,7 @@ again:
 	}
 	a->last_send = now_f;
 	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
+	scheduler_account_all_used(s, now_f);
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);
@@ -790,7 +791,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 {
 	time_t now = (time_t)clock_steady();
 	const char *retry_reply = NULL;
-	int suspended = 0;
+	int suspended = 0, nfail = 0, ndefer = 0;
 	size_t nsent = 0, ncharged = 0;
 	time_t failing = scheduler_account_backoff_span(s->cfg->retry_initial,
 	    s->cfg->retry_max, m->attempts);
@@ -804,7 +805,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	 * have taken: a reply lost after the final dot keeps its reservation. */
 	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
 	    (time_t)ceil(clock_steady()));
-	a->nsent += nsent > 0;
+	a->nsent += nsent > 0;		/* metrics: messages, and recipients */
+	a->nrcpt_sent += nsent;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
 		enum outcome_action act = r->action;
@@ -836,7 +838,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			    a->cfg->name, r->reply);
 			break;
 		case OUTCOME_FAIL:
-			s->nfailed++;
+			s->nrcpt_failed++;
+			s->nfailed += nfail++ == 0;	/* a message once an attempt */
 			scheduler_log(m, r->idx, a, relay, "failed", note ? note : r->reply);
 			events_emit_rcpt(EVENTS_FAILED, m, r->idx, a->cfg->name, json_pack(
 			    "{s:s, s:o, s:b, s:o}", "reason", note ? "expired" : "rejected",
@@ -846,7 +849,8 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 			    a->cfg->name, note ? note : r->reply);
 			break;
 		case OUTCOME_RETRY:
-			s->ndeferred++;
+			s->nrcpt_deferred++;
+			s->ndeferred += ndefer++ == 0;
 			if (r->unknown) {
 				note = xasprintf("%s; outcome unknown, charged to the "
 				    "quota", r->reply);
@@ -927,8 +931,11 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 	/* Show the trouble under the first waiting message's id: its story is whole. */
 	if ((m = scheduler_heap_top(&s->wait)) != NULL && m->next_try <= now) {
 		for (size_t i = 0; i < m->nrcpt; i++)
-			if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
+			if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
 				scheduler_log(m, i, a, relay, "deferred", reason);
+				s->nrcpt_deferred++;	/* cannot connect: counted */
+			}
+		s->ndeferred++;
 		scheduler_log_flush();
 		/* A throttle is not the message's attempt; and a failing account never
 		 * delays mail another account can send now. */

@@ -54,6 +54,9 @@ struct sched_account {
 	double			 last_send;	/* when it last started a transaction */
 	int			 retired;	/* gone from the config after a reload */
 	unsigned long long	 nsent;		/* messages sent (metrics) */
+	unsigned long long	 nrcpt_sent;	/* recipients sent (metrics) */
+	int			 quota_logged;	/* "quota used up" was logged */
+	double			 quota_logged_at; /* when (steady); once per SCHED_QUOTA_LOG */
 	unsigned long long	 nthrottles;	/* throttle events (metrics) */
 	int			 exhausted_told; /* an "exhausted" event went out */
 	struct planner_learned	 learned;	/* limits learned from throttles (planner) */

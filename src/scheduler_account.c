@@ -15,8 +15,37 @@
 #include "scheduler_int.h"
 #include "scheduler_state.h"
 #include "sendwindow.h"
+#include "timefmt.h"
 #include "tls.h"
 #include "xmalloc.h"
+
+#define SCHED_UNTIL_LEN	(2 * TIMEFMT_LEN + 16)
+
+/*
+ * scheduler_account_until: "KEY=2026-12-05T00:56:12.708Z in=56m" for a time on the
+ * scheduler's clock (wall 0 for a wall clock time), into buf: what a person reads
+ * in the log, the instant in UTC and how far off it is.
+ */
+static const char *
+scheduler_account_until(const char *key, double steady, double wall, char *buf,
+    size_t len)
+{
+	char iso[TIMEFMT_LEN], rel[TIMEFMT_LEN];
+	double now = clock_now();
+
+	if (wall == 0)
+		wall = clock_to_wall(steady);
+	timefmt_rel(wall, now, rel, sizeof(rel));
+	if (strncmp(rel, "in ", 3) == 0)
+		snprintf(buf, len, "%s=%s in=%s", key, timefmt_iso(wall, 1, iso, sizeof(iso)),
+		    rel + 3);
+	else if (strcmp(rel, "now") == 0)
+		snprintf(buf, len, "%s=%s in=0s", key, timefmt_iso(wall, 1, iso, sizeof(iso)));
+	else	/* "12s ago" */
+		snprintf(buf, len, "%s=%s ago=%.*s", key, timefmt_iso(wall, 1, iso,
+		    sizeof(iso)), (int)strcspn(rel, " "), rel);
+	return buf;
+}
 
 /* scheduler_account_tls: (re)build the account's TLS context. Returns 0 or -1. */
 static int
@@ -101,6 +130,7 @@ scheduler_account_restore(struct sched_account *a)
 {
 	struct scheduler_state st;
 	double wall = clock_now(), now = clock_steady();
+	char until[SCHED_UNTIL_LEN];
 
 	if (scheduler_state_load(a->spool, a->cfg->address, &st) != 1)
 		return;
@@ -116,8 +146,9 @@ scheduler_account_restore(struct sched_account *a)
 		double left = st.throttled_until - wall, max = a->cfg->backoff_max * 1.1 + 1;
 
 		a->suspended_until = now + (left < max ? left : max);
-		log_warn("account=%s status=throttled until=%.3f (before the restart: %s)",
-		    a->cfg->name, a->suspended_until, st.why);
+		log_warn("account=%s status=throttled %s (before the restart: %s)",
+		    a->cfg->name, scheduler_account_until("until", a->suspended_until, 0,
+		    until, sizeof(until)), st.why);
 	}
 	if (st.disabled_since > 0 && st.config == scheduler_account_config_hash(a->cfg)) {
 		a->disabled = 1;
@@ -185,6 +216,15 @@ void
 scheduler_account_plan(struct sched_account *a)
 {
 	double wall = clock_now();
+	char until[SCHED_UNTIL_LEN];
+
+	if (a->suspended_until > 0 && a->suspended_until <= clock_steady()) {
+		/* The throttle is over: said once, then forgotten. */
+		log_info("account=%s status=ready (the throttle ended %s: it may send again)",
+		    a->cfg->name, scheduler_account_until("at", a->suspended_until, 0, until,
+		    sizeof(until)));
+		a->suspended_until = 0;
+	}
 
 	if (planner_recover(&a->learned, a->cfg, wall)) {
 		scheduler_account_save(a);
@@ -203,8 +243,9 @@ scheduler_account_plan(struct sched_account *a)
 		int64_t t = sendwindow_next_open(a->cfg->window, (int64_t)wall);
 
 		a->window_opens = t < 0 ? wall + 7 * 86400.0 : (double)t;
-		log_info("account=%s window=closed until=%.0f (outside its send window; mail "
-		    "waits)", a->cfg->name, a->window_opens);
+		log_info("account=%s window=closed %s (outside its send window; mail "
+		    "waits)", a->cfg->name, scheduler_account_until("until", 0,
+		    a->window_opens, until, sizeof(until)));
 	}
 	a->closed_until = clock_steady() + (a->window_opens - wall);
 }
@@ -245,11 +286,104 @@ scheduler_account_enable(struct sched_account *a)
 	scheduler_account_event(a, "ready", NULL, 0);
 }
 
+/*
+ * scheduler_account_quota_full: which window of the effective limits is used up
+ * ("day", "hour"), or NULL (room in both; a spread's short burst is no news), with
+ * "used/limit" of it in buf.
+ */
+static const char *
+scheduler_account_quota_full(const struct sched_account *a, time_t now, char *buf,
+    size_t len)
+{
+	struct planner_limits e;
+	long hour, day;
+
+	planner_effective(a->cfg, &a->learned, clock_now(), &e);
+	quota_used(a->quota, now, &hour, &day);
+	if (e.per_day > 0 && day >= e.per_day) {
+		snprintf(buf, len, "%ld/%d", day, e.per_day);
+		return "day";
+	}
+	if (e.per_hour > 0 && hour >= e.per_hour) {
+		snprintf(buf, len, "%ld/%d", hour, e.per_hour);
+		return "hour";
+	}
+	return NULL;
+}
+
+/*
+ * scheduler_account_quota_log: one line when the account's hour or day is used up
+ * (with when the next unit frees), and one when it has room again; at most once per
+ * SCHED_QUOTA_LOG seconds (a backlog at the limit fills it each time a unit frees).
+ */
+static void
+scheduler_account_quota_log(struct sched_account *a, double now)
+{
+	char used[48], next[SCHED_UNTIL_LEN];
+	const char *w = scheduler_account_quota_full(a, (time_t)now, used, sizeof(used));
+
+	if (w != NULL && (a->quota_logged || (a->quota_logged_at > 0 &&
+	    now < a->quota_logged_at + SCHED_QUOTA_LOG)))
+		return;		/* told already, or lately (then its room again is no news) */
+	if (w == NULL && !a->quota_logged)
+		return;
+	a->quota_logged = w != NULL;
+	if (w != NULL) {
+		a->quota_logged_at = now;
+		log_warn("account=%s status=exhausted window=%s used=%s %s (quota used up: "
+		    "mail goes to the next account, or waits)", a->cfg->name, w, used,
+		    scheduler_account_until("next_free", (double)quota_next_free(a->quota,
+		    (time_t)now, 1), 0, next, sizeof(next)));
+	} else
+		log_info("account=%s status=ready (quota has room again)", a->cfg->name);
+}
+
+void
+scheduler_account_all_used(struct scheduler *s, double now)
+{
+	char what[512], next[SCHED_UNTIL_LEN];
+	size_t used = 0, exhausted = 0;
+	double first = 0;
+
+	what[0] = '\0';
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const struct sched_account *a = s->accounts[i];
+		char u[48];
+		const char *w;
+		double t;
+
+		if (a->disabled) {
+			snprintf(what + used, sizeof(what) - used, "%s%s disabled",
+			    used ? ", " : "", a->cfg->name);
+		} else if ((w = scheduler_account_quota_full(a, (time_t)now, u,
+		    sizeof(u))) != NULL) {
+			exhausted++;
+			t = (double)quota_next_free(a->quota, (time_t)now, 1);
+			if (first == 0 || t < first)
+				first = t;
+			snprintf(what + used, sizeof(what) - used, "%s%s %s %s", used ? ", " :
+			    "", a->cfg->name, w, u);
+		} else {
+			s->all_used_logged = 0;
+			return;
+		}
+		used = strlen(what);
+	}
+	if (exhausted == 0 || s->all_used_logged || (s->all_used_at > 0 &&
+	    now < s->all_used_at + SCHED_QUOTA_LOG))
+		return;
+	s->all_used_logged = 1;
+	s->all_used_at = now;
+	log_warn("quota: all accounts used up (%s): mail waits; %s", what,
+	    scheduler_account_until("next_free", first, 0, next, sizeof(next)));
+}
+
 void
 scheduler_account_quota_event(struct sched_account *a, double now)
 {
 	int full = quota_room(a->quota, (time_t)now) == 0;
 
+	scheduler_account_quota_log(a, now);
 	if (full == a->exhausted_told)
 		return;
 	a->exhausted_told = full;
@@ -363,6 +497,7 @@ void
 scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
     const char *reason)
 {
+	char until[SCHED_UNTIL_LEN];
 	long hour, day;
 
 	free(a->why);
@@ -383,8 +518,9 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	if (a->suspended_until > clock_steady()) {
 		/* Already suspended: the other sessions of the same episode report it
 		 * too. One episode is one step of the backoff, however many saw it. */
-		log_info("account=%s status=throttled until=%.3f (same episode: %s)",
-		    a->cfg->name, a->suspended_until, reason);
+		log_info("account=%s status=throttled %s (same episode: %s)",
+		    a->cfg->name, scheduler_account_until("until", a->suspended_until, 0,
+		    until, sizeof(until)), reason);
 		return;
 	}
 	a->suspended_until = clock_steady() + (double)scheduler_account_backoff(
@@ -397,8 +533,9 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	}
 	scheduler_account_save(a);	/* a restart must not send into it */
 	scheduler_account_event(a, "throttled", reason, a->suspended_until);
-	log_warn("account=%s status=throttled until=%.3f (%s)", a->cfg->name,
-	    a->suspended_until, reason);
+	log_warn("account=%s status=throttled %s (%s)", a->cfg->name,
+	    scheduler_account_until("until", a->suspended_until, 0, until, sizeof(until)),
+	    reason);
 }
 
 /* scheduler_account_changed: do old and new differ in what a disable was about? */

@@ -10,6 +10,9 @@
 #include "scheduler_heap.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
+/* At most one "quota used up" line per account (and one "all used up") in this many
+ * seconds: with a backlog at its limit an account fills again each time a unit frees. */
+#define SCHED_QUOTA_LOG		900
 
 struct scheduler {
 	struct event_base	*base;
@@ -27,12 +30,16 @@ struct scheduler {
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
 	unsigned long long	 nreceived;	/* counters for metrics */
-	unsigned long long	 ndeferred;
-	unsigned long long	 nfailed;
+	unsigned long long	 ndeferred;	/* messages: attempts that deferred some */
+	unsigned long long	 nfailed;	/* messages: attempts that failed some */
+	unsigned long long	 nrcpt_deferred; /* recipients deferred (attempts) */
+	unsigned long long	 nrcpt_failed;	/* recipients failed for good */
 	struct queue_msg	**ids;		/* every message by queue id (chained) */
 	size_t			 idcap, nids;
 	double			 stalled_since;	/* ready mail no account will send; 0: none */
 	double			 stall_warned;	/* when that was last logged */
+	int			 all_used_logged; /* "all accounts used up" was logged */
+	double			 all_used_at;	/* when (steady) */
 	char			*stall_why;
 	struct event		*timer;		/* NULL without an event base */
 	double			 wake_at;	/* when it is armed for; 0: not */
@@ -91,6 +98,13 @@ time_t		 scheduler_account_backoff(int initial, int max, int n);
  * (exhausted, until when) or has room again after that (ready); nothing otherwise.
  */
 void		 scheduler_account_quota_event(struct sched_account *, double now);
+
+/*
+ * scheduler_account_all_used: one log line when every account that is not disabled
+ * has used up its hour or day (none can send before the first frees: when), again
+ * only after one had room, and not within SCHED_QUOTA_LOG seconds.
+ */
+void		 scheduler_account_all_used(struct scheduler *, double now);
 
 /*
  * scheduler_account_suspend: the provider told the account to slow down (THROTTLE)

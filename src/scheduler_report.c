@@ -1,21 +1,27 @@
 /*
  * scheduler_report: what the scheduler tells the operator: relayctl status (accounts,
  * quota windows, the queue's counts, when it should be drained) and the metrics.
- * Both cost O(accounts), whatever the size of the queue: they read counters.
+ * The counts are counters; the drain estimate costs the accounts' ledgers (a day of
+ * records) and the events it simulates (drain.c, bounded), and the oldest message one
+ * pass over the queue's index, without touching the disk.
  */
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <event2/buffer.h>
 
 #include "clock.h"
+#include "drain.h"
 #include "jsonstr.h"
 #include "planner.h"
 #include "quota.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
 #include "sendwindow.h"
+#include "xmalloc.h"
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
@@ -64,49 +70,74 @@ scheduler_limit(int limit)
 }
 
 /*
- * scheduler_drain_estimate: when the queue should be empty at the accounts' limits:
- * what they may send now, then their combined sustained rate (the hourly limit, or
- * the daily one spread over the day if that is lower). 0 when no account can send.
+ * scheduler_drain_estimate: when the queue should be empty at the accounts' limits,
+ * from a forward simulation of their ledgers (drain.c). Held mail is left out: with
+ * only held mail, or no account able to send, it is DRAIN_NEVER.
  */
-static time_t
-scheduler_drain_estimate(struct scheduler *s, time_t now)
+static enum drain_result
+scheduler_drain_estimate(struct scheduler *s, time_t now, time_t *at)
 {
-	double room = 0, rate = 0;	/* units now; units per second after */
-	size_t units = s->pending_rcpts;
-	time_t start = 0, t;
-	double r_at;
+	size_t msgs = s->wait.n + s->ninflight, rcpts = s->pending_rcpts, nrec = 0;
+	struct drain_account *da;
+	time_t *t;
+	long *u;
+	enum drain_result r;
+	double off = clock_now() - clock_steady();
 
-	if (units == 0)
-		return now;
+	*at = now;
+	if (s->nids == 0)
+		return DRAIN_EMPTY;
+	if (msgs == 0)
+		return DRAIN_NEVER;	/* all of it held */
+	if (s->nids > msgs)	/* held mail's recipients out, pro rata */
+		rcpts = (size_t)((double)rcpts * (double)msgs / (double)s->nids + 0.5);
+	for (size_t i = 0; i < s->naccounts; i++)
+		nrec += quota_records(s->accounts[i]->quota, now, NULL, NULL, 0);
+	da = xcalloc(s->naccounts ? s->naccounts : 1, sizeof(*da));
+	t = xcalloc(nrec ? nrec : 1, sizeof(*t));
+	u = xcalloc(nrec ? nrec : 1, sizeof(*u));
+	nrec = 0;
 	for (size_t i = 0; i < s->naccounts; i++) {
 		const struct sched_account *a = s->accounts[i];
+		struct drain_account *d = &da[i];
 		struct planner_limits l;
-		double r;
+		double free_at = scheduler_account_free_at(a, (double)now);
 
-		if ((r_at = scheduler_account_ready_at(a, now)) == 0)
-			continue;	/* disabled */
-		t = (time_t)ceil(r_at);
-		if (start == 0 || t < start)
-			start = t;	/* nothing goes before the first account may send */
-		/* The effective limits (learned, not configured): what the ledger holds
-		 * to; a learned limit climbing back is not counted on. */
 		planner_effective(a->cfg, &a->learned, clock_now(), &l);
-		if (l.per_hour == 0 && l.per_day == 0)
-			return t;	/* no limit: as fast as it goes */
-		room += (double)quota_room(a->quota, now);
-		r = l.per_hour > 0 ? l.per_hour / 3600.0 : 1e9;
-		if (a->cfg->window != NULL && r < 1e9)	/* it sends only while open */
-			r *= sendwindow_share(a->cfg->window);
-		if (l.per_day > 0 && l.per_day / 86400.0 < r)
-			r = l.per_day / 86400.0;
-		rate += r;
+		d->disabled = free_at == 0;
+		/* Throttle or backoff (the quota and window are simulated). */
+		d->free_at = a->suspended_until > a->retry_at ? a->suspended_until : a->retry_at;
+		d->per_hour = l.per_hour;
+		d->per_day = l.per_day;
+		d->burst = l.burst;
+		d->burst_len = l.burst_len;
+		d->cfg = a->cfg;
+		d->learned = &a->learned;
+		d->window = a->cfg->window;
+		d->min_interval = a->cfg->limits.min_interval;
+		d->count_recipients = a->cfg->limits.count_recipients;
+		d->rec_t = t + nrec;
+		d->rec_units = u + nrec;
+		d->nrec = quota_records(a->quota, now, t + nrec, u + nrec, SIZE_MAX);
+		nrec += d->nrec;
 	}
-	if (rate == 0)
-		return 0;
-	if (units <= room)
-		return start;
-	t = now + (time_t)((units - room) / rate + 0.5);
-	return t > start ? t : start;
+	r = drain_estimate(da, s->naccounts, now, off, msgs, rcpts, at);
+	free(t);
+	free(u);
+	free(da);
+	return r;
+}
+
+/* scheduler_drain_note: what the status says when there is no drain time. */
+static const char *
+scheduler_drain_note(struct scheduler *s, enum drain_result r)
+{
+	if (r == DRAIN_OVER)
+		return "over 60 days";
+	if (r != DRAIN_NEVER)
+		return NULL;
+	return s->wait.n + s->ninflight == 0 ? "all queued mail is held" :
+	    "no account can send";
 }
 
 /* scheduler_report_closed: append "outside window until 08:00" (its zone's time). */
@@ -127,12 +158,28 @@ scheduler_report_closed(const struct sched_account *a, char *buf, size_t len)
 	    at, w->zone);
 }
 
+/* scheduler_oldest: the wall time the oldest queued message not held was accepted
+ * (0: none). O(queue): for metrics and status, not the hot path. */
+static time_t
+scheduler_oldest(struct scheduler *s)
+{
+	time_t oldest = 0;
+
+	for (size_t i = 0; i < s->idcap; i++)
+		for (struct queue_msg *m = s->ids[i]; m != NULL; m = m->hnext)
+			if (!m->held && (oldest == 0 || m->ctime < oldest))
+				oldest = m->ctime;
+	return oldest;
+}
+
 json_t *
 scheduler_status(struct scheduler *s)
 {
-	time_t now = (time_t)clock_steady(), drain = scheduler_drain_estimate(s, now);
+	time_t now = (time_t)clock_steady(), drain, oldest;
+	enum drain_result dr = scheduler_drain_estimate(s, now, &drain);
 	double off = clock_now() - clock_steady();	/* once: see scheduler_wall */
-	json_t *accts = json_array();
+	const char *note = scheduler_drain_note(s, dr);
+	json_t *accts = json_array(), *st;
 
 	for (size_t i = 0; i < s->naccounts; i++) {
 		struct sched_account *a = s->accounts[i];
@@ -171,75 +218,181 @@ scheduler_status(struct scheduler *s)
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
+	st = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
 	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
 	    (json_int_t)(s->wait.n - s->wait.ntried), "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
-	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
+	    (json_int_t)s->pending_rcpts, "drain_estimate", dr == DRAIN_AT || dr == DRAIN_EMPTY ?
 	    json_integer(scheduler_wall((double)drain, off)) : json_null(), "loading", s->loading,
 	    "stalled_since", s->stalled_since > 0 ? json_integer(scheduler_wall(
 	    s->stalled_since, off)) : json_null(), "stalled_why", jsonstr_new(s->stall_why),
 	    "quarantined", (json_int_t)queue_quarantined(s->q));
+	/* drain: "empty", "at" (drain_estimate), "never" or "over" (drain_note says why) */
+	json_object_set_new(json_object_get(st, "queue"), "drain", json_string(
+	    drain_result_name(dr)));
+	json_object_set_new(json_object_get(st, "queue"), "drain_note", note ?
+	    json_string(note) : json_null());
+	oldest = scheduler_oldest(s);	/* the oldest not held: when it was accepted */
+	json_object_set_new(json_object_get(st, "queue"), "oldest", oldest > 0 ?
+	    json_integer((json_int_t)oldest) : json_null());
+	return st;
+}
+
+/* scheduler_family: the HELP and TYPE lines of a metric family. */
+static void
+scheduler_family(struct evbuffer *out, const char *name, const char *type, const char *help)
+{
+	evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* The states relayd_account_state has a series for (scheduler_account_state's). */
+static const char *const scheduler_states[] = {
+	"ready", "exhausted", "throttled", "backoff", "closed", "disabled",
+};
+
+/* scheduler_metrics_accounts: the per-account families. */
+static void
+scheduler_metrics_accounts(struct scheduler *s, struct evbuffer *out, time_t now)
+{
+	static const char *const win[] = { "hour", "day" };
+
+	scheduler_family(out, "relayd_account_state", "gauge", "1 for the account's state "
+	    "as relayctl status shows it, 0 for the others (ready, exhausted: quota used "
+	    "up, throttled: by the provider, backoff: after connection failures, closed: "
+	    "outside its send window, disabled).");
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const char *st = scheduler_account_state(s->accounts[i], clock_steady());
+
+		for (size_t k = 0; k < sizeof(scheduler_states) / sizeof(*scheduler_states); k++)
+			evbuffer_add_printf(out, "relayd_account_state{account=\"%s\",state="
+			    "\"%s\"} %d\n", s->accounts[i]->cfg->name, scheduler_states[k],
+			    strcmp(st, scheduler_states[k]) == 0);
+	}
+	scheduler_family(out, "relayd_quota_remaining", "gauge", "Quota units (recipients "
+	    "or messages, as the account counts) left per account and window under the "
+	    "effective limit (absent: no limit).");
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const struct sched_account *a = s->accounts[i];
+		struct planner_limits e;
+		long used[2];
+
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
+		quota_used(a->quota, now, &used[0], &used[1]);
+		for (int w = 0; w < 2; w++) {
+			int lim = w ? e.per_day : e.per_hour;
+
+			if (lim > 0)
+				evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\","
+				    "window=\"%s\"} %ld\n", a->cfg->name, win[w], lim > used[w] ?
+				    lim - used[w] : 0);
+		}
+	}
+	scheduler_family(out, "relayd_quota_used", "gauge", "Quota units used per account "
+	    "in the sliding hour and day.");
+	for (size_t i = 0; i < s->naccounts; i++) {
+		long used[2];
+
+		quota_used(s->accounts[i]->quota, now, &used[0], &used[1]);
+		for (int w = 0; w < 2; w++)
+			evbuffer_add_printf(out, "relayd_quota_used{account=\"%s\",window="
+			    "\"%s\"} %ld\n", s->accounts[i]->cfg->name, win[w], used[w]);
+	}
+	scheduler_family(out, "relayd_quota_limit", "gauge", "Quota units allowed per "
+	    "account and window: kind=\"configured\" (relay.conf, its preset) and "
+	    "kind=\"effective\" (what is enforced now: learned from throttles, warm-up); "
+	    "absent: no limit.");
+	for (size_t i = 0; i < s->naccounts; i++) {
+		const struct sched_account *a = s->accounts[i];
+		struct planner_limits e;
+
+		planner_effective(a->cfg, &a->learned, clock_now(), &e);
+		for (int w = 0; w < 2; w++) {
+			int conf = w ? a->cfg->limits.per_day : a->cfg->limits.per_hour;
+			int eff = w ? e.per_day : e.per_hour;
+
+			if (conf > 0)
+				evbuffer_add_printf(out, "relayd_quota_limit{account=\"%s\","
+				    "window=\"%s\",kind=\"configured\"} %d\n", a->cfg->name,
+				    win[w], conf);
+			if (eff > 0)
+				evbuffer_add_printf(out, "relayd_quota_limit{account=\"%s\","
+				    "window=\"%s\",kind=\"effective\"} %d\n", a->cfg->name,
+				    win[w], eff);
+		}
+	}
+	scheduler_family(out, "relayd_messages_sent_total", "counter", "Messages the "
+	    "provider accepted (for at least one recipient), per account; one per "
+	    "transaction.");
+	for (size_t i = 0; i < s->naccounts; i++)
+		evbuffer_add_printf(out, "relayd_messages_sent_total{account=\"%s\"} %llu\n",
+		    s->accounts[i]->cfg->name, s->accounts[i]->nsent);
+	scheduler_family(out, "relayd_recipients_sent_total", "counter", "Recipients the "
+	    "provider accepted, per account.");
+	for (size_t i = 0; i < s->naccounts; i++)
+		evbuffer_add_printf(out, "relayd_recipients_sent_total{account=\"%s\"} %llu\n",
+		    s->accounts[i]->cfg->name, s->accounts[i]->nrcpt_sent);
+	scheduler_family(out, "relayd_throttle_events_total", "counter", "Throttle replies, "
+	    "per account.");
+	for (size_t i = 0; i < s->naccounts; i++)
+		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
+		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
 }
 
 void
 scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 {
 	static const char *states[] = { "waiting", "deferred", "held", "inflight" };
-	time_t now = (time_t)clock_steady();
+	time_t now = (time_t)clock_steady(), drain, oldest = scheduler_oldest(s);
+	enum drain_result dr = scheduler_drain_estimate(s, now, &drain);
 	/* Every message is in the heap, in flight, or held (and not in flight). */
 	size_t n[4] = { s->wait.n - s->wait.ntried, s->wait.ntried,
 	    s->nids - s->wait.n - s->ninflight, s->ninflight };
 
-	evbuffer_add_printf(out, "# HELP relayd_messages_received_total Messages accepted "
-	    "(250) from clients.\n# TYPE relayd_messages_received_total counter\n"
-	    "relayd_messages_received_total %llu\n", s->nreceived);
-	evbuffer_add_printf(out, "# HELP relayd_messages_sent_total Messages the provider "
-	    "accepted, per account.\n# TYPE relayd_messages_sent_total counter\n");
-	for (size_t i = 0; i < s->naccounts; i++)
-		evbuffer_add_printf(out, "relayd_messages_sent_total{account=\"%s\"} %llu\n",
-		    s->accounts[i]->cfg->name, s->accounts[i]->nsent);
-	evbuffer_add_printf(out, "# HELP relayd_messages_deferred_total Deferred attempts "
-	    "(per recipient).\n# TYPE relayd_messages_deferred_total counter\n"
-	    "relayd_messages_deferred_total %llu\n", s->ndeferred);
-	evbuffer_add_printf(out, "# HELP relayd_messages_failed_total Recipients failed for "
-	    "good.\n# TYPE relayd_messages_failed_total counter\n"
-	    "relayd_messages_failed_total %llu\n", s->nfailed);
-	evbuffer_add_printf(out, "# HELP relayd_throttle_events_total Throttle replies, per "
-	    "account.\n# TYPE relayd_throttle_events_total counter\n");
-	for (size_t i = 0; i < s->naccounts; i++)
-		evbuffer_add_printf(out, "relayd_throttle_events_total{account=\"%s\"} %llu\n",
-		    s->accounts[i]->cfg->name, s->accounts[i]->nthrottles);
-	evbuffer_add_printf(out, "# HELP relayd_queue_stalled_seconds How long ready mail "
-	    "has waited with every account that could send it disabled (0: not stalled).\n"
-	    "# TYPE relayd_queue_stalled_seconds gauge\nrelayd_queue_stalled_seconds %.0f\n",
-	    s->stalled_since > 0 ? (double)now - s->stalled_since : 0.0);
-	evbuffer_add_printf(out, "# HELP relayd_queue_messages Messages in the queue by "
-	    "state.\n# TYPE relayd_queue_messages gauge\n");
+	/* The queue-wide counters: messages or recipients, as each says. */
+	const struct { const char *name, *help; unsigned long long v; } c[] = {
+		{ "relayd_messages_received_total", "Messages accepted (250) from clients.",
+		  s->nreceived },
+		{ "relayd_messages_deferred_total", "Messages deferred: attempts that left "
+		  "recipients for a later try (a temporary reply, or no connection), one per "
+		  "message and attempt.", s->ndeferred },
+		{ "relayd_recipients_deferred_total", "Recipients deferred, one per recipient "
+		  "and attempt.", s->nrcpt_deferred },
+		{ "relayd_messages_failed_total", "Messages with recipients failed for good "
+		  "(refused, or expired), one per message and attempt.", s->nfailed },
+		{ "relayd_recipients_failed_total", "Recipients failed for good.",
+		  s->nrcpt_failed },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		scheduler_family(out, c[i].name, "counter", c[i].help);
+		evbuffer_add_printf(out, "%s %llu\n", c[i].name, c[i].v);
+	}
+	scheduler_metrics_accounts(s, out, now);
+	scheduler_family(out, "relayd_queue_stalled_seconds", "gauge", "How long ready mail "
+	    "has waited with every account that could send it disabled (0: not stalled).");
+	evbuffer_add_printf(out, "relayd_queue_stalled_seconds %.0f\n", s->stalled_since > 0 ?
+	    (double)now - s->stalled_since : 0.0);
+	scheduler_family(out, "relayd_queue_messages", "gauge", "Messages in the queue by "
+	    "state.");
 	for (size_t i = 0; i < 4; i++)
 		evbuffer_add_printf(out, "relayd_queue_messages{state=\"%s\"} %zu\n", states[i],
 		    n[i]);
-	evbuffer_add_printf(out, "# HELP relayd_queue_quarantined Queue files that failed "
-	    "their checks, in quarantine/.\n# TYPE relayd_queue_quarantined gauge\n"
-	    "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
-	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
-	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
-	for (size_t i = 0; i < s->naccounts; i++) {
-		const struct sched_account *a = s->accounts[i];
-		struct planner_limits e;
-		long hour, day;
-
-		planner_effective(a->cfg, &a->learned, clock_now(), &e);
-		quota_used(a->quota, now, &hour, &day);
-		if (e.per_hour > 0)
-			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"hour\"} %ld\n", a->cfg->name, e.per_hour > hour ?
-			    e.per_hour - hour : 0);
-		if (e.per_day > 0)
-			evbuffer_add_printf(out, "relayd_quota_remaining{account=\"%s\",window="
-			    "\"day\"} %ld\n", a->cfg->name, e.per_day > day ?
-			    e.per_day - day : 0);
-	}
+	scheduler_family(out, "relayd_queue_oldest_seconds", "gauge", "Age of the oldest "
+	    "queued message not held (0: none).");
+	evbuffer_add_printf(out, "relayd_queue_oldest_seconds %.0f\n", oldest > 0 &&
+	    clock_now() > (double)oldest ? clock_now() - (double)oldest : 0.0);
+	scheduler_family(out, "relayd_queue_drain_seconds", "gauge", "Seconds until the "
+	    "queue (held mail aside) should be empty at the accounts' limits, by a forward "
+	    "simulation of their windows (0: empty; +Inf: never as things are, or over 60 "
+	    "days).");
+	if (dr == DRAIN_AT || dr == DRAIN_EMPTY)
+		evbuffer_add_printf(out, "relayd_queue_drain_seconds %lld\n", (long long)(
+		    drain > now ? drain - now : 0));
+	else
+		evbuffer_add_printf(out, "relayd_queue_drain_seconds +Inf\n");
+	scheduler_family(out, "relayd_queue_quarantined", "gauge", "Queue files that failed "
+	    "their checks, in quarantine/.");
+	evbuffer_add_printf(out, "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
 }
 
 json_t *

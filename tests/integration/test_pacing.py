@@ -11,13 +11,13 @@ import pytest
 
 from conftest import ASAN_PRELOAD_OK, LIBFAKETIME, free_port, wait_until
 from test_quota import (FIRST, SECOND, account, assert_exactly_once, failed_lines,
-                        quota_relay, seq, submit_all, two_accounts, wait_state)
+                        quota_relay, seq, submit_all, throttled_until_times, two_accounts,
+                        wait_state)
 
 
 def throttled_untils(relay, name="main"):
     """The until= of each new suspension of account name (not the same-episode lines)."""
-    return [float(x) for x in re.findall(
-        r"account=%s status=throttled until=([\d.]+) \((?!same episode)" % name, relay.log())]
+    return throttled_until_times(relay.log(), name)
 
 
 @pytest.mark.deadline(60)

@@ -9,6 +9,7 @@ the offset relayd ran with when the message arrived, and every "never more than 
 check counts the provider's receive times per sliding window in that clock.
 """
 
+import datetime
 import os
 import re
 import threading
@@ -26,6 +27,24 @@ SECOND = "second@example.ru"
 
 
 # ---- helpers -----------------------------------------------------------------------------
+
+# An instant in the log: until=2026-12-05T00:56:12.708Z in=56m (ISO 8601 UTC, issue 17)
+LOG_TIME = r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z) (?:in|ago)=\S+"
+
+
+def log_time(iso):
+    """The Unix time of an ISO 8601 UTC instant as the log writes it."""
+    return datetime.datetime.strptime(iso.replace("Z", "+0000"), "%Y-%m-%dT%H:%M:%S.%f%z"
+                                      if "." in iso else "%Y-%m-%dT%H:%M:%S%z").timestamp()
+
+
+def throttled_until_times(log, name="main", new_only=True):
+    """The until of each status=throttled line of account name in the log (new_only:
+    not the same-episode lines), as Unix times."""
+    return [log_time(x) for x in re.findall(
+        r"account=%s status=throttled until=%s \(%s" % (
+            name, LOG_TIME, "(?!same episode)" if new_only else ""), log)]
+
 
 def message(n, tag="q", to_hdr=b"Customer <rcpt@example.org>"):
     """Message number n: its number in Subject: and X-Seq: (found again at the provider)."""
@@ -309,8 +328,7 @@ def test_553_at_mail_throttles_the_account_and_everything_arrives(make_provider,
     assert 1 <= len(ft) <= 3, "553 given %d times: %r" % (len(ft), rule.fired_times)
     assert all(b - a > 1.0 for a, b in zip(ft, ft[1:])), ft
     # and no session began a transaction while the account was suspended
-    untils = [float(x) for x in re.findall(
-        r"account=main status=throttled until=([\d.]+) \((?!same episode)", r.log())]
+    untils = throttled_until_times(r.log())
     assert len(untils) == len(ft), (untils, ft)
     mails = [e.time for e in p.events if e.what == "MAIL"]
     for f, u in zip(ft, untils):
@@ -364,8 +382,7 @@ def test_backoff_doubles_while_throttled_and_resets_after_a_success(make_provide
     msgs = p.wait_for(6, timeout=30)
     assert_exactly_once(msgs, ["q-%d" % i for i in range(1, 7)])
     fired = first.fired_times + again.fired_times
-    untils = [float(x) for x in re.findall(r"account=main status=throttled until=([\d.]+)",
-                                            r.log())]
+    untils = throttled_until_times(r.log(), new_only=False)
     assert len(fired) == 3 and len(untils) == 3, (fired, untils)
     held = [round(u - f, 2) for f, u in zip(fired, untils)]
     assert 1 < held[0] <= 2.05 and 3 < held[1] <= 4.05 and 1 < held[2] <= 2.05, \
@@ -511,7 +528,7 @@ def test_spill_over_returns_to_the_first_account_after_its_throttle(make_provide
     p1.expect_quiet(1, len(p1.messages))
     assert_exactly_once(p1.messages + p2.messages, ["q-%d" % i for i in range(1, 31)])
     assert rule.fired == 1
-    until = float(r.wait_log(r"account=first status=throttled until=([\d.]+)").group(1))
+    until = log_time(r.wait_log(r"account=first status=throttled until=" + LOG_TIME).group(1))
     # transactions the second account began (MAIL) while / after the first was held back;
     # 0.5 s of slack for the one already under way when the first may send again
     mails = [e.time for e in p2.events if e.what == "MAIL"]
