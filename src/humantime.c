@@ -1,6 +1,7 @@
 /*
  * humantime: ISO 8601 local times and "in 56m" spans for people (see humantime.h).
  */
+#include <math.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -56,5 +57,39 @@ humantime_both(time_t t, time_t now, char *buf, size_t len)
 
 	snprintf(buf, len, "%s (%s)", humantime_iso(t, iso, sizeof(iso)), humantime_rel(t,
 	    now, rel, sizeof(rel)));
+	return buf;
+}
+
+const char *
+humantime_utc(double t, int ms, char *buf, size_t len)
+{
+	long long msec = (long long)floor(t * 1000.0 + 0.5);	/* to the nearest ms */
+	time_t s = ms ? (time_t)(msec / 1000) : (time_t)floor(t);
+	struct tm tm;
+	char day[24];
+
+	gmtime_r(&s, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	if (ms)
+		snprintf(buf, len, "%s.%03dZ", day, (int)(msec % 1000));
+	else
+		snprintf(buf, len, "%sZ", day);
+	return buf;
+}
+
+const char *
+humantime_rel_frac(double t, double now, char *buf, size_t len)
+{
+	double d = t - now;
+	long long s = (long long)ceil(fabs(d) - (d < 0 ? 0.5 : 0.0));
+	char span[32];
+
+	if (fabs(d) < 0.5) {
+		snprintf(buf, len, "now");
+		return buf;
+	}
+	if (s >= 120 && s < 7200)
+		s = (s + 30) / 60 * 60;
+	snprintf(buf, len, d > 0 ? "in %s" : "%s ago", humantime_span(s, span, sizeof(span)));
 	return buf;
 }

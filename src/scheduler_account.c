@@ -10,16 +10,16 @@
 
 #include "clock.h"
 #include "events.h"
+#include "humantime.h"
 #include "jsonstr.h"
 #include "log.h"
 #include "scheduler_int.h"
 #include "scheduler_state.h"
 #include "sendwindow.h"
-#include "timefmt.h"
 #include "tls.h"
 #include "xmalloc.h"
 
-#define SCHED_UNTIL_LEN	(2 * TIMEFMT_LEN + 16)
+#define SCHED_UNTIL_LEN	(2 * HUMANTIME_LEN + 16)
 
 /*
  * scheduler_account_until: "KEY=2026-12-05T00:56:12.708Z in=56m" for a time on the
@@ -30,19 +30,19 @@ static const char *
 scheduler_account_until(const char *key, double steady, double wall, char *buf,
     size_t len)
 {
-	char iso[TIMEFMT_LEN], rel[TIMEFMT_LEN];
+	char iso[HUMANTIME_LEN], rel[HUMANTIME_LEN];
 	double now = clock_now();
 
 	if (wall == 0)
 		wall = clock_to_wall(steady);
-	timefmt_rel(wall, now, rel, sizeof(rel));
+	humantime_rel_frac(wall, now, rel, sizeof(rel));
 	if (strncmp(rel, "in ", 3) == 0)
-		snprintf(buf, len, "%s=%s in=%s", key, timefmt_iso(wall, 1, iso, sizeof(iso)),
+		snprintf(buf, len, "%s=%s in=%s", key, humantime_utc(wall, 1, iso, sizeof(iso)),
 		    rel + 3);
 	else if (strcmp(rel, "now") == 0)
-		snprintf(buf, len, "%s=%s in=0s", key, timefmt_iso(wall, 1, iso, sizeof(iso)));
+		snprintf(buf, len, "%s=%s in=0s", key, humantime_utc(wall, 1, iso, sizeof(iso)));
 	else	/* "12s ago" */
-		snprintf(buf, len, "%s=%s ago=%.*s", key, timefmt_iso(wall, 1, iso,
+		snprintf(buf, len, "%s=%s ago=%.*s", key, humantime_utc(wall, 1, iso,
 		    sizeof(iso)), (int)strcspn(rel, " "), rel);
 	return buf;
 }

@@ -1,7 +1,8 @@
 /*
- * test_timefmt: ISO 8601 instants and "in 56m" spans (timefmt.c).
+ * test_timefmt: the log's times (humantime.c): ISO 8601 UTC instants and "in 56m"
+ * spans of fractional times.
  */
-#include "timefmt.h"
+#include "humantime.h"
 #include "t.h"
 
 #define T0	1796342400.0	/* 2026-12-04T00:00:00Z */
@@ -24,13 +25,13 @@ static const struct { double d; const char *want; } rels[] = {
 int
 main(void)
 {
-	char buf[TIMEFMT_LEN];
+	char buf[HUMANTIME_LEN];
 
 	for (size_t i = 0; i < sizeof(isos) / sizeof(isos[0]); i++)
-		CHECK_STR(timefmt_iso(isos[i].t, isos[i].ms, buf, sizeof(buf)), isos[i].want,
+		CHECK_STR(humantime_utc(isos[i].t, isos[i].ms, buf, sizeof(buf)), isos[i].want,
 		    isos[i].want);
 	for (size_t i = 0; i < sizeof(rels) / sizeof(rels[0]); i++)
-		CHECK_STR(timefmt_rel(T0 + rels[i].d, T0, buf, sizeof(buf)), rels[i].want,
+		CHECK_STR(humantime_rel_frac(T0 + rels[i].d, T0, buf, sizeof(buf)), rels[i].want,
 		    rels[i].want);
 	T_DONE();
 }
