@@ -21,7 +21,6 @@
 #include "xmalloc.h"
 
 
-static void scheduler_kick(struct scheduler *);
 static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
     const char *, const char *, const char *);
 static void scheduler_log_flush(void);
@@ -641,7 +640,7 @@ scheduler_unstalled(struct scheduler *s)
  * scheduler_kick: hand ready mail to the first account able to send it now (spill-
  * over in config order); otherwise arm the timer for the first moment one can.
  */
-static void
+void
 scheduler_kick(struct scheduler *s)
 {
 	double now = clock_steady(), when = 0;
@@ -912,132 +911,6 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 				break;
 			}
 	scheduler_kick(s);
-}
-
-/* What a reload prepares for one configured account before anything changes. */
-struct scheduler_prep {
-	struct sched_account	*a;	/* kept (found by name) or new */
-	int			 is_new;
-	SSL_CTX			*ctx;	/* kept accounts: the new TLS context */
-	struct quota		*q;	/* kept accounts: a reopened ledger, or NULL */
-};
-
-/*
- * scheduler_reconfigure_find: the running account a reloaded one continues: the one
- * of the same name, or one renamed (its name is gone from cfg) with the same mailbox,
- * which keeps its ledger and suspension. s->naccounts if none: a new account.
- */
-static size_t
-scheduler_reconfigure_find(const struct scheduler *s, const struct config *cfg,
-    const struct config_account *ca)
-{
-	size_t j, k;
-
-	for (j = 0; j < s->naccounts; j++)
-		if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
-			return j;
-	for (j = 0; j < s->naccounts; j++) {
-		const struct config_account *old = s->accounts[j]->cfg;
-
-		if (strcasecmp(old->address, ca->address) != 0)
-			continue;
-		for (k = 0; k < cfg->naccounts && strcmp(cfg->accounts[k].name, old->name); k++)
-			;
-		if (k == cfg->naccounts)
-			return j;
-	}
-	return s->naccounts;
-}
-
-int
-scheduler_reconfigure(struct scheduler *s, struct config *cfg)
-{
-	time_t now = (time_t)clock_steady();
-	struct scheduler_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
-	size_t i, j, n = cfg->naccounts;
-
-	/* Phase 1: everything that can fail, with nothing running changed yet. */
-	for (i = 0; i < n; i++) {
-		struct config_account *ca = &cfg->accounts[i];
-		const struct config_limits *l = &ca->limits;
-		int durable = l->per_hour > 0 || l->per_day > 0;
-
-		if ((j = scheduler_reconfigure_find(s, cfg, ca)) == s->naccounts) {
-			p[i].is_new = 1;
-			if ((p[i].a = scheduler_account_new(ca, cfg, now)) == NULL)
-				goto fail;
-			continue;
-		}
-		p[i].a = s->accounts[j];
-		if (ca->tls != CONFIG_TLS_NONE && (p[i].ctx = tls_client_ctx(ca->ca_file)) == NULL)
-			goto fail;
-		/* The ledger follows the mailbox: a new address is another ledger. */
-		if ((durable != p[i].a->quota_durable ||
-		    strcasecmp(p[i].a->cfg->address, ca->address) != 0) &&
-		    (p[i].q = quota_open(cfg->spool_dir, ca->address, NULL, durable, now)) == NULL)
-			goto fail;
-	}
-
-	/* Phase 2: apply; nothing here fails. */
-	for (i = 0; i < n; i++) {
-		struct sched_account *a = p[i].a;
-		struct config_account *old = a->cfg;
-
-		if (p[i].is_new)
-			continue;
-		a->cfg = &cfg->accounts[i];
-		SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
-		a->ssl_ctx = p[i].ctx;
-		if (p[i].q != NULL) {
-			quota_free(a->quota);
-			a->quota = p[i].q;
-			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
-		}
-		a->window_opens = 0;	/* the window may be another: asked anew */
-		scheduler_account_plan(a);
-		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
-			scheduler_account_enable(a);	/* "until its configuration changes" */
-			log_info("account=%s status=enabled (its configuration changed)",
-			    a->cfg->name);
-		}
-	}
-	/* Accounts no longer configured send nothing more; they go when idle. */
-	for (j = 0; j < s->naccounts; j++) {
-		struct sched_account *a = s->accounts[j];
-
-		for (i = 0; i < n && p[i].a != a; i++)
-			;
-		if (i < n)
-			continue;
-		log_info("account=%s removed from the configuration", a->cfg->name);
-		if (a->nsessions == 0) {
-			scheduler_account_free(a);
-			continue;
-		}
-		a->retired = 1;
-		s->retired = xreallocarray(s->retired, s->nretired + 1, sizeof(*s->retired));
-		s->retired[s->nretired++] = a;
-		for (int k = 0; k < a->nsessions; k++)	/* idle ones leave now */
-			s->tr->wake(a->sess[k], s->tr_arg);
-	}
-	s->accounts = xreallocarray(s->accounts, n ? n : 1, sizeof(*s->accounts));
-	for (i = 0; i < n; i++)
-		s->accounts[i] = p[i].a;
-	s->naccounts = n;
-	s->cfg = cfg;
-	free(p);
-	scheduler_kick(s);
-	return 0;
-fail:
-	for (i = 0; i < n; i++) {
-		if (p[i].is_new)
-			scheduler_account_free(p[i].a);
-		SSL_CTX_free(p[i].ctx);
-		quota_free(p[i].q);
-	}
-	free(p);
-	log_err("reload: the accounts could not be set up; the running configuration stays");
-	return -1;
 }
 
 int

@@ -1,6 +1,7 @@
 /*
  * scheduler_int: the scheduler's private parts, shared by scheduler.c (the waiting
- * room and the attempts) and scheduler_report.c (relayctl status and metrics).
+ * room and the attempts), scheduler_reconfigure.c (reload) and scheduler_report.c
+ * (relayctl status and metrics).
  * Nothing else includes this.
  */
 #ifndef RELAYD_SCHEDULER_INT_H
@@ -40,6 +41,13 @@ struct scheduler {
 	void			*tr_arg;
 	int			 kicking;
 };
+
+/*
+ * scheduler_kick: hand ready mail to the first account able to send it now (spill-
+ * over in config order); otherwise arm the timer for the first moment one can.
+ * Calls made while it runs (from the sessions it wakes) return at once.
+ */
+void		 scheduler_kick(struct scheduler *);
 
 /* The account's state (scheduler_account.c). */
 
