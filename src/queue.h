@@ -27,6 +27,9 @@ enum queue_rcpt_state {
 struct queue_rcpt {
 	char			*addr;
 	enum queue_rcpt_state	 state;
+	int			 later;	/* owned by the scheduler: pending, but not in
+					 * the transaction scheduler_take just started
+					 * (its domain's limit is reached) */
 };
 
 /* One queued message, in memory. Owned by the queue; see queue_msg_free. */

@@ -188,6 +188,10 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 		}
 		s->naccounts++;
 	}
+	if ((s->domains = scheduler_domain_new(cfg, NULL, now)) == NULL) {
+		scheduler_free(s);
+		return NULL;
+	}
 	if (base != NULL)
 		s->timer = evtimer_new(base, scheduler_timer_cb, s);
 	s->tr = &scheduler_upstream;
@@ -214,6 +218,7 @@ scheduler_free(struct scheduler *s)
 	free(s->ids);
 	scheduler_heap_free(&s->wait);
 	free(s->accounts);
+	scheduler_domain_free(s->domains);
 	free(s->stall_why);
 	if (s->timer != NULL)
 		event_free(s->timer);
@@ -637,6 +642,26 @@ scheduler_unstalled(struct scheduler *s)
 }
 
 /*
+ * scheduler_top: the first waiting message. One whose every pending recipient waits
+ * for its domain's limit is first put back until one may go: that is no attempt (no
+ * failure, nothing toward its retry lifetime), and the mail behind it goes on.
+ */
+static struct queue_msg *
+scheduler_top(struct scheduler *s, double now)
+{
+	struct queue_msg *m;
+	double t;
+
+	while ((m = scheduler_heap_top(&s->wait)) != NULL && (double)m->next_try <= now &&
+	    (t = scheduler_domain_wait(s->domains, m, now)) > now) {
+		scheduler_heap_remove(&s->wait, m);
+		m->next_try = (time_t)ceil(t);
+		scheduler_heap_push(&s->wait, m);
+	}
+	return m;
+}
+
+/*
  * scheduler_kick: hand ready mail to the first account able to send it now (spill-
  * over in config order); otherwise arm the timer for the first moment one can.
  */
@@ -653,7 +678,7 @@ scheduler_kick(struct scheduler *s)
 	s->kicking = 1;
 	for (size_t i = 0; i < s->naccounts; i++)	/* the planner's limits as of now */
 		scheduler_account_plan(s->accounts[i]);
-	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
+	while ((m = scheduler_top(s, now)) != NULL) {
 		if ((double)m->next_try > now) {
 			when = (double)m->next_try;
 			break;
@@ -698,7 +723,7 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 
 	scheduler_account_plan(a);	/* its window may have shut since the last kick */
 again:
-	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
+	if ((m = scheduler_top(s, now_f)) == NULL || m->next_try > now)
 		return NULL;
 	if (a->throttles > 0 && a->nbusy > 0)
 		return NULL;	/* after a throttle: one probe at a time until one goes */
@@ -717,10 +742,20 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
+	if ((n = scheduler_domain_pick(s->domains, m, now_f, n)) == 0) {
+		/* Its domains filled up since the kick (another account's send). */
+		m->next_try = (time_t)ceil(fmax(scheduler_domain_wait(s->domains, m, now_f),
+		    now_f + 1));
+		scheduler_heap_push(&s->wait, m);
+		goto again;
+	}
 	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
 	 * after the moment it stands for. */
 	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
-	    scheduler_account_units(a, n))) == 0) {
+	    scheduler_account_units(a, n))) == 0 ||
+	    scheduler_domain_reserve(s->domains, m, (time_t)ceil(now_f)) == -1) {
+		if (m->quota_id != 0)
+			quota_settle(a->quota, m->quota_id, 0, (time_t)ceil(now_f));
 		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
@@ -756,6 +791,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	 * have taken: a reply lost after the final dot keeps its reservation. */
 	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
 	    (time_t)ceil(clock_steady()));
+	scheduler_domain_settle(s->domains, m, res, n, (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];

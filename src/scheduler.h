@@ -185,8 +185,9 @@ void		 scheduler_metrics(struct scheduler *, struct evbuffer *out);
 
 /*
  * scheduler_take: the next message for this account, now in flight, or NULL. Its
- * quota is reserved; *max_rcpts says how many of its pending recipients (in order)
- * this transaction may carry (max_recipients, and what the quota allows).
+ * quota is reserved; the transaction carries the pending recipients not marked
+ * later (their domain's limit is reached: scheduler_domain.h), in order, and
+ * *max_rcpts says how many of those (max_recipients, and what the quota allows).
  */
 struct queue_msg *scheduler_take(struct scheduler *, struct sched_account *,
 		    size_t *max_rcpts);

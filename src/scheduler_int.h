@@ -8,6 +8,7 @@
 #define RELAYD_SCHEDULER_INT_H
 
 #include "scheduler.h"
+#include "scheduler_domain.h"
 #include "scheduler_heap.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
@@ -24,6 +25,7 @@ struct scheduler {
 	size_t			 nretired;
 	size_t			 naccounts;
 	struct scheduler_heap	 wait;		/* waiting messages, earliest next_try first */
+	struct sched_domains	*domains;	/* per recipient domain ledgers */
 	size_t			 ninflight;
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */

@@ -56,8 +56,15 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	time_t now = (time_t)clock_steady();
 	struct scheduler_reconfigure_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
 	size_t i, j, n = cfg->naccounts;
+	struct sched_domains *domains;
 
 	/* Phase 1: everything that can fail, with nothing running changed yet. */
+	if ((domains = scheduler_domain_new(cfg, s->domains, now)) == NULL) {
+		free(p);
+		log_err("reload: the domain ledgers could not be opened; the running "
+		    "configuration stays");
+		return -1;
+	}
 	for (i = 0; i < n; i++) {
 		struct config_account *ca = &cfg->accounts[i];
 		const struct config_limits *l = &ca->limits;
@@ -80,6 +87,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	}
 
 	/* Phase 2: apply; nothing here fails. */
+	scheduler_domain_adopt(domains, s->domains);	/* changed limits hold now */
+	s->domains = domains;
 	for (i = 0; i < n; i++) {
 		struct sched_account *a = p[i].a;
 		struct config_account *old = a->cfg;
@@ -130,6 +139,7 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	scheduler_kick(s);
 	return 0;
 fail:
+	scheduler_domain_free(domains);
 	for (i = 0; i < n; i++) {
 		if (p[i].is_new)
 			scheduler_account_free(p[i].a);

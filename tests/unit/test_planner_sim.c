@@ -233,7 +233,7 @@ ps_transaction(struct ps *x, struct upstream *u)
 	const char *reply;
 
 	for (size_t i = 0; i < m->nrcpt && n < u->max && n < 8; i++)
-		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING && !m->rcpts[i].later) {
 			/* Each recipient is one delivery the provider counts. */
 			/* Mail.ru's 553 comes at MAIL FROM (PROVIDERS.md). */
 			reply = ps_provider(x) ? "250 2.0.0 OK" :
