@@ -67,6 +67,7 @@ struct queue_msg {
 	int		 deleted;	/* delete when the attempt in flight ends */
 	int		 inflight;
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
+	int		 domain_wait;	/* next_try is a wait for a domain's limit */
 
 	/* owned by upstream */
 	int		 guesses;	/* guessed throttles in a row (outcome_guess_bound) */

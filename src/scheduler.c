@@ -656,6 +656,7 @@ scheduler_top(struct scheduler *s, double now)
 	    (t = scheduler_domain_wait(s->domains, m, now)) > now) {
 		scheduler_heap_remove(&s->wait, m);
 		m->next_try = (time_t)ceil(t);
+		m->domain_wait = 1;
 		scheduler_heap_push(&s->wait, m);
 	}
 	return m;
@@ -746,6 +747,7 @@ again:
 		/* Its domains filled up since the kick (another account's send). */
 		m->next_try = (time_t)ceil(fmax(scheduler_domain_wait(s->domains, m, now_f),
 		    now_f + 1));
+		m->domain_wait = 1;
 		scheduler_heap_push(&s->wait, m);
 		goto again;
 	}
@@ -762,6 +764,7 @@ again:
 	}
 	a->last_send = now_f;
 	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
+	m->domain_wait = 0;
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);

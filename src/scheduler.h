@@ -5,7 +5,8 @@
  * Accounts are used in config order: the first one able to send takes the mail, and
  * when its quota is used up (or the provider throttles it) the next one does. Quota
  * is reserved in the account's ledger (quota.c) before a transaction starts, so the
- * limits hold with parallel sessions too.
+ * limits hold with parallel sessions too. Limits per recipient domain hold across
+ * the accounts (scheduler_domain.c): mail waiting for its domain steps aside.
  *
  * It also turns the upstream sessions' results into queue state and log lines:
  * the pipeline is listener -> smtp_session -> queue -> scheduler -> upstream -> outcome.

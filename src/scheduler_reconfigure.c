@@ -89,6 +89,13 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	/* Phase 2: apply; nothing here fails. */
 	scheduler_domain_adopt(domains, s->domains);	/* changed limits hold now */
 	s->domains = domains;
+	/* Mail waiting for a domain's limit is looked at again: it may have changed. */
+	for (i = 0; i < s->wait.n; i++)
+		if (s->wait.v[i]->domain_wait) {
+			s->wait.v[i]->next_try = 0;
+			s->wait.v[i]->domain_wait = 0;
+		}
+	scheduler_heap_rebuild(&s->wait);	/* keys only went down */
 	for (i = 0; i < n; i++) {
 		struct sched_account *a = p[i].a;
 		struct config_account *old = a->cfg;
