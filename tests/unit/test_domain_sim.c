@@ -1,6 +1,6 @@
 /*
  * test_domain_sim: per recipient domain pacing (relay.conf `domains`, issue 16) on a
- * virtual clock: the scheduler drives simulated sessions of one to three accounts
+ * virtual clock: the scheduler drives simulated sessions (sim_sess.h) of one to three accounts
  * (spill-over in config order) against a provider that takes everything and counts
  * what it received per recipient domain, as test_planner_sim.c does for one account.
  *
@@ -41,10 +41,10 @@
 #include "scheduler_int.h"
 #include "xmalloc.h"
 #include "t.h"
+#include "sim_sess.h"
 
 #define DS_SCENARIOS	60
 #define DS_ACCTS	3
-#define DS_SESS		8
 #define DS_MSGS		400
 #define DS_RCPTS	4
 #define DS_SENDS	8192
@@ -56,16 +56,6 @@ static const char *ds_domains[] = {
 	"yandex.test",
 };
 #define DS_NDOMAINS	(sizeof(ds_domains) / sizeof(ds_domains[0]))
-
-struct upstream {
-	int			 st;		/* 0 free, 1 connecting, 2 idle, 3 busy */
-	int			 acct;
-	double			 at;
-	struct queue_msg	*m;
-	size_t			 max;
-	size_t			 idx[DS_RCPTS];
-	size_t			 n;
-};
 
 /* What the provider received of one limited entry, or through one account. */
 struct ds_log {
@@ -87,7 +77,7 @@ struct ds {
 	struct config_domain	 dom[2], dom2[2];
 	struct scheduler	*s;
 	struct queue		*q;
-	struct upstream		 sess[DS_SESS];
+	struct sim_sess		 h;		/* its sessions (sim_sess.h) */
 	struct ds_msg		 msgs[DS_MSGS];
 	int			 nmsgs;
 	struct ds_log		 bydom[2], byacct[DS_ACCTS];
@@ -169,83 +159,19 @@ ds_msg_index(const struct queue_msg *m)
 	return (int)strtol(m->id + 8, NULL, 16) - 1;
 }
 
-/* The transport. */
-
-static struct upstream *
-ds_start(struct scheduler *s, struct sched_account *a, void *arg)
-{
-	struct ds *x = arg;
-	int k;
-
-	for (k = 0; k < (int)x->cfg.naccounts && a->cfg != &x->acct[k]; k++)
-		;
-	for (int i = 0; i < DS_SESS; i++)
-		if (x->sess[i].st == 0) {
-			x->sess[i] = (struct upstream){ .st = 1, .acct = k, .at = x->mono + 0.5 };
-			return &x->sess[i];
-		}
-	abort();	/* at most 2 sessions an account */
-}
-
-static void
-ds_next(struct ds *x, struct upstream *u)
-{
-	struct queue_msg *m = scheduler_take(x->s, x->s->accounts[u->acct], &u->max);
-
-	if (m == NULL) {
-		u->st = 2;
-		u->at = x->mono + 30;
-		return;
-	}
-	u->st = 3;
-	u->m = m;
-	u->n = 0;
-	for (size_t i = 0; i < m->nrcpt && u->n < u->max; i++)
-		if (m->rcpts[i].state == QUEUE_RCPT_PENDING && !m->rcpts[i].later)
-			u->idx[u->n++] = i;
-	if (u->n == 0)
-		snprintf(x->fail, sizeof(x->fail), "%s taken with no recipient to send", m->id);
-	u->at = x->mono + 1;
-}
-
-static void
-ds_wake(struct upstream *u, void *arg)
-{
-	if (u->st == 2)
-		ds_next(arg, u);
-}
-
-static int
-ds_is_idle(const struct upstream *u, void *arg)
-{
-	return u->st == 2;
-}
-
-static void
-ds_stop(struct upstream *u, void *arg)
-{
-	struct ds *x = arg;
-
-	if (u->st == 3)
-		x->s->accounts[u->acct]->nbusy--;
-	u->st = 0;
-	scheduler_session_closed(x->s, x->s->accounts[u->acct], u);
-}
-
-static const struct scheduler_transport ds_transport = {
-	.start = ds_start, .wake = ds_wake, .is_idle = ds_is_idle, .stop = ds_stop,
-};
-
 /* ds_transaction: the provider takes the transaction's recipients; the checks. */
 static void
-ds_transaction(struct ds *x, struct upstream *u)
+ds_transaction(void *test, struct upstream *u)
 {
-	struct sched_account *a = x->s->accounts[u->acct];
+	struct ds *x = test;
 	const struct config_account *ca = &x->acct[u->acct];
 	struct sched_rcpt_result res[DS_RCPTS];
 	struct queue_msg *m = u->m;
 	struct ds_msg *dm = &x->msgs[ds_msg_index(m)];
 	int add[2] = { 0, 0 }, units = ca->limits.count_recipients ? (int)u->n : 1;
+
+	if (u->n == 0)
+		snprintf(x->fail, sizeof(x->fail), "%s taken with no recipient to send", m->id);
 
 	for (size_t i = 0; i < u->n; i++) {
 		int e = ds_entry(dm->dom[u->idx[i]]);
@@ -284,30 +210,7 @@ ds_transaction(struct ds *x, struct upstream *u)
 		snprintf(x->fail, sizeof(x->fail), "account %s: more than %d in an hour",
 		    ca->name, ca->limits.per_hour);
 	ds_record(&x->byacct[u->acct], x->mono, units);
-	u->m = NULL;
-	u->st = 2;
-	u->at = x->mono + 30;
-	scheduler_done(x->s, a, m, res, u->n, "sim");
-	if (u->st == 2)
-		ds_next(x, u);
-}
-
-static void
-ds_event(struct ds *x, struct upstream *u)
-{
-	switch (u->st) {
-	case 1:
-		scheduler_session_ready(x->s, x->s->accounts[u->acct]);
-		ds_next(x, u);
-		break;
-	case 2:
-		u->st = 0;
-		scheduler_session_closed(x->s, x->s->accounts[u->acct], u);
-		break;
-	case 3:
-		ds_transaction(x, u);
-		break;
-	}
+	sim_sess_reply(&x->h, u, res, u->n);
 }
 
 /* ds_msg: message k as queued (its recipients still pending only). */
@@ -404,8 +307,9 @@ static void
 ds_new(struct ds *x, int first)
 {
 	clock_restart();
+	x->h.cfg = x->reloaded > 0 ? &x->cfg2 : &x->cfg;
 	x->s = scheduler_new(NULL, NULL, x->reloaded > 0 ? &x->cfg2 : &x->cfg, x->q);
-	scheduler_set_transport(x->s, &ds_transport, x);
+	scheduler_set_transport(x->s, &sim_sess_transport, &x->h);
 	for (int k = 0; k < x->nmsgs; k++) {
 		int left = 0;
 
@@ -429,42 +333,19 @@ ds_run(struct ds *x)
 
 	mkdir(x->spool, 0700);
 	ds_clock(x);
+	x->h = (struct sim_sess){ .mono = &x->mono, .wall = &x->wall, .s = &x->s,
+	    .transaction = ds_transaction, .test = x };
 	ds_new(x, 1);
 	while (events++ < DS_EVENTS && scheduler_count(x->s) > 0 && !x->fail[0] &&
 	    x->mono < x->start + DS_HORIZON) {
-		double t = 0;
-		int what = 0, which = 0;
+		double t, extra[2] = { x->restart_at, x->reload_at };
+		int which = 0, what = sim_sess_step(&x->h, extra, 2, &t, &which);
 
-		if (scheduler_wakeup(x->s) > 0) {
-			t = x->mono + (scheduler_wakeup(x->s) - clock_steady()) + 1e-6;
-			what = 1;
-		}
-		for (int i = 0; i < DS_SESS; i++)
-			if (x->sess[i].st != 0 && (t == 0 || x->sess[i].at < t)) {
-				t = x->sess[i].at;
-				what = 2;
-				which = i;
-			}
-		if (x->restart_at > 0 && (t == 0 || x->restart_at < t)) {
-			t = x->restart_at;
-			what = 3;
-		}
-		if (x->reload_at > 0 && (t == 0 || x->reload_at < t)) {
-			t = x->reload_at;
-			what = 4;
-		}
 		if (what == 0)
 			break;
-		if (t > x->mono) {
-			x->wall += t - x->mono;
-			x->mono = t;
-		}
-		ds_clock(x);
-		if (what == 1)
-			scheduler_run(x->s);
-		else if (what == 2)
-			ds_event(x, &x->sess[which]);
-		else if (what == 3) {
+		if (!sim_sess_go(&x->h, what, which, t))
+			continue;
+		if (which == 0) {	/* the restart */
 			x->restart_at = 0;
 			scheduler_free(x->s);
 			ds_new(x, 0);
@@ -506,22 +387,15 @@ ds_flow_bound(const struct ds *x)
 int
 main(void)
 {
-	char base[] = "/dev/shm/test_domain_sim.XXXXXX", path[512];
-	struct ds *x = xcalloc(1, sizeof(*x));
+	char base[64];
+	struct ds *x;
 	struct event_base *eb;
 	struct queue *q;
 	int failed = 0, slow = 0;
 
-	log_init(0, getenv("SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
-	if (mkdtemp(base) == NULL && (strcpy(base, "/tmp/test_domain_sim.XXXXXX"),
-	    mkdtemp(base) == NULL)) {
-		perror("mkdtemp");
+	if ((q = sim_sess_spool("test_domain_sim", base, sizeof(base), &eb)) == NULL)
 		return 1;
-	}
-	CHECK(outcome_init() == 0, "outcome_init");
-	snprintf(path, sizeof(path), "%s/queue", base);
-	eb = event_base_new();
-	CHECK((q = queue_open(eb, path)) != NULL, "queue_open");
+	x = xcalloc(1, sizeof(*x));
 	for (unsigned n = 1; n <= DS_SCENARIOS; n++) {
 		int delivered = 1;
 		double bound;
