@@ -67,7 +67,8 @@ struct queue_msg {
 	int		 deleted;	/* delete when the attempt in flight ends */
 	int		 inflight;
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
-	int		 domain_wait;	/* next_try is a wait for a domain's limit */
+	int		 domain_wait;	/* next_try is a wait for the limit of domains
+					 * entry domain_wait - 1; 0: not such a wait */
 
 	/* owned by upstream */
 	int		 guesses;	/* guessed throttles in a row (outcome_guess_bound) */

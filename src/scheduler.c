@@ -104,6 +104,7 @@ scheduler_queue(struct scheduler *s)
 static void
 scheduler_forget(struct scheduler *s, struct queue_msg *m)
 {
+	scheduler_domain_set_waiting(s->domains, m, -1);
 	scheduler_id_remove(s, m);
 	queue_msg_free(m);
 }
@@ -302,6 +303,7 @@ scheduler_hold(struct scheduler *s, struct queue_msg *m, int on)
 	queue_msg_hold(s->q, m, on);
 	if (on) {
 		s->nheld++;
+		scheduler_domain_set_waiting(s->domains, m, -1);	/* held, not waiting */
 		if (!m->inflight)	/* an attempt in flight ends first */
 			scheduler_heap_remove(&s->wait, m);
 	} else {
@@ -651,12 +653,13 @@ scheduler_top(struct scheduler *s, double now)
 {
 	struct queue_msg *m;
 	double t;
+	int k;
 
 	while ((m = scheduler_heap_top(&s->wait)) != NULL && (double)m->next_try <= now &&
-	    (t = scheduler_domain_wait(s->domains, m, now)) > now) {
+	    (t = scheduler_domain_wait(s->domains, m, now, &k)) > now) {
 		scheduler_heap_remove(&s->wait, m);
 		m->next_try = (time_t)ceil(t);
-		m->domain_wait = 1;
+		scheduler_domain_set_waiting(s->domains, m, k);
 		scheduler_heap_push(&s->wait, m);
 	}
 	return m;
@@ -720,7 +723,7 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 
 	struct sched_account *first;
 	double when;
-	int fits;
+	int fits, k;
 
 	scheduler_account_plan(a);	/* its window may have shut since the last kick */
 again:
@@ -745,9 +748,9 @@ again:
 		n = (size_t)room;	/* what the quota allows now; the rest later */
 	if ((n = scheduler_domain_pick(s->domains, m, now_f, n)) == 0) {
 		/* Its domains filled up since the kick (another account's send). */
-		m->next_try = (time_t)ceil(fmax(scheduler_domain_wait(s->domains, m, now_f),
-		    now_f + 1));
-		m->domain_wait = 1;
+		m->next_try = (time_t)ceil(fmax(scheduler_domain_wait(s->domains, m, now_f,
+		    &k), now_f + 1));
+		scheduler_domain_set_waiting(s->domains, m, k);
 		scheduler_heap_push(&s->wait, m);
 		goto again;
 	}
@@ -764,7 +767,7 @@ again:
 	}
 	a->last_send = now_f;
 	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
-	m->domain_wait = 0;
+	scheduler_domain_set_waiting(s->domains, m, -1);
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);

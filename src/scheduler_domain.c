@@ -18,6 +18,7 @@ struct sched_domain {
 	struct quota	*quota;
 	long		 room;		/* of the pick in progress */
 	long		 picked;
+	size_t		 waiting;	/* messages waiting for it (domain_wait) */
 };
 
 /* A transaction's reservation in one domain's ledger. */
@@ -133,11 +134,14 @@ scheduler_domain_of(const struct sched_domains *d, const char *addr)
 }
 
 double
-scheduler_domain_wait(const struct sched_domains *d, const struct queue_msg *m, double now)
+scheduler_domain_wait(const struct sched_domains *d, const struct queue_msg *m, double now,
+    int *entry)
 {
 	double when = 0;
 	int k;
 
+	if (entry != NULL)
+		*entry = -1;
 	if (d->n == 0)
 		return 0;
 	for (size_t i = 0; i < m->nrcpt; i++) {
@@ -148,10 +152,23 @@ scheduler_domain_wait(const struct sched_domains *d, const struct queue_msg *m, 
 		if ((k = scheduler_domain_of(d, m->rcpts[i].addr)) == -1 ||
 		    (t = quota_next_free(d->v[k].quota, (time_t)now, 1)) <= (time_t)now)
 			return 0;
-		if (when == 0 || (double)t < when)
+		if (when == 0 || (double)t < when) {
 			when = (double)t;
+			if (entry != NULL)
+				*entry = k;
+		}
 	}
 	return when;
+}
+
+void
+scheduler_domain_set_waiting(struct sched_domains *d, struct queue_msg *m, int entry)
+{
+	if (m->domain_wait > 0 && (size_t)m->domain_wait <= d->n)
+		d->v[m->domain_wait - 1].waiting--;
+	m->domain_wait = entry + 1;
+	if (m->domain_wait > 0)
+		d->v[entry].waiting++;
 }
 
 size_t
@@ -238,9 +255,10 @@ scheduler_domain_count(const struct sched_domains *d)
 
 time_t
 scheduler_domain_used(const struct sched_domains *d, size_t i, time_t now,
-    const struct config_domain **cfg, long *hour, long *day)
+    const struct config_domain **cfg, long *hour, long *day, size_t *waiting)
 {
 	*cfg = d->v[i].cfg;
+	*waiting = d->v[i].waiting;
 	quota_used(d->v[i].quota, now, hour, day);
 	return quota_next_free(d->v[i].quota, now, 1);
 }

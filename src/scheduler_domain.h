@@ -50,10 +50,18 @@ int		 scheduler_domain_of(const struct sched_domains *, const char *addr);
 
 /*
  * scheduler_domain_wait: 0 if a pending recipient of m may go at now (its domain has
- * no limit or room); else the earliest time one may.
+ * no limit or room); else the earliest time one may, and in *entry (may be NULL) the
+ * entry whose room comes then.
  */
 double		 scheduler_domain_wait(const struct sched_domains *, const struct queue_msg *m,
-		    double now);
+		    double now, int *entry);
+
+/*
+ * scheduler_domain_set_waiting: m waits for entry's limit (m->domain_wait, counted
+ * for relayctl status), or no longer waits for any (entry -1).
+ */
+void		 scheduler_domain_set_waiting(struct sched_domains *, struct queue_msg *m,
+		    int entry);
 
 /*
  * scheduler_domain_pick: choose the recipients of m's next transaction: in order, up
@@ -82,11 +90,11 @@ void		 scheduler_domain_settle(struct sched_domains *, const struct queue_msg *m
 size_t		 scheduler_domain_count(const struct sched_domains *);
 
 /*
- * scheduler_domain_used: entry i's configuration, and its recipients in the hour
- * and the day before now; returns the earliest time, not before now, a recipient
- * there may go (now when it has room).
+ * scheduler_domain_used: entry i's configuration, its recipients in the hour and the
+ * day before now, and the messages waiting for it; returns the earliest time, not
+ * before now, a recipient there may go (now when it has room).
  */
 time_t		 scheduler_domain_used(const struct sched_domains *, size_t i, time_t now,
-		    const struct config_domain **cfg, long *hour, long *day);
+		    const struct config_domain **cfg, long *hour, long *day, size_t *waiting);
 
 #endif

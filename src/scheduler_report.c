@@ -129,7 +129,8 @@ scheduler_report_closed(const struct sched_account *a, char *buf, size_t len)
 
 /*
  * scheduler_report_domains: the domains entries' windows (their limits across the
- * accounts), and when a recipient there may go next (null: now).
+ * accounts), when a recipient there may go next (null: now), and how many messages
+ * wait for it.
  */
 static json_t *
 scheduler_report_domains(struct scheduler *s, time_t now, double off)
@@ -139,13 +140,15 @@ scheduler_report_domains(struct scheduler *s, time_t now, double off)
 	for (size_t i = 0; i < scheduler_domain_count(s->domains); i++) {
 		const struct config_domain *d;
 		long hour, day;
-		time_t free_at = scheduler_domain_used(s->domains, i, now, &d, &hour, &day);
+		size_t waiting;
+		time_t free_at = scheduler_domain_used(s->domains, i, now, &d, &hour, &day,
+		    &waiting);
 
-		json_array_append_new(v, json_pack("{s:s, s:o, s:o, s:s, s:o}", "match",
+		json_array_append_new(v, json_pack("{s:s, s:o, s:o, s:s, s:o, s:I}", "match",
 		    d->match, "hour", scheduler_window(hour, d->per_hour), "day",
 		    scheduler_window(day, d->per_day), "state", free_at > now ? "full" : "ready",
 		    "next_free", free_at > now ? json_integer(scheduler_wall((double)free_at,
-		    off)) : json_null()));
+		    off)) : json_null(), "waiting", (json_int_t)waiting));
 	}
 	return v;
 }

@@ -16,6 +16,8 @@
  *             sliding hour (day) than its per_hour (per_day), across all accounts,
  *             restarts included; after the reload, the new limit;
  *   account:  nor more than an account's per_hour units through that account;
+ *   status:   the messages relayctl status counts as waiting for each entry are the
+ *             ones that wait for it, none in flight (every 64 events);
  * and at the end:
  *   delivery: every recipient delivered, once; nothing failed or deferred;
  *   flow:     the unlimited domains' recipients were all delivered within what the
@@ -325,6 +327,37 @@ ds_new(struct ds *x, int first)
 	scheduler_run(x->s);
 }
 
+/* ds_waiting_msg: count m per domains entry it waits for (scheduler_foreach). */
+static void
+ds_waiting_msg(struct queue_msg *m, void *arg)
+{
+	size_t *n = arg;
+
+	if (m->domain_wait > 0 && m->domain_wait <= 2 && !m->inflight && !m->held)
+		n[m->domain_wait - 1]++;
+	else if (m->domain_wait != 0)
+		n[2]++;		/* in flight or held, or no such entry: not waiting */
+}
+
+/* ds_check_waiting: relayctl status's waiting counts are the messages that wait. */
+static void
+ds_check_waiting(struct ds *x)
+{
+	size_t n[3] = { 0, 0, 0 }, waiting;
+	const struct config_domain *d;
+	long hour, day;
+
+	scheduler_foreach(x->s, ds_waiting_msg, n);
+	for (size_t e = 0; e < 2; e++) {
+		scheduler_domain_used(x->s->domains, e, (time_t)clock_steady(), &d, &hour, &day,
+		    &waiting);
+		if (waiting != n[e] || n[2] != 0)
+			snprintf(x->fail, sizeof(x->fail), "status: %zu waiting for %s, %zu "
+			    "messages do (%zu marked that do not wait)", waiting, d->match, n[e],
+			    n[2]);
+	}
+}
+
 /* ds_run: scenario x until everything is delivered (or the horizon). */
 static void
 ds_run(struct ds *x)
@@ -343,6 +376,8 @@ ds_run(struct ds *x)
 
 		if (what == 0)
 			break;
+		if (events % 64 == 0)
+			ds_check_waiting(x);
 		if (!sim_sess_go(&x->h, what, which, t))
 			continue;
 		if (which == 0) {	/* the restart */
