@@ -90,8 +90,8 @@ config_domains_entry(const config_setting_t *g, struct config_domain *d,
 	long long v = 0;
 
 	if (!config_setting_is_group(g)) {
-		config_domains_error(io, g, "each entry is a group "
-		    "{ match = \"gmail.com\"; per_hour = 20; }");
+		config_domains_error(io, g, "each entry is a group { match = \"gmail.com\"; "
+		    "per_hour = 20; }");
 		return;
 	}
 	for (int i = 0; (s = config_setting_get_elem(g, (unsigned)i)) != NULL; i++) {
@@ -101,19 +101,17 @@ config_domains_entry(const config_setting_t *g, struct config_domain *d,
 		    strcmp(config_domains_keys[k], config_setting_name(s)) != 0; k++)
 			;
 		if (config_domains_keys[k] == NULL)
-			config_domains_error(io, s, "unknown key (allowed "
-			    "here: match, per_hour, per_day)");
+			config_domains_error(io, s, "unknown key (allowed here: match, "
+			    "per_hour, per_day)");
 	}
 	if ((s = config_setting_get_member(g, "match")) == NULL)
-		config_domains_error(io, g, "match: missing (a domain, "
-		    "\"gmail.com\", or its subdomains, \"*.example.com\")");
+		config_domains_error(io, g, "match: missing (a domain, \"gmail.com\", or "
+		    "its subdomains, \"*.example.com\")");
 	else if ((text = config_setting_get_string(s)) == NULL)
-		config_domains_error(io, s, "must be a string in double "
-		    "quotes");
+		config_domains_error(io, s, "must be a string in double quotes");
 	else if ((d->domain = config_domain_pattern(text, &d->subdomains)) == NULL)
-		config_domains_error(io, s, "\"%s\" is not a domain "
-		    "(\"gmail.com\") or a domain's subdomains (\"*.example.com\" or "
-		    "\".example.com\")", text);
+		config_domains_error(io, s, "\"%s\" is not a domain (\"gmail.com\") or a "
+		    "domain's subdomains (\"*.example.com\" or \".example.com\")", text);
 	else
 		d->match = xasprintf("%s%s", d->subdomains ? "*." : "", d->domain);
 	io->integer(io->arg, g, "per_hour", 0, 1000000, &v);
@@ -123,8 +121,8 @@ config_domains_entry(const config_setting_t *g, struct config_domain *d,
 	d->per_day = (int)v;
 	if (config_setting_get_member(g, "per_hour") == NULL &&
 	    config_setting_get_member(g, "per_day") == NULL)
-		config_domains_error(io, g, "needs per_hour or per_day "
-		    "(recipients in a sliding hour or day)");
+		config_domains_error(io, g, "needs per_hour or per_day (recipients in a "
+		    "sliding hour or day)");
 }
 
 void
