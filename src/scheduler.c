@@ -644,6 +644,22 @@ scheduler_unstalled(struct scheduler *s)
 }
 
 /*
+ * scheduler_wait_domain: m (out of the heap) waits until t for domains entry k (-1:
+ * none known): put back, which is not an attempt. Logged as it starts waiting.
+ */
+static void
+scheduler_wait_domain(struct scheduler *s, struct queue_msg *m, double t, int k)
+{
+	m->next_try = (time_t)ceil(t);
+	if (k >= 0 && m->domain_wait != k + 1)
+		log_info("%s: domain=%s status=waiting until=%.0f (its limit is reached; "
+		    "not an attempt)", m->id, scheduler_domain_match(s->domains, (size_t)k),
+		    clock_to_wall((double)m->next_try));
+	scheduler_domain_set_waiting(s->domains, m, k);
+	scheduler_heap_push(&s->wait, m);
+}
+
+/*
  * scheduler_top: the first waiting message. One whose every pending recipient waits
  * for its domain's limit is first put back until one may go: that is no attempt (no
  * failure, nothing toward its retry lifetime), and the mail behind it goes on.
@@ -658,9 +674,7 @@ scheduler_top(struct scheduler *s, double now)
 	while ((m = scheduler_heap_top(&s->wait)) != NULL && (double)m->next_try <= now &&
 	    (t = scheduler_domain_wait(s->domains, m, now, &k)) > now) {
 		scheduler_heap_remove(&s->wait, m);
-		m->next_try = (time_t)ceil(t);
-		scheduler_domain_set_waiting(s->domains, m, k);
-		scheduler_heap_push(&s->wait, m);
+		scheduler_wait_domain(s, m, t, k);
 	}
 	return m;
 }
@@ -748,10 +762,8 @@ again:
 		n = (size_t)room;	/* what the quota allows now; the rest later */
 	if ((n = scheduler_domain_pick(s->domains, m, now_f, n)) == 0) {
 		/* Its domains filled up since the kick (another account's send). */
-		m->next_try = (time_t)ceil(fmax(scheduler_domain_wait(s->domains, m, now_f,
-		    &k), now_f + 1));
-		scheduler_domain_set_waiting(s->domains, m, k);
-		scheduler_heap_push(&s->wait, m);
+		scheduler_wait_domain(s, m, fmax(scheduler_domain_wait(s->domains, m, now_f,
+		    &k), now_f + 1), k);
 		goto again;
 	}
 	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)

@@ -247,6 +247,12 @@ scheduler_domain_settle(struct sched_domains *d, const struct queue_msg *m,
 	}
 }
 
+const char *
+scheduler_domain_match(const struct sched_domains *d, size_t i)
+{
+	return d->v[i].cfg->match;
+}
+
 size_t
 scheduler_domain_count(const struct sched_domains *d)
 {

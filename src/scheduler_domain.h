@@ -86,6 +86,9 @@ int		 scheduler_domain_reserve(struct sched_domains *, const struct queue_msg *m
 void		 scheduler_domain_settle(struct sched_domains *, const struct queue_msg *m,
 		    const struct sched_rcpt_result *res, size_t n, time_t now);
 
+/* scheduler_domain_match: entry i's match, as configured ("*.example.com"). */
+const char	*scheduler_domain_match(const struct sched_domains *, size_t i);
+
 /* scheduler_domain_count: how many entries there are (relayctl status). */
 size_t		 scheduler_domain_count(const struct sched_domains *);
 

@@ -48,7 +48,8 @@ def test_a_domain_limit_holds_across_accounts_and_others_flow(make_provider, mak
     example.org together: 4 gmail.com recipients go (through main, then spare), the
     example.org ones all go, the mixed message sends its example.org recipient and
     keeps the gmail.com one. Nothing is deferred or failed; status says gmail.com is
-    full until an hour after its first send, with 5 messages waiting for it. After a restart the hour is still used;
+    full until an hour after its first send, with 5 messages waiting for it (one log
+    line each). After a restart the hour is still used;
     a reload to 6 an hour lets 2 more go; restarted an hour later, the rest goes."""
     p1, p2, r = domains_relay(make_provider, make_relay)
     submit_all(r, range(1, 9), rcpts=lambda n: ["user%d@gmail.com" % n])
@@ -64,6 +65,8 @@ def test_a_domain_limit_holds_across_accounts_and_others_flow(make_provider, mak
     d = domain_status(r)
     assert d["hour"] == {"used": 4, "limit": 4, "remaining": 0}, d
     assert d["waiting"] == 5, d     # 4 to gmail.com, and the mixed one
+    waits = r.log_lines(r"domain=gmail\.com status=waiting until=\d+ \(its limit is reached")
+    assert len(waits) == 5, waits   # one line as each starts waiting
     assert d["state"] == "full" and 3500 < d["next_free"] - time.time() <= 3601, d
     assert domain_status(r, "*.example.net")["day"]["limit"] == 50
     assert not failed_lines(r) and not r.log_lines(r"status=deferred"), r.log_tail()
