@@ -21,9 +21,6 @@
 #include "xmalloc.h"
 
 
-static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
-    const char *, const char *, const char *);
-static void scheduler_log_flush(void);
 
 /* The id table: every message the scheduler owns, found by its queue id. */
 
@@ -373,95 +370,6 @@ scheduler_run(struct scheduler *s)
 }
 
 
-
-/*
- * Deferrals of the recipients of one attempt that share their outcome are one log
- * line, "to=<first> more=N": a 10,000-recipient message deferred by one reply is one
- * line per attempt, not 10,000. The line waits here, copied (the message may be gone
- * by the time it is written), until a different line comes or scheduler_log_flush.
- */
-static struct {
-	char	*id, *to, *account, *relay, *reply;
-	double	 delay;
-	size_t	 more;
-} scheduler_deferred;
-
-/* scheduler_log_flush: write the pending deferral line, if any. */
-static void
-scheduler_log_flush(void)
-{
-	if (scheduler_deferred.id == NULL)
-		return;
-	if (scheduler_deferred.more > 0)
-		log_info("%s: to=<%s> more=%zu account=%s relay=%s delay=%.2f status=deferred "
-		    "(%s)", scheduler_deferred.id, scheduler_deferred.to,
-		    scheduler_deferred.more, scheduler_deferred.account,
-		    scheduler_deferred.relay, scheduler_deferred.delay,
-		    scheduler_deferred.reply);
-	else
-		log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=deferred (%s)",
-		    scheduler_deferred.id, scheduler_deferred.to, scheduler_deferred.account,
-		    scheduler_deferred.relay, scheduler_deferred.delay,
-		    scheduler_deferred.reply);
-	free(scheduler_deferred.id);
-	free(scheduler_deferred.to);
-	free(scheduler_deferred.account);
-	free(scheduler_deferred.relay);
-	free(scheduler_deferred.reply);
-	memset(&scheduler_deferred, 0, sizeof(scheduler_deferred));
-}
-
-/* scheduler_log: the delivery log line of one recipient (deferrals may be joined). */
-static void
-scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
-    const char *relay, const char *status, const char *reply)
-{
-	const char *acct = a ? a->cfg->name : "none";
-
-	relay = relay ? relay : "none";
-	if (scheduler_deferred.id != NULL && strcmp(status, "deferred") == 0 &&
-	    strcmp(scheduler_deferred.id, m->id) == 0 &&
-	    strcmp(scheduler_deferred.account, acct) == 0 &&
-	    strcmp(scheduler_deferred.relay, relay) == 0 &&
-	    strcmp(scheduler_deferred.reply, reply) == 0) {
-		scheduler_deferred.more++;
-		return;
-	}
-	scheduler_log_flush();
-	if (strcmp(status, "deferred") == 0) {
-		scheduler_deferred.id = xstrdup(m->id);
-		scheduler_deferred.to = xstrdup(m->rcpts[idx].addr);
-		scheduler_deferred.account = xstrdup(acct);
-		scheduler_deferred.relay = xstrdup(relay);
-		scheduler_deferred.reply = xstrdup(reply);
-		scheduler_deferred.delay = clock_now() - m->t_received;
-		return;
-	}
-	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
-	    m->rcpts[idx].addr, acct, relay, clock_now() - m->t_received, status, reply);
-}
-
-/* scheduler_sent_event: the event for recipient idx of m, taken by the provider. */
-static void
-scheduler_sent_event(const struct queue_msg *m, size_t idx, const char *account,
-    const char *reply, const char *relay)
-{
-	char *pid = events_file_provider_id(reply);
-
-	events_emit_rcpt(EVENTS_SENT, m, idx, account, json_pack("{s:o, s:o, s:o}", "reply",
-	    jsonstr_new(reply), "provider_id", jsonstr_new(pid), "relay", jsonstr_new(relay)));
-	free(pid);
-}
-
-/* scheduler_deferred_event: the event for recipient idx of m, just deferred. */
-static void
-scheduler_deferred_event(const struct queue_msg *m, size_t idx, const char *account,
-    const char *reply)
-{
-	events_emit_rcpt(EVENTS_DEFERRED, m, idx, account, json_pack("{s:o, s:i, s:I}",
-	    "reply", jsonstr_new(reply), "attempts", m->attempts, "next_try",
-	    (json_int_t)clock_to_wall((double)m->next_try)));
-}
 
 /*
  * scheduler_rcpt_done: a recipient is finished (sent or failed) and logged. Returns 1
@@ -833,7 +741,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_SENT:
 			scheduler_account_succeeded(a);
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
-			scheduler_sent_event(m, r->idx, a->cfg->name, r->reply, relay);
+			scheduler_log_sent_event(m, r->idx, a->cfg->name, r->reply, relay);
 			/* Bounces come back to the account's own mailbox: without a
 			 * bounces block nothing would ever be matched against it. */
 			if (a->cfg->bounces.enabled)
@@ -889,7 +797,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		for (size_t i = 0; i < n; i++)	/* those still pending were deferred */
 			if (res[i].action == OUTCOME_RETRY &&
 			    m->rcpts[res[i].idx].state == QUEUE_RCPT_PENDING)
-				scheduler_deferred_event(m, res[i].idx, a->cfg->name, res[i].reply);
+				scheduler_log_deferred_event(m, res[i].idx, a->cfg->name, res[i].reply);
 	}
 	if (m->deleted)
 		scheduler_drop(s, m);
@@ -941,7 +849,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
 			for (size_t i = 0; i < m->nrcpt; i++)
 				if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
-					scheduler_deferred_event(m, i, a->cfg->name, reason);
+					scheduler_log_deferred_event(m, i, a->cfg->name, reason);
 			scheduler_heap_push(&s->wait, m);
 		}
 	} else if (act == OUTCOME_RETRY)
