@@ -47,6 +47,17 @@ scheduler_domain_find(const struct sched_domains *d, const char *match)
 	return i;
 }
 
+/* scheduler_domain_res_add: room for one more reservation; returns it. */
+static struct sched_domain_res *
+scheduler_domain_res_add(struct sched_domains *d)
+{
+	if (d->nres == d->capres) {
+		d->capres = d->capres ? d->capres * 2 : 16;
+		d->res = xreallocarray(d->res, d->capres, sizeof(*d->res));
+	}
+	return &d->res[d->nres++];
+}
+
 struct sched_domains *
 scheduler_domain_new(const struct config *cfg, const struct sched_domains *old, time_t now)
 {
@@ -79,8 +90,8 @@ scheduler_domain_adopt(struct sched_domains *d, struct sched_domains *old)
 	size_t j;
 
 	for (size_t i = 0; i < d->n; i++) {
-		if (d->v[i].quota != NULL || (j = scheduler_domain_find(old, d->v[i].cfg->match)) ==
-		    old->n)
+		if (d->v[i].quota != NULL ||
+		    (j = scheduler_domain_find(old, d->v[i].cfg->match)) == old->n)
 			continue;
 		d->v[i].quota = old->v[j].quota;
 		old->v[j].quota = NULL;
@@ -95,15 +106,13 @@ scheduler_domain_adopt(struct sched_domains *d, struct sched_domains *old)
 	 * gone keeps its reservation in full, on disk. */
 	for (size_t k = 0; k < old->nres; k++) {
 		size_t i = scheduler_domain_find(d, old->v[old->res[k].dom].cfg->match);
+		struct sched_domain_res *r;
 
 		if (i == d->n)
 			continue;
-		if (d->nres == d->capres) {
-			d->capres = d->capres ? d->capres * 2 : 16;
-			d->res = xreallocarray(d->res, d->capres, sizeof(*d->res));
-		}
-		d->res[d->nres] = old->res[k];
-		d->res[d->nres++].dom = i;
+		r = scheduler_domain_res_add(d);
+		*r = old->res[k];
+		r->dom = i;
 	}
 	scheduler_domain_free(old);
 }
@@ -204,24 +213,21 @@ scheduler_domain_reserve(struct sched_domains *d, const struct queue_msg *m, tim
 	size_t first = d->nres;
 
 	for (size_t i = 0; i < d->n; i++) {
+		struct sched_domain_res *r;
 		uint64_t qid;
 
 		if (d->v[i].picked == 0)
 			continue;
 		if ((qid = quota_reserve(d->v[i].quota, now, d->v[i].picked)) == 0) {
 			while (d->nres > first) {	/* undo: nothing goes */
-				struct sched_domain_res *r = &d->res[--d->nres];
-
+				r = &d->res[--d->nres];
 				quota_settle(d->v[r->dom].quota, r->qid, 0, now);
 			}
 			return -1;
 		}
-		if (d->nres == d->capres) {
-			d->capres = d->capres ? d->capres * 2 : 16;
-			d->res = xreallocarray(d->res, d->capres, sizeof(*d->res));
-		}
-		d->res[d->nres] = (struct sched_domain_res){ .dom = i, .qid = qid };
-		memcpy(d->res[d->nres++].id, m->id, sizeof(m->id));
+		r = scheduler_domain_res_add(d);
+		*r = (struct sched_domain_res){ .dom = i, .qid = qid };
+		memcpy(r->id, m->id, sizeof(m->id));
 	}
 	return 0;
 }
