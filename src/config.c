@@ -31,7 +31,7 @@
 
 #include "acl.h"
 #include "config.h"
-#include "config_int.h"
+#include "config_domains.h"
 #include "events_file.h"
 #include "log.h"
 #include "sendwindow.h"
@@ -41,7 +41,8 @@ static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
 	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
-	"allow_networks", "max_clients_per_address", "max_session_time", "events", NULL
+	"allow_networks", "max_clients_per_address", "max_session_time", "events", "domains",
+	NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_suppress_keys[] = { "hard", "soft_after", NULL };
@@ -214,6 +215,20 @@ config_access(struct config_ctx *ctx, const config_setting_t *root, struct confi
 		    "listen on loopback only", config_setting_get_string(ctx->listen_public));
 }
 
+/* config_domains_report, _int: what config_domains.c is lent (config_domains_io). */
+static void
+config_domains_report(void *ctx, const config_setting_t *s, const char *msg)
+{
+	config_error(ctx, s, "%s", msg);
+}
+
+static void
+config_domains_int(void *ctx, const config_setting_t *g, const char *key, long long min,
+    long long max, long long *out)
+{
+	config_int(ctx, g, key, min, max, out);
+}
+
 /* config_check: every top-level key, with defaults for what is absent. */
 static void
 config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
@@ -352,6 +367,8 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 
 	config_access(ctx, root, c);
 	config_events(ctx, config_setting_get_member(root, "events"), &c->events);
+	config_domains_parse(config_setting_get_member(root, "domains"), c,
+	    &(struct config_domains_io){ config_domains_report, config_domains_int, ctx });
 
 	s = config_setting_get_member(root, "accounts");
 	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
@@ -425,6 +442,7 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->listen);
+	config_domains_free(c);
 	for (size_t i = 0; i < c->naccounts; i++) {
 		struct config_account *a = &c->accounts[i];
 

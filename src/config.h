@@ -116,6 +116,19 @@ struct config_events {
 	char		*dsn_to;	/* reports of failures mailed there (events_dsn.c) */
 };
 
+/*
+ * One entry of the top-level domains list: a sending limit for recipients at a
+ * domain, held across every account and spill-over (scheduler_domain.c). Counted
+ * in recipients. config_domains.c reads it.
+ */
+struct config_domain {
+	char		*match;		/* as written, in lower case ("*.example.com") */
+	char		*domain;	/* the domain it names ("example.com") */
+	int		 subdomains;	/* 1: "*.d" or ".d": d's subdomains, not d */
+	int		 per_hour;	/* recipients per sliding hour; 0: no limit */
+	int		 per_day;	/* per sliding day; 0: no limit */
+};
+
 struct config {
 	char		*path;
 	char		**listen;	/* "ADDR:PORT" strings */
@@ -146,6 +159,8 @@ struct config {
 	struct config_account *accounts;
 	size_t		 naccounts;
 	struct config_events events;
+	struct config_domain *domains;	/* per recipient domain limits, in order */
+	size_t		 ndomains;
 };
 
 /*

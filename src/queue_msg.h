@@ -23,6 +23,9 @@ enum queue_rcpt_state {
 struct queue_rcpt {
 	char			*addr;
 	enum queue_rcpt_state	 state;
+	int			 later;	/* owned by the scheduler: pending, but not in
+					 * the transaction scheduler_take just started
+					 * (its domain's limit is reached) */
 };
 
 /* One queued message, in memory. Owned by the queue; see queue_msg_free. */
@@ -66,6 +69,8 @@ struct queue_msg {
 	int		 deleted;	/* delete when the attempt in flight ends */
 	int		 inflight;
 	uint64_t	 quota_id;	/* the in-flight transaction's reservation */
+	int		 domain_wait;	/* next_try is a wait for the limit of domains
+					 * entry domain_wait - 1; 0: not such a wait */
 
 	/* owned by upstream */
 	int		 guesses;	/* guessed throttles in a row (outcome_guess_bound) */

@@ -21,10 +21,6 @@
 #include "xmalloc.h"
 
 
-static void scheduler_kick(struct scheduler *);
-static void scheduler_log(const struct queue_msg *, size_t, const struct sched_account *,
-    const char *, const char *, const char *);
-static void scheduler_log_flush(void);
 
 /* The id table: every message the scheduler owns, found by its queue id. */
 
@@ -105,6 +101,7 @@ scheduler_queue(struct scheduler *s)
 static void
 scheduler_forget(struct scheduler *s, struct queue_msg *m)
 {
+	scheduler_domain_set_waiting(s->domains, m, -1);
 	scheduler_id_remove(s, m);
 	queue_msg_free(m);
 }
@@ -189,6 +186,10 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 		}
 		s->naccounts++;
 	}
+	if ((s->domains = scheduler_domain_new(cfg, NULL, now)) == NULL) {
+		scheduler_free(s);
+		return NULL;
+	}
 	if (base != NULL)
 		s->timer = evtimer_new(base, scheduler_timer_cb, s);
 	s->tr = &scheduler_upstream;
@@ -215,6 +216,7 @@ scheduler_free(struct scheduler *s)
 	free(s->ids);
 	scheduler_heap_free(&s->wait);
 	free(s->accounts);
+	scheduler_domain_free(s->domains);
 	free(s->stall_why);
 	if (s->timer != NULL)
 		event_free(s->timer);
@@ -298,6 +300,7 @@ scheduler_hold(struct scheduler *s, struct queue_msg *m, int on)
 	queue_msg_hold(s->q, m, on);
 	if (on) {
 		s->nheld++;
+		scheduler_domain_set_waiting(s->domains, m, -1);	/* held, not waiting */
 		if (!m->inflight)	/* an attempt in flight ends first */
 			scheduler_heap_remove(&s->wait, m);
 	} else {
@@ -367,95 +370,6 @@ scheduler_run(struct scheduler *s)
 }
 
 
-
-/*
- * Deferrals of the recipients of one attempt that share their outcome are one log
- * line, "to=<first> more=N": a 10,000-recipient message deferred by one reply is one
- * line per attempt, not 10,000. The line waits here, copied (the message may be gone
- * by the time it is written), until a different line comes or scheduler_log_flush.
- */
-static struct {
-	char	*id, *to, *account, *relay, *reply;
-	double	 delay;
-	size_t	 more;
-} scheduler_deferred;
-
-/* scheduler_log_flush: write the pending deferral line, if any. */
-static void
-scheduler_log_flush(void)
-{
-	if (scheduler_deferred.id == NULL)
-		return;
-	if (scheduler_deferred.more > 0)
-		log_info("%s: to=<%s> more=%zu account=%s relay=%s delay=%.2f status=deferred "
-		    "(%s)", scheduler_deferred.id, scheduler_deferred.to,
-		    scheduler_deferred.more, scheduler_deferred.account,
-		    scheduler_deferred.relay, scheduler_deferred.delay,
-		    scheduler_deferred.reply);
-	else
-		log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=deferred (%s)",
-		    scheduler_deferred.id, scheduler_deferred.to, scheduler_deferred.account,
-		    scheduler_deferred.relay, scheduler_deferred.delay,
-		    scheduler_deferred.reply);
-	free(scheduler_deferred.id);
-	free(scheduler_deferred.to);
-	free(scheduler_deferred.account);
-	free(scheduler_deferred.relay);
-	free(scheduler_deferred.reply);
-	memset(&scheduler_deferred, 0, sizeof(scheduler_deferred));
-}
-
-/* scheduler_log: the delivery log line of one recipient (deferrals may be joined). */
-static void
-scheduler_log(const struct queue_msg *m, size_t idx, const struct sched_account *a,
-    const char *relay, const char *status, const char *reply)
-{
-	const char *acct = a ? a->cfg->name : "none";
-
-	relay = relay ? relay : "none";
-	if (scheduler_deferred.id != NULL && strcmp(status, "deferred") == 0 &&
-	    strcmp(scheduler_deferred.id, m->id) == 0 &&
-	    strcmp(scheduler_deferred.account, acct) == 0 &&
-	    strcmp(scheduler_deferred.relay, relay) == 0 &&
-	    strcmp(scheduler_deferred.reply, reply) == 0) {
-		scheduler_deferred.more++;
-		return;
-	}
-	scheduler_log_flush();
-	if (strcmp(status, "deferred") == 0) {
-		scheduler_deferred.id = xstrdup(m->id);
-		scheduler_deferred.to = xstrdup(m->rcpts[idx].addr);
-		scheduler_deferred.account = xstrdup(acct);
-		scheduler_deferred.relay = xstrdup(relay);
-		scheduler_deferred.reply = xstrdup(reply);
-		scheduler_deferred.delay = clock_now() - m->t_received;
-		return;
-	}
-	log_info("%s: to=<%s> account=%s relay=%s delay=%.2f status=%s (%s)", m->id,
-	    m->rcpts[idx].addr, acct, relay, clock_now() - m->t_received, status, reply);
-}
-
-/* scheduler_sent_event: the event for recipient idx of m, taken by the provider. */
-static void
-scheduler_sent_event(const struct queue_msg *m, size_t idx, const char *account,
-    const char *reply, const char *relay)
-{
-	char *pid = events_file_provider_id(reply);
-
-	events_emit_rcpt(EVENTS_SENT, m, idx, account, json_pack("{s:o, s:o, s:o}", "reply",
-	    jsonstr_new(reply), "provider_id", jsonstr_new(pid), "relay", jsonstr_new(relay)));
-	free(pid);
-}
-
-/* scheduler_deferred_event: the event for recipient idx of m, just deferred. */
-static void
-scheduler_deferred_event(const struct queue_msg *m, size_t idx, const char *account,
-    const char *reply)
-{
-	events_emit_rcpt(EVENTS_DEFERRED, m, idx, account, json_pack("{s:o, s:i, s:I}",
-	    "reply", jsonstr_new(reply), "attempts", m->attempts, "next_try",
-	    (json_int_t)clock_to_wall((double)m->next_try)));
-}
 
 /*
  * scheduler_rcpt_done: a recipient is finished (sent or failed) and logged. Returns 1
@@ -685,10 +599,46 @@ scheduler_unstalled(struct scheduler *s)
 }
 
 /*
+ * scheduler_wait_domain: m (out of the heap) waits until t for domains entry k (-1:
+ * none known): put back, which is not an attempt. Logged as it starts waiting.
+ */
+static void
+scheduler_wait_domain(struct scheduler *s, struct queue_msg *m, double t, int k)
+{
+	m->next_try = (time_t)ceil(t);
+	if (k >= 0 && m->domain_wait != k + 1)
+		log_info("%s: domain=%s status=waiting until=%.0f (its limit is reached; "
+		    "not an attempt)", m->id, scheduler_domain_match(s->domains, (size_t)k),
+		    clock_to_wall((double)m->next_try));
+	scheduler_domain_set_waiting(s->domains, m, k);
+	scheduler_heap_push(&s->wait, m);
+}
+
+/*
+ * scheduler_top: the first waiting message. One whose every pending recipient waits
+ * for its domain's limit is first put back until one may go: that is no attempt (no
+ * failure, nothing toward its retry lifetime), and the mail behind it goes on.
+ */
+static struct queue_msg *
+scheduler_top(struct scheduler *s, double now)
+{
+	struct queue_msg *m;
+	double t;
+	int k;
+
+	while ((m = scheduler_heap_top(&s->wait)) != NULL && (double)m->next_try <= now &&
+	    (t = scheduler_domain_wait(s->domains, m, now, &k)) > now) {
+		scheduler_heap_remove(&s->wait, m);
+		scheduler_wait_domain(s, m, t, k);
+	}
+	return m;
+}
+
+/*
  * scheduler_kick: hand ready mail to the first account able to send it now (spill-
  * over in config order); otherwise arm the timer for the first moment one can.
  */
-static void
+void
 scheduler_kick(struct scheduler *s)
 {
 	double now = clock_steady(), when = 0;
@@ -701,7 +651,7 @@ scheduler_kick(struct scheduler *s)
 	s->kicking = 1;
 	for (size_t i = 0; i < s->naccounts; i++)	/* the planner's limits as of now */
 		scheduler_account_plan(s->accounts[i]);
-	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
+	while ((m = scheduler_top(s, now)) != NULL) {
 		if ((double)m->next_try > now) {
 			when = (double)m->next_try;
 			break;
@@ -742,11 +692,11 @@ scheduler_take(struct scheduler *s, struct sched_account *a, size_t *max_rcpts)
 
 	struct sched_account *first;
 	double when;
-	int fits;
+	int fits, k;
 
 	scheduler_account_plan(a);	/* its window may have shut since the last kick */
 again:
-	if ((m = scheduler_heap_top(&s->wait)) == NULL || m->next_try > now)
+	if ((m = scheduler_top(s, now_f)) == NULL || m->next_try > now)
 		return NULL;
 	if (a->throttles > 0 && a->nbusy > 0)
 		return NULL;	/* after a throttle: one probe at a time until one goes */
@@ -765,10 +715,19 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
+	if ((n = scheduler_domain_pick(s->domains, m, now_f, n)) == 0) {
+		/* Its domains filled up since the kick (another account's send). */
+		scheduler_wait_domain(s, m, fmax(scheduler_domain_wait(s->domains, m, now_f,
+		    &k), now_f + 1), k);
+		goto again;
+	}
 	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
 	 * after the moment it stands for. */
 	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
-	    scheduler_account_units(a, n))) == 0) {
+	    scheduler_account_units(a, n))) == 0 ||
+	    scheduler_domain_reserve(s->domains, m, (time_t)ceil(now_f)) == -1) {
+		if (m->quota_id != 0)
+			quota_settle(a->quota, m->quota_id, 0, (time_t)ceil(now_f));
 		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
@@ -776,6 +735,7 @@ again:
 	a->last_send = now_f;
 	scheduler_account_quota_event(a, now_f);	/* that may have used it up */
 	scheduler_account_all_used(s, now_f);
+	scheduler_domain_set_waiting(s->domains, m, -1);
 	m->inflight = 1;
 	free(m->account);
 	m->account = xstrdup(a->cfg->name);
@@ -805,6 +765,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	 * have taken: a reply lost after the final dot keeps its reservation. */
 	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
 	    (time_t)ceil(clock_steady()));
+	scheduler_domain_settle(s->domains, m, res, n, (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;		/* metrics: messages, and recipients */
 	a->nrcpt_sent += nsent;
 	for (size_t i = 0; i < n; i++) {
@@ -829,7 +790,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		case OUTCOME_SENT:
 			scheduler_account_succeeded(a);
 			scheduler_log(m, r->idx, a, relay, "sent", r->reply);
-			scheduler_sent_event(m, r->idx, a->cfg->name, r->reply, relay);
+			scheduler_log_sent_event(m, r->idx, a->cfg->name, r->reply, relay);
 			/* Bounces come back to the account's own mailbox: without a
 			 * bounces block nothing would ever be matched against it. */
 			if (a->cfg->bounces.enabled)
@@ -890,7 +851,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		for (size_t i = 0; i < n; i++)	/* those still pending were deferred */
 			if (res[i].action == OUTCOME_RETRY &&
 			    m->rcpts[res[i].idx].state == QUEUE_RCPT_PENDING)
-				scheduler_deferred_event(m, res[i].idx, a->cfg->name, res[i].reply);
+				scheduler_log_deferred_event(m, res[i].idx, a->cfg->name, res[i].reply);
 	}
 	if (m->deleted)
 		scheduler_drop(s, m);
@@ -945,7 +906,7 @@ scheduler_session_failed(struct scheduler *s, struct sched_account *a,
 			queue_msg_deferred(s->q, m, (time_t)ceil(until), reason);
 			for (size_t i = 0; i < m->nrcpt; i++)
 				if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
-					scheduler_deferred_event(m, i, a->cfg->name, reason);
+					scheduler_log_deferred_event(m, i, a->cfg->name, reason);
 			scheduler_heap_push(&s->wait, m);
 		}
 	} else if (act == OUTCOME_RETRY)
@@ -969,132 +930,6 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 				break;
 			}
 	scheduler_kick(s);
-}
-
-/* What a reload prepares for one configured account before anything changes. */
-struct scheduler_prep {
-	struct sched_account	*a;	/* kept (found by name) or new */
-	int			 is_new;
-	SSL_CTX			*ctx;	/* kept accounts: the new TLS context */
-	struct quota		*q;	/* kept accounts: a reopened ledger, or NULL */
-};
-
-/*
- * scheduler_reconfigure_find: the running account a reloaded one continues: the one
- * of the same name, or one renamed (its name is gone from cfg) with the same mailbox,
- * which keeps its ledger and suspension. s->naccounts if none: a new account.
- */
-static size_t
-scheduler_reconfigure_find(const struct scheduler *s, const struct config *cfg,
-    const struct config_account *ca)
-{
-	size_t j, k;
-
-	for (j = 0; j < s->naccounts; j++)
-		if (strcmp(s->accounts[j]->cfg->name, ca->name) == 0)
-			return j;
-	for (j = 0; j < s->naccounts; j++) {
-		const struct config_account *old = s->accounts[j]->cfg;
-
-		if (strcasecmp(old->address, ca->address) != 0)
-			continue;
-		for (k = 0; k < cfg->naccounts && strcmp(cfg->accounts[k].name, old->name); k++)
-			;
-		if (k == cfg->naccounts)
-			return j;
-	}
-	return s->naccounts;
-}
-
-int
-scheduler_reconfigure(struct scheduler *s, struct config *cfg)
-{
-	time_t now = (time_t)clock_steady();
-	struct scheduler_prep *p = xcalloc(cfg->naccounts + 1, sizeof(*p));
-	size_t i, j, n = cfg->naccounts;
-
-	/* Phase 1: everything that can fail, with nothing running changed yet. */
-	for (i = 0; i < n; i++) {
-		struct config_account *ca = &cfg->accounts[i];
-		const struct config_limits *l = &ca->limits;
-		int durable = l->per_hour > 0 || l->per_day > 0;
-
-		if ((j = scheduler_reconfigure_find(s, cfg, ca)) == s->naccounts) {
-			p[i].is_new = 1;
-			if ((p[i].a = scheduler_account_new(ca, cfg, now)) == NULL)
-				goto fail;
-			continue;
-		}
-		p[i].a = s->accounts[j];
-		if (ca->tls != CONFIG_TLS_NONE && (p[i].ctx = tls_client_ctx(ca->ca_file)) == NULL)
-			goto fail;
-		/* The ledger follows the mailbox: a new address is another ledger. */
-		if ((durable != p[i].a->quota_durable ||
-		    strcasecmp(p[i].a->cfg->address, ca->address) != 0) &&
-		    (p[i].q = quota_open(cfg->spool_dir, ca->address, NULL, durable, now)) == NULL)
-			goto fail;
-	}
-
-	/* Phase 2: apply; nothing here fails. */
-	for (i = 0; i < n; i++) {
-		struct sched_account *a = p[i].a;
-		struct config_account *old = a->cfg;
-
-		if (p[i].is_new)
-			continue;
-		a->cfg = &cfg->accounts[i];
-		SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
-		a->ssl_ctx = p[i].ctx;
-		if (p[i].q != NULL) {
-			quota_free(a->quota);
-			a->quota = p[i].q;
-			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
-		}
-		a->window_opens = 0;	/* the window may be another: asked anew */
-		scheduler_account_plan(a);
-		if (a->disabled && scheduler_account_changed(old, a->cfg)) {
-			scheduler_account_enable(a);	/* "until its configuration changes" */
-			log_info("account=%s status=enabled (its configuration changed)",
-			    a->cfg->name);
-		}
-	}
-	/* Accounts no longer configured send nothing more; they go when idle. */
-	for (j = 0; j < s->naccounts; j++) {
-		struct sched_account *a = s->accounts[j];
-
-		for (i = 0; i < n && p[i].a != a; i++)
-			;
-		if (i < n)
-			continue;
-		log_info("account=%s removed from the configuration", a->cfg->name);
-		if (a->nsessions == 0) {
-			scheduler_account_free(a);
-			continue;
-		}
-		a->retired = 1;
-		s->retired = xreallocarray(s->retired, s->nretired + 1, sizeof(*s->retired));
-		s->retired[s->nretired++] = a;
-		for (int k = 0; k < a->nsessions; k++)	/* idle ones leave now */
-			s->tr->wake(a->sess[k], s->tr_arg);
-	}
-	s->accounts = xreallocarray(s->accounts, n ? n : 1, sizeof(*s->accounts));
-	for (i = 0; i < n; i++)
-		s->accounts[i] = p[i].a;
-	s->naccounts = n;
-	s->cfg = cfg;
-	free(p);
-	scheduler_kick(s);
-	return 0;
-fail:
-	for (i = 0; i < n; i++) {
-		if (p[i].is_new)
-			scheduler_account_free(p[i].a);
-		SSL_CTX_free(p[i].ctx);
-		quota_free(p[i].q);
-	}
-	free(p);
-	log_err("reload: the accounts could not be set up; the running configuration stays");
-	return -1;
 }
 
 int

@@ -5,7 +5,8 @@
  * Accounts are used in config order: the first one able to send takes the mail, and
  * when its quota is used up (or the provider throttles it) the next one does. Quota
  * is reserved in the account's ledger (quota.c) before a transaction starts, so the
- * limits hold with parallel sessions too.
+ * limits hold with parallel sessions too. Limits per recipient domain hold across
+ * the accounts (scheduler_domain.c): mail waiting for its domain steps aside.
  *
  * It also turns the upstream sessions' results into queue state and log lines:
  * the pipeline is listener -> smtp_session -> queue -> scheduler -> upstream -> outcome.
@@ -207,8 +208,9 @@ void		 scheduler_metrics(struct scheduler *, struct evbuffer *out);
 
 /*
  * scheduler_take: the next message for this account, now in flight, or NULL. Its
- * quota is reserved; *max_rcpts says how many of its pending recipients (in order)
- * this transaction may carry (max_recipients, and what the quota allows).
+ * quota is reserved; the transaction carries the pending recipients not marked
+ * later (their domain's limit is reached: scheduler_domain.h), in order, and
+ * *max_rcpts says how many of those (max_recipients, and what the quota allows).
  */
 struct queue_msg *scheduler_take(struct scheduler *, struct sched_account *,
 		    size_t *max_rcpts);

@@ -1,12 +1,15 @@
 /*
  * scheduler_int: the scheduler's private parts, shared by scheduler.c (the waiting
- * room and the attempts) and scheduler_report.c (relayctl status and metrics).
+ * room and the attempts), scheduler_log.c (their log lines and events),
+ * scheduler_reconfigure.c (reload) and scheduler_report.c (relayctl status and
+ * metrics).
  * Nothing else includes this.
  */
 #ifndef RELAYD_SCHEDULER_INT_H
 #define RELAYD_SCHEDULER_INT_H
 
 #include "scheduler.h"
+#include "scheduler_domain.h"
 #include "scheduler_heap.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
@@ -26,6 +29,7 @@ struct scheduler {
 	size_t			 nretired;
 	size_t			 naccounts;
 	struct scheduler_heap	 wait;		/* waiting messages, earliest next_try first */
+	struct sched_domains	*domains;	/* per recipient domain ledgers */
 	size_t			 ninflight;
 	size_t			 nheld;
 	size_t			 pending_rcpts;	/* recipients not yet done, all mail */
@@ -47,6 +51,36 @@ struct scheduler {
 	void			*tr_arg;
 	int			 kicking;
 };
+
+/*
+ * scheduler_kick: hand ready mail to the first account able to send it now (spill-
+ * over in config order); otherwise arm the timer for the first moment one can.
+ * Calls made while it runs (from the sessions it wakes) return at once.
+ */
+void		 scheduler_kick(struct scheduler *);
+
+/* The delivery log and the recipients' events (scheduler_log.c). */
+
+/*
+ * scheduler_log: the delivery log line of recipient idx of m (a NULL, relay NULL:
+ * none), status "sent", "failed" or "deferred", with the reply. Deferrals of one
+ * message through one account and relay with the same reply are joined into one
+ * line ("more=N"), written when a different line comes or at scheduler_log_flush.
+ */
+void		 scheduler_log(const struct queue_msg *m, size_t idx,
+		    const struct sched_account *a, const char *relay, const char *status,
+		    const char *reply);
+
+/* scheduler_log_flush: write the pending joined deferral line, if any. */
+void		 scheduler_log_flush(void);
+
+/* scheduler_log_sent_event: the "sent" event of recipient idx of m. */
+void		 scheduler_log_sent_event(const struct queue_msg *m, size_t idx,
+		    const char *account, const char *reply, const char *relay);
+
+/* scheduler_log_deferred_event: the "deferred" event of recipient idx of m. */
+void		 scheduler_log_deferred_event(const struct queue_msg *m, size_t idx,
+		    const char *account, const char *reply);
 
 /* The account's state (scheduler_account.c). */
 

@@ -172,6 +172,32 @@ scheduler_oldest(struct scheduler *s)
 	return oldest;
 }
 
+/*
+ * scheduler_report_domains: the domains entries' windows (their limits across the
+ * accounts), when a recipient there may go next (null: now), and how many messages
+ * wait for it.
+ */
+static json_t *
+scheduler_report_domains(struct scheduler *s, time_t now, double off)
+{
+	json_t *v = json_array();
+
+	for (size_t i = 0; i < scheduler_domain_count(s->domains); i++) {
+		const struct config_domain *d;
+		long hour, day;
+		size_t waiting;
+		time_t free_at = scheduler_domain_used(s->domains, i, now, &d, &hour, &day,
+		    &waiting);
+
+		json_array_append_new(v, json_pack("{s:s, s:o, s:o, s:s, s:o, s:I}", "match",
+		    d->match, "hour", scheduler_window(hour, d->per_hour), "day",
+		    scheduler_window(day, d->per_day), "state", free_at > now ? "full" : "ready",
+		    "next_free", free_at > now ? json_integer(scheduler_wall((double)free_at,
+		    off)) : json_null(), "waiting", (json_int_t)waiting));
+	}
+	return v;
+}
+
 json_t *
 scheduler_status(struct scheduler *s)
 {
@@ -218,8 +244,9 @@ scheduler_status(struct scheduler *s)
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	st = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
-	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
+	st = json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
+	    "accounts", accts, "domains", scheduler_report_domains(s, now, off),
+	    "queue", "total", (json_int_t)s->nids, "waiting",
 	    (json_int_t)(s->wait.n - s->wait.ntried), "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
 	    (json_int_t)s->pending_rcpts, "drain_estimate", dr == DRAIN_AT || dr == DRAIN_EMPTY ?

@@ -777,9 +777,10 @@ upstream_next_tx(struct upstream *u)
 	}
 	u->msg = m;
 	u->rcpts = xcalloc(m->nrcpt, sizeof(*u->rcpts));
-	/* This transaction's share: the first max recipients still pending. */
+	/* This transaction's share: the first max recipients still pending that the
+	 * scheduler did not keep for later (their domain's limit). */
 	for (size_t i = 0; i < m->nrcpt && u->nrcpts < max; i++)
-		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING && !m->rcpts[i].later) {
 			u->rcpts[u->nrcpts].idx = i;
 			u->rcpts[u->nrcpts].action = OUTCOME_RETRY;
 			u->nrcpts++;

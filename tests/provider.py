@@ -10,6 +10,7 @@ In-process (pytest):
     msgs = p.wait_for(1, timeout=15)  # list of Received, AssertionError on timeout
     msgs[0].mail_from, .rcpt_tos, .data (bytes as received, dot-unstuffed), .login, .tls
     p.connections, p.logins, p.auth_failures, p.max_concurrent, p.events
+    p.rcpt_domains()                # recipients received per domain {"gmail.com": 4}
     p.add_rule("rcpt", "550 5.1.1 No such user", match="bad@example.org")
     p.add_rule("mail", "553 5.7.1 Quota exceeded", after=3, duration=5)
     p.add_rule("connect", "421 4.3.2 Busy", times=2)
@@ -733,6 +734,15 @@ class Provider:
     def messages(self) -> List[Received]:
         with self._cond:
             return list(self._messages)
+
+    def rcpt_domains(self) -> dict:
+        """Recipients received per domain (lower case): {"gmail.com": 4, ...}."""
+        counts = {}
+        for m in self.messages:
+            for r in m.rcpt_tos:
+                d = r.rsplit("@", 1)[-1].lower()
+                counts[d] = counts.get(d, 0) + 1
+        return counts
 
     @property
     def events(self) -> List[Event]:

@@ -45,19 +45,12 @@
 #include "sendwindow.h"
 #include "xmalloc.h"
 #include "t.h"
+#include "sim_sess.h"
 
 #define PS_MSGS		2000
-#define PS_SESS		4
 #define PS_SENDS	4096
 #define PS_EVENTS	400000
 #define PS_SPREADS	200
-
-struct upstream {
-	int			 st;		/* 0 free, 1 connecting, 2 idle, 3 busy */
-	double			 at;
-	struct queue_msg	*m;
-	size_t			 max;
-};
 
 struct ps {
 	double			 mono, wall;
@@ -65,7 +58,7 @@ struct ps {
 	struct config_account	 acct;
 	struct scheduler	*s;
 	struct queue		*q;
-	struct upstream		 sess[PS_SESS];
+	struct sim_sess		 h;		/* its sessions (sim_sess.h) */
 	char			 spool[256];
 	unsigned		 seed;
 	/* the provider */
@@ -96,62 +89,6 @@ ps_clock(struct ps *x)
 {
 	clock_fake(1, x->wall, x->mono);
 }
-
-static struct upstream *
-ps_start(struct scheduler *s, struct sched_account *a, void *arg)
-{
-	struct ps *x = arg;
-
-	for (int i = 0; i < PS_SESS; i++)
-		if (x->sess[i].st == 0) {
-			x->sess[i] = (struct upstream){ .st = 1, .at = x->mono + 0.5 };
-			return &x->sess[i];
-		}
-	abort();
-}
-
-static void
-ps_next(struct ps *x, struct upstream *u)
-{
-	struct queue_msg *m = scheduler_take(x->s, x->s->accounts[0], &u->max);
-
-	if (m == NULL) {
-		u->st = 2;
-		u->at = x->mono + 30;
-		return;
-	}
-	u->st = 3;
-	u->m = m;
-	u->at = x->mono + 1;
-}
-
-static void
-ps_wake(struct upstream *u, void *arg)
-{
-	if (u->st == 2)
-		ps_next(arg, u);
-}
-
-static int
-ps_is_idle(const struct upstream *u, void *arg)
-{
-	return u->st == 2;
-}
-
-static void
-ps_stop(struct upstream *u, void *arg)
-{
-	struct ps *x = arg;
-
-	if (u->st == 3)
-		x->s->accounts[0]->nbusy--;
-	u->st = 0;
-	scheduler_session_closed(x->s, x->s->accounts[0], u);
-}
-
-static const struct scheduler_transport ps_transport = {
-	.start = ps_start, .wake = ps_wake, .is_idle = ps_is_idle, .stop = ps_stop,
-};
 
 /* ps_count: what the provider took in the window before now. */
 static int
@@ -223,50 +160,23 @@ ps_provider(struct ps *x)
 	return 1;
 }
 
+/* ps_transaction: the provider answers a transaction, recipient by recipient. */
 static void
-ps_transaction(struct ps *x, struct upstream *u)
+ps_transaction(void *test, struct upstream *u)
 {
-	struct sched_account *a = x->s->accounts[0];
-	struct sched_rcpt_result res[8];
-	struct queue_msg *m = u->m;
-	size_t n = 0;
+	struct ps *x = test;
+	struct sched_rcpt_result res[SIM_SESS_RCPTS];
 	const char *reply;
 
-	for (size_t i = 0; i < m->nrcpt && n < u->max && n < 8; i++)
-		if (m->rcpts[i].state == QUEUE_RCPT_PENDING) {
-			/* Each recipient is one delivery the provider counts. */
-			/* Mail.ru's 553 comes at MAIL FROM (PROVIDERS.md). */
-			reply = ps_provider(x) ? "250 2.0.0 OK" :
-			    "553 5.7.1 Sender rate limit, try later";
-			res[n] = (struct sched_rcpt_result){ .idx = i, .action =
-			    outcome_classify(NULL, 0, OUTCOME_MAIL, reply), .reply = reply };
-			x->sent += res[n].action == OUTCOME_SENT;
-			n++;
-		}
-	u->m = NULL;
-	u->st = 2;
-	u->at = x->mono + 30;
-	scheduler_done(x->s, a, m, res, n, "sim");
-	if (u->st == 2)
-		ps_next(x, u);
-}
-
-static void
-ps_event(struct ps *x, struct upstream *u)
-{
-	switch (u->st) {
-	case 1:
-		scheduler_session_ready(x->s, x->s->accounts[0]);
-		ps_next(x, u);
-		break;
-	case 2:
-		u->st = 0;
-		scheduler_session_closed(x->s, x->s->accounts[0], u);
-		break;
-	case 3:
-		ps_transaction(x, u);
-		break;
+	for (size_t i = 0; i < u->n; i++) {
+		/* Each recipient is one delivery the provider counts. Mail.ru's 553
+		 * comes at MAIL FROM (PROVIDERS.md). */
+		reply = ps_provider(x) ? "250 2.0.0 OK" : "553 5.7.1 Sender rate limit, try later";
+		res[i] = (struct sched_rcpt_result){ .idx = u->idx[i], .action =
+		    outcome_classify(NULL, 0, OUTCOME_MAIL, reply), .reply = reply };
+		x->sent += res[i].action == OUTCOME_SENT;
 	}
+	sim_sess_reply(&x->h, u, res, u->n);
 }
 
 static struct queue_msg *
@@ -298,43 +208,20 @@ ps_run(struct ps *x, int nmsgs, int nrcpt, double horizon, void (*check)(struct 
 	mkdir(x->spool, 0700);
 	ps_clock(x);
 	clock_restart();
+	x->h = (struct sim_sess){ .mono = &x->mono, .wall = &x->wall, .s = &x->s,
+	    .cfg = &x->cfg, .transaction = ps_transaction, .test = x };
 	x->s = scheduler_new(NULL, NULL, &x->cfg, x->q);
-	scheduler_set_transport(x->s, &ps_transport, x);
+	scheduler_set_transport(x->s, &sim_sess_transport, &x->h);
 	for (int k = 0; k < nmsgs; k++)
 		scheduler_add(x->s, ps_msg(x, k, nrcpt));
 	while (events++ < PS_EVENTS && scheduler_count(x->s) > 0 && !x->fail[0] &&
 	    x->mono < start + horizon) {
-		double t = 0;
-		int what = 0, which = 0;
+		double t;
+		int which = 0, what = sim_sess_step(&x->h, x->restarts, 2, &t, &which);
 
-		if (scheduler_wakeup(x->s) > 0) {
-			t = x->mono + (scheduler_wakeup(x->s) - clock_steady()) + 1e-6;
-			what = 1;
-		}
-		for (int i = 0; i < PS_SESS; i++)
-			if (x->sess[i].st != 0 && (t == 0 || x->sess[i].at < t)) {
-				t = x->sess[i].at;
-				what = 2;
-				which = i;
-			}
-		for (int i = 0; i < 2; i++)
-			if (x->restarts[i] > 0 && (t == 0 || x->restarts[i] < t)) {
-				t = x->restarts[i];
-				what = 3;
-				which = i;
-			}
 		if (what == 0)
 			break;
-		if (t > x->mono) {
-			x->wall += t - x->mono;
-			x->mono = t;
-		}
-		ps_clock(x);
-		if (what == 1)
-			scheduler_run(x->s);
-		else if (what == 2)
-			ps_event(x, &x->sess[which]);
-		else {
+		if (sim_sess_go(&x->h, what, which, t)) {
 			/* relayd restarts: what is still queued is loaded anew, and
 			 * what it learned is kept. */
 			struct planner_learned was = x->s->accounts[0]->learned;
@@ -349,7 +236,7 @@ ps_run(struct ps *x, int nmsgs, int nrcpt, double horizon, void (*check)(struct 
 			scheduler_free(x->s);
 			clock_restart();
 			x->s = scheduler_new(NULL, NULL, &x->cfg, x->q);
-			scheduler_set_transport(x->s, &ps_transport, x);
+			scheduler_set_transport(x->s, &sim_sess_transport, &x->h);
 			if ((was.hour > 0) != (x->s->accounts[0]->learned.hour > 0) ||
 			    (was.day > 0) != (x->s->accounts[0]->learned.day > 0))
 				snprintf(x->fail, sizeof(x->fail), "the restart lost the learned "
@@ -505,23 +392,16 @@ ps_spread(struct ps *x, const char *base, unsigned n)
 int
 main(int argc, char **argv)
 {
-	char base[] = "/dev/shm/test_planner_sim.XXXXXX", path[512];
+	char base[64];
 	struct event_base *eb;
-	struct ps *x = xcalloc(1, sizeof(*x));
+	struct ps *x;
+	struct queue *q;
 	double days;
 	int failed = 0;
 
-	log_init(0, getenv("SIM_DEBUG") ? LOG_DEBUG : LOG_CRIT);
-	if (mkdtemp(base) == NULL && (strcpy(base, "/tmp/test_planner_sim.XXXXXX"),
-	    mkdtemp(base) == NULL)) {
-		perror("mkdtemp");
+	if ((q = sim_sess_spool("test_planner_sim", base, sizeof(base), &eb)) == NULL)
 		return 1;
-	}
-	CHECK(outcome_init() == 0, "outcome_init");
-	snprintf(path, sizeof(path), "%s/queue", base);
-	eb = event_base_new();
-	CHECK((x->q = queue_open(eb, path)) != NULL, "queue_open");
-	struct queue *q = x->q;
+	x = xcalloc(1, sizeof(*x));
 
 	ps_learn(x, q, base, "mail.ru", 182, 5, 8);
 	/* Yandex's day (90) is below the hour's learned climb: the day limit climbs

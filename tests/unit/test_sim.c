@@ -228,7 +228,7 @@ sim_next_tx(struct sim *x, struct upstream *u)
 	u->m = m;
 	u->n = 0;
 	for (size_t i = 0; i < m->nrcpt && u->n < u->max; i++)
-		if (m->rcpts[i].state == QUEUE_RCPT_PENDING)
+		if (m->rcpts[i].state == QUEUE_RCPT_PENDING && !m->rcpts[i].later)
 			u->idx[u->n++] = i;
 	u->at = x->mono + 0.5 + rnd(x) * 2;
 }
