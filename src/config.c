@@ -31,7 +31,7 @@
 
 #include "acl.h"
 #include "config.h"
-#include "config_domains.h"
+#include "config_int.h"
 #include "events_file.h"
 #include "log.h"
 #include "sendwindow.h"
@@ -367,8 +367,8 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 
 	config_access(ctx, root, c);
 	config_events(ctx, config_setting_get_member(root, "events"), &c->events);
-	config_domains_parse(config_setting_get_member(root, "domains"), c,
-	    &(struct config_domains_io){ config_domains_report, config_domains_int, ctx });
+	c->domains = config_domains_parse(config_setting_get_member(root, "domains"),
+	    &c->ndomains, &(struct config_domains_io){ config_domains_report, config_domains_int, ctx });
 
 	s = config_setting_get_member(root, "accounts");
 	if (s == NULL || !config_setting_is_list(s) || config_setting_length(s) == 0) {
@@ -442,7 +442,7 @@ config_free(struct config *c)
 	for (size_t i = 0; i < c->nlisten; i++)
 		free(c->listen[i]);
 	free(c->listen);
-	config_domains_free(c);
+	config_domains_free(c->domains, c->ndomains);
 	for (size_t i = 0; i < c->naccounts; i++) {
 		struct config_account *a = &c->accounts[i];
 

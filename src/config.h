@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "acl.h"
+#include "config_domains.h"
 #include "config_tls.h"
 #include "outcome.h"
 
@@ -121,13 +122,6 @@ struct config_events {
  * domain, held across every account and spill-over (scheduler_domain.c). Counted
  * in recipients. config_domains.c reads it.
  */
-struct config_domain {
-	char		*match;		/* as written, in lower case ("*.example.com") */
-	char		*domain;	/* the domain it names ("example.com") */
-	int		 subdomains;	/* 1: "*.d" or ".d": d's subdomains, not d */
-	int		 per_hour;	/* recipients per sliding hour; 0: no limit */
-	int		 per_day;	/* per sliding day; 0: no limit */
-};
 
 struct config {
 	char		*path;

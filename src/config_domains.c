@@ -125,40 +125,43 @@ config_domains_entry(const config_setting_t *g, struct config_domain *d,
 		    "sliding hour or day)");
 }
 
-void
-config_domains_parse(const config_setting_t *list, struct config *c,
+struct config_domain *
+config_domains_parse(const config_setting_t *list, size_t *np,
     const struct config_domains_io *io)
 {
+	struct config_domain *d;
+	size_t n;
+
+	*np = 0;
 	if (list == NULL)
-		return;
+		return NULL;
 	if (!config_setting_is_list(list)) {
 		config_domains_error(io, list, "must be a list "
 		    "( { match = \"gmail.com\"; per_hour = 20; }, ... )");
-		return;
+		return NULL;
 	}
-	c->ndomains = (size_t)config_setting_length(list);
-	c->domains = xcalloc(c->ndomains ? c->ndomains : 1, sizeof(*c->domains));
-	for (size_t i = 0; i < c->ndomains; i++) {
+	n = (size_t)config_setting_length(list);
+	d = xcalloc(n ? n : 1, sizeof(*d));
+	for (size_t i = 0; i < n; i++) {
 		const config_setting_t *g = config_setting_get_elem(list, (unsigned)i);
 
-		config_domains_entry(g, &c->domains[i], io);
-		for (size_t j = 0; j < i && c->domains[i].match != NULL; j++)
-			if (c->domains[j].match != NULL &&
-			    strcmp(c->domains[j].match, c->domains[i].match) == 0)
+		config_domains_entry(g, &d[i], io);
+		for (size_t j = 0; j < i && d[i].match != NULL; j++)
+			if (d[j].match != NULL && strcmp(d[j].match, d[i].match) == 0)
 				config_domains_error(io,
 				    config_setting_get_member(g, "match"), "\"%s\" is the "
-				    "match of entry %zu already", c->domains[i].match, j);
+				    "match of entry %zu already", d[i].match, j);
 	}
+	*np = n;
+	return d;
 }
 
 void
-config_domains_free(struct config *c)
+config_domains_free(struct config_domain *d, size_t n)
 {
-	for (size_t i = 0; i < c->ndomains; i++) {
-		free(c->domains[i].match);
-		free(c->domains[i].domain);
+	for (size_t i = 0; i < n; i++) {
+		free(d[i].match);
+		free(d[i].domain);
 	}
-	free(c->domains);
-	c->domains = NULL;
-	c->ndomains = 0;
+	free(d);
 }

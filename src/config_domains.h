@@ -16,9 +16,18 @@
 #ifndef RELAYD_CONFIG_DOMAINS_H
 #define RELAYD_CONFIG_DOMAINS_H
 
+#include <stddef.h>
+
 #include <libconfig.h>
 
-#include "config.h"
+/* One entry of the list (config.h's struct config holds them in order). */
+struct config_domain {
+	char		*match;		/* as written, in lower case ("*.example.com") */
+	char		*domain;	/* the domain it names ("example.com") */
+	int		 subdomains;	/* 1: "*.d" or ".d": d's subdomains, not d */
+	int		 per_hour;	/* recipients per sliding hour; 0: no limit */
+	int		 per_day;	/* per sliding day; 0: no limit */
+};
 
 /* What config.c lends the parser, so problems read like all others. */
 struct config_domains_io {
@@ -33,15 +42,15 @@ struct config_domains_io {
 };
 
 /*
- * config_domains_parse: check the domains list (list may be NULL: none) and fill
- * c->domains and c->ndomains. Every problem is reported through io, naming the
- * setting it is about.
+ * config_domains_parse: check the domains list (list may be NULL: none); the entries
+ * in a new array (NULL when none), their count in *n. Every problem is reported
+ * through io, naming the setting it is about.
  */
-void		 config_domains_parse(const config_setting_t *list, struct config *c,
+struct config_domain *config_domains_parse(const config_setting_t *list, size_t *n,
 		    const struct config_domains_io *io);
 
-/* config_domains_free: free c's domains (none: a no-op). */
-void		 config_domains_free(struct config *c);
+/* config_domains_free: free n entries of d (d NULL: a no-op). */
+void		 config_domains_free(struct config_domain *d, size_t n);
 
 /*
  * config_domain_pattern: read a match pattern: "d" (*sub 0) or "*.d" / ".d" (*sub 1),

@@ -106,7 +106,7 @@ main(void)
 		memset(&m, 0, sizeof(m));
 		m.sender = (char *)cases[i].sender;
 		for (; n < 3 && cases[i].rcpt[n] != NULL; n++)
-			r[n] = (struct queue_rcpt){ (char *)cases[i].rcpt[n], QUEUE_RCPT_PENDING };
+			r[n] = (struct queue_rcpt){ .addr = (char *)cases[i].rcpt[n], .state = QUEUE_RCPT_PENDING };
 		m.rcpts = r;
 		m.nrcpt = n;
 		CHECK(queue_ctl_matches(&m, cases[i].recipient, cases[i].domain, cases[i].from) ==

@@ -129,7 +129,7 @@ static char *
 written(size_t *len)
 {
 	struct queue_msg m;
-	struct queue_rcpt r[2] = { { "a@example.org", 0 }, { "b@example.org", 0 } };
+	struct queue_rcpt r[2] = { { .addr = "a@example.org" }, { .addr = "b@example.org" } };
 	uint32_t env_crc;
 	char *env;
 	size_t n;
@@ -210,7 +210,7 @@ static void
 test_state(void)
 {
 	struct queue_msg m;
-	struct queue_rcpt r[2] = { { "a@x", 0 }, { "b@x", 0 } };
+	struct queue_rcpt r[2] = { { .addr = "a@x" }, { .addr = "b@x" } };
 	char buf[4096] = "";
 	char *l;
 
