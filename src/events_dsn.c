@@ -131,12 +131,11 @@ events_dsn_headers(struct events_dsn *d, const struct queue_msg *m, size_t *len)
  * the scheduler, not the events_dsn, which may be gone by then.
  */
 static void
-events_dsn_committed(struct queue_msg *m, int ok, void *arg)
+events_dsn_committed(struct queue_msg *m, int err, void *arg)
 {
-
-	if (!ok) {
+	if (err != 0) {
 		log_err("%s: report to <%s> not stored: %s", m->id, m->rcpts[0].addr,
-		    strerror(m->werrno));
+		    strerror(err));
 		queue_msg_free(m);
 		return;
 	}
