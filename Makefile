@@ -10,7 +10,8 @@
 # Libraries are found with pkg-config; contrib/deps.sh names (or installs) what is missing.
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl
+PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl \
+           hiredis
 PREFIX  ?= /usr/local
 DESTDIR ?=
 

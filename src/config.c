@@ -28,6 +28,7 @@
 
 #include "acl.h"
 #include "config.h"
+#include "config_shared.h"
 #include "events_file.h"
 #include "log.h"
 #include "preset.h"
@@ -46,13 +47,14 @@ static const char *config_top_keys[] = {
 	"listen", "spool_dir", "control_socket", "hostname", "max_message_size",
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
 	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
-	"allow_networks", "max_clients_per_address", "max_session_time", "events", NULL
+	"allow_networks", "max_clients_per_address", "max_session_time", "events", "shared",
+	NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", "learn", "warmup", "window", NULL
+	"auth", "oauth", "learn", "warmup", "window", "shared", NULL
 };
 static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
 static const char *config_warmup_keys[] = { "start", "from", "days", NULL };
@@ -1219,6 +1221,7 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 				    "\"%s\" is used by another account already",
 				    c->accounts[i].name);
 	}
+	config_shared(ctx, root, c, config_error, config_read_secret);	/* Redis: shared accounts */
 }
 
 struct config *
@@ -1327,6 +1330,7 @@ config_free(struct config *c)
 	free(c->events.secret);
 	free(c->events.ca_file);
 	free(c->events.dsn_to);
+	config_shared_free(&c->shared);
 	free(c->path);
 	free(c);
 }

@@ -107,6 +107,7 @@ struct config_account {
 	struct config_imap bounces;
 	enum config_auth auth;		/* the "auth" key */
 	struct config_oauth oauth;	/* auth "xoauth2" or "oauthbearer" only */
+	int		 shared;	/* its ledger and state live in Redis (config_shared) */
 };
 
 /* The "events" group: the event journal and its webhook (events.c, webhook.c). */
@@ -119,6 +120,26 @@ struct config_events {
 	int		 batch;		/* most events per POST (default 100) */
 	int		 keep;		/* seconds events are kept (default 604800) */
 	char		*dsn_to;	/* accepted, not implemented yet (see relay.conf(5)) */
+};
+
+/* What shared accounts do while Redis cannot be reached (shared_ledger.c). */
+enum config_shared_unavailable {
+	CONFIG_SHARED_LOCAL_SHARE,	/* send at most limit/peers, reconcile on return */
+	CONFIG_SHARED_STOP,		/* send nothing on them until it returns */
+};
+
+/* The "shared" group: the Redis server shared accounts keep their ledger in. */
+struct config_shared {
+	int		 enabled;	/* the group is present */
+	char		*redis;		/* the address as written (logs, status) */
+	char		*host;		/* redis://HOST:PORT/DB, or NULL */
+	int		 port;
+	int		 db;
+	char		*unix_path;	/* unix:/PATH, or NULL */
+	char		*password;	/* from password_file (AUTH), or NULL; never logged */
+	char		*prefix;	/* every key starts with it (default "relayd:") */
+	enum config_shared_unavailable on_unavailable;
+	int		 peers;		/* hosts sharing the accounts (local_share) */
 };
 
 struct config {
@@ -151,6 +172,7 @@ struct config {
 	struct config_account *accounts;
 	size_t		 naccounts;
 	struct config_events events;
+	struct config_shared shared;
 };
 
 /*

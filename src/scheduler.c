@@ -234,6 +234,12 @@ scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
 }
 
 void
+scheduler_set_shared(struct scheduler *s, struct shared *sh)
+{
+	s->shared = sh;
+}
+
+void
 scheduler_set_loading(struct scheduler *s, int on)
 {
 	s->loading = on;

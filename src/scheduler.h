@@ -117,6 +117,14 @@ int		 scheduler_reconfigure(struct scheduler *, struct config *);
 /* scheduler_set_bounces: where sent mail is recorded and suppression is asked. */
 void		 scheduler_set_bounces(struct scheduler *, struct bounce_store *);
 
+/*
+ * scheduler_set_shared: the Redis connection (shared.c, owned by the caller, freed
+ * after the scheduler) through which the accounts with shared = true keep their
+ * ledger and suspensions with the other hosts.
+ */
+struct shared;
+void		 scheduler_set_shared(struct scheduler *, struct shared *);
+
 /* scheduler_add: a committed message (new or loaded at start-up), ready now. */
 void		 scheduler_add(struct scheduler *, struct queue_msg *);
 

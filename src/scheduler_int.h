@@ -39,6 +39,7 @@ struct scheduler {
 	const struct scheduler_transport *tr;
 	void			*tr_arg;
 	int			 kicking;
+	struct shared		*shared;	/* Redis for shared accounts, or NULL */
 };
 
 /* The account's state (scheduler_account.c). */

@@ -16,6 +16,7 @@
 #include "scheduler.h"
 #include "scheduler_int.h"
 #include "sendwindow.h"
+#include "shared.h"
 
 /* scheduler_account_state: what relayctl status says of an account. */
 static const char *
@@ -171,8 +172,9 @@ scheduler_status(struct scheduler *s)
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	return json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
-	    "accounts", accts, "queue", "total", (json_int_t)s->nids, "waiting",
+	return json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
+	    "accounts", accts, "shared", s->shared ? shared_status(s->shared) : json_null(),
+	    "queue", "total", (json_int_t)s->nids, "waiting",
 	    (json_int_t)s->wait.n, "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
 	    (json_int_t)s->pending_rcpts, "drain_estimate", drain ?
@@ -222,6 +224,10 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	evbuffer_add_printf(out, "# HELP relayd_queue_quarantined Queue files that failed "
 	    "their checks, in quarantine/.\n# TYPE relayd_queue_quarantined gauge\n"
 	    "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
+	if (s->shared != NULL)
+		evbuffer_add_printf(out, "# HELP relayd_shared_connected 1 while the Redis server "
+		    "of the shared accounts answers.\n# TYPE relayd_shared_connected gauge\n"
+		    "relayd_shared_connected %d\n", shared_up(s->shared));
 	evbuffer_add_printf(out, "# HELP relayd_quota_remaining Quota units left per account "
 	    "and window (absent: no limit).\n# TYPE relayd_quota_remaining gauge\n");
 	for (size_t i = 0; i < s->naccounts; i++) {
