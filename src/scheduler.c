@@ -233,10 +233,73 @@ scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
 	s->bounces = b;
 }
 
+/* scheduler_shared_changed: the shared ledger has news (a grant, Redis came or went). */
+static void
+scheduler_shared_changed(void *arg)
+{
+	scheduler_kick(arg);
+}
+
+/* scheduler_shared_state: another host throttled, disabled or enabled an account. */
+static void
+scheduler_shared_state(void *arg, const char *address, enum shared_ledger_kind k,
+    double until, const char *reason, const char *host)
+{
+	struct scheduler *s = arg;
+
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (s->accounts[i]->shared != NULL &&
+		    strcasecmp(s->accounts[i]->cfg->address, address) == 0)
+			scheduler_account_shared(s->accounts[i], k, until, reason, host);
+	scheduler_kick(s);
+}
+
+/* scheduler_share: give account a its side in Redis if it is shared, or take it away. */
+static void
+scheduler_share(struct scheduler *s, struct sched_account *a)
+{
+	const struct shared_ledger_cb cb = { scheduler_shared_changed, scheduler_shared_state,
+	    s };
+
+	if (a->shared != NULL && !(s->shared != NULL && a->cfg->shared)) {
+		shared_ledger_free(a->shared);
+		a->shared = NULL;
+	}
+	if (a->shared == NULL && s->shared != NULL && a->cfg->shared)
+		a->shared = shared_ledger_new(s->shared, a->cfg->address, a->quota, &cb);
+}
+
 void
 scheduler_set_shared(struct scheduler *s, struct shared *sh)
 {
 	s->shared = sh;
+	for (size_t i = 0; i < s->naccounts; i++)
+		scheduler_share(s, s->accounts[i]);
+}
+
+/*
+ * scheduler_shared_take: a shared account asks all hosts' ledger (Redis) for the units
+ * of n recipients of m: how many of them it may carry now; 0: not yet (m waits again;
+ * the ledger's answer kicks). Redis away under local_share: n, the own ledger decides.
+ */
+static size_t
+scheduler_shared_take(struct scheduler *s, struct sched_account *a, struct queue_msg *m,
+    size_t n)
+{
+	struct planner_limits e;
+	long g;
+
+	planner_effective(a->cfg, &a->learned, clock_now(), &e);
+	if ((g = shared_ledger_acquire(a->shared, scheduler_account_units(a, n), e.per_hour,
+	    e.per_day)) < 0)
+		return n;
+	if (g == 0) {
+		scheduler_heap_push(&s->wait, m);
+		return 0;
+	}
+	if (a->cfg->limits.count_recipients && (long)n > g)
+		n = (size_t)g;
+	return n;
 }
 
 void
@@ -724,10 +787,14 @@ again:
 	room = quota_room(a->quota, now);
 	if (a->cfg->limits.count_recipients && (long)n > room)
 		n = (size_t)room;	/* what the quota allows now; the rest later */
+	if (a->shared != NULL && n > 0 && (n = scheduler_shared_take(s, a, m, n)) == 0)
+		return NULL;	/* all hosts' ledger has not granted it (yet) */
 	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
 	 * after the moment it stands for. */
-	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
-	    scheduler_account_units(a, n))) == 0) {
+	m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f), scheduler_account_units(a, n));
+	if (a->shared != NULL)
+		shared_ledger_bind(a->shared, m->quota_id);	/* the grant is this one */
+	if (m->quota_id == 0) {
 		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
@@ -763,6 +830,9 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	 * have taken: a reply lost after the final dot keeps its reservation. */
 	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
 	    (time_t)ceil(clock_steady()));
+	if (a->shared != NULL)		/* all hosts' ledger follows */
+		shared_ledger_settle(a->shared, m->quota_id, scheduler_account_units(a,
+		    ncharged), (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;
 	for (size_t i = 0; i < n; i++) {
 		const struct sched_rcpt_result *r = &res[i];
@@ -995,6 +1065,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
 		a->ssl_ctx = p[i].ctx;
 		if (p[i].q != NULL) {
+			shared_ledger_free(a->shared);	/* another ledger: shared anew */
+			a->shared = NULL;
 			quota_free(a->quota);
 			a->quota = p[i].q;
 			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
@@ -1030,6 +1102,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	for (i = 0; i < n; i++)
 		s->accounts[i] = p[i].a;
 	s->naccounts = n;
+	for (i = 0; i < n; i++)
+		scheduler_share(s, s->accounts[i]);
 	s->cfg = cfg;
 	free(p);
 	scheduler_kick(s);
@@ -1056,6 +1130,8 @@ scheduler_enable(struct scheduler *s, const char *name)
 			continue;
 		scheduler_account_enable(a);
 		log_info("account=%s status=enabled (by relayctl)", name);
+		if (a->shared != NULL)	/* on every host */
+			shared_ledger_publish(a->shared, SHARED_ENABLE, 0, "relayctl enable");
 		scheduler_kick(s);
 		return 0;
 	}

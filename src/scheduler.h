@@ -29,6 +29,7 @@
 #include "quota.h"
 
 struct bounce_store;
+struct shared_ledger;
 struct upstream;
 
 #define SCHED_SESSIONS_MAX	16	/* config allows sessions = 1..16 */
@@ -59,6 +60,7 @@ struct sched_account {
 	struct planner_learned	 learned;	/* limits learned from throttles (planner) */
 	double			 closed_until;	/* outside its send window until (0: open) */
 	double			 window_opens;	/* wall clock of that, kept while shut */
+	struct shared_ledger	*shared;	/* shared = true: its side in Redis */
 };
 
 /* The result of one upstream attempt for one recipient of a message. */

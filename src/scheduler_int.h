@@ -8,6 +8,7 @@
 
 #include "scheduler.h"
 #include "scheduler_heap.h"
+#include "shared_ledger.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
 
@@ -108,6 +109,13 @@ void		 scheduler_account_plan(struct sched_account *);
 
 /* scheduler_account_reset_learned: the configured limits hold again (saved). */
 void		 scheduler_account_reset_learned(struct sched_account *);
+
+/*
+ * scheduler_account_shared: another host sharing the account (shared_ledger) met a
+ * throttle until the wall time until, or a disable, for reason, or enabled it.
+ */
+void		 scheduler_account_shared(struct sched_account *, enum shared_ledger_kind,
+		    double until, const char *reason, const char *host);
 
 /* scheduler_account_changed: do old and new differ in what a disable was about? */
 int		 scheduler_account_changed(const struct config_account *,

@@ -30,8 +30,9 @@ scheduler_account_state(const struct sched_account *a, double now)
 		return "backoff";
 	if (a->closed_until > now)
 		return "closed";	/* outside its send window */
-	if (quota_room(a->quota, (time_t)now) == 0)
-		return "exhausted";
+	if (quota_room(a->quota, (time_t)now) == 0 ||
+	    (a->shared != NULL && shared_ledger_free_at(a->shared, now) > now))
+		return "exhausted";	/* here, or on all hosts together (shared) */
 	return "ready";
 }
 
@@ -168,6 +169,13 @@ scheduler_status(struct scheduler *s)
 		    scheduler_limit(l->per_hour), "per_day", scheduler_limit(l->per_day)));
 		json_object_set_new(o, "limits_why", why[0] ? jsonstr_new(why) : json_null());
 		json_object_set_new(o, "spread", json_boolean(l->spread));
+		if (a->shared != NULL) {	/* all hosts (Redis, as said last) and this one */
+			json_t *sh = shared_ledger_status(a->shared);
+
+			json_object_set_new(sh, "hour_here", json_integer(hour));
+			json_object_set_new(sh, "day_here", json_integer(day));
+			json_object_set_new(o, "shared", sh);
+		}
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
