@@ -561,8 +561,9 @@ shared_ledger_limits(struct shared_ledger *sl, int *per_hour, int *per_day)
 	long h, d;
 
 	sl->no_share = 0;
-	if (sl->up)
-		return 1;
+	if (sl->up || shared_config(sl->sh)->on_unavailable == CONFIG_SHARED_STOP ||
+	    shared_config(sl->sh)->peers < 1)
+		return 1;	/* stop: shared_ledger_free_at holds the account */
 	h = shared_ledger_share(sl, *per_hour, sl->hour_all, sl->hour_own, QUOTA_HOUR);
 	d = shared_ledger_share(sl, *per_day, sl->day_all, sl->day_own, QUOTA_DAY);
 	if ((*per_hour > 0 && h == 0) || (*per_day > 0 && d == 0))

@@ -357,3 +357,70 @@ def test_shared_throttle_is_taken_up_by_a_host_that_starts_later(make_relay, pro
     submit(relays[2], [2])
     time.sleep(1)
     assert len(provider.messages) == 0
+
+
+# ---- Redis away ---------------------------------------------------------------------------
+
+def per_host(provider):
+    """Messages at the provider by the instance they were submitted to (X-Seq s-N:
+    N // 100 is the instance)."""
+    out = [0, 0, 0]
+    for s in seqs(provider):
+        out[int(s[2:]) // 100] += 1
+    return out
+
+
+@pytest.mark.deadline(150)
+def test_shared_redis_away_local_share_then_reconciled(make_relay, provider, redis):
+    """Redis stopped mid-mailing, on_unavailable local_share with peers 3 and per_hour
+    20: each instance sends at most its share (20/3 = 6 in the hour, its sends before
+    included), nothing is lost, and when Redis returns (empty) the hosts put what they
+    sent into it: all hosts together then reach the limit, not more."""
+    relays = three(make_relay, provider, redis, sessions=1)
+    for r in relays:
+        r.wait_log(r"shared: redis=\S+ connected", timeout=5)
+    for i, r in enumerate(relays):
+        submit(r, range(100 * i, 100 * i + 2))
+    settle_at(provider, 6, quiet=0.5, timeout=30)
+    redis.stop()
+    for r in relays:
+        r.wait_log(r"shared: redis=\S+ unreachable \(.*\); shared accounts send their local "
+                   r"share", timeout=5)
+    for i, r in enumerate(relays):
+        submit(r, range(100 * i + 2, 100 * i + 30))
+    got = settle_at(provider, 18, quiet=3, timeout=30)
+    assert got == 18 and per_host(provider) == [6, 6, 6], per_host(provider)
+    assert queued(relays) == 90 - 18
+    redis.start()
+    for r in relays:
+        r.wait_log(r"connected again after", timeout=10)
+    # reconciled: the 18 sends are in Redis before anyone reserves (epoch hold)
+    time.sleep(1)
+    assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":18"
+    assert settle_at(provider, 20, quiet=3, timeout=30) == 20, per_host(provider)
+    check_no_duplicates(provider)
+    assert queued(relays) == 70
+    assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":20"
+
+
+@pytest.mark.deadline(120)
+def test_shared_redis_away_stop_sends_nothing_until_it_returns(make_relay, provider, redis):
+    relays = three(make_relay, provider, redis, sessions=1,
+                   group=shared_group(redis, on_unavailable="stop", peers=None))
+    for r in relays:
+        r.wait_log(r"shared: redis=\S+ connected", timeout=5)
+    redis.stop()
+    for r in relays:
+        r.wait_log(r"shared: redis=\S+ unreachable \(.*\); shared accounts send nothing",
+                   timeout=5)
+    for i, r in enumerate(relays):
+        submit(r, range(100 * i, 100 * i + 10))
+    time.sleep(3)
+    assert len(provider.messages) == 0
+    assert queued(relays) == 30
+    st = relays[0].account_status()
+    assert st["shared"]["connected"] is False, st
+    redis.start()
+    assert settle_at(provider, 20, quiet=3, timeout=40) == 20, per_host(provider)
+    check_no_duplicates(provider)
+    assert queued(relays) == 10
