@@ -173,8 +173,8 @@ fuzz: $(FUZZBIN)
 
 # make bench: relayd against Postfix on loopback, side by side (tests/bench/run.sh; not part
 # of make test). About 15-20 minutes with the defaults on 2 cores; prints the table and
-# writes it to build/bench/results.md. BENCH_ONLY=accept,tls,big,idle,bigq,fsync,profile,baseline
-# runs only those parts.
+# writes it to build/bench/results.md. BENCH_ONLY=accept,tls,big,idle,bigq,fsync,profile,baseline,
+# shared runs only those parts (shared: several relayd sharing an account through Redis).
 BENCH_COUNT    ?= 10000
 BENCH_RUNS     ?= 3
 BENCH_SESSIONS ?= 1 10 50

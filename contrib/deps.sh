@@ -21,7 +21,7 @@ TEST="python3 python3-aiosmtpd python3-pytest openssl swaks libnet-ssleay-perl
 # make bench: /usr/bin/python3 drives it, unshare and ip give it a private loopback, perf
 # and valgrind (callgrind) profile, apt-get download fetches Postfix without installing it;
 # stunnel4 puts TLS in front of the sink for the TLS run (openssl makes its certificate).
-BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg openssl stunnel4"
+BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg openssl stunnel4 redis-server"
 
 missing() {
 	for p in $*; do

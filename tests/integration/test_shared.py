@@ -424,3 +424,19 @@ def test_shared_redis_away_stop_sends_nothing_until_it_returns(make_relay, provi
     assert settle_at(provider, 20, quiet=3, timeout=40) == 20, per_host(provider)
     check_no_duplicates(provider)
     assert queued(relays) == 10
+
+
+@pytest.mark.deadline(120)
+def test_shared_three_hosts_under_the_limit_send_everything(make_relay, provider, redis):
+    """Under the limit, three instances sharing the account send everything, once."""
+    relays = three(make_relay, provider, redis, per_hour=1000, sessions=4)
+    threads = [threading.Thread(target=submit, args=(r, range(100 * i, 100 * i + 40)))
+               for i, r in enumerate(relays)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert settle_at(provider, 120, quiet=1, timeout=60) == 120, per_host(provider)
+    check_no_duplicates(provider)
+    wait_until(lambda: queued(relays) == 0, 10, "empty queues")
+    assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":120"
