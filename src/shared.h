@@ -50,8 +50,8 @@ struct shared	*shared_new(struct event_base *, const struct config_shared *cfg,
 /* shared_free: close both connections; pending replies get NULL. NULL is a no-op. */
 void		 shared_free(struct shared *);
 
-/* shared_set_config: the reloaded group (its address and password take effect at the
- * next reconnection; prefix and on_unavailable at once). */
+/* shared_set_config: the reloaded group: on_unavailable and peers take effect at once,
+ * redis and password_file at the next reconnection, prefix at the next start. */
 void		 shared_set_config(struct shared *, const struct config_shared *cfg);
 
 /* shared_config: the group in use. */

@@ -150,6 +150,10 @@ def test_shared_connects_and_shows_in_status_and_metrics(make_relay, provider, r
     st = r.status()
     assert st["shared"]["connected"] is True, st["shared"]
     assert st["shared"]["redis"] == redis.url
+    a = r.account_status()
+    assert a["shared"]["connected"] is True and a["shared"]["hour_all"] == 0, a
+    p = r.ctl("status")             # the text view still renders
+    assert p.returncode == 0 and "main" in p.stdout, p.stderr
     import urllib.request
     body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read()
     assert b"relayd_shared_connected 1" in body
@@ -263,7 +267,9 @@ def test_shared_three_hosts_hold_one_hour_limit(make_relay, provider, redis):
 @pytest.mark.deadline(90)
 def test_shared_kill9_with_reservations_in_flight(make_relay, provider, redis):
     """A host killed mid-transaction: its reservations stay counted (as sent); the
-    others never pass the limit together; its mail is still in its spool."""
+    others never pass the limit together; its mail is still in its spool; restarted,
+    it sends nothing more (its ledger, reservations without their end included, is
+    what Redis has)."""
     provider.add_rule("data", None, delay=1.5)       # transactions stay in flight
     relays = three(make_relay, provider, redis, per_hour=10)
     for r in relays:
@@ -292,6 +298,12 @@ def test_shared_kill9_with_reservations_in_flight(make_relay, provider, redis):
     # its mail is still in its spool (what the provider took is sent twice only if
     # its reply was lost: the conservative rule charged it)
     assert len(relays[0].queue_files()) >= 10 - (got - len(others))
+    # it comes back: its ledger goes back into Redis as it was; still nothing more
+    relays[0].start()
+    relays[0].wait_log(r"shared: redis=\S+ connected", timeout=5)
+    time.sleep(3)
+    assert len(provider.messages) == got, seqs(provider)
+    assert int(redis.cmd("ZCARD", key)[1:]) == 10
 
 
 # ---- shared state -----------------------------------------------------------------------
@@ -440,3 +452,28 @@ def test_shared_three_hosts_under_the_limit_send_everything(make_relay, provider
     check_no_duplicates(provider)
     wait_until(lambda: queued(relays) == 0, 10, "empty queues")
     assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":120"
+
+
+def test_shared_reload(make_relay, provider, redis):
+    """A reload keeps the connection and applies on_unavailable; adding or removing the
+    group waits for a restart, as the log says."""
+    r = make_shared(make_relay, provider, redis)
+    r.wait_log(r"shared: redis=\S+ connected", timeout=5)
+    r.settings["shared"] = shared_group(redis, on_unavailable="stop")
+    r.write_config()
+    mark = r.mark()
+    p = r.ctl("reload")
+    assert p.returncode == 0, p.stderr
+    r.wait_log(r"reload: \S+ loaded", since=mark)
+    redis.stop()
+    r.wait_log(r"unreachable \(.*\); shared accounts send nothing", since=mark, timeout=5)
+    redis.start()
+    r.wait_log(r"connected again", since=mark, timeout=10)
+    r.settings["shared"] = None
+    r.settings["accounts"][0]["shared"] = None
+    r.write_config()
+    mark = r.mark()
+    assert r.ctl("reload").returncode == 0
+    r.wait_log(r"reload: shared turned on or off; that takes effect when relayd is restarted",
+               since=mark)
+    assert r.status()["shared"]["connected"] is True
