@@ -477,3 +477,29 @@ def test_shared_reload(make_relay, provider, redis):
     r.wait_log(r"reload: shared turned on or off; that takes effect when relayd is restarted",
                since=mark)
     assert r.status()["shared"]["connected"] is True
+
+
+@pytest.mark.deadline(150)
+def test_shared_three_hosts_second_hour(make_relay, provider, redis):
+    """The hour slides for all hosts together: 90 messages, per_hour 20; after the
+    first 20, every instance restarts with its clock an hour on (libfaketime): 20 more
+    go, never more than 20 in any sliding hour of the hosts' clock, and the rest waits."""
+    from test_quota import max_in_window
+    relays = three(make_relay, provider, redis, sessions=1)
+    threads = [threading.Thread(target=submit, args=(r, range(100 * i, 100 * i + 30)))
+               for i, r in enumerate(relays)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert settle_at(provider, 20, quiet=2, timeout=40) == 20
+    shift_at = time.time()
+    for r in relays:
+        r.stop()
+        r.set_clock_offset(3601)
+        r.start()
+    assert settle_at(provider, 40, quiet=3, timeout=60) == 40, per_host(provider)
+    check_no_duplicates(provider)
+    assert queued(relays) == 50
+    times = [m.time + (3601 if m.time >= shift_at else 0) for m in provider.messages]
+    assert max_in_window(times, 3600) == 20
