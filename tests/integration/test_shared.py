@@ -503,3 +503,29 @@ def test_shared_three_hosts_second_hour(make_relay, provider, redis):
     assert queued(relays) == 50
     times = [m.time + (3601 if m.time >= shift_at else 0) for m in provider.messages]
     assert max_in_window(times, 3600) == 20
+
+
+@pytest.mark.deadline(90)
+def test_shared_redis_hangs(make_relay, provider, redis):
+    """Redis stops answering (SIGSTOP) with a reserve in flight: after 2 s the command
+    counts as lost, relayd drops the connection (the loop never waited), sends under
+    local_share, and reconnects when Redis answers again."""
+    import signal as sig
+    r = make_shared(make_relay, provider, redis)
+    r.wait_log(r"shared: redis=\S+ connected", timeout=5)
+    time.sleep(8.5)                 # past the epoch hold: the next message reserves
+    mark = r.mark()
+    redis.proc.send_signal(sig.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        submit(r, [1])
+        r.wait_log(r"shared: redis=\S+ unreachable \(a command went unanswered\)",
+                   since=mark, timeout=6)
+        assert r.status(timeout=2)["shared"]["connected"] is False   # the loop answers
+        settle_at(provider, 1, quiet=0.5, timeout=10)
+        assert time.monotonic() - t0 < 8
+    finally:
+        redis.proc.send_signal(sig.SIGCONT)
+    r.wait_log(r"connected again after", since=mark, timeout=15)
+    time.sleep(1)
+    assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":1"
