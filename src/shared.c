@@ -54,6 +54,7 @@ struct shared {
 	double			 since;		/* wall clock of the last up or down */
 	double			 attempt_at;	/* steady: the current attempt began */
 	int			 told_down;	/* "unreachable" logged for this outage */
+	int			 told_refused;	/* a refusal (AUTH...) logged since the last up */
 	int			 ever_up;
 	char			*channel;
 	struct shared_listener	**ls;
@@ -140,7 +141,7 @@ shared_check_up(struct shared *sh)
 		    clock_now() - sh->since);
 	else
 		log_info("shared: redis=%s connected (host=%s)", sh->cfg->redis, sh->host);
-	sh->told_down = 0;
+	sh->told_down = sh->told_refused = 0;
 	sh->ever_up = 1;
 	sh->since = clock_now();
 	sh->backoff = SHARED_BACKOFF_MIN;
@@ -193,7 +194,9 @@ shared_handshake_reply(const redisReply *r, void *arg)
 	if (r == NULL)
 		return;		/* the connection went: its disconnect callback says so */
 	if (r->type == REDIS_REPLY_ERROR) {
-		log_err("shared: redis=%s refused the connection: %s", sh->cfg->redis, r->str);
+		if (!sh->told_refused++)	/* once until it works, not at every retry */
+			log_err("shared: redis=%s refused the connection: %s", sh->cfg->redis,
+			    r->str);
 		if (sh->cmd != NULL)
 			redisAsyncDisconnect(sh->cmd);
 		return;
@@ -214,7 +217,9 @@ shared_sub_reply(redisAsyncContext *c, void *reply, void *privdata)
 	if (r == NULL || c != sh->sub)
 		return;
 	if (r->type == REDIS_REPLY_ERROR) {
-		log_err("shared: redis=%s refused the subscription: %s", sh->cfg->redis, r->str);
+		if (!sh->told_refused++)
+			log_err("shared: redis=%s refused the subscription: %s", sh->cfg->redis,
+			    r->str);
 		redisAsyncDisconnect(c);
 		return;
 	}

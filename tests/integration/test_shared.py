@@ -27,10 +27,11 @@ APP_FROM = "crm@app.example"
 class RedisServer:
     """redis-server on 127.0.0.1:PORT with its files in dir; no persistence."""
 
-    def __init__(self, dir, port=None):
+    def __init__(self, dir, port=None, password=None):
         self.dir = dir
         self.port = port or free_port()
         self.proc = None
+        self.password = password
         self.url = "redis://127.0.0.1:%d/0" % self.port
 
     def start(self):
@@ -38,20 +39,24 @@ class RedisServer:
         self.log = open(os.path.join(self.dir, "redis.log"), "ab")
         self.proc = subprocess.Popen(
             [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"],
+             "--appendonly", "no", "--dir", self.dir, "--daemonize", "no"] +
+            (["--requirepass", self.password] if self.password else []),
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
         wait_until(lambda: self.ping(), 10, "redis-server to answer on port %d" % self.port)
         return self
 
     def ping(self):
         try:
-            return self.cmd("PING") == "+PONG"
+            return self.cmd("PING") in ("+PONG", "-NOAUTH Authentication required.")
         except OSError:
             return False
 
     def cmd(self, *args):
         """One command over RESP; the first reply line (enough for the tests)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as s:
+            if self.password and args[0] != "PING":
+                s.sendall(b"AUTH %s\r\n" % self.password.encode())
+                s.recv(64)
             req = b"*%d\r\n" % len(args) + b"".join(
                 b"$%d\r\n%s\r\n" % (len(a.encode()), a.encode()) for a in map(str, args))
             s.sendall(req)
@@ -529,3 +534,30 @@ def test_shared_redis_hangs(make_relay, provider, redis):
     r.wait_log(r"connected again after", since=mark, timeout=15)
     time.sleep(1)
     assert redis.cmd("ZCARD", "t:quota:shop@example.ru") == ":1"
+
+
+def test_shared_redis_password(make_relay, provider, tmp_path):
+    """password_file: AUTH on both connections; a wrong one is refused, logged, retried."""
+    if not os.access(REDIS_SERVER, os.X_OK):
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(str(tmp_path / "redis-auth"), password="s3cret-word").start()
+    try:
+        secret = tmp_path / "redis.secret"
+        secret.write_text("wrong\n")
+        secret.chmod(0o600)
+        r = make_shared(make_relay, provider, server, start=False,
+                        group=shared_group(server, password_file=str(secret)))
+        r.start()
+        r.wait_log(r"shared: redis=\S+ refused the connection: WRONGPASS", timeout=5)
+        time.sleep(2)                   # several retries: one line
+        assert len(r.log_lines(r"refused the connection")) == 1, r.log_tail()
+        assert "s3cret" not in r.log() and "wrong" not in r.log().split("WRONGPASS")[0]
+        secret.write_text("s3cret-word\n")
+        r.restart()
+        r.wait_log(r"shared: redis=\S+ connected \(host=", timeout=5)
+        time.sleep(8.5)
+        submit(r, [1])
+        settle_at(provider, 1, quiet=0.5)
+        assert server.cmd("ZCARD", "t:quota:shop@example.ru") == ":1"
+    finally:
+        server.stop()
