@@ -10,7 +10,8 @@
 # Libraries are found with pkg-config; contrib/deps.sh names (or installs) what is missing.
 
 CC      ?= cc
-PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl
+PKGS    := libevent libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl \
+           hiredis
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
@@ -182,8 +183,9 @@ fuzz: $(FUZZBIN)
 # make bench: relayd against Postfix on loopback, side by side (tests/bench/run.sh; not part
 # of make test). About 15-20 minutes with the defaults on 2 cores; prints the table and
 # writes it to build/bench/results.md. BENCH_ONLY=accept,tls,big,idle,bigq,fsync,profile,baseline,
-# events,webhook runs only those parts (events: accepts with the event journal off and on;
-# webhook: events delivered per second to a local receiver).
+# events,webhook,shared runs only those parts (events: accepts with the event journal off and on;
+# webhook: events delivered per second to a local receiver; shared: several relayd sharing an
+# account through Redis).
 BENCH_COUNT    ?= 10000
 BENCH_RUNS     ?= 3
 BENCH_SESSIONS ?= 1 10 50

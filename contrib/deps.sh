@@ -15,14 +15,14 @@ set -u
 # status page headless (tests/integration/test_statuspage.py).
 BUILD="gcc libc6-dev make pkg-config libevent-dev libssl-dev libconfig-dev libsasl2-dev
        libsasl2-modules libjansson-dev libgmime-3.0-dev zlib1g-dev libcrypt-dev
-       libcurl4-openssl-dev"
+       libcurl4-openssl-dev libhiredis-dev"
 TEST="python3 python3-aiosmtpd python3-pytest openssl swaks libnet-ssleay-perl
       libio-socket-ssl-perl msmtp faketime iproute2 util-linux procps dovecot-imapd strace
-      fiu-utils valgrind mandoc systemd chromium"
+      fiu-utils valgrind mandoc systemd chromium redis-server"
 # make bench: /usr/bin/python3 drives it, unshare and ip give it a private loopback, perf
 # and valgrind (callgrind) profile, apt-get download fetches Postfix without installing it;
 # stunnel4 puts TLS in front of the sink for the TLS run (openssl makes its certificate).
-BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg openssl stunnel4"
+BENCH="python3 util-linux iproute2 linux-perf valgrind apt dpkg openssl stunnel4 redis-server"
 
 missing() {
 	for p in $*; do

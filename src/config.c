@@ -42,7 +42,7 @@ static const char *config_top_keys[] = {
 	"max_clients", "max_recipients", "log_level", "retry", "accounts", "suppress", "log",
 	"user", "control_group", "metrics_listen", "tls_cert", "tls_key", "auth_users",
 	"allow_networks", "max_clients_per_address", "max_session_time", "events", "domains",
-	NULL
+	"shared", NULL
 };
 static const char *config_retry_keys[] = { "initial", "max", "lifetime", NULL };
 static const char *config_suppress_keys[] = { "hard", "soft_after", NULL };
@@ -389,6 +389,7 @@ config_check(struct config_ctx *ctx, config_t *cf, struct config *c)
 				    "\"%s\" is used by another account already",
 				    c->accounts[i].name);
 	}
+	config_shared(ctx, root, c);	/* Redis: shared accounts */
 }
 
 struct config *
@@ -498,6 +499,7 @@ config_free(struct config *c)
 	free(c->events.secret);
 	free(c->events.ca_file);
 	free(c->events.dsn_to);
+	config_shared_free(&c->shared);
 	free(c->path);
 	free(c);
 }

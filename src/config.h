@@ -12,6 +12,7 @@
 
 #include "acl.h"
 #include "config_domains.h"
+#include "config_shared.h"
 #include "config_tls.h"
 #include "outcome.h"
 
@@ -103,6 +104,7 @@ struct config_account {
 	struct config_imap bounces;
 	enum config_auth auth;		/* the "auth" key */
 	struct config_oauth oauth;	/* auth "xoauth2" or "oauthbearer" only */
+	int		 shared;	/* its ledger and state live in Redis (config_shared) */
 };
 
 /* The "events" group: the event journal and its webhook (events.c, webhook.c). */
@@ -116,12 +118,6 @@ struct config_events {
 	int		 keep;		/* seconds events are kept (default 604800) */
 	char		*dsn_to;	/* reports of failures mailed there (events_dsn.c) */
 };
-
-/*
- * One entry of the top-level domains list: a sending limit for recipients at a
- * domain, held across every account and spill-over (scheduler_domain.c). Counted
- * in recipients. config_domains.c reads it.
- */
 
 struct config {
 	char		*path;
@@ -155,6 +151,7 @@ struct config {
 	struct config_events events;
 	struct config_domain *domains;	/* per recipient domain limits, in order */
 	size_t		 ndomains;
+	struct config_shared shared;
 };
 
 /*

@@ -33,7 +33,7 @@
 static const char *config_account_keys[] = {
 	"name", "host", "port", "tls", "username", "password", "password_file",
 	"address", "ca_file", "sessions", "bounces", "provider", "limits", "backoff", "rules",
-	"auth", "oauth", "learn", "warmup", "window", NULL
+	"auth", "oauth", "learn", "warmup", "window", "shared", NULL
 };
 static const char *config_learn_keys[] = { "factor", "floor", "recover_after", NULL };
 static const char *config_warmup_keys[] = { "start", "from", "days", NULL };

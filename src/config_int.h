@@ -56,4 +56,16 @@ char	*config_read_secret(struct config_ctx *, const config_setting_t *s, const c
 void	config_account(struct config_ctx *, const config_setting_t *g,
 	    struct config_account *a, const struct config *c);
 
+/*
+ * config_shared (config_shared.c): fill c->shared from the top-level "shared" group of
+ * root and each account's shared flag (c->accounts already read). Defaults: prefix
+ * "relayd:", on_unavailable "local_share" (which needs peers). An account with shared =
+ * true needs the group and per_hour or per_day limits; the group without any shared
+ * account is accepted (a host may join later).
+ */
+void	config_shared(struct config_ctx *, const config_setting_t *root, struct config *c);
+
+/* config_shared_free: the strings of s (the secret wiped); s itself is not freed. */
+void	config_shared_free(struct config_shared *s);
+
 #endif

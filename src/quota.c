@@ -404,6 +404,19 @@ quota_records(const struct quota *q, time_t now, time_t *t, long *units, size_t 
 	return n;
 }
 
+uint64_t
+quota_next_id(const struct quota *q)
+{
+	return q->next_id;
+}
+
+void
+quota_foreach(const struct quota *q, void (*fn)(uint64_t, time_t, long, void *), void *arg)
+{
+	for (size_t i = 0; i < q->n; i++)
+		fn(q->e[i].id, q->e[i].t, q->e[i].units, arg);
+}
+
 time_t
 quota_last(const struct quota *q)
 {

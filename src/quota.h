@@ -72,6 +72,20 @@ time_t		 quota_next_free(const struct quota *, time_t now, long units);
 size_t		 quota_records(const struct quota *, time_t now, time_t *t, long *units,
 		    size_t max);
 
+/*
+ * quota_next_id: the id the next quota_reserve will return (shared_ledger names the
+ * reservation it asks Redis for after it, before it is made here).
+ */
+uint64_t	 quota_next_id(const struct quota *);
+
+/*
+ * quota_foreach: call fn for every record of the last day, oldest first: its id,
+ * time (the caller's clock) and units (0: released). For shared_ledger, which puts
+ * them into the shared ledger when Redis returns.
+ */
+void		 quota_foreach(const struct quota *, void (*fn)(uint64_t id, time_t t,
+		    long units, void *arg), void *arg);
+
 /* quota_last: when the last reservation was made (0: never). */
 time_t		 quota_last(const struct quota *);
 

@@ -41,6 +41,7 @@
 #include "queue_ctl.h"
 #include "scheduler.h"
 #include "sdnotify.h"
+#include "shared.h"
 #include "version.h"
 #include "smtp_auth.h"
 #include "smtp_session.h"
@@ -67,6 +68,7 @@ static struct events_dsn *relayd_dsn;	/* the dsn_to reports, if events are on */
 static struct metrics *relayd_metrics;
 static struct control *relayd_ctl;
 static struct queue *relayd_queue;
+static struct shared *relayd_shared;	/* Redis, for shared accounts; or NULL */
 static struct event *relayd_sigs[3], *relayd_watchdog;
 static double relayd_load_start;
 
@@ -215,6 +217,11 @@ relayd_reload(char **err)
 	relayd_keep("tls_cert", &n->tls_cert, relayd_cfg->tls_cert);
 	relayd_keep("tls_key", &n->tls_key, relayd_cfg->tls_key);
 	relayd_keep("auth_users", &n->auth_users, relayd_cfg->auth_users);
+	if (n->shared.enabled != (relayd_shared != NULL))
+		log_warn("reload: shared turned on or off; that takes effect when relayd is "
+		    "restarted");
+	else if (relayd_shared != NULL)
+		shared_set_config(relayd_shared, &n->shared);
 	if (scheduler_reconfigure(relayd_sched, n) == -1) {
 		config_free(n);
 		if (err != NULL)
@@ -428,6 +435,11 @@ relayd_setup(void)
 	    (relayd_sched = scheduler_new(relayd_base, relayd_dns, cfg,
 	    relayd_queue)) == NULL)
 		return -1;
+	if (cfg->shared.enabled) {	/* Redis, for the shared accounts: in the background */
+		relayd_shared = shared_new(relayd_base, &cfg->shared, cfg->hostname,
+		    cfg->spool_dir);
+		scheduler_set_shared(relayd_sched, relayd_shared);
+	}
 	/* The queue loads beside the loop: a large one does not delay accepting. */
 	relayd_load_start = clock_now();
 	scheduler_set_loading(relayd_sched, 1);
@@ -494,6 +506,7 @@ relayd_teardown(void)
 		event_base_loop(relayd_base, EVLOOP_ONCE);
 	smtp_auth_stop();
 	scheduler_free(relayd_sched);
+	shared_free(relayd_shared);
 	oauth_stop();
 	event_base_loop(relayd_base, EVLOOP_NONBLOCK);	/* deferred frees */
 	bounce_store_close(relayd_bounces);

@@ -235,6 +235,74 @@ scheduler_set_bounces(struct scheduler *s, struct bounce_store *b)
 	s->bounces = b;
 }
 
+/* scheduler_shared_changed: the shared ledger has news (a grant, Redis came or went). */
+static void
+scheduler_shared_changed(void *arg)
+{
+	scheduler_kick(arg);
+}
+
+/* scheduler_shared_state: another host throttled, disabled or enabled an account. */
+static void
+scheduler_shared_state(void *arg, const char *address, enum shared_ledger_kind k,
+    double until, const char *reason, const char *host)
+{
+	struct scheduler *s = arg;
+
+	for (size_t i = 0; i < s->naccounts; i++)
+		if (s->accounts[i]->shared != NULL &&
+		    strcasecmp(s->accounts[i]->cfg->address, address) == 0)
+			scheduler_account_shared(s->accounts[i], k, until, reason, host);
+	scheduler_kick(s);
+}
+
+void
+scheduler_share(struct scheduler *s, struct sched_account *a)
+{
+	const struct shared_ledger_cb cb = { scheduler_shared_changed, scheduler_shared_state,
+	    s };
+
+	if (a->shared != NULL && !(s->shared != NULL && a->cfg->shared)) {
+		shared_ledger_free(a->shared);
+		a->shared = NULL;
+	}
+	if (a->shared == NULL && s->shared != NULL && a->cfg->shared)
+		a->shared = shared_ledger_new(s->shared, a->cfg->address, a->quota, &cb);
+}
+
+void
+scheduler_set_shared(struct scheduler *s, struct shared *sh)
+{
+	s->shared = sh;
+	for (size_t i = 0; i < s->naccounts; i++)
+		scheduler_share(s, s->accounts[i]);
+}
+
+/*
+ * scheduler_shared_take: a shared account asks all hosts' ledger (Redis) for the units
+ * of n recipients of m: how many of them it may carry now; 0: not yet (m waits again;
+ * the ledger's answer kicks). Redis away under local_share: n, the own ledger decides.
+ */
+static size_t
+scheduler_shared_take(struct scheduler *s, struct sched_account *a, struct queue_msg *m,
+    size_t n)
+{
+	struct planner_limits e;
+	long g;
+
+	planner_effective(a->cfg, &a->learned, clock_now(), &e);
+	if ((g = shared_ledger_acquire(a->shared, scheduler_account_units(a, n), e.per_hour,
+	    e.per_day)) < 0)
+		return n;
+	if (g == 0) {
+		scheduler_heap_push(&s->wait, m);
+		return 0;
+	}
+	if (a->cfg->limits.count_recipients && (long)n > g)
+		n = (size_t)g;
+	return n;
+}
+
 void
 scheduler_set_loading(struct scheduler *s, int on)
 {
@@ -721,13 +789,19 @@ again:
 		    &k), now_f + 1), k);
 		goto again;
 	}
+	if (a->shared != NULL && (n = scheduler_shared_take(s, a, m, n)) == 0)
+		return NULL;	/* all hosts' ledger has not granted it (yet) */
 	/* Rounded up: a record leaves the windows no sooner than a whole hour (day)
 	 * after the moment it stands for. */
 	if ((m->quota_id = quota_reserve(a->quota, (time_t)ceil(now_f),
-	    scheduler_account_units(a, n))) == 0 ||
+	    scheduler_account_units(a, n))) != 0 &&
 	    scheduler_domain_reserve(s->domains, m, (time_t)ceil(now_f)) == -1) {
-		if (m->quota_id != 0)
-			quota_settle(a->quota, m->quota_id, 0, (time_t)ceil(now_f));
+		quota_settle(a->quota, m->quota_id, 0, (time_t)ceil(now_f));
+		m->quota_id = 0;
+	}
+	if (a->shared != NULL)
+		shared_ledger_bind(a->shared, m->quota_id);	/* the grant is this one (0: released) */
+	if (m->quota_id == 0) {
 		scheduler_heap_push(&s->wait, m);	/* the ledger cannot be written: wait */
 		a->retry_at = now + s->cfg->retry_initial;
 		return NULL;
@@ -766,6 +840,9 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 	quota_settle(a->quota, m->quota_id, scheduler_account_units(a, ncharged),
 	    (time_t)ceil(clock_steady()));
 	scheduler_domain_settle(s->domains, m, res, n, (time_t)ceil(clock_steady()));
+	if (a->shared != NULL)		/* all hosts' ledger follows */
+		shared_ledger_settle(a->shared, m->quota_id, scheduler_account_units(a,
+		    ncharged), (time_t)ceil(clock_steady()));
 	a->nsent += nsent > 0;		/* metrics: messages, and recipients */
 	a->nrcpt_sent += nsent;
 	for (size_t i = 0; i < n; i++) {
@@ -942,6 +1019,8 @@ scheduler_enable(struct scheduler *s, const char *name)
 			continue;
 		scheduler_account_enable(a);
 		log_info("account=%s status=enabled (by relayctl)", name);
+		if (a->shared != NULL)	/* on every host */
+			shared_ledger_publish(a->shared, SHARED_ENABLE, 0, "relayctl enable");
 		scheduler_kick(s);
 		return 0;
 	}

@@ -31,6 +31,7 @@
 #include "scheduler_result.h"
 
 struct bounce_store;
+struct shared_ledger;
 struct upstream;
 
 #define SCHED_SESSIONS_MAX	16	/* config allows sessions = 1..16 */
@@ -64,6 +65,7 @@ struct sched_account {
 	struct planner_learned	 learned;	/* limits learned from throttles (planner) */
 	double			 closed_until;	/* outside its send window until (0: open) */
 	double			 window_opens;	/* wall clock of that, kept while shut */
+	struct shared_ledger	*shared;	/* shared = true: its side in Redis */
 };
 
 
@@ -111,6 +113,14 @@ int		 scheduler_reconfigure(struct scheduler *, struct config *);
 
 /* scheduler_set_bounces: where sent mail is recorded and suppression is asked. */
 void		 scheduler_set_bounces(struct scheduler *, struct bounce_store *);
+
+/*
+ * scheduler_set_shared: the Redis connection (shared.c, owned by the caller, freed
+ * after the scheduler) through which the accounts with shared = true keep their
+ * ledger and suspensions with the other hosts.
+ */
+struct shared;
+void		 scheduler_set_shared(struct scheduler *, struct shared *);
 
 /* scheduler_add: a committed message (new or loaded at start-up), ready now. */
 void		 scheduler_add(struct scheduler *, struct queue_msg *);

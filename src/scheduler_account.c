@@ -231,6 +231,13 @@ scheduler_account_plan(struct sched_account *a)
 		scheduler_account_limits_event(a);
 	}
 	planner_apply(a->cfg, &a->learned, a->quota, wall);
+	if (a->shared != NULL) {	/* Redis away (local_share): this host's share */
+		struct planner_limits e;
+
+		planner_effective(a->cfg, &a->learned, wall, &e);
+		if (shared_ledger_limits(a->shared, &e.per_hour, &e.per_day))
+			quota_set_limits(a->quota, e.per_hour, e.per_day);
+	}
 	/* The send window: shut until it opens (asked once per opening). */
 	if (a->cfg->window == NULL || sendwindow_inside(a->cfg->window, (int64_t)wall)) {
 		if (a->closed_until > 0)
@@ -401,6 +408,7 @@ scheduler_account_free(struct sched_account *a)
 	if (a == NULL)
 		return;
 	SSL_CTX_free(a->ssl_ctx);
+	shared_ledger_free(a->shared);	/* before its ledger */
 	quota_free(a->quota);
 	free(a->why);
 	free(a->last_reply);
@@ -436,6 +444,8 @@ scheduler_account_free_at(const struct sched_account *a, double now)
 		t = a->closed_until;	/* outside its send window */
 	if ((q = (double)quota_next_free(a->quota, (time_t)now, 1)) > t)
 		t = q;
+	if (a->shared != NULL && (q = shared_ledger_free_at(a->shared, now)) > t)
+		t = q;		/* all hosts' ledger (Redis) */
 	return t;
 }
 
@@ -511,6 +521,8 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 		log_err("account=%s status=disabled (%s): it sends nothing until its "
 		    "configuration changes or relayctl enable %s", a->cfg->name, reason,
 		    a->cfg->name);
+		if (a->shared != NULL)	/* the other hosts stop too */
+			shared_ledger_publish(a->shared, SHARED_DISABLE, 0, reason);
 		return;
 	}
 	/* Throttle: the account's backoff, doubling while the provider keeps refusing. */
@@ -536,6 +548,44 @@ scheduler_account_suspend(struct sched_account *a, enum outcome_action act,
 	log_warn("account=%s status=throttled %s (%s)", a->cfg->name,
 	    scheduler_account_until("until", a->suspended_until, 0, until, sizeof(until)),
 	    reason);
+	if (a->shared != NULL)		/* the other hosts stop at once, not at their next try */
+		shared_ledger_publish(a->shared, SHARED_THROTTLE,
+		    clock_to_wall(a->suspended_until), reason);
+}
+
+void
+scheduler_account_shared(struct sched_account *a, enum shared_ledger_kind k, double until,
+    const char *reason, const char *host)
+{
+	double now = clock_steady(), steady = now + (until - clock_now());
+	char at[SCHED_UNTIL_LEN];
+
+	if (k == SHARED_ENABLE) {
+		if (!a->disabled && a->suspended_until <= now)
+			return;
+		scheduler_account_enable(a);
+		log_info("account=%s status=enabled (by relayctl on %s)", a->cfg->name, host);
+		return;
+	}
+	if (k == SHARED_DISABLE ? a->disabled : steady <= a->suspended_until || steady <= now)
+		return;		/* nothing new */
+	free(a->why);
+	a->why = xasprintf("%s (met by %s)", reason, host);
+	if (k == SHARED_DISABLE) {
+		a->disabled = 1;
+		a->disabled_since = now;
+		scheduler_account_save(a);
+		scheduler_account_event(a, "disabled", a->why, 0);
+		log_err("account=%s status=disabled (%s): it sends nothing until its "
+		    "configuration changes or relayctl enable %s", a->cfg->name, a->why,
+		    a->cfg->name);
+		return;
+	}
+	a->suspended_until = steady;
+	scheduler_account_save(a);
+	scheduler_account_event(a, "throttled", a->why, steady);
+	log_warn("account=%s status=throttled %s (%s)", a->cfg->name,
+	    scheduler_account_until("until", steady, 0, at, sizeof(at)), a->why);
 }
 
 /* scheduler_account_changed: do old and new differ in what a disable was about? */

@@ -11,6 +11,7 @@
 #include "scheduler.h"
 #include "scheduler_domain.h"
 #include "scheduler_heap.h"
+#include "shared_ledger.h"
 
 #define SCHED_STALL_WARN	900	/* seconds between "queue stalled" warnings */
 /* At most one "quota used up" line per account (and one "all used up") in this many
@@ -50,6 +51,7 @@ struct scheduler {
 	const struct scheduler_transport *tr;
 	void			*tr_arg;
 	int			 kicking;
+	struct shared		*shared;	/* Redis for shared accounts, or NULL */
 };
 
 /*
@@ -156,8 +158,19 @@ void		 scheduler_account_plan(struct sched_account *);
 /* scheduler_account_reset_learned: the configured limits hold again (saved). */
 void		 scheduler_account_reset_learned(struct sched_account *);
 
+/*
+ * scheduler_account_shared: another host sharing the account (shared_ledger) met a
+ * throttle until the wall time until, or a disable, for reason, or enabled it.
+ */
+void		 scheduler_account_shared(struct sched_account *, enum shared_ledger_kind,
+		    double until, const char *reason, const char *host);
+
 /* scheduler_account_changed: do old and new differ in what a disable was about? */
 int		 scheduler_account_changed(const struct config_account *,
 		    const struct config_account *);
+
+/* scheduler_share: give account a its side in Redis if it is shared, or take it away
+ * (start-up and reload). */
+void	scheduler_share(struct scheduler *s, struct sched_account *a);
 
 #endif

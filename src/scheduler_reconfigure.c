@@ -12,6 +12,7 @@
 #include "log.h"
 #include "scheduler.h"
 #include "scheduler_int.h"
+#include "shared_ledger.h"
 #include "tls.h"
 #include "xmalloc.h"
 
@@ -106,6 +107,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 		SSL_CTX_free(a->ssl_ctx);	/* sessions using it hold their own reference */
 		a->ssl_ctx = p[i].ctx;
 		if (p[i].q != NULL) {
+			shared_ledger_free(a->shared);	/* another ledger: shared anew */
+			a->shared = NULL;
 			quota_free(a->quota);
 			a->quota = p[i].q;
 			a->quota_durable = a->cfg->limits.per_hour > 0 || a->cfg->limits.per_day > 0;
@@ -141,6 +144,8 @@ scheduler_reconfigure(struct scheduler *s, struct config *cfg)
 	for (i = 0; i < n; i++)
 		s->accounts[i] = p[i].a;
 	s->naccounts = n;
+	for (i = 0; i < n; i++)
+		scheduler_share(s, s->accounts[i]);
 	s->cfg = cfg;
 	free(p);
 	scheduler_kick(s);

@@ -21,6 +21,7 @@
 #include "scheduler.h"
 #include "scheduler_int.h"
 #include "sendwindow.h"
+#include "shared.h"
 #include "xmalloc.h"
 
 /* scheduler_account_state: what relayctl status says of an account. */
@@ -35,8 +36,9 @@ scheduler_account_state(const struct sched_account *a, double now)
 		return "backoff";
 	if (a->closed_until > now)
 		return "closed";	/* outside its send window */
-	if (quota_room(a->quota, (time_t)now) == 0)
-		return "exhausted";
+	if (quota_room(a->quota, (time_t)now) == 0 ||
+	    (a->shared != NULL && shared_ledger_free_at(a->shared, now) > now))
+		return "exhausted";	/* here, or on all hosts together (shared) */
 	return "ready";
 }
 
@@ -240,12 +242,20 @@ scheduler_status(struct scheduler *s)
 		    scheduler_limit(l->per_hour), "per_day", scheduler_limit(l->per_day)));
 		json_object_set_new(o, "limits_why", why[0] ? jsonstr_new(why) : json_null());
 		json_object_set_new(o, "spread", json_boolean(l->spread));
+		if (a->shared != NULL) {	/* all hosts (Redis, as said last) and this one */
+			json_t *sh = shared_ledger_status(a->shared);
+
+			json_object_set_new(sh, "hour_here", json_integer(hour));
+			json_object_set_new(sh, "day_here", json_integer(day));
+			json_object_set_new(o, "shared", sh);
+		}
 		json_object_set_new(o, "disabled_since", a->disabled ? json_integer(
 		    scheduler_wall(a->disabled_since, off)) : json_null());
 		json_array_append_new(accts, o);
 	}
-	st = json_pack("{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, s:I}}",
-	    "accounts", accts, "domains", scheduler_report_domains(s, now, off),
+	st = json_pack("{s:o, s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:b, s:o, s:o, "
+	    "s:I}}", "accounts", accts, "domains", scheduler_report_domains(s, now, off),
+	    "shared", s->shared ? shared_status(s->shared) : json_null(),
 	    "queue", "total", (json_int_t)s->nids, "waiting",
 	    (json_int_t)(s->wait.n - s->wait.ntried), "inflight", (json_int_t)s->ninflight, "held",
 	    (json_int_t)s->nheld, "deferred", (json_int_t)s->wait.ntried, "recipients",
@@ -420,6 +430,11 @@ scheduler_metrics(struct scheduler *s, struct evbuffer *out)
 	scheduler_family(out, "relayd_queue_quarantined", "gauge", "Queue files that failed "
 	    "their checks, in quarantine/.");
 	evbuffer_add_printf(out, "relayd_queue_quarantined %lu\n", queue_quarantined(s->q));
+	if (s->shared != NULL) {
+		scheduler_family(out, "relayd_shared_connected", "gauge", "1 while the Redis "
+		    "server of the shared accounts answers.");
+		evbuffer_add_printf(out, "relayd_shared_connected %d\n", shared_up(s->shared));
+	}
 }
 
 json_t *

@@ -206,9 +206,14 @@ class Relayd(MTA):
     name = "relayd"
 
     def __init__(self, a, work, sink_port, max_clients=1000, log_level="warning", spool=None,
-                 tls=None, events=None):
+                 tls=None, events=None, shared=None):
         self.a, self.work, self.port = a, work, free_port()
         # events: None (no journal), or the text inside events = { ... } (the events runs)
+        # shared: a Redis URL: the account is shared (issue 20), limits out of reach
+        top = (f'shared = {{ redis = "{shared}"; prefix = "bench:"; on_unavailable = "stop"; '
+               f'}};\n') if shared else ""
+        account_shared = ('shared = true; limits = { per_hour = 1000000; '
+                          'per_day = 10000000; };') if shared else ""
         # tls: None (in clear, no AUTH), or the CA file: implicit TLS + AUTH (the TLS run)
         account = (f'tls = "implicit"; username = "bench"; password = "secret"; '
                    f'ca_file = "{tls}";') if tls else 'tls = "none";'
@@ -226,8 +231,8 @@ max_message_size = 31457280;
 hostname = "bench.relayd.test";
 log_level = "{log_level}";
 accounts = ( {{ name = "sink"; host = "127.0.0.1"; port = {sink_port}; {account}
-               address = "bench@relayd.test"; sessions = 16; }} );
-''')
+               address = "bench@relayd.test"; sessions = 16; {account_shared} }} );
+{top}''')
             if events is not None:
                 f.write(f"events = {{ {events} }};\n")
         self.proc = None
@@ -482,6 +487,91 @@ def one_run(a, kind, sessions, count, size, sample_mem=False, tls=False, events=
         kill_group(sink, grace=1)
         if term is not None:
             kill_group(term, grace=1)
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+# ---- several hosts (issue 20) --------------------------------------------------------------
+
+def start_redis(a, work):
+    """redis-server on a free loopback port, no persistence. Returns (Popen, port)."""
+    port = free_port()
+    os.makedirs(work, exist_ok=True)
+    p = spawn(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+               "--appendonly", "no", "--dir", work],
+              stdout=open(os.path.join(work, "redis.log"), "ab"), stderr=subprocess.STDOUT)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10 and p.poll() is None:     # it answers PING with +PONG
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as c:
+                c.sendall(b"PING\r\n")
+                if c.recv(64).startswith(b"+PONG"):
+                    return p, port
+        except OSError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError("redis-server did not start")
+
+
+def shared_reserve(a):
+    """sharedbench: the reservation round trip to a local Redis, ledgers of 100 and
+    --shared-count records a day."""
+    work = os.path.join(a.work, "shared-rtt")
+    redis, port = start_redis(a, work)
+    try:
+        out = {}
+        for n in (100, a.shared_count):
+            p = subprocess.run([os.path.join(a.bin, "sharedbench"), "127.0.0.1", str(port),
+                                str(n)], capture_output=True, text=True, timeout=300)
+            if p.returncode != 0:
+                raise RuntimeError(f"sharedbench failed: {p.stderr.strip()}")
+            out[n] = json.loads(p.stdout)
+        return out
+    finally:
+        kill_group(redis, grace=1)
+
+
+def shared_rate(a, instances, count, shared=True):
+    """End-to-end rate of `instances` relayd sharing one account through one Redis
+    (each gets count / instances messages at once, 10 sessions each) into one sink."""
+    count -= count % instances          # the sink waits for exactly this many
+    work = os.path.join(a.work, f"shared-{instances}-{int(shared)}")
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    redis, port = start_redis(a, os.path.join(work, "redis")) if shared else (None, None)
+    sink_port = free_port()
+    sink = start_sink(a, sink_port, count, work)
+    mtas = [Relayd(a, os.path.join(work, f"mta{i}"), sink_port,
+                   shared=f"redis://127.0.0.1:{port}/0" if shared else None)
+            for i in range(instances)]
+    try:
+        for m in mtas:
+            m.start()
+        time.sleep(9 if shared else 0.3)    # the shared ledger's epoch hold (8 s)
+        t0 = time.monotonic()
+        errs = []
+
+        def src(m, i):
+            try:
+                run_source(a, m.port, 10, count // instances, 2048,
+                           os.path.join(work, f"mta{i}"), a.step_timeout)
+            except Exception as e:
+                errs.append(e)
+        th = [threading.Thread(target=src, args=(m, i)) for i, m in enumerate(mtas)]
+        for x in th:
+            x.start()
+        for x in th:
+            x.join()
+        if errs:
+            raise errs[0]
+        sink.wait(timeout=a.step_timeout)
+        return count / (time.monotonic() - t0)
+    finally:
+        for m in mtas:
+            m.stop()
+        kill_group(sink, grace=1)
+        if redis is not None:
+            kill_group(redis, grace=1)
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -941,6 +1031,19 @@ def report(a, M, R, load_end):
     if R.get("baseline"):
         w(f"| smtp-source straight into smtp-sink, {s10} sessions, msgs/s | "
           f"{fmt(R['baseline'])} | | | load generator's ceiling | |")
+    if "shared" in R:
+        sh = R["shared"]
+        for n, x in sorted(sh.get("rtt", {}).items()):
+            ok = "met" if x["median_us"] < 1000 else "not met"
+            w(f"| shared ledger: reservation round trip to a local Redis, {n} records a day, "
+              f"µs (median / p90 / p99) | {x['median_us']:.0f} / {x['p90_us']:.0f} / "
+              f"{x['p99_us']:.0f} | n/a | | median < 1 ms | {ok} |")
+        for k, label in (("one_plain", "one relayd, account not shared"),
+                         ("one", "one relayd, shared account"),
+                         ("three", "three relayd sharing the account")):
+            if sh.get(k):
+                w(f"| {label}: end-to-end msgs/s, {a.shared_count} messages, 2 KB | "
+                  f"{fmt(sh[k])} | n/a | | | |")
     if NOTES:
         w("\nNotes: " + "; ".join(NOTES))
     return "\n".join(L) + "\n"
@@ -966,8 +1069,9 @@ def main():
     ap.add_argument("--webhook-events", type=int, default=100000)
     ap.add_argument("--webhook-batch", type=int, default=100)
     ap.add_argument("--step-timeout", type=int, default=300)
+    ap.add_argument("--shared-count", type=int, default=2000)
     ap.add_argument("--only", default="", help="comma list: accept,tls,big,idle,bigq,fsync,"
-                    "profile,baseline,events,webhook (default: all)")
+                    "profile,baseline,events,webhook,shared (default: all)")
     ap.add_argument("--keep", action="store_true", help="keep each run's directory")
     ap.add_argument("--out", default=os.path.join(REPO, "build/bench"))
     ap.add_argument("--relayd", default=os.path.join(REPO, "build/bench/bin/relayd"))
@@ -1075,10 +1179,17 @@ def main():
             perf_profile(a, a.count, 10, up)
         log(f"callgrind: {R['callgrind']}")
 
+    def s_shared():
+        sh = R["shared"] = {"rtt": shared_reserve(a)}
+        log(f"shared: reservation round trip: {sh['rtt']}")
+        for k, n, shared in (("one_plain", 1, False), ("one", 1, True), ("three", 3, True)):
+            sh[k] = [shared_rate(a, n, a.shared_count, shared) for _ in range(a.runs)]
+            log(f"shared: {k}: {sh[k]}")
+
     for name, fn in (("fsync", s_fsync), ("baseline", s_baseline), ("accept", s_accept),
                      ("tls", s_tls), ("big", s_big), ("events", s_events),
                      ("webhook", s_webhook), ("idle", s_idle), ("bigq", s_bigq),
-                     ("profile", s_profile), ("fsync", s_fsync)):
+                     ("profile", s_profile), ("shared", s_shared), ("fsync", s_fsync)):
         section(name, fn)
     for k in ("relayd", "Postfix"):         # sections not run: empty, reported as n/a
         for s in a.sessions:

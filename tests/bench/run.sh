@@ -29,6 +29,15 @@ for p in fsyncbench idleconns spoolgen; do
 	fi
 done
 
+# The shared ledger's reservation round trip (issue 20): linked with relayd's own script.
+if [ ! -x $B/bin/sharedbench ] || [ tests/bench/sharedbench.c -nt $B/bin/sharedbench ] ||
+    [ build/librelay.a -nt $B/bin/sharedbench ]; then
+	${CC:-cc} -O2 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -o $B/bin/sharedbench \
+	    tests/bench/sharedbench.c build/librelay.a $(pkg-config --libs libevent \
+	    libevent_openssl openssl libconfig libsasl2 jansson gmime-3.0 libcurl hiredis) \
+	    -lz -lm -lcrypt -pthread || exit 1
+fi
+
 # A private copy: other work in this tree may rebuild build/relayd while the bench runs.
 cp build/relayd build/relayctl $B/bin/ || { echo "bench: build relayd first (make)" >&2; exit 1; }
 
