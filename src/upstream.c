@@ -11,9 +11,6 @@
  * in clear, and a server that does not offer STARTTLS, refuses it, or sends anything
  * after its 220 (a response injection, CVE-2011-0411 class) is left without AUTH.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -23,21 +20,20 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
+#include <stdarg.h>
+
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 
 #include "auth.h"
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
 #include "rewrite.h"
 #include "scheduler.h"
 #include "smtp_data.h"
-#include "tls.h"
 #include "upstream.h"
 #include "xmalloc.h"
 
@@ -87,7 +83,7 @@ _Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NS
 
 /*
  * States that wait for a reply. There the state's timeout is also a deadline for the
- * whole of each reply (the bufferevent's timeouts restart with every octet read, so a
+ * whole of each reply (the connection's timeouts restart with every octet read, so a
  * provider trickling "250-" lines would otherwise hold the session for ever).
  */
 #define UP_REPLY_STATES	((1u << UP_BANNER) | (1u << UP_EHLO) | (1u << UP_STARTTLS) | \
@@ -116,20 +112,13 @@ struct upstream {
 	struct sched_account	*acct;
 	struct config_account	*cfg;
 	struct event_base	*base;
-	struct evdns_base	*dns;
 	char			*helo;
 	enum upstream_state	 state;
 	struct event		*start_ev;	/* deferred start and deferred free */
 	struct event		*deadline_ev;	/* for the reply awaited (UP_REPLY_STATES) */
 
-	struct evdns_getaddrinfo_request *dnsreq;
-	struct evutil_addrinfo	*ai, *ai_cur;
-	char			 relay[300];	/* host[address]:port */
-	char			 lasterr[512];	/* why the last address failed */
-	struct bufferevent	*bev;
-	evutil_socket_t		 fd;
-	SSL			*ssl;		/* owned by bev once TLS is up */
-	int			 tls_up;
+	struct conn		*conn;		/* conn_peer names it: host[address]:port */
+	char			 lasterr[512];	/* why the connection was lost */
 
 	/* The reply being read, normalised (outcome.h): r.code, r.text. */
 	struct outcome_reply	 r;
@@ -161,11 +150,8 @@ static void upstream_enter_state(struct upstream *, enum upstream_state);
 static void upstream_fail(struct upstream *, enum outcome_action, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void upstream_close(struct upstream *);
-static void upstream_read_cb(struct bufferevent *, void *);
-static void upstream_write_cb(struct bufferevent *, void *);
-static void upstream_event_cb(struct bufferevent *, short, void *);
-static void upstream_connect_next(struct upstream *);
 static void upstream_next_tx(struct upstream *);
+static conn_cb upstream_conn_event;
 
 /* upstream_classify: what a reply means, by the account's rules and the built-ins. */
 static enum outcome_action
@@ -186,7 +172,7 @@ upstream_arm_deadline(struct upstream *u)
 {
 	if (u->deadline_ev == NULL)
 		return;
-	if (u->bev != NULL && (UP_REPLY_STATES & (1u << u->state))) {
+	if (conn_active(u->conn) && (UP_REPLY_STATES & (1u << u->state))) {
 		struct timeval tv = { .tv_sec = upstream_timeouts[u->state] };
 
 		evtimer_add(u->deadline_ev, &tv);
@@ -198,14 +184,11 @@ upstream_arm_deadline(struct upstream *u)
 static void
 upstream_enter_state(struct upstream *u, enum upstream_state s)
 {
-	log_debug("upstream: account=%s relay=%s state %s -> %s", u->cfg->name, u->relay,
+	log_debug("upstream: account=%s relay=%s state %s -> %s", u->cfg->name, conn_peer(u->conn),
 	    upstream_state_name(u->state), upstream_state_name(s));
 	u->state = s;
-	if (u->bev != NULL && upstream_timeouts[s] > 0) {
-		struct timeval tv = { .tv_sec = upstream_timeouts[s] };
-
-		bufferevent_set_timeouts(u->bev, &tv, &tv);
-	}
+	if (upstream_timeouts[s] > 0)
+		conn_set_timeout(u->conn, upstream_timeouts[s]);
 	upstream_arm_deadline(u);
 }
 
@@ -216,7 +199,7 @@ upstream_printf(struct upstream *u, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(u->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(u->conn), fmt, ap);
 	va_end(ap);
 }
 
@@ -226,11 +209,10 @@ upstream_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct upstream *u = arg;
 
+	conn_free(u->conn);
 	event_free(u->start_ev);
 	if (u->deadline_ev != NULL)
 		event_free(u->deadline_ev);
-	if (u->ai != NULL)
-		evutil_freeaddrinfo(u->ai);
 	auth_free(u->auth);
 	free(u->cap_auth);
 	free(u->helo);
@@ -273,7 +255,7 @@ upstream_tx_bound(struct upstream *u)
 		return;
 	log_warn("%s: account=%s relay=%s refused the same way in %d attempts in a row; "
 	    "taken as about the message, not the account: its recipients fail (the first "
-	    "of them %.0f s ago)", m->id, u->cfg->name, u->relay, n, clock_steady() - since);
+	    "of them %.0f s ago)", m->id, u->cfg->name, conn_peer(u->conn), n, clock_steady() - since);
 	for (size_t i = 0; i < u->nrcpts; i++) {
 		struct upstream_rcpt *r = &u->rcpts[i];
 
@@ -312,7 +294,7 @@ upstream_tx_report(struct upstream *u)
 		close(u->body_fd);
 		u->body_fd = -1;
 	}
-	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, u->relay);
+	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, conn_peer(u->conn));
 	free(res);
 	upstream_tx_clear(u);
 }
@@ -335,25 +317,6 @@ upstream_tx_set_all(struct upstream *u, enum outcome_action act, const char *rep
 	}
 }
 
-/*
- * upstream_drop_conn: free the bufferevent and the socket. A plain bufferevent does
- * not own its socket (u->fd does, so TLS can take it over); a TLS one owns both the
- * socket and the SSL.
- */
-static void
-upstream_drop_conn(struct upstream *u)
-{
-	if (u->bev != NULL) {
-		bufferevent_free(u->bev);
-		u->bev = NULL;
-	} else if (u->ssl != NULL)
-		SSL_free(u->ssl);
-	u->ssl = NULL;
-	if (u->fd != -1)
-		close(u->fd);
-	u->fd = -1;
-}
-
 /* upstream_close: end the session; the scheduler learns it; freed from the loop. */
 static void
 upstream_close(struct upstream *u)
@@ -364,18 +327,14 @@ upstream_close(struct upstream *u)
 		char why[1024];
 
 		snprintf(why, sizeof(why), "lost connection with %s while in state %s%s%s%s",
-		    u->relay, upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
+		    conn_peer(u->conn), upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
 		    u->lasterr, u->state == UP_EOM ? " (the message was sent; whether it "
 		    "was taken is unknown)" : "");
 		u->unknown = u->state == UP_EOM;
 		upstream_tx_set_all(u, OUTCOME_RETRY, why);
 		upstream_tx_report(u);
 	}
-	if (u->dnsreq != NULL) {
-		evdns_getaddrinfo_cancel(u->dnsreq);
-		u->dnsreq = NULL;
-	}
-	upstream_drop_conn(u);
+	conn_close(u->conn);
 	upstream_enter_state(u, UP_DEAD);
 	scheduler_session_closed(u->sched, u->acct, u);
 	event_assign(u->start_ev, u->base, -1, 0, upstream_free_cb, u);
@@ -403,7 +362,7 @@ upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 		    "sent; whether it was taken is unknown)");
 	}
 	if (u->state < UP_READY)
-		scheduler_session_failed(u->sched, u->acct, act, why, u->relay);
+		scheduler_session_failed(u->sched, u->acct, act, why, conn_peer(u->conn));
 	else if (u->msg != NULL) {
 		upstream_tx_set_all(u, act, why);
 		upstream_tx_report(u);
@@ -417,25 +376,6 @@ upstream_is_idle(const struct upstream *u)
 	return u->state == UP_READY && u->msg == NULL;
 }
 
-/* upstream_resolved: the host's addresses are known; try them in turn. */
-static void
-upstream_resolved(int err, struct evutil_addrinfo *ai, void *arg)
-{
-	struct upstream *u = arg;
-
-	u->dnsreq = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
-		return;
-	if (err != 0) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot resolve %s: %s", u->cfg->host,
-		    evutil_gai_strerror(err));
-		return;
-	}
-	u->ai = ai;
-	u->ai_cur = NULL;
-	upstream_connect_next(u);
-}
-
 /* upstream_deadline_cb: the reply awaited did not come whole in time. */
 static void
 upstream_deadline_cb(evutil_socket_t fd, short ev, void *arg)
@@ -445,28 +385,17 @@ upstream_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 	if (u->state == UP_DEAD)
 		return;
 	upstream_fail(u, OUTCOME_RETRY, "no complete reply from %s within %ds in state %s "
-	    "(%zu lines so far)", u->relay, upstream_timeouts[u->state],
+	    "(%zu lines so far)", conn_peer(u->conn), upstream_timeouts[u->state],
 	    upstream_state_name(u->state), u->r.nlines);
 }
 
-/* upstream_start_cb: begin resolving (deferred so upstream_new never calls back). */
+/* upstream_start_cb: begin connecting (deferred so upstream_new never calls back). */
 static void
 upstream_start_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct upstream *u = arg;
-	struct evutil_addrinfo hints = { 0 };
-	char port[8];
-	struct evdns_getaddrinfo_request *req;
 
-	upstream_enter_state(u, UP_RESOLVE);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof(port), "%d", u->cfg->port);
-	/* Answers from /etc/hosts or for literals come back before this returns. */
-	req = evdns_getaddrinfo(u->dns, u->cfg->host, port, &hints, upstream_resolved, u);
-	if (u->state == UP_RESOLVE && u->ai == NULL)
-		u->dnsreq = req;
+	conn_open(u->conn);
 }
 
 struct upstream *
@@ -474,17 +403,19 @@ upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *ba
     struct evdns_base *dns, const char *helo)
 {
 	struct upstream *u = xcalloc(1, sizeof(*u));
+	char *label;
 
 	u->sched = s;
 	u->acct = a;
 	u->cfg = a->cfg;
 	u->base = base;
-	u->dns = dns;
 	u->helo = xstrdup(helo);
-	u->fd = -1;
 	u->body_fd = -1;
 	u->state = UP_INIT;
-	snprintf(u->relay, sizeof(u->relay), "%s:%d", u->cfg->host, u->cfg->port);
+	label = xasprintf("upstream: account=%s relay", u->cfg->name);
+	u->conn = conn_new(base, dns, u->cfg->host, u->cfg->port,
+	    u->cfg->tls == CONFIG_TLS_IMPLICIT, a->ssl_ctx, label, upstream_conn_event, u);
+	free(label);
 	u->start_ev = event_new(base, -1, 0, upstream_start_cb, u);
 	u->deadline_ev = evtimer_new(base, upstream_deadline_cb, u);
 	outcome_reply_init(&u->r);
@@ -504,146 +435,6 @@ upstream_stop(struct upstream *u)
 	}
 	upstream_close(u);
 	upstream_free_cb(-1, 0, u);	/* not from a callback: free now */
-}
-
-/* upstream_connect_next: try the next address of the host, or give up. */
-static void
-upstream_connect_next(struct upstream *u)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	upstream_drop_conn(u);
-	u->ai_cur = u->ai_cur == NULL ? u->ai : u->ai_cur->ai_next;
-	if (u->ai_cur == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot connect to %s port %d: %s",
-		    u->cfg->host, u->cfg->port, u->lasterr[0] ? u->lasterr : "no address");
-		return;
-	}
-	const struct sockaddr *sa = u->ai_cur->ai_addr;
-	evutil_inet_ntop(sa->sa_family, sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
-	snprintf(u->relay, sizeof(u->relay), "%s[%s]:%d", u->cfg->host, addr, u->cfg->port);
-
-	/* The plain bufferevent does not own the socket: TLS may take it over. */
-	u->bev = bufferevent_socket_new(u->base, -1, 0);
-	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
-	upstream_enter_state(u, UP_CONNECT);
-	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)sa,
-	    (int)u->ai_cur->ai_addrlen) == -1) {
-		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
-		    strerror(errno));
-		upstream_connect_next(u);
-		return;
-	}
-	u->fd = bufferevent_getfd(u->bev);
-}
-
-/* upstream_tls_start: put TLS on the connected socket (implicit, or after STARTTLS). */
-static void
-upstream_tls_start(struct upstream *u)
-{
-	bufferevent_free(u->bev);
-	u->bev = NULL;
-	if ((u->ssl = tls_client_ssl(u->acct->ssl_ctx, u->cfg->host)) == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot create a TLS session");
-		return;
-	}
-	u->bev = bufferevent_openssl_socket_new(u->base, u->fd, u->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (u->bev == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot set up TLS on the connection");
-		return;
-	}
-	u->fd = -1;	/* the TLS bufferevent owns the socket and the SSL now */
-	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
-	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	upstream_enter_state(u, UP_TLS);
-}
-
-static void
-upstream_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct upstream *u = arg;
-	char why[400];
-
-	if (u->state == UP_DEAD)
-		return;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (u->state == UP_CONNECT) {
-			int one = 1;
-
-			/*
-			 * Our writes are whole (commands, a pipelined group, the body in
-			 * large pieces); under TLS each piece is a record of its own, and
-			 * Nagle would hold back the last one until the server's delayed
-			 * ACK: 40 ms per message.
-			 */
-			setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
-				upstream_tls_start(u);
-			else {
-				bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-				upstream_enter_state(u, UP_BANNER);
-			}
-		} else if (u->state == UP_TLS) {
-			char desc[128];
-
-			u->tls_up = 1;
-			log_debug("upstream: account=%s relay=%s TLS %s", u->cfg->name, u->relay,
-			    tls_describe(u->ssl, desc, sizeof(desc)));
-			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
-				upstream_enter_state(u, UP_BANNER);
-			else {
-				upstream_enter_state(u, UP_EHLO);
-				upstream_printf(u, "EHLO %s\r\n", u->helo);
-			}
-		}
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && u->state == UP_READY) {
-		/* Idle long enough: leave politely. */
-		upstream_enter_state(u, UP_QUIT);
-		upstream_printf(u, "QUIT\r\n");
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		upstream_fail(u, OUTCOME_RETRY, "timeout after %ds in state %s with %s",
-		    upstream_timeouts[u->state], upstream_state_name(u->state), u->relay);
-		return;
-	}
-	if (u->state == UP_CONNECT) {
-		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		upstream_connect_next(u);
-		return;
-	}
-	if (u->state == UP_TLS) {
-		upstream_fail(u, OUTCOME_RETRY, "%s (%s); nothing was sent", tls_failure(u->ssl,
-		    bufferevent_get_openssl_error(bev), why, sizeof(why)), u->relay);
-		return;
-	}
-	if (u->state == UP_READY && (what & BEV_EVENT_EOF)) {
-		log_debug("upstream: account=%s relay=%s closed the idle session",
-		    u->cfg->name, u->relay);
-		upstream_close(u);
-		return;
-	}
-	if (u->state == UP_QUIT) {
-		upstream_close(u);
-		return;
-	}
-	snprintf(u->lasterr, sizeof(u->lasterr), "%s", (what & BEV_EVENT_EOF) ?
-	    "connection closed by the server" :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	if (u->ssl != NULL)	/* (in clear, calling OpenSSL would set all of it up) */
-		ERR_clear_error();
-	if (u->msg != NULL)
-		upstream_close(u);	/* defers the message with the reason */
-	else
-		upstream_fail(u, OUTCOME_RETRY, "lost connection with %s in state %s: %s",
-		    u->relay, upstream_state_name(u->state), u->lasterr);
 }
 
 /* upstream_parse_ehlo_line: remember one capability from an EHLO reply line. */
@@ -678,13 +469,13 @@ upstream_auth_begin(struct upstream *u)
 		upstream_next_tx(u);
 		return;
 	}
-	if (u->cfg->tls != CONFIG_TLS_NONE && !u->tls_up) {	/* never in clear */
+	if (u->cfg->tls != CONFIG_TLS_NONE && !conn_tls_up(u->conn)) {	/* never in clear */
 		upstream_fail(u, OUTCOME_RETRY, "refusing to authenticate without TLS");
 		return;
 	}
 	if (u->cap_auth == NULL) {
 		upstream_fail(u, OUTCOME_RETRY, "%s offers no AUTH; is SMTP access enabled "
-		    "for this mailbox in the provider's settings?", u->relay);
+		    "for this mailbox in the provider's settings?", conn_peer(u->conn));
 		return;
 	}
 	auth_free(u->auth);
@@ -695,7 +486,7 @@ upstream_auth_begin(struct upstream *u)
 	}
 	if (auth_start(u->auth, u->cap_auth, &mech, &initial, &err) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s (server offers: %s)",
-		    u->relay, err, u->cap_auth);
+		    conn_peer(u->conn), err, u->cap_auth);
 		return;
 	}
 	upstream_enter_state(u, UP_AUTH);
@@ -704,7 +495,7 @@ upstream_auth_begin(struct upstream *u)
 	else
 		upstream_printf(u, "AUTH %s\r\n", mech);
 	free(initial);
-	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, u->relay,
+	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, conn_peer(u->conn),
 	    mech, u->cfg->username);
 }
 
@@ -765,7 +556,7 @@ upstream_next_tx(struct upstream *u)
 static void
 upstream_body_fill(struct upstream *u)
 {
-	struct evbuffer *out = bufferevent_get_output(u->bev);
+	struct evbuffer *out = conn_output(u->conn);
 	static char in[UPSTREAM_CHUNK], stuffed[2 * UPSTREAM_CHUNK];
 
 	if (u->body_dot)
@@ -795,7 +586,7 @@ upstream_body_fill(struct upstream *u)
 		if (memcmp(u->body_last, "\r\n", 2) != 0)
 			evbuffer_add(out, "\r\n", 2);
 		evbuffer_add(out, ".\r\n", 3);
-		/* UP_EOM only once it is written (upstream_write_cb): a reply before
+		/* UP_EOM only once it is written (upstream_drained): a reply before
 		 * that cannot be the answer to the message. */
 		u->body_left = 0;
 		u->body_dot = 1;
@@ -826,7 +617,7 @@ upstream_body_begin(struct upstream *u)
 	    &out, &outlen);
 	free(hdr);
 	stuffed = xmalloc(2 * outlen + 1);
-	evbuffer_add(bufferevent_get_output(u->bev), stuffed,
+	evbuffer_add(conn_output(u->conn), stuffed,
 	    smtp_data_stuff(out, outlen, stuffed, &bol));
 	free(stuffed);
 	free(out);
@@ -868,7 +659,7 @@ upstream_tx_all_refused(struct upstream *u)
 	if (outcome_all_refused(replies, acts, u->nrcpts)) {
 		log_info("%s: account=%s relay=%s every recipient (%zu) refused with \"%s\": "
 		    "taken as the account being held back", u->msg->id, u->cfg->name,
-		    u->relay, u->nrcpts, replies[0]);
+		    conn_peer(u->conn), u->nrcpts, replies[0]);
 		for (size_t i = 0; i < u->nrcpts; i++)
 			u->rcpts[i].action = OUTCOME_THROTTLE;
 		u->guess = 1;
@@ -910,13 +701,13 @@ upstream_tx_reply(struct upstream *u)
 		}
 		if (code == 354) {	/* nobody to send to, yet the server waits */
 			upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
-			    u->relay);
+			    conn_peer(u->conn));
 			return;
 		}
 		if (code / 100 == 2 && u->naccepted > 0 && !u->mail_failed) {
 			/* "sent" before the message was: not an answer to trust */
 			upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
-			    "354; the message was not sent", u->relay, u->r.text);
+			    "354; the message was not sent", conn_peer(u->conn), u->r.text);
 			return;
 		}
 		if (!u->mail_failed && u->naccepted > 0)
@@ -955,7 +746,7 @@ upstream_response(struct upstream *u)
 	case UP_BANNER:
 		if (u->r.code != 220) {
 			upstream_fail(u, upstream_classify(u, OUTCOME_CONNECT, u->r.text),
-			    "%s greeted with: %s", u->relay, u->r.text);
+			    "%s greeted with: %s", conn_peer(u->conn), u->r.text);
 			return;
 		}
 		upstream_enter_state(u, UP_EHLO);
@@ -964,13 +755,13 @@ upstream_response(struct upstream *u)
 	case UP_EHLO:
 		if (u->r.code / 100 != 2) {
 			upstream_fail(u, upstream_classify(u, OUTCOME_EHLO, u->r.text),
-			    "%s refused EHLO: %s", u->relay, u->r.text);
+			    "%s refused EHLO: %s", conn_peer(u->conn), u->r.text);
 			return;
 		}
-		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !u->tls_up) {
+		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !conn_tls_up(u->conn)) {
 			if (!u->cap_starttls) {
 				upstream_fail(u, OUTCOME_RETRY, "%s does not offer STARTTLS; "
-				    "nothing is sent in clear", u->relay);
+				    "nothing is sent in clear", conn_peer(u->conn));
 				return;
 			}
 			upstream_enter_state(u, UP_STARTTLS);
@@ -982,26 +773,26 @@ upstream_response(struct upstream *u)
 	case UP_STARTTLS:
 		if (u->r.code != 220) {
 			upstream_fail(u, OUTCOME_RETRY, "%s refused STARTTLS: %s; nothing is "
-			    "sent in clear", u->relay, u->r.text);
+			    "sent in clear", conn_peer(u->conn), u->r.text);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0) {
+		if (evbuffer_get_length(conn_input(u->conn)) > 0) {
 			upstream_fail(u, OUTCOME_RETRY, "%s sent data after its STARTTLS reply "
-			    "(response injection?); giving up on this connection", u->relay);
+			    "(response injection?); giving up on this connection", conn_peer(u->conn));
 			return;
 		}
 		/* What EHLO said in clear is forgotten (RFC 3207 4.2). */
 		u->cap_pipelining = u->cap_starttls = u->cap_size = u->cap_8bitmime = 0;
 		free(u->cap_auth);
 		u->cap_auth = NULL;
-		upstream_tls_start(u);
+		conn_starttls(u->conn);
 		break;
 	case UP_AUTH:
 		if (u->r.code == 334) {
 			if (auth_step(u->auth, u->r.len > 4 ?
 			    u->r.text + 4 : "", &resp, &err) == -1) {
 				upstream_printf(u, "*\r\n");	/* cancel (RFC 4954 4) */
-				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", u->relay, err);
+				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", conn_peer(u->conn), err);
 				return;
 			}
 			upstream_printf(u, "%s\r\n", resp);
@@ -1020,7 +811,7 @@ upstream_response(struct upstream *u)
 			return;
 		}
 		auth_accepted(u->auth);
-		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, u->relay,
+		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, conn_peer(u->conn),
 		    u->cfg->username);
 		upstream_enter_state(u, UP_READY);
 		scheduler_session_ready(u->sched, u->acct);
@@ -1045,31 +836,31 @@ upstream_response(struct upstream *u)
 	case UP_BODY:
 		/* Whatever it says, it cannot be about a message not yet all sent. */
 		upstream_fail(u, OUTCOME_RETRY, "%s replied before the message was sent (%s); "
-		    "not taken as its answer", u->relay, u->r.text);
+		    "not taken as its answer", conn_peer(u->conn), u->r.text);
 		break;
 	default:
 		upstream_fail(u, OUTCOME_RETRY, "%s sent an unexpected reply in state %s: %s",
-		    u->relay, upstream_state_name(u->state), u->r.text);
+		    conn_peer(u->conn), upstream_state_name(u->state), u->r.text);
 		break;
 	}
 }
 
-/* upstream_read_cb: collect reply lines; act on each complete reply. */
+/* upstream_read: collect reply lines; act on each complete reply. */
 static void
-upstream_read_cb(struct bufferevent *bev, void *arg)
+upstream_read(struct upstream *u)
 {
-	struct upstream *u = arg;
 	struct evbuffer *in;
 	char *line;
 	size_t len;
 	int first, ret;
 
-	while (u->state != UP_DEAD && u->bev == bev) {
-		in = bufferevent_get_input(bev);
+	/* (After STARTTLS the handshake comes first: UP_TLS.) */
+	while (u->state != UP_DEAD && u->state != UP_TLS) {
+		in = conn_input(u->conn);
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
 			if (evbuffer_get_length(in) > UPSTREAM_LINE_MAX)
 				upstream_fail(u, OUTCOME_RETRY, "%s sent an overlong reply line",
-				    u->relay);
+				    conn_peer(u->conn));
 			return;
 		}
 		first = u->r.nlines == 0;
@@ -1077,7 +868,7 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 			char *shown = jsonstr_clean(line, len < 80 ? len : 80);	/* for the log */
 
 			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply (line %zu; at "
-			    "most %d lines, %d octets): %s", u->relay, u->r.nlines,
+			    "most %d lines, %d octets): %s", conn_peer(u->conn), u->r.nlines,
 			    OUTCOME_REPLY_LINES, OUTCOME_REPLY_OCTETS, shown);
 			free(shown);
 			free(line);
@@ -1095,11 +886,10 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* upstream_write_cb: the output drained; keep the message body flowing. */
+/* upstream_drained: the output drained; keep the message body flowing. */
 static void
-upstream_write_cb(struct bufferevent *bev, void *arg)
+upstream_drained(struct upstream *u)
 {
-	struct upstream *u = arg;
 
 	if (u->state != UP_BODY)
 		return;
@@ -1107,6 +897,87 @@ upstream_write_cb(struct bufferevent *bev, void *arg)
 		upstream_enter_state(u, UP_EOM);
 	else
 		upstream_body_fill(u);
+}
+
+/* upstream_conn_lost: the connection failed, or the server closed it. */
+static void
+upstream_conn_lost(struct upstream *u, enum conn_event e, const char *why)
+{
+	if (e == CONN_E_TLS) {
+		upstream_fail(u, OUTCOME_RETRY, "%s (%s); nothing was sent", why,
+		    conn_peer(u->conn));
+		return;
+	}
+	if (e != CONN_E_EOF && e != CONN_E_IO) {	/* resolve, connect, TLS set-up */
+		upstream_fail(u, OUTCOME_RETRY, "%s", why);
+		return;
+	}
+	if (u->state == UP_READY && e == CONN_E_EOF) {
+		log_debug("upstream: account=%s relay=%s closed the idle session",
+		    u->cfg->name, conn_peer(u->conn));
+		upstream_close(u);
+		return;
+	}
+	if (u->state == UP_QUIT) {
+		upstream_close(u);
+		return;
+	}
+	snprintf(u->lasterr, sizeof(u->lasterr), "%s", why);
+	if (u->msg != NULL)
+		upstream_close(u);	/* defers the message with the reason */
+	else
+		upstream_fail(u, OUTCOME_RETRY, "lost connection with %s in state %s: %s",
+		    conn_peer(u->conn), upstream_state_name(u->state), u->lasterr);
+}
+
+/* upstream_conn_event: what the connection says (conn.h); the session's states. */
+static void
+upstream_conn_event(void *arg, enum conn_event e, const char *why)
+{
+	struct upstream *u = arg;
+
+	/* (Nothing comes after conn_close: a dead session hears nothing.) */
+	switch (e) {
+	case CONN_RESOLVING:
+		upstream_enter_state(u, UP_RESOLVE);
+		break;
+	case CONN_CONNECTING:
+		upstream_enter_state(u, UP_CONNECT);
+		break;
+	case CONN_HANDSHAKE:
+		upstream_enter_state(u, UP_TLS);
+		break;
+	case CONN_TLS_UP:
+		if (u->cfg->tls == CONFIG_TLS_STARTTLS) {	/* EHLO again, in TLS */
+			upstream_enter_state(u, UP_EHLO);
+			upstream_printf(u, "EHLO %s\r\n", u->helo);
+			break;
+		}
+		/* FALLTHROUGH */
+	case CONN_UP:
+		upstream_enter_state(u, UP_BANNER);
+		break;
+	case CONN_DATA_IN:
+		upstream_read(u);
+		break;
+	case CONN_DRAINED:
+		upstream_drained(u);
+		break;
+	case CONN_E_TIMEOUT:
+		if (u->state == UP_READY) {	/* idle long enough: leave politely */
+			upstream_enter_state(u, UP_QUIT);
+			upstream_printf(u, "QUIT\r\n");
+			conn_enable(u->conn);
+			break;
+		}
+		upstream_fail(u, OUTCOME_RETRY, "timeout after %ds in state %s with %s",
+		    upstream_timeouts[u->state], upstream_state_name(u->state),
+		    conn_peer(u->conn));
+		break;
+	default:
+		upstream_conn_lost(u, e, why);
+		break;
+	}
 }
 
 void
