@@ -2,9 +2,12 @@
  * upstream: the SMTP client session to a provider.
  *
  * An explicit state machine (upstream_enter_state records every transition, with a
- * per-state timeout from one table). upstream_send_* write the command for a state;
- * upstream_response reads a complete reply and chooses the next state (OpenSMTPD's
- * mta_enter_state / mta_response split). What a reply means is asked of outcome.c.
+ * per-state timeout from one table). upstream_send enters a state and writes that
+ * state's command (upstream_write holds the text of each); upstream_response reads a
+ * complete reply and chooses the next state (OpenSMTPD's mta_enter_state /
+ * mta_response split). MAIL, RCPT and DATA are states of their own; with PIPELINING
+ * their commands go out together when MAIL is entered. What a reply means is asked
+ * of outcome.c. The socket, TLS and the words for their failures are conn.c's.
  *
  * Security: with tls "implicit" nothing is read or written before the handshake has
  * verified the certificate and host name; with "starttls" only EHLO and STARTTLS go
@@ -19,7 +22,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-
 #include <stdarg.h>
 
 #include <event2/buffer.h>
@@ -51,7 +53,9 @@ enum upstream_state {
 	UP_STARTTLS,
 	UP_AUTH,
 	UP_READY,		/* authenticated, waiting for mail */
-	UP_MAIL,		/* MAIL, RCPT and DATA replies being read */
+	UP_MAIL,		/* the reply to MAIL FROM */
+	UP_RCPT,		/* the replies to RCPT TO, one a recipient */
+	UP_DATA,		/* the reply to DATA (354 or a refusal) */
 	UP_BODY,		/* message being written, until the final "." is out */
 	UP_EOM,			/* "." written; waiting for the final reply */
 	UP_RSET,
@@ -71,7 +75,9 @@ static const int upstream_timeouts[UP_NSTATES] = {
 	[UP_STARTTLS] = 120,
 	[UP_AUTH] = 120,
 	[UP_READY] = UPSTREAM_IDLE,
-	[UP_MAIL] = 300,	/* 4.5.3.2.2/3/4: MAIL, RCPT 5 min; DATA 2 min (>=) */
+	[UP_MAIL] = 300,	/* 4.5.3.2.2: MAIL, 5 minutes */
+	[UP_RCPT] = 300,	/* 4.5.3.2.3: RCPT, 5 minutes */
+	[UP_DATA] = 300,	/* 4.5.3.2.4: DATA initiation, 2 minutes (at least) */
 	[UP_BODY] = 180,	/* 4.5.3.2.5: data block, 3 minutes */
 	[UP_EOM] = 600,		/* 4.5.3.2.6: DATA termination, 10 minutes */
 	[UP_RSET] = 120,
@@ -87,13 +93,14 @@ _Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NS
  * provider trickling "250-" lines would otherwise hold the session for ever).
  */
 #define UP_REPLY_STATES	((1u << UP_BANNER) | (1u << UP_EHLO) | (1u << UP_STARTTLS) | \
-	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
+	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_RCPT) | (1u << UP_DATA) | \
+	(1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
 
 static const char *upstream_state_names[UP_NSTATES] = {
 	[UP_INIT] = "init", [UP_RESOLVE] = "resolve", [UP_CONNECT] = "connect",
 	[UP_TLS] = "tls", [UP_BANNER] = "banner", [UP_EHLO] = "ehlo",
 	[UP_STARTTLS] = "starttls", [UP_AUTH] = "auth", [UP_READY] = "ready",
-	[UP_MAIL] = "mail", [UP_BODY] = "body", [UP_EOM] = "eom", [UP_RSET] = "rset",
+	[UP_MAIL] = "mail", [UP_RCPT] = "rcpt", [UP_DATA] = "data", [UP_BODY] = "body", [UP_EOM] = "eom", [UP_RSET] = "rset",
 	[UP_QUIT] = "quit", [UP_DEAD] = "dead",
 };
 _Static_assert(sizeof(upstream_state_names) / sizeof(upstream_state_names[0]) ==
@@ -133,8 +140,7 @@ struct upstream {
 	struct queue_msg	*msg;
 	struct upstream_rcpt	*rcpts;
 	size_t			 nrcpts;
-	size_t			 expect;	/* replies read: 0 MAIL, 1..n RCPT, n+1 DATA */
-	size_t			 sent_cmds;	/* commands written (unpipelined mode) */
+	size_t			 rcpt_cur;	/* UP_RCPT: whose reply is awaited */
 	int			 mail_failed;
 	int			 guess;		/* a throttle here is a guess (outcome.h) */
 	int			 unknown;	/* "." written, final reply lost: end unknown */
@@ -151,6 +157,8 @@ static void upstream_fail(struct upstream *, enum outcome_action, const char *, 
     __attribute__((format(printf, 3, 4)));
 static void upstream_close(struct upstream *);
 static void upstream_next_tx(struct upstream *);
+static void upstream_send(struct upstream *, enum upstream_state);
+static void upstream_rcpts_done(struct upstream *);
 static conn_cb upstream_conn_event;
 
 /* upstream_classify: what a reply means, by the account's rules and the built-ins. */
@@ -455,14 +463,10 @@ upstream_parse_ehlo_line(struct upstream *u, const char *kw)
 	}
 }
 
-/* upstream_auth_begin: AUTH with the best mechanism both sides have, or ready. */
+/* upstream_auth_begin: AUTH if the account logs in and may here, or ready. */
 static void
 upstream_auth_begin(struct upstream *u)
 {
-	const char *mech, *err;
-	char *initial, why[300];
-	enum outcome_action act;
-
 	if (u->cfg->username == NULL) {		/* a local smarthost without AUTH */
 		upstream_enter_state(u, UP_READY);
 		scheduler_session_ready(u->sched, u->acct);
@@ -478,6 +482,17 @@ upstream_auth_begin(struct upstream *u)
 		    "for this mailbox in the provider's settings?", conn_peer(u->conn));
 		return;
 	}
+	upstream_send(u, UP_AUTH);
+}
+
+/* upstream_auth_start: the AUTH command with the best mechanism both sides have. */
+static void
+upstream_auth_start(struct upstream *u)
+{
+	const char *mech, *err;
+	char *initial, why[300];
+	enum outcome_action act;
+
 	auth_free(u->auth);
 	/* An OAuth account without a current token: later (RETRY) or log in (DISABLE). */
 	if ((u->auth = auth_new_account(u->cfg, &act, why, sizeof(why))) == NULL) {
@@ -489,7 +504,6 @@ upstream_auth_begin(struct upstream *u)
 		    conn_peer(u->conn), err, u->cap_auth);
 		return;
 	}
-	upstream_enter_state(u, UP_AUTH);
 	if (initial != NULL)
 		upstream_printf(u, "AUTH %s %s\r\n", mech, initial);
 	else
@@ -497,13 +511,6 @@ upstream_auth_begin(struct upstream *u)
 	free(initial);
 	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, conn_peer(u->conn),
 	    mech, u->cfg->username);
-}
-
-/* upstream_send_rcpt: the RCPT command for transaction recipient i. */
-static void
-upstream_send_rcpt(struct upstream *u, size_t i)
-{
-	upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
 }
 
 /* upstream_next_tx: start a transaction with the next message, or wait for one. */
@@ -516,10 +523,8 @@ upstream_next_tx(struct upstream *u)
 	if (u->state != UP_READY || u->msg != NULL)
 		return;
 	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL) {
-		if (u->acct->retired) {	/* its account left the config: leave too */
-			upstream_enter_state(u, UP_QUIT);
-			upstream_printf(u, "QUIT\r\n");
-		}
+		if (u->acct->retired)	/* its account left the config: leave too */
+			upstream_send(u, UP_QUIT);
 		return;		/* idle; the READY timeout ends the session */
 	}
 	u->msg = m;
@@ -531,25 +536,12 @@ upstream_next_tx(struct upstream *u)
 			u->rcpts[u->nrcpts].action = OUTCOME_RETRY;
 			u->nrcpts++;
 		}
-	u->expect = 0;
+	u->rcpt_cur = 0;
 	u->mail_failed = 0;
 	u->guess = 0;
 	u->unknown = 0;
 	u->naccepted = 0;
-	upstream_enter_state(u, UP_MAIL);
-	upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
-	if (u->cap_size)
-		upstream_printf(u, " SIZE=%llu", (unsigned long long)m->size + 1024);
-	if (u->cap_8bitmime)
-		upstream_printf(u, " BODY=8BITMIME");
-	upstream_printf(u, "\r\n");
-	if (u->cap_pipelining) {	/* RFC 2920: MAIL, RCPTs and DATA in one go */
-		for (size_t i = 0; i < u->nrcpts; i++)
-			upstream_send_rcpt(u, i);
-		upstream_printf(u, "DATA\r\n");
-		u->sent_cmds = u->nrcpts + 2;
-	} else
-		u->sent_cmds = 1;
+	upstream_send(u, UP_MAIL);
 }
 
 /* upstream_body_fill: top up the output with the next part of the message. */
@@ -626,7 +618,6 @@ upstream_body_begin(struct upstream *u)
 	u->body_bol = 1;	/* the header block ends with its empty line */
 	u->body_dot = 0;
 	memcpy(u->body_last, "\r\n", 2);
-	upstream_enter_state(u, UP_BODY);
 	upstream_body_fill(u);
 }
 
@@ -668,70 +659,166 @@ upstream_tx_all_refused(struct upstream *u)
 	free(acts);
 }
 
-/* upstream_tx_reply: one reply of the MAIL/RCPT/DATA exchange. */
+/* upstream_tx_end: the transaction is over: its results go, RSET for the next. */
 static void
-upstream_tx_reply(struct upstream *u)
+upstream_tx_end(struct upstream *u)
 {
-	size_t i = u->expect++;
-	int code = u->r.code;
+	upstream_tx_report(u);
+	upstream_send(u, UP_RSET);
+}
 
-	if (i == 0) {					/* MAIL */
-		if (code / 100 != 2) {
-			u->mail_failed = 1;
-			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_MAIL), u->r.text);
-		}
-	} else if (i <= u->nrcpts) {			/* RCPT */
-		struct upstream_rcpt *r = &u->rcpts[i - 1];
-
-		if (u->mail_failed)
-			;	/* the reply to MAIL says it all */
-		else if (code / 100 == 2) {
-			r->accepted = 1;
-			u->naccepted++;
-		} else {
-			r->action = upstream_tx_classify(u, OUTCOME_RCPT);
-			r->reply = xstrdup(u->r.text);
-		}
-		if (i == u->nrcpts && !u->mail_failed && u->naccepted == 0)
-			upstream_tx_all_refused(u);
-	} else {					/* DATA */
-		if (code == 354 && u->naccepted > 0 && !u->mail_failed) {
-			upstream_body_begin(u);
+/* upstream_mail_reply: the reply to MAIL FROM. */
+static void
+upstream_mail_reply(struct upstream *u)
+{
+	if (u->r.code / 100 != 2) {
+		u->mail_failed = 1;
+		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_MAIL), u->r.text);
+		if (!u->cap_pipelining) {	/* nothing more was sent: skip the rest */
+			upstream_tx_end(u);
 			return;
 		}
-		if (code == 354) {	/* nobody to send to, yet the server waits */
-			upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
-			    conn_peer(u->conn));
-			return;
-		}
-		if (code / 100 == 2 && u->naccepted > 0 && !u->mail_failed) {
-			/* "sent" before the message was: not an answer to trust */
-			upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
-			    "354; the message was not sent", conn_peer(u->conn), u->r.text);
-			return;
-		}
-		if (!u->mail_failed && u->naccepted > 0)
-			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
 	}
-	if (u->expect == u->nrcpts + 2) {	/* the DATA reply was the last one */
-		upstream_tx_report(u);
-		upstream_enter_state(u, UP_RSET);
-		upstream_printf(u, "RSET\r\n");
+	u->rcpt_cur = 0;
+	if (u->nrcpts > 0)
+		upstream_send(u, UP_RCPT);
+	else
+		upstream_rcpts_done(u);
+}
+
+/* upstream_rcpt_reply: the reply to the RCPT of recipient u->rcpt_cur. */
+static void
+upstream_rcpt_reply(struct upstream *u)
+{
+	struct upstream_rcpt *r = &u->rcpts[u->rcpt_cur];
+
+	if (u->mail_failed)
+		;	/* the reply to MAIL says it all */
+	else if (u->r.code / 100 == 2) {
+		r->accepted = 1;
+		u->naccepted++;
+	} else {
+		r->action = upstream_tx_classify(u, OUTCOME_RCPT);
+		r->reply = xstrdup(u->r.text);
+	}
+	if (++u->rcpt_cur < u->nrcpts)
+		upstream_send(u, UP_RCPT);
+	else
+		upstream_rcpts_done(u);
+}
+
+/* upstream_rcpts_done: every RCPT has its reply: DATA, unless nobody takes it. */
+static void
+upstream_rcpts_done(struct upstream *u)
+{
+	if (!u->mail_failed && u->naccepted == 0)
+		upstream_tx_all_refused(u);
+	if (!u->cap_pipelining && u->naccepted == 0) {	/* nobody to send to: skip DATA */
+		upstream_tx_end(u);
 		return;
 	}
-	if (!u->cap_pipelining) {	/* one command at a time */
-		if (u->mail_failed || (u->expect == u->nrcpts + 1 && u->naccepted == 0)) {
-			/* Nothing to send: skip the rest of the transaction. */
-			upstream_tx_report(u);
-			upstream_enter_state(u, UP_RSET);
-			upstream_printf(u, "RSET\r\n");
-			return;
-		}
-		if (u->expect <= u->nrcpts)
-			upstream_send_rcpt(u, u->expect - 1);
-		else
-			upstream_printf(u, "DATA\r\n");
-		u->sent_cmds++;
+	upstream_send(u, UP_DATA);
+}
+
+/* upstream_data_reply: the reply to DATA: 354 starts the message. */
+static void
+upstream_data_reply(struct upstream *u)
+{
+	int code = u->r.code, go = u->naccepted > 0 && !u->mail_failed;
+
+	if (code == 354 && go) {
+		upstream_send(u, UP_BODY);
+		return;
+	}
+	if (code == 354) {	/* nobody to send to, yet the server waits */
+		upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
+		    conn_peer(u->conn));
+		return;
+	}
+	if (code / 100 == 2 && go) {
+		/* "sent" before the message was: not an answer to trust */
+		upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
+		    "354; the message was not sent", conn_peer(u->conn), u->r.text);
+		return;
+	}
+	if (go)
+		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
+	upstream_tx_end(u);
+}
+
+/*
+ * upstream_write: the command line of state st (RCPT: of transaction recipient i);
+ * the one place each command's text is.
+ */
+static void
+upstream_write(struct upstream *u, enum upstream_state st, size_t i)
+{
+	switch (st) {
+	case UP_EHLO:
+		upstream_printf(u, "EHLO %s\r\n", u->helo);
+		break;
+	case UP_STARTTLS:
+		upstream_printf(u, "STARTTLS\r\n");
+		break;
+	case UP_MAIL:
+		upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
+		if (u->cap_size)
+			upstream_printf(u, " SIZE=%llu",
+			    (unsigned long long)u->msg->size + 1024);
+		if (u->cap_8bitmime)
+			upstream_printf(u, " BODY=8BITMIME");
+		upstream_printf(u, "\r\n");
+		break;
+	case UP_RCPT:
+		upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
+		break;
+	case UP_DATA:
+		upstream_printf(u, "DATA\r\n");
+		break;
+	case UP_RSET:
+		upstream_printf(u, "RSET\r\n");
+		break;
+	case UP_QUIT:
+		upstream_printf(u, "QUIT\r\n");
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * upstream_send: enter state st and write its command (the mta_enter_state half;
+ * upstream_response reads the reply and chooses the next state). With PIPELINING
+ * (RFC 2920) entering MAIL writes the transaction's RCPTs and DATA along with it, and
+ * entering RCPT and DATA then writes nothing. States without a command (connection
+ * set-up, BANNER, READY, EOM) are entered with upstream_enter_state alone.
+ */
+static void
+upstream_send(struct upstream *u, enum upstream_state st)
+{
+	upstream_enter_state(u, st);
+	switch (st) {
+	case UP_AUTH:
+		upstream_auth_start(u);
+		break;
+	case UP_MAIL:
+		upstream_write(u, UP_MAIL, 0);
+		for (size_t i = 0; u->cap_pipelining && i < u->nrcpts; i++)
+			upstream_write(u, UP_RCPT, i);
+		if (u->cap_pipelining)
+			upstream_write(u, UP_DATA, 0);
+		break;
+	case UP_RCPT:
+	case UP_DATA:
+		if (!u->cap_pipelining)
+			upstream_write(u, st, u->rcpt_cur);
+		break;
+	case UP_BODY:		/* after 354: the message is this state's "command" */
+		upstream_body_begin(u);
+		break;
+	default:
+		upstream_write(u, st, 0);
+		break;
 	}
 }
 
@@ -749,8 +836,7 @@ upstream_response(struct upstream *u)
 			    "%s greeted with: %s", conn_peer(u->conn), u->r.text);
 			return;
 		}
-		upstream_enter_state(u, UP_EHLO);
-		upstream_printf(u, "EHLO %s\r\n", u->helo);
+		upstream_send(u, UP_EHLO);
 		break;
 	case UP_EHLO:
 		if (u->r.code / 100 != 2) {
@@ -764,8 +850,7 @@ upstream_response(struct upstream *u)
 				    "nothing is sent in clear", conn_peer(u->conn));
 				return;
 			}
-			upstream_enter_state(u, UP_STARTTLS);
-			upstream_printf(u, "STARTTLS\r\n");
+			upstream_send(u, UP_STARTTLS);
 			return;
 		}
 		upstream_auth_begin(u);
@@ -818,7 +903,13 @@ upstream_response(struct upstream *u)
 		upstream_next_tx(u);
 		break;
 	case UP_MAIL:
-		upstream_tx_reply(u);
+		upstream_mail_reply(u);
+		break;
+	case UP_RCPT:
+		upstream_rcpt_reply(u);
+		break;
+	case UP_DATA:
+		upstream_data_reply(u);
 		break;
 	case UP_EOM:
 		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
@@ -949,8 +1040,7 @@ upstream_conn_event(void *arg, enum conn_event e, const char *why)
 		break;
 	case CONN_TLS_UP:
 		if (u->cfg->tls == CONFIG_TLS_STARTTLS) {	/* EHLO again, in TLS */
-			upstream_enter_state(u, UP_EHLO);
-			upstream_printf(u, "EHLO %s\r\n", u->helo);
+			upstream_send(u, UP_EHLO);
 			break;
 		}
 		/* FALLTHROUGH */
@@ -965,8 +1055,7 @@ upstream_conn_event(void *arg, enum conn_event e, const char *why)
 		break;
 	case CONN_E_TIMEOUT:
 		if (u->state == UP_READY) {	/* idle long enough: leave politely */
-			upstream_enter_state(u, UP_QUIT);
-			upstream_printf(u, "QUIT\r\n");
+			upstream_send(u, UP_QUIT);
 			conn_enable(u->conn);
 			break;
 		}
