@@ -746,6 +746,11 @@ upstream_data_reply(struct upstream *u)
 	upstream_tx_end(u);
 }
 
+/* The commands that are one word, by the state they are sent in (sparse). */
+static const char *const upstream_verbs[UP_NSTATES] = {
+	[UP_STARTTLS] = "STARTTLS", [UP_DATA] = "DATA", [UP_RSET] = "RSET", [UP_QUIT] = "QUIT",
+};
+
 /*
  * upstream_write: the command line of state st (RCPT: of transaction recipient i);
  * the one place each command's text is.
@@ -756,9 +761,6 @@ upstream_write(struct upstream *u, enum upstream_state st, size_t i)
 	switch (st) {
 	case UP_EHLO:
 		upstream_printf(u, "EHLO %s\r\n", u->helo);
-		break;
-	case UP_STARTTLS:
-		upstream_printf(u, "STARTTLS\r\n");
 		break;
 	case UP_MAIL:
 		upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
@@ -772,16 +774,9 @@ upstream_write(struct upstream *u, enum upstream_state st, size_t i)
 	case UP_RCPT:
 		upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
 		break;
-	case UP_DATA:
-		upstream_printf(u, "DATA\r\n");
-		break;
-	case UP_RSET:
-		upstream_printf(u, "RSET\r\n");
-		break;
-	case UP_QUIT:
-		upstream_printf(u, "QUIT\r\n");
-		break;
 	default:
+		if (upstream_verbs[st] != NULL)
+			upstream_printf(u, "%s\r\n", upstream_verbs[st]);
 		break;
 	}
 }
