@@ -92,7 +92,7 @@ enum imap_state {
  * a timer of the session's decides). In IDLE the server is silent until news or its
  * keep-alives; the re-issue timer ends IDLE well before this fires.
  */
-static const int imap_timeouts[IMAP_S_NSTATES] = {
+static const int imap_timeouts[] = {
 	[IMAP_S_INIT] = 0,
 	[IMAP_S_RESOLVE] = 0,		/* evdns has its own */
 	[IMAP_S_CONNECT] = 30,
@@ -115,7 +115,7 @@ static const int imap_timeouts[IMAP_S_NSTATES] = {
 _Static_assert(sizeof(imap_timeouts) / sizeof(imap_timeouts[0]) == IMAP_S_NSTATES,
     "a timeout for every state");
 
-static const char *imap_state_names[IMAP_S_NSTATES] = {
+static const char *const imap_state_names[] = {
 	[IMAP_S_INIT] = "init", [IMAP_S_RESOLVE] = "resolve", [IMAP_S_CONNECT] = "connect",
 	[IMAP_S_TLS] = "tls", [IMAP_S_GREETING] = "greeting",
 	[IMAP_S_CAPABILITY] = "capability", [IMAP_S_STARTTLS] = "starttls",
@@ -176,10 +176,10 @@ static void imap_session_wait(struct imap_session *);
 static void imap_session_send(struct imap_session *, enum imap_state);
 static conn_cb imap_session_conn_event;
 
-static const char *
-imap_state_name(enum imap_state s)
+const char *
+imap_session_state_name(int s)
 {
-	return s < IMAP_S_NSTATES ? imap_state_names[s] : "?";
+	return s >= 0 && s < IMAP_S_NSTATES ? imap_state_names[s] : "?";
 }
 
 /* imap_session_enter_state: the one place a session changes state. */
@@ -187,7 +187,7 @@ static void
 imap_session_enter_state(struct imap_session *s, enum imap_state st)
 {
 	log_debug("imap: account=%s server=%s state %s -> %s", s->account, conn_peer(s->conn),
-	    imap_state_name(s->state), imap_state_name(st));
+	    imap_session_state_name(s->state), imap_session_state_name(st));
 	s->state = st;
 	conn_set_timeout(s->conn, imap_timeouts[st]);
 }
@@ -261,7 +261,7 @@ imap_session_fail(struct imap_session *s, const char *fmt, ...)
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
 	log_warn("imap: account=%s server=%s state=%s: %s; reconnecting in %ds", s->account,
-	    conn_peer(s->conn), imap_state_name(s->state), why, s->backoff);
+	    conn_peer(s->conn), imap_session_state_name(s->state), why, s->backoff);
 	conn_disable(s->conn);
 	evtimer_del(s->timer);
 	imap_session_enter_state(s, IMAP_S_BACKOFF);
@@ -785,7 +785,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 		break;
 	default:
 		imap_session_fail(s, "unexpected reply in state %s: %s",
-		    imap_state_name(s->state), text);
+		    imap_session_state_name(s->state), text);
 		break;
 	}
 }
@@ -879,7 +879,7 @@ imap_session_continue(struct imap_session *s, const struct imap_response *r)
 		return;
 	}
 	imap_session_fail(s, "unexpected continuation request in state %s",
-	    imap_state_name(s->state));
+	    imap_session_state_name(s->state));
 }
 
 /*
@@ -1000,7 +1000,7 @@ imap_session_conn_event(void *arg, enum conn_event e, const char *why)
 		break;
 	case CONN_E_TIMEOUT:
 		imap_session_fail(s, "timeout after %ds in state %s", imap_timeouts[s->state],
-		    imap_state_name(s->state));
+		    imap_session_state_name(s->state));
 		break;
 	case CONN_E_TLS:
 		imap_session_fail(s, "%s; nothing was sent", why);

@@ -24,6 +24,13 @@ struct imap_session *imap_session_new(struct event_base *, struct evdns_base *,
 		    struct bounce_store *store, struct config_account *a, const char *dir);
 
 /*
+ * imap_session_state_name: the name of session state s for the log ("idle"), NULL
+ * for a state the table leaves out (a unit test walks them all: 0 up to the first
+ * "?"), "?" past the last.
+ */
+const char	*imap_session_state_name(int s);
+
+/*
  * imap_session_free: close the connection (no LOGOUT) and free. Not from the
  * session's own callbacks; from any other, or with the loop stopped. NULL: no-op.
  */

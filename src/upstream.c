@@ -65,7 +65,7 @@ enum upstream_state {
 };
 
 /* Per-state timeouts in seconds: RFC 5321 4.5.3.2 minimums where it gives them. */
-static const int upstream_timeouts[UP_NSTATES] = {
+static const int upstream_timeouts[] = {
 	[UP_INIT] = 0,
 	[UP_RESOLVE] = 30,
 	[UP_CONNECT] = 30,
@@ -96,7 +96,7 @@ _Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NS
 	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_RCPT) | (1u << UP_DATA) | \
 	(1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
 
-static const char *upstream_state_names[UP_NSTATES] = {
+static const char *const upstream_state_names[] = {
 	[UP_INIT] = "init", [UP_RESOLVE] = "resolve", [UP_CONNECT] = "connect",
 	[UP_TLS] = "tls", [UP_BANNER] = "banner", [UP_EHLO] = "ehlo",
 	[UP_STARTTLS] = "starttls", [UP_AUTH] = "auth", [UP_READY] = "ready",
@@ -168,10 +168,10 @@ upstream_classify(struct upstream *u, enum outcome_stage stage, const char *repl
 	return outcome_classify(u->cfg->rules, u->cfg->nrules, stage, reply);
 }
 
-static const char *
-upstream_state_name(enum upstream_state s)
+const char *
+upstream_state_name(int s)
 {
-	return s < UP_NSTATES ? upstream_state_names[s] : "?";
+	return s >= 0 && s < UP_NSTATES ? upstream_state_names[s] : "?";
 }
 
 /* upstream_arm_deadline: (re)start the deadline for the reply now awaited, if any. */
