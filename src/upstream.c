@@ -33,15 +33,13 @@
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
-#include "rewrite.h"
 #include "scheduler.h"
-#include "smtp_data.h"
 #include "upstream.h"
+#include "upstream_body.h"
 #include "xmalloc.h"
 
 #define UPSTREAM_LINE_MAX	4096	/* bound on one reply line we accept */
 #define UPSTREAM_IDLE		30	/* seconds an idle session stays open */
-#define UPSTREAM_CHUNK		(64 * 1024)
 
 enum upstream_state {
 	UP_INIT,
@@ -145,11 +143,7 @@ struct upstream {
 	int			 guess;		/* a throttle here is a guess (outcome.h) */
 	int			 unknown;	/* "." written, final reply lost: end unknown */
 	size_t			 naccepted;
-	int			 body_fd;
-	uint64_t		 body_off, body_left;
-	int			 body_bol;
-	int			 body_dot;	/* the final "." is in the output */
-	char			 body_last[2];
+	struct upstream_body	 body;		/* after 354 */
 };
 
 static void upstream_enter_state(struct upstream *, enum upstream_state);
@@ -237,10 +231,7 @@ upstream_tx_clear(struct upstream *u)
 	u->rcpts = NULL;
 	u->nrcpts = 0;
 	u->msg = NULL;
-	if (u->body_fd != -1) {
-		close(u->body_fd);
-		u->body_fd = -1;
-	}
+	upstream_body_close(&u->body);
 }
 
 /*
@@ -298,10 +289,7 @@ upstream_tx_report(struct upstream *u)
 		res[i].unknown = u->unknown && u->rcpts[i].accepted;
 	}
 	u->msg = NULL;
-	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */
-		close(u->body_fd);
-		u->body_fd = -1;
-	}
+	upstream_body_close(&u->body);	/* done, its file may be reused (queue.c) */
 	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, conn_peer(u->conn));
 	free(res);
 	upstream_tx_clear(u);
@@ -418,7 +406,7 @@ upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *ba
 	u->cfg = a->cfg;
 	u->base = base;
 	u->helo = xstrdup(helo);
-	u->body_fd = -1;
+	upstream_body_init(&u->body);
 	u->state = UP_INIT;
 	label = xasprintf("upstream: account=%s relay", u->cfg->name);
 	u->conn = conn_new(base, dns, u->cfg->host, u->cfg->port,
@@ -544,81 +532,19 @@ upstream_next_tx(struct upstream *u)
 	upstream_send(u, UP_MAIL);
 }
 
-/* upstream_body_fill: top up the output with the next part of the message. */
-static void
-upstream_body_fill(struct upstream *u)
-{
-	struct evbuffer *out = conn_output(u->conn);
-	static char in[UPSTREAM_CHUNK], stuffed[2 * UPSTREAM_CHUNK];
-
-	if (u->body_dot)
-		return;
-	while (u->body_left > 0 && evbuffer_get_length(out) < UPSTREAM_CHUNK) {
-		size_t want = u->body_left < sizeof(in) ? (size_t)u->body_left : sizeof(in);
-		ssize_t n = pread(u->body_fd, in, want, (off_t)u->body_off);
-
-		if (n <= 0) {
-			log_err("%s: spool: cannot read the message: %s", u->msg->id,
-			    n == 0 ? "file too short" : strerror(errno));
-			upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
-			return;
-		}
-		u->body_off += (uint64_t)n;
-		u->body_left -= (uint64_t)n;
-		if (n >= 2)
-			memcpy(u->body_last, in + n - 2, 2);
-		else {
-			u->body_last[0] = u->body_last[1];
-			u->body_last[1] = in[0];
-		}
-		evbuffer_add(out, stuffed, smtp_data_stuff(in, (size_t)n, stuffed, &u->body_bol));
-	}
-	if (u->body_left == 0) {
-		/* The stored message ends with CRLF; make sure of it before the dot. */
-		if (memcmp(u->body_last, "\r\n", 2) != 0)
-			evbuffer_add(out, "\r\n", 2);
-		evbuffer_add(out, ".\r\n", 3);
-		/* UP_EOM only once it is written (upstream_drained): a reply before
-		 * that cannot be the answer to the message. */
-		u->body_left = 0;
-		u->body_dot = 1;
-	}
-}
-
-/* upstream_body_begin: after 354, send the rewritten header and start the body. */
+/* upstream_body_begin: after 354, the rewritten header and the start of the body. */
 static void
 upstream_body_begin(struct upstream *u)
 {
-	struct queue_msg *m = u->msg;
-	char *hdr = NULL, *out, *stuffed;
-	size_t outlen;
-	int bol = 1;
+	int fd;
 
-	if ((u->body_fd = scheduler_msg_open(u->sched, m)) == -1) {
+	if ((fd = scheduler_msg_open(u->sched, u->msg)) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "cannot open the queued message");
 		return;
 	}
-	hdr = xmalloc(m->header_size + 1);
-	if (m->header_size > 0 && pread(u->body_fd, hdr, m->header_size,
-	    (off_t)m->data_off) != (ssize_t)m->header_size) {
-		free(hdr);
+	if (upstream_body_start(&u->body, fd, u->msg, u->cfg->address,
+	    conn_output(u->conn)) == -1)
 		upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
-		return;
-	}
-	rewrite_headers(hdr, m->header_size, u->cfg->address, m->sender, m->message_id,
-	    &out, &outlen);
-	free(hdr);
-	stuffed = xmalloc(2 * outlen + 1);
-	evbuffer_add(conn_output(u->conn), stuffed,
-	    smtp_data_stuff(out, outlen, stuffed, &bol));
-	free(stuffed);
-	free(out);
-	u->body_off = m->data_off + m->header_size;
-	u->body_left = m->size - m->header_size;
-	u->body_bol = 1;	/* the header block ends with its empty line */
-	u->body_dot = 0;
-	memcpy(u->body_last, "\r\n", 2);
-	upstream_body_fill(u);
 }
 
 /* upstream_tx_classify: what the reply means at stage; notes a guessed throttle. */
@@ -972,17 +898,21 @@ upstream_read(struct upstream *u)
 	}
 }
 
-/* upstream_drained: the output drained; keep the message body flowing. */
+/*
+ * upstream_drained: the output drained; keep the message body flowing. UP_EOM only
+ * once all of it, the "." too, is written: a reply before that cannot be the answer
+ * to the message.
+ */
 static void
 upstream_drained(struct upstream *u)
 {
 
 	if (u->state != UP_BODY)
 		return;
-	if (u->body_dot)	/* all of it, "." too, is out: now a reply is the answer */
+	if (u->body.dot)	/* all of it, "." too, is out: now a reply is the answer */
 		upstream_enter_state(u, UP_EOM);
-	else
-		upstream_body_fill(u);
+	else if (upstream_body_fill(&u->body, u->msg, conn_output(u->conn)) == -1)
+		upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
 }
 
 /* upstream_conn_lost: the connection failed, or the server closed it. */
