@@ -28,7 +28,6 @@
  * the first contact with a mailbox (no state, another folder, or a new UIDVALIDITY)
  * the messages already there are left alone and watching starts at UIDNEXT.
  */
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -40,11 +39,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 
 #include "auth.h"
@@ -52,6 +48,7 @@
 #include "bounce_store.h"
 #include "clock.h"
 #include "config.h"
+#include "conn.h"
 #include "imap_mailbox.h"
 #include "imap_parse.h"
 #include "imap_session.h"
@@ -96,7 +93,7 @@ enum imap_state {
  * a timer of the session's decides). In IDLE the server is silent until news or its
  * keep-alives; the re-issue timer ends IDLE well before this fires.
  */
-static const int imap_timeouts[IMAP_S_NSTATES] = {
+static const int imap_timeouts[] = {
 	[IMAP_S_INIT] = 0,
 	[IMAP_S_RESOLVE] = 0,		/* evdns has its own */
 	[IMAP_S_CONNECT] = 30,
@@ -119,7 +116,7 @@ static const int imap_timeouts[IMAP_S_NSTATES] = {
 _Static_assert(sizeof(imap_timeouts) / sizeof(imap_timeouts[0]) == IMAP_S_NSTATES,
     "a timeout for every state");
 
-static const char *imap_state_names[IMAP_S_NSTATES] = {
+static const char *const imap_state_names[] = {
 	[IMAP_S_INIT] = "init", [IMAP_S_RESOLVE] = "resolve", [IMAP_S_CONNECT] = "connect",
 	[IMAP_S_TLS] = "tls", [IMAP_S_GREETING] = "greeting",
 	[IMAP_S_CAPABILITY] = "capability", [IMAP_S_STARTTLS] = "starttls",
@@ -139,22 +136,14 @@ struct imap_caps {
 };
 
 struct imap_session {
-	struct event_base	*base;
-	struct evdns_base	*dns;
 	struct bounce_store	*store;
 	const char		*account;	/* the account's name */
 	struct config_imap	*cfg;
 	enum imap_state		 state;
-	SSL_CTX			*ssl_ctx;
 
-	struct evdns_getaddrinfo_request *dnsreq;
-	struct evutil_addrinfo	*ai, *ai_cur;
-	char			 server[300];	/* host[address]:port */
-	char			 lasterr[512];
-	struct bufferevent	*bev;
-	evutil_socket_t		 fd;
-	SSL			*ssl;		/* owned by bev once TLS is up */
-	int			 tls_up, authed;
+	struct conn		*conn;		/* conn_peer names it: host[address]:port */
+	char			 lasterr[512];	/* the server's BYE */
+	int			 authed;
 
 	struct event		*timer;		/* backoff, poll, IDLE re-issue */
 	struct event		*reset_ev;	/* deferred teardown of the connection */
@@ -189,38 +178,31 @@ struct imap_session {
 static void imap_session_enter_state(struct imap_session *, enum imap_state);
 static void imap_session_fail(struct imap_session *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
-static void imap_session_read_cb(struct bufferevent *, void *);
-static void imap_session_event_cb(struct bufferevent *, short, void *);
-static void imap_session_connect_next(struct imap_session *);
 static void imap_session_wait(struct imap_session *);
 static void imap_session_send(struct imap_session *, enum imap_state);
+static conn_cb imap_session_conn_event;
 
-static const char *
-imap_state_name(enum imap_state s)
+const char *
+imap_session_state_name(int s)
 {
-	return s < IMAP_S_NSTATES ? imap_state_names[s] : "?";
+	return s >= 0 && s < IMAP_S_NSTATES ? imap_state_names[s] : "?";
 }
 
 /* imap_session_enter_state: the one place a session changes state. */
 static void
 imap_session_enter_state(struct imap_session *s, enum imap_state st)
 {
-	log_debug("imap: account=%s server=%s state %s -> %s", s->account, s->server,
-	    imap_state_name(s->state), imap_state_name(st));
+	log_debug("imap: account=%s server=%s state %s -> %s", s->account, conn_peer(s->conn),
+	    imap_session_state_name(s->state), imap_session_state_name(st));
 	s->state = st;
-	if (s->bev != NULL) {
-		struct timeval tv = { .tv_sec = imap_timeouts[st] };
-
-		bufferevent_set_timeouts(s->bev, imap_timeouts[st] ? &tv : NULL,
-		    imap_timeouts[st] ? &tv : NULL);
-	}
+	conn_set_timeout(s->conn, imap_timeouts[st]);
 }
 
 /* imap_session_cmd: send a tagged command (the tag is remembered for the reply). */
 static void __attribute__((format(printf, 2, 3)))
 imap_session_cmd(struct imap_session *s, const char *fmt, ...)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = conn_output(s->conn);
 	va_list ap;
 
 	snprintf(s->tag, sizeof(s->tag), "A%u", ++s->tagn);
@@ -248,20 +230,8 @@ imap_session_save_state(struct imap_session *s)
 static void
 imap_session_drop(struct imap_session *s)
 {
-	if (s->dnsreq != NULL) {
-		evdns_getaddrinfo_cancel(s->dnsreq);
-		s->dnsreq = NULL;
-	}
-	if (s->bev != NULL) {
-		bufferevent_free(s->bev);
-		s->bev = NULL;
-	} else if (s->ssl != NULL)
-		SSL_free(s->ssl);
-	s->ssl = NULL;
-	if (s->fd != -1)
-		close(s->fd);
-	s->fd = -1;
-	s->tls_up = s->authed = 0;
+	conn_close(s->conn);
+	s->authed = 0;
 	s->scan = 0;
 	s->lit = 0;
 	s->caps = (struct imap_caps){ 0 };
@@ -276,10 +246,6 @@ imap_session_reset_cb(evutil_socket_t fd, short ev, void *arg)
 	struct timeval tv = { .tv_sec = s->backoff };
 
 	imap_session_drop(s);
-	if (s->ai != NULL) {
-		evutil_freeaddrinfo(s->ai);
-		s->ai = s->ai_cur = NULL;
-	}
 	evtimer_add(s->timer, &tv);
 	s->backoff = s->backoff * 2 > IMAP_WATCH_BACKOFF_MAX ? IMAP_WATCH_BACKOFF_MAX :
 	    s->backoff * 2;
@@ -303,31 +269,11 @@ imap_session_fail(struct imap_session *s, const char *fmt, ...)
 	snprintf(s->last_err, sizeof(s->last_err), "%.255s", why);
 	s->last_err_at = clock_now();
 	log_warn("imap: account=%s server=%s state=%s: %s; reconnecting in %ds", s->account,
-	    s->server, imap_state_name(s->state), why, s->backoff);
-	if (s->bev != NULL)
-		bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	    conn_peer(s->conn), imap_session_state_name(s->state), why, s->backoff);
+	conn_disable(s->conn);
 	evtimer_del(s->timer);
 	imap_session_enter_state(s, IMAP_S_BACKOFF);
 	event_active(s->reset_ev, 0, 0);
-}
-
-/* imap_session_resolved: the server's addresses are known; try them in turn. */
-static void
-imap_session_resolved(int err, struct evutil_addrinfo *ai, void *arg)
-{
-	struct imap_session *s = arg;
-
-	s->dnsreq = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
-		return;
-	if (err != 0) {
-		imap_session_fail(s, "cannot resolve %s: %s", s->cfg->host,
-		    evutil_gai_strerror(err));
-		return;
-	}
-	s->ai = ai;
-	s->ai_cur = NULL;
-	imap_session_connect_next(s);
 }
 
 /* imap_session_timer_cb: the session's timer: poll, re-issue IDLE, or reconnect. */
@@ -335,9 +281,6 @@ static void
 imap_session_timer_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct imap_session *s = arg;
-	struct evutil_addrinfo hints = { 0 };
-	struct evdns_getaddrinfo_request *req;
-	char port[8];
 
 	switch (s->state) {
 	case IMAP_S_POLL:
@@ -352,125 +295,8 @@ imap_session_timer_cb(evutil_socket_t fd, short ev, void *arg)
 	default:
 		return;
 	}
-	snprintf(s->server, sizeof(s->server), "%s:%d", s->cfg->host, s->cfg->port);
 	s->lasterr[0] = '\0';
-	imap_session_enter_state(s, IMAP_S_RESOLVE);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof(port), "%d", s->cfg->port);
-	/* Answers from /etc/hosts or for literals come back before this returns. */
-	req = evdns_getaddrinfo(s->dns, s->cfg->host, port, &hints,
-	    imap_session_resolved, s);
-	if (s->state == IMAP_S_RESOLVE && s->ai == NULL)
-		s->dnsreq = req;
-}
-
-/* imap_session_connect_next: try the next address of the server, or give up. */
-static void
-imap_session_connect_next(struct imap_session *s)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	imap_session_drop(s);
-	s->ai_cur = s->ai_cur == NULL ? s->ai : s->ai_cur->ai_next;
-	if (s->ai_cur == NULL) {
-		imap_session_fail(s, "cannot connect to %s port %d: %s", s->cfg->host,
-		    s->cfg->port, s->lasterr[0] ? s->lasterr : "no address");
-		return;
-	}
-	const struct sockaddr *sa = s->ai_cur->ai_addr;
-	evutil_inet_ntop(sa->sa_family, sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
-	snprintf(s->server, sizeof(s->server), "%s[%s]:%d", s->cfg->host, addr,
-	    s->cfg->port);
-	/* The plain bufferevent does not own the socket: TLS may take it over. */
-	s->bev = bufferevent_socket_new(s->base, -1, 0);
-	bufferevent_setcb(s->bev, imap_session_read_cb, NULL, imap_session_event_cb, s);
-	imap_session_enter_state(s, IMAP_S_CONNECT);
-	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)sa,
-	    (int)s->ai_cur->ai_addrlen) == -1) {
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s", s->server, strerror(errno));
-		imap_session_connect_next(s);
-		return;
-	}
-	s->fd = bufferevent_getfd(s->bev);
-}
-
-/* imap_session_tls_start: put TLS on the connected socket. */
-static void
-imap_session_tls_start(struct imap_session *s)
-{
-	bufferevent_free(s->bev);
-	s->bev = NULL;
-	if ((s->ssl = tls_client_ssl(s->ssl_ctx, s->cfg->host)) == NULL) {
-		imap_session_fail(s, "cannot create a TLS session");
-		return;
-	}
-	s->bev = bufferevent_openssl_socket_new(s->base, s->fd, s->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		imap_session_fail(s, "cannot set up TLS on the connection");
-		return;
-	}
-	s->fd = -1;	/* the TLS bufferevent owns the socket and the SSL now */
-	bufferevent_setcb(s->bev, imap_session_read_cb, NULL, imap_session_event_cb, s);
-	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	imap_session_enter_state(s, IMAP_S_TLS);
-}
-
-static void
-imap_session_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct imap_session *s = arg;
-	char why[400];
-
-	if (s->state == IMAP_S_BACKOFF || bev != s->bev)
-		return;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (s->state == IMAP_S_CONNECT) {
-			if (s->cfg->tls == CONFIG_TLS_IMPLICIT)
-				imap_session_tls_start(s);
-			else {
-				bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-				imap_session_enter_state(s, IMAP_S_GREETING);
-			}
-		} else if (s->state == IMAP_S_TLS) {
-			char desc[128];
-
-			s->tls_up = 1;
-			log_debug("imap: account=%s server=%s TLS %s", s->account, s->server,
-			    tls_describe(s->ssl, desc, sizeof(desc)));
-			if (s->cfg->tls == CONFIG_TLS_IMPLICIT)
-				imap_session_enter_state(s, IMAP_S_GREETING);
-			else {		/* after STARTTLS: what was said in clear is forgotten */
-				imap_session_send(s, IMAP_S_CAPABILITY);
-			}
-		}
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		imap_session_fail(s, "timeout after %ds in state %s", imap_timeouts[s->state],
-		    imap_state_name(s->state));
-		return;
-	}
-	if (s->state == IMAP_S_CONNECT) {
-		snprintf(s->lasterr, sizeof(s->lasterr), "%s: %s", s->server,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		imap_session_connect_next(s);
-		return;
-	}
-	if (s->state == IMAP_S_TLS) {
-		imap_session_fail(s, "%s; nothing was sent", tls_failure(s->ssl,
-		    bufferevent_get_openssl_error(bev), why, sizeof(why)));
-		return;
-	}
-	ERR_clear_error();
-	imap_session_fail(s, "%s%s%s", (what & BEV_EVENT_EOF) ?
-	    "connection closed by the server" :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()),
-	    s->lasterr[0] ? ": " : "", s->lasterr);
+	conn_open(s->conn);
 }
 
 /* ---- the conversation --------------------------------------------------------------- */
@@ -571,7 +397,7 @@ imap_session_quoted(const char *str)
 static void
 imap_session_send_uids(struct imap_session *s, const char *verb, const char *rest)
 {
-	struct evbuffer *out = bufferevent_get_output(s->bev);
+	struct evbuffer *out = conn_output(s->conn);
 
 	s->nmoving = s->ntomove < IMAP_WATCH_MOVE_MAX ? s->ntomove : IMAP_WATCH_MOVE_MAX;
 	snprintf(s->tag, sizeof(s->tag), "A%u", ++s->tagn);
@@ -675,7 +501,7 @@ imap_session_send(struct imap_session *s, enum imap_state st)
 		break;
 	case IMAP_S_DONE:
 		evtimer_del(s->timer);
-		evbuffer_add(bufferevent_get_output(s->bev), "DONE\r\n", 6);
+		evbuffer_add(conn_output(s->conn), "DONE\r\n", 6);
 		break;
 	case IMAP_S_POLL:
 		tv.tv_sec = s->cfg->poll;
@@ -690,7 +516,7 @@ imap_session_send(struct imap_session *s, enum imap_state st)
 static void
 imap_session_proceed(struct imap_session *s)
 {
-	if (s->cfg->tls == CONFIG_TLS_STARTTLS && !s->tls_up) {
+	if (s->cfg->tls == CONFIG_TLS_STARTTLS && !conn_tls_up(s->conn)) {
 		if (!s->caps.starttls) {
 			imap_session_fail(s, "the server does not offer STARTTLS; nothing is sent "
 			    "in clear");
@@ -702,7 +528,7 @@ imap_session_proceed(struct imap_session *s)
 	if (!s->authed) {
 		const char *mech = imap_session_oauth_mech(s);
 
-		if (s->cfg->tls != CONFIG_TLS_NONE && !s->tls_up)
+		if (s->cfg->tls != CONFIG_TLS_NONE && !conn_tls_up(s->conn))
 			imap_session_fail(s, "refusing to log in without TLS");
 		else if (mech != NULL && !(s->cfg->auth == CONFIG_AUTH_XOAUTH2 ?
 		    s->caps.auth_xoauth2 : s->caps.auth_oauthbearer))
@@ -811,7 +637,7 @@ imap_session_selected(struct imap_session *s)
 	}
 	s->backoff = IMAP_WATCH_BACKOFF_MIN;
 	log_info("imap: account=%s server=%s folder=%s selected: uidvalidity=%" PRIu32
-	    " last-uid=%" PRIu32 " messages=%" PRIu32 " wait=%s", s->account, s->server,
+	    " last-uid=%" PRIu32 " messages=%" PRIu32 " wait=%s", s->account, conn_peer(s->conn),
 	    s->cfg->folder, s->uidvalidity, s->last_uid, s->exists,
 	    s->caps.idle ? "idle" : "poll");
 	imap_session_send(s, IMAP_S_FETCH);
@@ -870,15 +696,15 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 			imap_session_fail(s, "STARTTLS refused: %s; nothing is sent in clear", text);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_input(s->bev)) > s->frame) {
+		if (evbuffer_get_length(conn_input(s->conn)) > s->frame) {
 			imap_session_fail(s, "the server sent data after its STARTTLS reply "
 			    "(response injection?)");
 			return;
 		}
 		s->caps = (struct imap_caps){ 0 };
 		s->scan = 0;
-		evbuffer_drain(bufferevent_get_input(s->bev), (size_t)-1);
-		imap_session_tls_start(s);
+		evbuffer_drain(conn_input(s->conn), (size_t)-1);
+		conn_starttls(s->conn);
 		break;
 	case IMAP_S_AUTH:
 		if (!ok) {
@@ -893,7 +719,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 		s->authed = 1;
 		if (imap_session_oauth_mech(s) != NULL)
 			oauth_accepted(s->account);
-		log_info("imap: account=%s server=%s logged in as %s", s->account, s->server,
+		log_info("imap: account=%s server=%s logged in as %s", s->account, conn_peer(s->conn),
 		    s->cfg->username);
 		if (strcmp(r->code, "CAPABILITY") == 0)
 			imap_session_caps(s, &r->code_arg);
@@ -968,7 +794,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 		break;
 	default:
 		imap_session_fail(s, "unexpected reply in state %s: %s",
-		    imap_state_name(s->state), text);
+		    imap_session_state_name(s->state), text);
 		break;
 	}
 }
@@ -1042,7 +868,7 @@ imap_session_continue(struct imap_session *s, const struct imap_response *r)
 
 		if (b64 == NULL)
 			return;
-		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", b64);
+		evbuffer_add_printf(conn_output(s->conn), "%s\r\n", b64);
 		explicit_bzero(b64, strlen(b64));
 		free(b64);
 		s->plain_sent = 1;
@@ -1051,18 +877,18 @@ imap_session_continue(struct imap_session *s, const struct imap_response *r)
 	if (s->state == IMAP_S_AUTH && s->caps.auth_plain && !s->plain_sent) {
 		char *b64 = imap_session_plain(s);
 
-		evbuffer_add_printf(bufferevent_get_output(s->bev), "%s\r\n", b64);
+		evbuffer_add_printf(conn_output(s->conn), "%s\r\n", b64);
 		explicit_bzero(b64, strlen(b64));
 		free(b64);
 		s->plain_sent = 1;
 		return;
 	}
 	if (s->state == IMAP_S_AUTH) {	/* a challenge PLAIN does not have: cancel */
-		evbuffer_add(bufferevent_get_output(s->bev), "*\r\n", 3);
+		evbuffer_add(conn_output(s->conn), "*\r\n", 3);
 		return;
 	}
 	imap_session_fail(s, "unexpected continuation request in state %s",
-	    imap_state_name(s->state));
+	    imap_session_state_name(s->state));
 }
 
 /*
@@ -1114,17 +940,17 @@ imap_session_frame(struct imap_session *s, struct evbuffer *in)
 	}
 }
 
-/* imap_session_read_cb: act on each complete response. */
+/* imap_session_read: act on each complete response. */
 static void
-imap_session_read_cb(struct bufferevent *bev, void *arg)
+imap_session_read(struct imap_session *s)
 {
-	struct imap_session *s = arg;
 	struct evbuffer *in;
 	struct imap_response r;
 	size_t n;
 
-	while (s->bev == bev && s->state != IMAP_S_BACKOFF) {
-		in = bufferevent_get_input(bev);
+	/* (After STARTTLS the handshake comes first: IMAP_S_TLS.) */
+	while (s->state != IMAP_S_BACKOFF && s->state != IMAP_S_TLS) {
+		in = conn_input(s->conn);
 		if ((n = imap_session_frame(s, in)) == 0)
 			return;
 		const char *buf = (const char *)evbuffer_pullup(in, (ev_ssize_t)n);
@@ -1145,10 +971,56 @@ imap_session_read_cb(struct bufferevent *bev, void *arg)
 			imap_session_continue(s, &r);
 			break;
 		}
-		/* A STARTTLS reply drained the input; TLS has a new bufferevent. */
-		if (s->bev == bev && s->state != IMAP_S_BACKOFF &&
+		/* A STARTTLS reply drained the input; TLS has a new one. */
+		if (s->state != IMAP_S_BACKOFF && s->state != IMAP_S_TLS &&
 		    evbuffer_get_length(in) >= n)
 			evbuffer_drain(in, n);
+	}
+}
+
+/* imap_session_conn_event: what the connection says (conn.h); the session's states. */
+static void
+imap_session_conn_event(void *arg, enum conn_event e, const char *why)
+{
+	struct imap_session *s = arg;
+
+	if (s->state == IMAP_S_BACKOFF && e != CONN_RESOLVING)
+		return;		/* the old connection, torn down from the loop */
+	switch (e) {
+	case CONN_RESOLVING:
+	case CONN_CONNECTING:
+	case CONN_HANDSHAKE:
+		imap_session_enter_state(s, e == CONN_RESOLVING ? IMAP_S_RESOLVE :
+		    e == CONN_CONNECTING ? IMAP_S_CONNECT : IMAP_S_TLS);
+		break;
+	case CONN_UP:
+		imap_session_enter_state(s, IMAP_S_GREETING);
+		break;
+	case CONN_TLS_UP:	/* after STARTTLS what was said in clear is forgotten */
+		if (s->cfg->tls == CONFIG_TLS_STARTTLS)
+			imap_session_send(s, IMAP_S_CAPABILITY);
+		else
+			imap_session_enter_state(s, IMAP_S_GREETING);
+		break;
+	case CONN_DATA_IN:
+		imap_session_read(s);
+		break;
+	case CONN_DRAINED:
+		break;
+	case CONN_E_TIMEOUT:
+		imap_session_fail(s, "timeout after %ds in state %s", imap_timeouts[s->state],
+		    imap_session_state_name(s->state));
+		break;
+	case CONN_E_TLS:
+		imap_session_fail(s, "%s; nothing was sent", why);
+		break;
+	case CONN_E_EOF:
+	case CONN_E_IO:
+		imap_session_fail(s, "%s%s%s", why, s->lasterr[0] ? ": " : "", s->lasterr);
+		break;
+	default:	/* resolve, connect, TLS set-up */
+		imap_session_fail(s, "%s", why);
+		break;
 	}
 }
 
@@ -1160,7 +1032,7 @@ imap_session_new(struct event_base *base, struct evdns_base *dns,
 {
 	struct imap_session *s;
 	SSL_CTX *ctx = NULL;
-	char *safe;
+	char *safe, *label;
 
 	char *folder_q = imap_mailbox_quote(a->bounces.folder);
 	char *move_to_q = a->bounces.move_to ? imap_mailbox_quote(a->bounces.move_to) : NULL;
@@ -1180,18 +1052,18 @@ imap_session_new(struct event_base *base, struct evdns_base *dns,
 		return NULL;
 	}
 	s = xcalloc(1, sizeof(*s));
-	s->base = base;
-	s->dns = dns;
 	s->store = store;
 	s->account = a->name;
 	s->cfg = &a->bounces;
-	s->ssl_ctx = ctx;
 	s->folder_q = folder_q;
 	s->move_to_q = move_to_q;
-	s->fd = -1;
+	label = xasprintf("imap: account=%s server", a->name);
+	s->conn = conn_new(base, dns, s->cfg->host, s->cfg->port,
+	    s->cfg->tls == CONFIG_TLS_IMPLICIT, ctx, label, imap_session_conn_event, s);
+	free(label);
+	SSL_CTX_free(ctx);	/* the conn holds its own reference */
 	s->backoff = IMAP_WATCH_BACKOFF_MIN;
 	s->state = IMAP_S_INIT;
-	snprintf(s->server, sizeof(s->server), "%s:%d", s->cfg->host, s->cfg->port);
 	/* The account's name as a file name: nothing but [A-Za-z0-9._-]. */
 	safe = xstrdup(a->name);
 	for (char *p = safe; *p != '\0'; p++)
@@ -1208,7 +1080,7 @@ imap_session_new(struct event_base *base, struct evdns_base *dns,
 	s->reset_ev = event_new(base, -1, 0, imap_session_reset_cb, s);
 	event_active(s->timer, EV_TIMEOUT, 0);
 	log_info("imap: account=%s watching %s folder %s for bounces (tls=%s%s%s)", a->name,
-	    s->server, s->cfg->folder, config_tls_name(s->cfg->tls),
+	    conn_peer(s->conn), s->cfg->folder, config_tls_name(s->cfg->tls),
 	    s->cfg->move_to ? ", move_to=" : "", s->cfg->move_to ? s->cfg->move_to : "");
 	return s;
 }
@@ -1217,7 +1089,7 @@ void
 imap_session_health(const struct imap_session *s, struct imap_health *h)
 {
 	h->account = s->account;
-	h->state = imap_state_name(s->state);
+	h->state = imap_session_state_name(s->state);
 	h->connected = s->authed && s->state != IMAP_S_BACKOFF;
 	h->last_ok = s->last_ok;
 	h->last_err_at = s->last_err_at;
@@ -1230,12 +1102,9 @@ imap_session_free(struct imap_session *s)
 	if (s == NULL)
 		return;
 	imap_session_drop(s);
-	if (s->ai != NULL)
-		evutil_freeaddrinfo(s->ai);
+	conn_free(s->conn);
 	event_free(s->timer);
 	event_free(s->reset_ev);
-	if (s->ssl_ctx != NULL)
-		SSL_CTX_free(s->ssl_ctx);
 	free(s->tomove);
 	free(s->folder_q);
 	free(s->move_to_q);

@@ -38,6 +38,13 @@ struct imap_health {
 void		 imap_session_health(const struct imap_session *, struct imap_health *h);
 
 /*
+ * imap_session_state_name: the name of session state s for the log ("idle"), NULL
+ * for a state the table leaves out (a unit test walks them all: 0 up to the first
+ * "?"), "?" past the last.
+ */
+const char	*imap_session_state_name(int s);
+
+/*
  * imap_session_free: close the connection (no LOGOUT) and free. Not from the
  * session's own callbacks; from any other, or with the loop stopped. NULL: no-op.
  */

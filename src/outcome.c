@@ -404,7 +404,7 @@ outcome_guess_bound(int *guesses, double *since, int throttled, int guess, doubl
 const char *
 outcome_stage_name(enum outcome_stage s)
 {
-	static const char *names[OUTCOME_NSTAGES] = {
+	static const char *const names[] = {
 		[OUTCOME_CONNECT] = "connect", [OUTCOME_EHLO] = "ehlo",
 		[OUTCOME_AUTH] = "auth", [OUTCOME_MAIL] = "mail",
 		[OUTCOME_RCPT] = "rcpt", [OUTCOME_DATA] = "data",

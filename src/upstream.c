@@ -2,18 +2,18 @@
  * upstream: the SMTP client session to a provider.
  *
  * An explicit state machine (upstream_enter_state records every transition, with a
- * per-state timeout from one table). upstream_send_* write the command for a state;
- * upstream_response reads a complete reply and chooses the next state (OpenSMTPD's
- * mta_enter_state / mta_response split). What a reply means is asked of outcome.c.
+ * per-state timeout from one table). upstream_send enters a state and writes that
+ * state's command (upstream_write holds the text of each); upstream_response reads a
+ * complete reply and chooses the next state (OpenSMTPD's mta_enter_state /
+ * mta_response split). MAIL, RCPT and DATA are states of their own; with PIPELINING
+ * their commands go out together when MAIL is entered. What a reply means is asked
+ * of outcome.c. The socket, TLS and the words for their failures are conn.c's.
  *
  * Security: with tls "implicit" nothing is read or written before the handshake has
  * verified the certificate and host name; with "starttls" only EHLO and STARTTLS go
  * in clear, and a server that does not offer STARTTLS, refuses it, or sends anything
  * after its 220 (a response injection, CVE-2011-0411 class) is left without AUTH.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -22,29 +22,25 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <stdarg.h>
 
-#include <openssl/err.h>
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 
 #include "auth.h"
 #include "clock.h"
+#include "conn.h"
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
-#include "rewrite.h"
 #include "scheduler.h"
-#include "smtp_data.h"
-#include "tls.h"
 #include "upstream.h"
+#include "upstream_body.h"
 #include "upstream_probe.h"
 #include "xmalloc.h"
 
 #define UPSTREAM_LINE_MAX	4096	/* bound on one reply line we accept */
 #define UPSTREAM_IDLE		30	/* seconds an idle session stays open */
-#define UPSTREAM_CHUNK		(64 * 1024)
 
 enum upstream_state {
 	UP_INIT,
@@ -56,7 +52,9 @@ enum upstream_state {
 	UP_STARTTLS,
 	UP_AUTH,
 	UP_READY,		/* authenticated, waiting for mail */
-	UP_MAIL,		/* MAIL, RCPT and DATA replies being read */
+	UP_MAIL,		/* the reply to MAIL FROM */
+	UP_RCPT,		/* the replies to RCPT TO, one a recipient */
+	UP_DATA,		/* the reply to DATA (354 or a refusal) */
 	UP_BODY,		/* message being written, until the final "." is out */
 	UP_EOM,			/* "." written; waiting for the final reply */
 	UP_RSET,
@@ -66,7 +64,7 @@ enum upstream_state {
 };
 
 /* Per-state timeouts in seconds: RFC 5321 4.5.3.2 minimums where it gives them. */
-static const int upstream_timeouts[UP_NSTATES] = {
+static const int upstream_timeouts[] = {
 	[UP_INIT] = 0,
 	[UP_RESOLVE] = 30,
 	[UP_CONNECT] = 30,
@@ -76,7 +74,9 @@ static const int upstream_timeouts[UP_NSTATES] = {
 	[UP_STARTTLS] = 120,
 	[UP_AUTH] = 120,
 	[UP_READY] = UPSTREAM_IDLE,
-	[UP_MAIL] = 300,	/* 4.5.3.2.2/3/4: MAIL, RCPT 5 min; DATA 2 min (>=) */
+	[UP_MAIL] = 300,	/* 4.5.3.2.2: MAIL, 5 minutes */
+	[UP_RCPT] = 300,	/* 4.5.3.2.3: RCPT, 5 minutes */
+	[UP_DATA] = 300,	/* 4.5.3.2.4: DATA initiation, 2 minutes (at least) */
 	[UP_BODY] = 180,	/* 4.5.3.2.5: data block, 3 minutes */
 	[UP_EOM] = 600,		/* 4.5.3.2.6: DATA termination, 10 minutes */
 	[UP_RSET] = 120,
@@ -88,17 +88,18 @@ _Static_assert(sizeof(upstream_timeouts) / sizeof(upstream_timeouts[0]) == UP_NS
 
 /*
  * States that wait for a reply. There the state's timeout is also a deadline for the
- * whole of each reply (the bufferevent's timeouts restart with every octet read, so a
+ * whole of each reply (the connection's timeouts restart with every octet read, so a
  * provider trickling "250-" lines would otherwise hold the session for ever).
  */
 #define UP_REPLY_STATES	((1u << UP_BANNER) | (1u << UP_EHLO) | (1u << UP_STARTTLS) | \
-	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
+	(1u << UP_AUTH) | (1u << UP_MAIL) | (1u << UP_RCPT) | (1u << UP_DATA) | \
+	(1u << UP_EOM) | (1u << UP_RSET) | (1u << UP_QUIT))
 
-static const char *upstream_state_names[UP_NSTATES] = {
+static const char *const upstream_state_names[] = {
 	[UP_INIT] = "init", [UP_RESOLVE] = "resolve", [UP_CONNECT] = "connect",
 	[UP_TLS] = "tls", [UP_BANNER] = "banner", [UP_EHLO] = "ehlo",
 	[UP_STARTTLS] = "starttls", [UP_AUTH] = "auth", [UP_READY] = "ready",
-	[UP_MAIL] = "mail", [UP_BODY] = "body", [UP_EOM] = "eom", [UP_RSET] = "rset",
+	[UP_MAIL] = "mail", [UP_RCPT] = "rcpt", [UP_DATA] = "data", [UP_BODY] = "body", [UP_EOM] = "eom", [UP_RSET] = "rset",
 	[UP_QUIT] = "quit", [UP_DEAD] = "dead",
 };
 _Static_assert(sizeof(upstream_state_names) / sizeof(upstream_state_names[0]) ==
@@ -117,20 +118,13 @@ struct upstream {
 	struct sched_account	*acct;
 	struct config_account	*cfg;
 	struct event_base	*base;
-	struct evdns_base	*dns;
 	char			*helo;
 	enum upstream_state	 state;
 	struct event		*start_ev;	/* deferred start and deferred free */
 	struct event		*deadline_ev;	/* for the reply awaited (UP_REPLY_STATES) */
 
-	struct evdns_getaddrinfo_request *dnsreq;
-	struct evutil_addrinfo	*ai, *ai_cur;
-	char			 relay[300];	/* host[address]:port */
-	char			 lasterr[512];	/* why the last address failed */
-	struct bufferevent	*bev;
-	evutil_socket_t		 fd;
-	SSL			*ssl;		/* owned by bev once TLS is up */
-	int			 tls_up;
+	struct conn		*conn;		/* conn_peer names it: host[address]:port */
+	char			 lasterr[512];	/* why the connection was lost */
 
 	/* The reply being read, normalised (outcome.h): r.code, r.text. */
 	struct outcome_reply	 r;
@@ -145,17 +139,12 @@ struct upstream {
 	struct queue_msg	*msg;
 	struct upstream_rcpt	*rcpts;
 	size_t			 nrcpts;
-	size_t			 expect;	/* replies read: 0 MAIL, 1..n RCPT, n+1 DATA */
-	size_t			 sent_cmds;	/* commands written (unpipelined mode) */
+	size_t			 rcpt_cur;	/* UP_RCPT: whose reply is awaited */
 	int			 mail_failed;
 	int			 guess;		/* a throttle here is a guess (outcome.h) */
 	int			 unknown;	/* "." written, final reply lost: end unknown */
 	size_t			 naccepted;
-	int			 body_fd;
-	uint64_t		 body_off, body_left;
-	int			 body_bol;
-	int			 body_dot;	/* the final "." is in the output */
-	char			 body_last[2];
+	struct upstream_body	 body;		/* after 354 */
 
 	struct upstream_probe	*probe;		/* relayctl test: stop after AUTH */
 };
@@ -164,11 +153,10 @@ static void upstream_enter_state(struct upstream *, enum upstream_state);
 static void upstream_fail(struct upstream *, enum outcome_action, const char *, ...)
     __attribute__((format(printf, 3, 4)));
 static void upstream_close(struct upstream *);
-static void upstream_read_cb(struct bufferevent *, void *);
-static void upstream_write_cb(struct bufferevent *, void *);
-static void upstream_event_cb(struct bufferevent *, short, void *);
-static void upstream_connect_next(struct upstream *);
 static void upstream_next_tx(struct upstream *);
+static void upstream_send(struct upstream *, enum upstream_state);
+static void upstream_rcpts_done(struct upstream *);
+static conn_cb upstream_conn_event;
 
 /* upstream_classify: what a reply means, by the account's rules and the built-ins. */
 static enum outcome_action
@@ -177,10 +165,10 @@ upstream_classify(struct upstream *u, enum outcome_stage stage, const char *repl
 	return outcome_classify(u->cfg->rules, u->cfg->nrules, stage, reply);
 }
 
-static const char *
-upstream_state_name(enum upstream_state s)
+const char *
+upstream_state_name(int s)
 {
-	return s < UP_NSTATES ? upstream_state_names[s] : "?";
+	return s >= 0 && s < UP_NSTATES ? upstream_state_names[s] : "?";
 }
 
 /* upstream_arm_deadline: (re)start the deadline for the reply now awaited, if any. */
@@ -189,7 +177,7 @@ upstream_arm_deadline(struct upstream *u)
 {
 	if (u->deadline_ev == NULL)
 		return;
-	if (u->bev != NULL && (UP_REPLY_STATES & (1u << u->state))) {
+	if (conn_active(u->conn) && (UP_REPLY_STATES & (1u << u->state))) {
 		struct timeval tv = { .tv_sec = upstream_timeouts[u->state] };
 
 		evtimer_add(u->deadline_ev, &tv);
@@ -201,14 +189,11 @@ upstream_arm_deadline(struct upstream *u)
 static void
 upstream_enter_state(struct upstream *u, enum upstream_state s)
 {
-	log_debug("upstream: account=%s relay=%s state %s -> %s", u->cfg->name, u->relay,
+	log_debug("upstream: account=%s relay=%s state %s -> %s", u->cfg->name, conn_peer(u->conn),
 	    upstream_state_name(u->state), upstream_state_name(s));
 	u->state = s;
-	if (u->bev != NULL && upstream_timeouts[s] > 0) {
-		struct timeval tv = { .tv_sec = upstream_timeouts[s] };
-
-		bufferevent_set_timeouts(u->bev, &tv, &tv);
-	}
+	if (upstream_timeouts[s] > 0)
+		conn_set_timeout(u->conn, upstream_timeouts[s]);
 	upstream_arm_deadline(u);
 }
 
@@ -219,7 +204,7 @@ upstream_printf(struct upstream *u, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(bufferevent_get_output(u->bev), fmt, ap);
+	evbuffer_add_vprintf(conn_output(u->conn), fmt, ap);
 	va_end(ap);
 }
 
@@ -229,11 +214,10 @@ upstream_free_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct upstream *u = arg;
 
+	conn_free(u->conn);
 	event_free(u->start_ev);
 	if (u->deadline_ev != NULL)
 		event_free(u->deadline_ev);
-	if (u->ai != NULL)
-		evutil_freeaddrinfo(u->ai);
 	auth_free(u->auth);
 	free(u->cap_auth);
 	free(u->helo);
@@ -250,10 +234,7 @@ upstream_tx_clear(struct upstream *u)
 	u->rcpts = NULL;
 	u->nrcpts = 0;
 	u->msg = NULL;
-	if (u->body_fd != -1) {
-		close(u->body_fd);
-		u->body_fd = -1;
-	}
+	upstream_body_close(&u->body);
 }
 
 /*
@@ -276,7 +257,7 @@ upstream_tx_bound(struct upstream *u)
 		return;
 	log_warn("%s: account=%s relay=%s refused the same way in %d attempts in a row; "
 	    "taken as about the message, not the account: its recipients fail (the first "
-	    "of them %.0f s ago)", m->id, u->cfg->name, u->relay, n, clock_steady() - since);
+	    "of them %.0f s ago)", m->id, u->cfg->name, conn_peer(u->conn), n, clock_steady() - since);
 	for (size_t i = 0; i < u->nrcpts; i++) {
 		struct upstream_rcpt *r = &u->rcpts[i];
 
@@ -311,11 +292,8 @@ upstream_tx_report(struct upstream *u)
 		res[i].unknown = u->unknown && u->rcpts[i].accepted;
 	}
 	u->msg = NULL;
-	if (u->body_fd != -1) {	/* done, its file may be reused (queue.c) */
-		close(u->body_fd);
-		u->body_fd = -1;
-	}
-	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, u->relay);
+	upstream_body_close(&u->body);	/* done, its file may be reused (queue.c) */
+	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, conn_peer(u->conn));
 	free(res);
 	upstream_tx_clear(u);
 }
@@ -338,25 +316,6 @@ upstream_tx_set_all(struct upstream *u, enum outcome_action act, const char *rep
 	}
 }
 
-/*
- * upstream_drop_conn: free the bufferevent and the socket. A plain bufferevent does
- * not own its socket (u->fd does, so TLS can take it over); a TLS one owns both the
- * socket and the SSL.
- */
-static void
-upstream_drop_conn(struct upstream *u)
-{
-	if (u->bev != NULL) {
-		bufferevent_free(u->bev);
-		u->bev = NULL;
-	} else if (u->ssl != NULL)
-		SSL_free(u->ssl);
-	u->ssl = NULL;
-	if (u->fd != -1)
-		close(u->fd);
-	u->fd = -1;
-}
-
 /* upstream_close: end the session; the scheduler learns it; freed from the loop. */
 static void
 upstream_close(struct upstream *u)
@@ -367,18 +326,14 @@ upstream_close(struct upstream *u)
 		char why[1024];
 
 		snprintf(why, sizeof(why), "lost connection with %s while in state %s%s%s%s",
-		    u->relay, upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
+		    conn_peer(u->conn), upstream_state_name(u->state), u->lasterr[0] ? ": " : "",
 		    u->lasterr, u->state == UP_EOM ? " (the message was sent; whether it "
 		    "was taken is unknown)" : "");
 		u->unknown = u->state == UP_EOM;
 		upstream_tx_set_all(u, OUTCOME_RETRY, why);
 		upstream_tx_report(u);
 	}
-	if (u->dnsreq != NULL) {
-		evdns_getaddrinfo_cancel(u->dnsreq);
-		u->dnsreq = NULL;
-	}
-	upstream_drop_conn(u);
+	conn_close(u->conn);
 	upstream_enter_state(u, UP_DEAD);
 	if (u->probe != NULL) {		/* a probe is no session of the scheduler's */
 		upstream_probe_end(u->probe);
@@ -410,10 +365,10 @@ upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 		    "sent; whether it was taken is unknown)");
 	}
 	if (u->probe != NULL) {
-		upstream_probe_relay(u->probe, u->relay);
+		upstream_probe_relay(u->probe, conn_peer(u->conn));
 		upstream_probe_failed(u->probe, why);
 	} else if (u->state < UP_READY)
-		scheduler_session_failed(u->sched, u->acct, act, why, u->relay);
+		scheduler_session_failed(u->sched, u->acct, act, why, conn_peer(u->conn));
 	else if (u->msg != NULL) {
 		upstream_tx_set_all(u, act, why);
 		upstream_tx_report(u);
@@ -427,25 +382,6 @@ upstream_is_idle(const struct upstream *u)
 	return u->state == UP_READY && u->msg == NULL;
 }
 
-/* upstream_resolved: the host's addresses are known; try them in turn. */
-static void
-upstream_resolved(int err, struct evutil_addrinfo *ai, void *arg)
-{
-	struct upstream *u = arg;
-
-	u->dnsreq = NULL;
-	if (err == EVUTIL_EAI_CANCEL)
-		return;
-	if (err != 0) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot resolve %s: %s", u->cfg->host,
-		    evutil_gai_strerror(err));
-		return;
-	}
-	u->ai = ai;
-	u->ai_cur = NULL;
-	upstream_connect_next(u);
-}
-
 /* upstream_deadline_cb: the reply awaited did not come whole in time. */
 static void
 upstream_deadline_cb(evutil_socket_t fd, short ev, void *arg)
@@ -455,28 +391,17 @@ upstream_deadline_cb(evutil_socket_t fd, short ev, void *arg)
 	if (u->state == UP_DEAD)
 		return;
 	upstream_fail(u, OUTCOME_RETRY, "no complete reply from %s within %ds in state %s "
-	    "(%zu lines so far)", u->relay, upstream_timeouts[u->state],
+	    "(%zu lines so far)", conn_peer(u->conn), upstream_timeouts[u->state],
 	    upstream_state_name(u->state), u->r.nlines);
 }
 
-/* upstream_start_cb: begin resolving (deferred so upstream_new never calls back). */
+/* upstream_start_cb: begin connecting (deferred so upstream_new never calls back). */
 static void
 upstream_start_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct upstream *u = arg;
-	struct evutil_addrinfo hints = { 0 };
-	char port[8];
-	struct evdns_getaddrinfo_request *req;
 
-	upstream_enter_state(u, UP_RESOLVE);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	snprintf(port, sizeof(port), "%d", u->cfg->port);
-	/* Answers from /etc/hosts or for literals come back before this returns. */
-	req = evdns_getaddrinfo(u->dns, u->cfg->host, port, &hints, upstream_resolved, u);
-	if (u->state == UP_RESOLVE && u->ai == NULL)
-		u->dnsreq = req;
+	conn_open(u->conn);
 }
 
 struct upstream *
@@ -484,17 +409,19 @@ upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *ba
     struct evdns_base *dns, const char *helo)
 {
 	struct upstream *u = xcalloc(1, sizeof(*u));
+	char *label;
 
 	u->sched = s;
 	u->acct = a;
 	u->cfg = a->cfg;
 	u->base = base;
-	u->dns = dns;
 	u->helo = xstrdup(helo);
-	u->fd = -1;
-	u->body_fd = -1;
+	upstream_body_init(&u->body);
 	u->state = UP_INIT;
-	snprintf(u->relay, sizeof(u->relay), "%s:%d", u->cfg->host, u->cfg->port);
+	label = xasprintf("upstream: account=%s relay", u->cfg->name);
+	u->conn = conn_new(base, dns, u->cfg->host, u->cfg->port,
+	    u->cfg->tls == CONFIG_TLS_IMPLICIT, a->ssl_ctx, label, upstream_conn_event, u);
+	free(label);
 	u->start_ev = event_new(base, -1, 0, upstream_start_cb, u);
 	u->deadline_ev = evtimer_new(base, upstream_deadline_cb, u);
 	outcome_reply_init(&u->r);
@@ -511,10 +438,9 @@ upstream_probe_done(struct upstream *u, const char *result)
 {
 	if (u->probe == NULL)
 		return 0;
-	upstream_probe_relay(u->probe, u->relay);
+	upstream_probe_relay(u->probe, conn_peer(u->conn));
 	upstream_probe_ok(u->probe, result);
-	upstream_enter_state(u, UP_QUIT);
-	upstream_printf(u, "QUIT\r\n");
+	upstream_send(u, UP_QUIT);
 	return 1;
 }
 
@@ -542,148 +468,6 @@ upstream_stop(struct upstream *u)
 	upstream_free_cb(-1, 0, u);	/* not from a callback: free now */
 }
 
-/* upstream_connect_next: try the next address of the host, or give up. */
-static void
-upstream_connect_next(struct upstream *u)
-{
-	char addr[INET6_ADDRSTRLEN];
-
-	upstream_drop_conn(u);
-	u->ai_cur = u->ai_cur == NULL ? u->ai : u->ai_cur->ai_next;
-	if (u->ai_cur == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot connect to %s port %d: %s",
-		    u->cfg->host, u->cfg->port, u->lasterr[0] ? u->lasterr : "no address");
-		return;
-	}
-	const struct sockaddr *sa = u->ai_cur->ai_addr;
-	evutil_inet_ntop(sa->sa_family, sa->sa_family == AF_INET ?
-	    (const void *)&((const struct sockaddr_in *)sa)->sin_addr :
-	    (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
-	snprintf(u->relay, sizeof(u->relay), "%s[%s]:%d", u->cfg->host, addr, u->cfg->port);
-
-	/* The plain bufferevent does not own the socket: TLS may take it over. */
-	u->bev = bufferevent_socket_new(u->base, -1, 0);
-	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
-	upstream_enter_state(u, UP_CONNECT);
-	if (bufferevent_socket_connect(u->bev, (struct sockaddr *)sa,
-	    (int)u->ai_cur->ai_addrlen) == -1) {
-		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
-		    strerror(errno));
-		upstream_connect_next(u);
-		return;
-	}
-	u->fd = bufferevent_getfd(u->bev);
-}
-
-/* upstream_tls_start: put TLS on the connected socket (implicit, or after STARTTLS). */
-static void
-upstream_tls_start(struct upstream *u)
-{
-	bufferevent_free(u->bev);
-	u->bev = NULL;
-	if ((u->ssl = tls_client_ssl(u->acct->ssl_ctx, u->cfg->host)) == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot create a TLS session");
-		return;
-	}
-	u->bev = bufferevent_openssl_socket_new(u->base, u->fd, u->ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (u->bev == NULL) {
-		upstream_fail(u, OUTCOME_RETRY, "cannot set up TLS on the connection");
-		return;
-	}
-	u->fd = -1;	/* the TLS bufferevent owns the socket and the SSL now */
-	bufferevent_setcb(u->bev, upstream_read_cb, upstream_write_cb, upstream_event_cb, u);
-	bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-	upstream_enter_state(u, UP_TLS);
-}
-
-static void
-upstream_event_cb(struct bufferevent *bev, short what, void *arg)
-{
-	struct upstream *u = arg;
-	char why[400];
-
-	if (u->state == UP_DEAD)
-		return;
-	if (what & BEV_EVENT_CONNECTED) {
-		if (u->state == UP_CONNECT) {
-			int one = 1;
-
-			/*
-			 * Our writes are whole (commands, a pipelined group, the body in
-			 * large pieces); under TLS each piece is a record of its own, and
-			 * Nagle would hold back the last one until the server's delayed
-			 * ACK: 40 ms per message.
-			 */
-			setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
-				upstream_tls_start(u);
-			else {
-				bufferevent_enable(u->bev, EV_READ | EV_WRITE);
-				upstream_enter_state(u, UP_BANNER);
-			}
-		} else if (u->state == UP_TLS) {
-			char desc[128];
-
-			u->tls_up = 1;
-			if (u->probe != NULL)
-				upstream_probe_tls(u->probe, u->ssl);
-			log_debug("upstream: account=%s relay=%s TLS %s", u->cfg->name, u->relay,
-			    tls_describe(u->ssl, desc, sizeof(desc)));
-			if (u->cfg->tls == CONFIG_TLS_IMPLICIT)
-				upstream_enter_state(u, UP_BANNER);
-			else {
-				upstream_enter_state(u, UP_EHLO);
-				upstream_printf(u, "EHLO %s\r\n", u->helo);
-			}
-		}
-		return;
-	}
-	if ((what & BEV_EVENT_TIMEOUT) && u->state == UP_READY) {
-		/* Idle long enough: leave politely. */
-		upstream_enter_state(u, UP_QUIT);
-		upstream_printf(u, "QUIT\r\n");
-		bufferevent_enable(bev, EV_READ | EV_WRITE);
-		return;
-	}
-	if (what & BEV_EVENT_TIMEOUT) {
-		upstream_fail(u, OUTCOME_RETRY, "timeout after %ds in state %s with %s",
-		    upstream_timeouts[u->state], upstream_state_name(u->state), u->relay);
-		return;
-	}
-	if (u->state == UP_CONNECT) {
-		snprintf(u->lasterr, sizeof(u->lasterr), "%s: %s", u->relay,
-		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-		upstream_connect_next(u);
-		return;
-	}
-	if (u->state == UP_TLS) {
-		upstream_fail(u, OUTCOME_RETRY, "%s (%s); nothing was sent", tls_failure(u->ssl,
-		    bufferevent_get_openssl_error(bev), why, sizeof(why)), u->relay);
-		return;
-	}
-	if (u->state == UP_READY && (what & BEV_EVENT_EOF)) {
-		log_debug("upstream: account=%s relay=%s closed the idle session",
-		    u->cfg->name, u->relay);
-		upstream_close(u);
-		return;
-	}
-	if (u->state == UP_QUIT) {
-		upstream_close(u);
-		return;
-	}
-	snprintf(u->lasterr, sizeof(u->lasterr), "%s", (what & BEV_EVENT_EOF) ?
-	    "connection closed by the server" :
-	    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
-	if (u->ssl != NULL)	/* (in clear, calling OpenSSL would set all of it up) */
-		ERR_clear_error();
-	if (u->msg != NULL)
-		upstream_close(u);	/* defers the message with the reason */
-	else
-		upstream_fail(u, OUTCOME_RETRY, "lost connection with %s in state %s: %s",
-		    u->relay, upstream_state_name(u->state), u->lasterr);
-}
-
 /* upstream_parse_ehlo_line: remember one capability from an EHLO reply line. */
 static void
 upstream_parse_ehlo_line(struct upstream *u, const char *kw)
@@ -704,14 +488,10 @@ upstream_parse_ehlo_line(struct upstream *u, const char *kw)
 	}
 }
 
-/* upstream_auth_begin: AUTH with the best mechanism both sides have, or ready. */
+/* upstream_auth_begin: AUTH if the account logs in and may here, or ready. */
 static void
 upstream_auth_begin(struct upstream *u)
 {
-	const char *mech, *err;
-	char *initial, why[300];
-	enum outcome_action act;
-
 	if (u->cfg->username == NULL) {		/* a local smarthost without AUTH */
 		if (upstream_probe_done(u, "no AUTH configured: the session is ready"))
 			return;
@@ -720,15 +500,26 @@ upstream_auth_begin(struct upstream *u)
 		upstream_next_tx(u);
 		return;
 	}
-	if (u->cfg->tls != CONFIG_TLS_NONE && !u->tls_up) {	/* never in clear */
+	if (u->cfg->tls != CONFIG_TLS_NONE && !conn_tls_up(u->conn)) {	/* never in clear */
 		upstream_fail(u, OUTCOME_RETRY, "refusing to authenticate without TLS");
 		return;
 	}
 	if (u->cap_auth == NULL) {
 		upstream_fail(u, OUTCOME_RETRY, "%s offers no AUTH; is SMTP access enabled "
-		    "for this mailbox in the provider's settings?", u->relay);
+		    "for this mailbox in the provider's settings?", conn_peer(u->conn));
 		return;
 	}
+	upstream_send(u, UP_AUTH);
+}
+
+/* upstream_auth_start: the AUTH command with the best mechanism both sides have. */
+static void
+upstream_auth_start(struct upstream *u)
+{
+	const char *mech, *err;
+	char *initial, why[300];
+	enum outcome_action act;
+
 	auth_free(u->auth);
 	/* An OAuth account without a current token: later (RETRY) or log in (DISABLE). */
 	if ((u->auth = auth_new_account(u->cfg, &act, why, sizeof(why))) == NULL) {
@@ -737,26 +528,18 @@ upstream_auth_begin(struct upstream *u)
 	}
 	if (auth_start(u->auth, u->cap_auth, &mech, &initial, &err) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s (server offers: %s)",
-		    u->relay, err, u->cap_auth);
+		    conn_peer(u->conn), err, u->cap_auth);
 		return;
 	}
 	if (u->probe != NULL)
 		upstream_probe_auth(u->probe, mech);
-	upstream_enter_state(u, UP_AUTH);
 	if (initial != NULL)
 		upstream_printf(u, "AUTH %s %s\r\n", mech, initial);
 	else
 		upstream_printf(u, "AUTH %s\r\n", mech);
 	free(initial);
-	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, u->relay,
+	log_debug("upstream: account=%s relay=%s AUTH %s as %s", u->cfg->name, conn_peer(u->conn),
 	    mech, u->cfg->username);
-}
-
-/* upstream_send_rcpt: the RCPT command for transaction recipient i. */
-static void
-upstream_send_rcpt(struct upstream *u, size_t i)
-{
-	upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
 }
 
 /* upstream_next_tx: start a transaction with the next message, or wait for one. */
@@ -769,10 +552,8 @@ upstream_next_tx(struct upstream *u)
 	if (u->state != UP_READY || u->msg != NULL)
 		return;
 	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL) {
-		if (u->acct->retired) {	/* its account left the config: leave too */
-			upstream_enter_state(u, UP_QUIT);
-			upstream_printf(u, "QUIT\r\n");
-		}
+		if (u->acct->retired)	/* its account left the config: leave too */
+			upstream_send(u, UP_QUIT);
 		return;		/* idle; the READY timeout ends the session */
 	}
 	u->msg = m;
@@ -785,103 +566,27 @@ upstream_next_tx(struct upstream *u)
 			u->rcpts[u->nrcpts].action = OUTCOME_RETRY;
 			u->nrcpts++;
 		}
-	u->expect = 0;
+	u->rcpt_cur = 0;
 	u->mail_failed = 0;
 	u->guess = 0;
 	u->unknown = 0;
 	u->naccepted = 0;
-	upstream_enter_state(u, UP_MAIL);
-	upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
-	if (u->cap_size)
-		upstream_printf(u, " SIZE=%llu", (unsigned long long)m->size + 1024);
-	if (u->cap_8bitmime)
-		upstream_printf(u, " BODY=8BITMIME");
-	upstream_printf(u, "\r\n");
-	if (u->cap_pipelining) {	/* RFC 2920: MAIL, RCPTs and DATA in one go */
-		for (size_t i = 0; i < u->nrcpts; i++)
-			upstream_send_rcpt(u, i);
-		upstream_printf(u, "DATA\r\n");
-		u->sent_cmds = u->nrcpts + 2;
-	} else
-		u->sent_cmds = 1;
+	upstream_send(u, UP_MAIL);
 }
 
-/* upstream_body_fill: top up the output with the next part of the message. */
-static void
-upstream_body_fill(struct upstream *u)
-{
-	struct evbuffer *out = bufferevent_get_output(u->bev);
-	static char in[UPSTREAM_CHUNK], stuffed[2 * UPSTREAM_CHUNK];
-
-	if (u->body_dot)
-		return;
-	while (u->body_left > 0 && evbuffer_get_length(out) < UPSTREAM_CHUNK) {
-		size_t want = u->body_left < sizeof(in) ? (size_t)u->body_left : sizeof(in);
-		ssize_t n = pread(u->body_fd, in, want, (off_t)u->body_off);
-
-		if (n <= 0) {
-			log_err("%s: spool: cannot read the message: %s", u->msg->id,
-			    n == 0 ? "file too short" : strerror(errno));
-			upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
-			return;
-		}
-		u->body_off += (uint64_t)n;
-		u->body_left -= (uint64_t)n;
-		if (n >= 2)
-			memcpy(u->body_last, in + n - 2, 2);
-		else {
-			u->body_last[0] = u->body_last[1];
-			u->body_last[1] = in[0];
-		}
-		evbuffer_add(out, stuffed, smtp_data_stuff(in, (size_t)n, stuffed, &u->body_bol));
-	}
-	if (u->body_left == 0) {
-		/* The stored message ends with CRLF; make sure of it before the dot. */
-		if (memcmp(u->body_last, "\r\n", 2) != 0)
-			evbuffer_add(out, "\r\n", 2);
-		evbuffer_add(out, ".\r\n", 3);
-		/* UP_EOM only once it is written (upstream_write_cb): a reply before
-		 * that cannot be the answer to the message. */
-		u->body_left = 0;
-		u->body_dot = 1;
-	}
-}
-
-/* upstream_body_begin: after 354, send the rewritten header and start the body. */
+/* upstream_body_begin: after 354, the rewritten header and the start of the body. */
 static void
 upstream_body_begin(struct upstream *u)
 {
-	struct queue_msg *m = u->msg;
-	char *hdr = NULL, *out, *stuffed;
-	size_t outlen;
-	int bol = 1;
+	int fd;
 
-	if ((u->body_fd = scheduler_msg_open(u->sched, m)) == -1) {
+	if ((fd = scheduler_msg_open(u->sched, u->msg)) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "cannot open the queued message");
 		return;
 	}
-	hdr = xmalloc(m->header_size + 1);
-	if (m->header_size > 0 && pread(u->body_fd, hdr, m->header_size,
-	    (off_t)m->data_off) != (ssize_t)m->header_size) {
-		free(hdr);
+	if (upstream_body_start(&u->body, fd, u->msg, u->cfg->address,
+	    conn_output(u->conn)) == -1)
 		upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
-		return;
-	}
-	rewrite_headers(hdr, m->header_size, u->cfg->address, m->sender, m->message_id,
-	    &out, &outlen);
-	free(hdr);
-	stuffed = xmalloc(2 * outlen + 1);
-	evbuffer_add(bufferevent_get_output(u->bev), stuffed,
-	    smtp_data_stuff(out, outlen, stuffed, &bol));
-	free(stuffed);
-	free(out);
-	u->body_off = m->data_off + m->header_size;
-	u->body_left = m->size - m->header_size;
-	u->body_bol = 1;	/* the header block ends with its empty line */
-	u->body_dot = 0;
-	memcpy(u->body_last, "\r\n", 2);
-	upstream_enter_state(u, UP_BODY);
-	upstream_body_fill(u);
 }
 
 /* upstream_tx_classify: what the reply means at stage; notes a guessed throttle. */
@@ -913,7 +618,7 @@ upstream_tx_all_refused(struct upstream *u)
 	if (outcome_all_refused(replies, acts, u->nrcpts)) {
 		log_info("%s: account=%s relay=%s every recipient (%zu) refused with \"%s\": "
 		    "taken as the account being held back", u->msg->id, u->cfg->name,
-		    u->relay, u->nrcpts, replies[0]);
+		    conn_peer(u->conn), u->nrcpts, replies[0]);
 		for (size_t i = 0; i < u->nrcpts; i++)
 			u->rcpts[i].action = OUTCOME_THROTTLE;
 		u->guess = 1;
@@ -922,70 +627,161 @@ upstream_tx_all_refused(struct upstream *u)
 	free(acts);
 }
 
-/* upstream_tx_reply: one reply of the MAIL/RCPT/DATA exchange. */
+/* upstream_tx_end: the transaction is over: its results go, RSET for the next. */
 static void
-upstream_tx_reply(struct upstream *u)
+upstream_tx_end(struct upstream *u)
 {
-	size_t i = u->expect++;
-	int code = u->r.code;
+	upstream_tx_report(u);
+	upstream_send(u, UP_RSET);
+}
 
-	if (i == 0) {					/* MAIL */
-		if (code / 100 != 2) {
-			u->mail_failed = 1;
-			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_MAIL), u->r.text);
-		}
-	} else if (i <= u->nrcpts) {			/* RCPT */
-		struct upstream_rcpt *r = &u->rcpts[i - 1];
-
-		if (u->mail_failed)
-			;	/* the reply to MAIL says it all */
-		else if (code / 100 == 2) {
-			r->accepted = 1;
-			u->naccepted++;
-		} else {
-			r->action = upstream_tx_classify(u, OUTCOME_RCPT);
-			r->reply = xstrdup(u->r.text);
-		}
-		if (i == u->nrcpts && !u->mail_failed && u->naccepted == 0)
-			upstream_tx_all_refused(u);
-	} else {					/* DATA */
-		if (code == 354 && u->naccepted > 0 && !u->mail_failed) {
-			upstream_body_begin(u);
+/* upstream_mail_reply: the reply to MAIL FROM. */
+static void
+upstream_mail_reply(struct upstream *u)
+{
+	if (u->r.code / 100 != 2) {
+		u->mail_failed = 1;
+		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_MAIL), u->r.text);
+		if (!u->cap_pipelining) {	/* nothing more was sent: skip the rest */
+			upstream_tx_end(u);
 			return;
 		}
-		if (code == 354) {	/* nobody to send to, yet the server waits */
-			upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
-			    u->relay);
-			return;
-		}
-		if (code / 100 == 2 && u->naccepted > 0 && !u->mail_failed) {
-			/* "sent" before the message was: not an answer to trust */
-			upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
-			    "354; the message was not sent", u->relay, u->r.text);
-			return;
-		}
-		if (!u->mail_failed && u->naccepted > 0)
-			upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
 	}
-	if (u->expect == u->nrcpts + 2) {	/* the DATA reply was the last one */
-		upstream_tx_report(u);
-		upstream_enter_state(u, UP_RSET);
-		upstream_printf(u, "RSET\r\n");
+	u->rcpt_cur = 0;
+	if (u->nrcpts > 0)
+		upstream_send(u, UP_RCPT);
+	else
+		upstream_rcpts_done(u);
+}
+
+/* upstream_rcpt_reply: the reply to the RCPT of recipient u->rcpt_cur. */
+static void
+upstream_rcpt_reply(struct upstream *u)
+{
+	struct upstream_rcpt *r = &u->rcpts[u->rcpt_cur];
+
+	if (u->mail_failed)
+		;	/* the reply to MAIL says it all */
+	else if (u->r.code / 100 == 2) {
+		r->accepted = 1;
+		u->naccepted++;
+	} else {
+		r->action = upstream_tx_classify(u, OUTCOME_RCPT);
+		r->reply = xstrdup(u->r.text);
+	}
+	if (++u->rcpt_cur < u->nrcpts)
+		upstream_send(u, UP_RCPT);
+	else
+		upstream_rcpts_done(u);
+}
+
+/* upstream_rcpts_done: every RCPT has its reply: DATA, unless nobody takes it. */
+static void
+upstream_rcpts_done(struct upstream *u)
+{
+	if (!u->mail_failed && u->naccepted == 0)
+		upstream_tx_all_refused(u);
+	if (!u->cap_pipelining && u->naccepted == 0) {	/* nobody to send to: skip DATA */
+		upstream_tx_end(u);
 		return;
 	}
-	if (!u->cap_pipelining) {	/* one command at a time */
-		if (u->mail_failed || (u->expect == u->nrcpts + 1 && u->naccepted == 0)) {
-			/* Nothing to send: skip the rest of the transaction. */
-			upstream_tx_report(u);
-			upstream_enter_state(u, UP_RSET);
-			upstream_printf(u, "RSET\r\n");
-			return;
-		}
-		if (u->expect <= u->nrcpts)
-			upstream_send_rcpt(u, u->expect - 1);
-		else
-			upstream_printf(u, "DATA\r\n");
-		u->sent_cmds++;
+	upstream_send(u, UP_DATA);
+}
+
+/* upstream_data_reply: the reply to DATA: 354 starts the message. */
+static void
+upstream_data_reply(struct upstream *u)
+{
+	int code = u->r.code, go = u->naccepted > 0 && !u->mail_failed;
+
+	if (code == 354 && go) {
+		upstream_send(u, UP_BODY);
+		return;
+	}
+	if (code == 354) {	/* nobody to send to, yet the server waits */
+		upstream_fail(u, OUTCOME_RETRY, "%s accepted DATA without recipients",
+		    conn_peer(u->conn));
+		return;
+	}
+	if (code / 100 == 2 && go) {
+		/* "sent" before the message was: not an answer to trust */
+		upstream_fail(u, OUTCOME_RETRY, "%s answered DATA with \"%s\" instead of "
+		    "354; the message was not sent", conn_peer(u->conn), u->r.text);
+		return;
+	}
+	if (go)
+		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
+	upstream_tx_end(u);
+}
+
+/* The commands that are one word, by the state they are sent in (sparse). */
+static const char *const upstream_verbs[UP_NSTATES] = {
+	[UP_STARTTLS] = "STARTTLS", [UP_DATA] = "DATA", [UP_RSET] = "RSET", [UP_QUIT] = "QUIT",
+};
+
+/*
+ * upstream_write: the command line of state st (RCPT: of transaction recipient i);
+ * the one place each command's text is.
+ */
+static void
+upstream_write(struct upstream *u, enum upstream_state st, size_t i)
+{
+	switch (st) {
+	case UP_EHLO:
+		upstream_printf(u, "EHLO %s\r\n", u->helo);
+		break;
+	case UP_MAIL:
+		upstream_printf(u, "MAIL FROM:<%s>", u->cfg->address);
+		if (u->cap_size)
+			upstream_printf(u, " SIZE=%llu",
+			    (unsigned long long)u->msg->size + 1024);
+		if (u->cap_8bitmime)
+			upstream_printf(u, " BODY=8BITMIME");
+		upstream_printf(u, "\r\n");
+		break;
+	case UP_RCPT:
+		upstream_printf(u, "RCPT TO:<%s>\r\n", u->msg->rcpts[u->rcpts[i].idx].addr);
+		break;
+	default:
+		if (upstream_verbs[st] != NULL)
+			upstream_printf(u, "%s\r\n", upstream_verbs[st]);
+		break;
+	}
+}
+
+/*
+ * upstream_send: enter state st and write its command (the mta_enter_state half;
+ * upstream_response reads the reply and chooses the next state). With PIPELINING
+ * (RFC 2920) entering MAIL writes the transaction's RCPTs and DATA along with it, and
+ * entering RCPT and DATA then writes nothing. States without a command (connection
+ * set-up, BANNER, READY, EOM) are entered with upstream_enter_state alone.
+ */
+static void
+upstream_send(struct upstream *u, enum upstream_state st)
+{
+	upstream_enter_state(u, st);
+	switch (st) {
+	case UP_AUTH:
+		upstream_auth_start(u);
+		break;
+	case UP_MAIL:
+		upstream_write(u, UP_MAIL, 0);
+		for (size_t i = 0; u->cap_pipelining && i < u->nrcpts; i++)
+			upstream_write(u, UP_RCPT, i);
+		if (u->cap_pipelining)
+			upstream_write(u, UP_DATA, 0);
+		break;
+	case UP_RCPT:
+	case UP_DATA:
+		if (!u->cap_pipelining)
+			upstream_write(u, st, u->rcpt_cur);
+		break;
+	case UP_BODY:		/* after 354: the message is this state's "command" */
+		upstream_body_begin(u);
+		break;
+	default:
+		upstream_write(u, st, 0);
+		break;
 	}
 }
 
@@ -1000,28 +796,26 @@ upstream_response(struct upstream *u)
 	case UP_BANNER:
 		if (u->r.code != 220) {
 			upstream_fail(u, upstream_classify(u, OUTCOME_CONNECT, u->r.text),
-			    "%s greeted with: %s", u->relay, u->r.text);
+			    "%s greeted with: %s", conn_peer(u->conn), u->r.text);
 			return;
 		}
 		if (u->probe != NULL)
 			upstream_probe_greeting(u->probe, u->r.text);
-		upstream_enter_state(u, UP_EHLO);
-		upstream_printf(u, "EHLO %s\r\n", u->helo);
+		upstream_send(u, UP_EHLO);
 		break;
 	case UP_EHLO:
 		if (u->r.code / 100 != 2) {
 			upstream_fail(u, upstream_classify(u, OUTCOME_EHLO, u->r.text),
-			    "%s refused EHLO: %s", u->relay, u->r.text);
+			    "%s refused EHLO: %s", conn_peer(u->conn), u->r.text);
 			return;
 		}
-		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !u->tls_up) {
+		if (u->cfg->tls == CONFIG_TLS_STARTTLS && !conn_tls_up(u->conn)) {
 			if (!u->cap_starttls) {
 				upstream_fail(u, OUTCOME_RETRY, "%s does not offer STARTTLS; "
-				    "nothing is sent in clear", u->relay);
+				    "nothing is sent in clear", conn_peer(u->conn));
 				return;
 			}
-			upstream_enter_state(u, UP_STARTTLS);
-			upstream_printf(u, "STARTTLS\r\n");
+			upstream_send(u, UP_STARTTLS);
 			return;
 		}
 		upstream_auth_begin(u);
@@ -1029,12 +823,12 @@ upstream_response(struct upstream *u)
 	case UP_STARTTLS:
 		if (u->r.code != 220) {
 			upstream_fail(u, OUTCOME_RETRY, "%s refused STARTTLS: %s; nothing is "
-			    "sent in clear", u->relay, u->r.text);
+			    "sent in clear", conn_peer(u->conn), u->r.text);
 			return;
 		}
-		if (evbuffer_get_length(bufferevent_get_input(u->bev)) > 0) {
+		if (evbuffer_get_length(conn_input(u->conn)) > 0) {
 			upstream_fail(u, OUTCOME_RETRY, "%s sent data after its STARTTLS reply "
-			    "(response injection?); giving up on this connection", u->relay);
+			    "(response injection?); giving up on this connection", conn_peer(u->conn));
 			return;
 		}
 		/* What EHLO said in clear is forgotten (RFC 3207 4.2). */
@@ -1043,14 +837,14 @@ upstream_response(struct upstream *u)
 		u->cap_pipelining = u->cap_starttls = u->cap_size = u->cap_8bitmime = 0;
 		free(u->cap_auth);
 		u->cap_auth = NULL;
-		upstream_tls_start(u);
+		conn_starttls(u->conn);
 		break;
 	case UP_AUTH:
 		if (u->r.code == 334) {
 			if (auth_step(u->auth, u->r.len > 4 ?
 			    u->r.text + 4 : "", &resp, &err) == -1) {
 				upstream_printf(u, "*\r\n");	/* cancel (RFC 4954 4) */
-				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", u->relay, err);
+				upstream_fail(u, OUTCOME_RETRY, "AUTH with %s: %s", conn_peer(u->conn), err);
 				return;
 			}
 			upstream_printf(u, "%s\r\n", resp);
@@ -1069,7 +863,7 @@ upstream_response(struct upstream *u)
 			return;
 		}
 		auth_accepted(u->auth);
-		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, u->relay,
+		log_info("account=%s relay=%s authenticated as %s", u->cfg->name, conn_peer(u->conn),
 		    u->cfg->username);
 		if (upstream_probe_done(u, u->r.text))
 			return;
@@ -1078,7 +872,13 @@ upstream_response(struct upstream *u)
 		upstream_next_tx(u);
 		break;
 	case UP_MAIL:
-		upstream_tx_reply(u);
+		upstream_mail_reply(u);
+		break;
+	case UP_RCPT:
+		upstream_rcpt_reply(u);
+		break;
+	case UP_DATA:
+		upstream_data_reply(u);
 		break;
 	case UP_EOM:
 		upstream_tx_set_all(u, upstream_tx_classify(u, OUTCOME_DATA), u->r.text);
@@ -1096,31 +896,31 @@ upstream_response(struct upstream *u)
 	case UP_BODY:
 		/* Whatever it says, it cannot be about a message not yet all sent. */
 		upstream_fail(u, OUTCOME_RETRY, "%s replied before the message was sent (%s); "
-		    "not taken as its answer", u->relay, u->r.text);
+		    "not taken as its answer", conn_peer(u->conn), u->r.text);
 		break;
 	default:
 		upstream_fail(u, OUTCOME_RETRY, "%s sent an unexpected reply in state %s: %s",
-		    u->relay, upstream_state_name(u->state), u->r.text);
+		    conn_peer(u->conn), upstream_state_name(u->state), u->r.text);
 		break;
 	}
 }
 
-/* upstream_read_cb: collect reply lines; act on each complete reply. */
+/* upstream_read: collect reply lines; act on each complete reply. */
 static void
-upstream_read_cb(struct bufferevent *bev, void *arg)
+upstream_read(struct upstream *u)
 {
-	struct upstream *u = arg;
 	struct evbuffer *in;
 	char *line;
 	size_t len;
 	int first, ret;
 
-	while (u->state != UP_DEAD && u->bev == bev) {
-		in = bufferevent_get_input(bev);
+	/* (After STARTTLS the handshake comes first: UP_TLS.) */
+	while (u->state != UP_DEAD && u->state != UP_TLS) {
+		in = conn_input(u->conn);
 		if ((line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) == NULL) {
 			if (evbuffer_get_length(in) > UPSTREAM_LINE_MAX)
 				upstream_fail(u, OUTCOME_RETRY, "%s sent an overlong reply line",
-				    u->relay);
+				    conn_peer(u->conn));
 			return;
 		}
 		first = u->r.nlines == 0;
@@ -1128,7 +928,7 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 			char *shown = jsonstr_clean(line, len < 80 ? len : 80);	/* for the log */
 
 			upstream_fail(u, OUTCOME_RETRY, "%s sent a malformed reply (line %zu; at "
-			    "most %d lines, %d octets): %s", u->relay, u->r.nlines,
+			    "most %d lines, %d octets): %s", conn_peer(u->conn), u->r.nlines,
 			    OUTCOME_REPLY_LINES, OUTCOME_REPLY_OCTETS, shown);
 			free(shown);
 			free(line);
@@ -1146,18 +946,102 @@ upstream_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-/* upstream_write_cb: the output drained; keep the message body flowing. */
+/*
+ * upstream_drained: the output drained; keep the message body flowing. UP_EOM only
+ * once all of it, the "." too, is written: a reply before that cannot be the answer
+ * to the message.
+ */
 static void
-upstream_write_cb(struct bufferevent *bev, void *arg)
+upstream_drained(struct upstream *u)
 {
-	struct upstream *u = arg;
 
 	if (u->state != UP_BODY)
 		return;
-	if (u->body_dot)	/* all of it, "." too, is out: now a reply is the answer */
+	if (u->body.dot)	/* all of it, "." too, is out: now a reply is the answer */
 		upstream_enter_state(u, UP_EOM);
+	else if (upstream_body_fill(&u->body, u->msg, conn_output(u->conn)) == -1)
+		upstream_fail(u, OUTCOME_RETRY, "cannot read the queued message");
+}
+
+/* upstream_conn_lost: the connection failed, or the server closed it. */
+static void
+upstream_conn_lost(struct upstream *u, enum conn_event e, const char *why)
+{
+	if (e == CONN_E_TLS) {
+		upstream_fail(u, OUTCOME_RETRY, "%s (%s); nothing was sent", why,
+		    conn_peer(u->conn));
+		return;
+	}
+	if (e != CONN_E_EOF && e != CONN_E_IO) {	/* resolve, connect, TLS set-up */
+		upstream_fail(u, OUTCOME_RETRY, "%s", why);
+		return;
+	}
+	if (u->state == UP_READY && e == CONN_E_EOF) {
+		log_debug("upstream: account=%s relay=%s closed the idle session",
+		    u->cfg->name, conn_peer(u->conn));
+		upstream_close(u);
+		return;
+	}
+	if (u->state == UP_QUIT) {
+		upstream_close(u);
+		return;
+	}
+	snprintf(u->lasterr, sizeof(u->lasterr), "%s", why);
+	if (u->msg != NULL)
+		upstream_close(u);	/* defers the message with the reason */
 	else
-		upstream_body_fill(u);
+		upstream_fail(u, OUTCOME_RETRY, "lost connection with %s in state %s: %s",
+		    conn_peer(u->conn), upstream_state_name(u->state), u->lasterr);
+}
+
+/* upstream_conn_event: what the connection says (conn.h); the session's states. */
+static void
+upstream_conn_event(void *arg, enum conn_event e, const char *why)
+{
+	struct upstream *u = arg;
+
+	/* (Nothing comes after conn_close: a dead session hears nothing.) */
+	switch (e) {
+	case CONN_RESOLVING:
+		upstream_enter_state(u, UP_RESOLVE);
+		break;
+	case CONN_CONNECTING:
+		upstream_enter_state(u, UP_CONNECT);
+		break;
+	case CONN_HANDSHAKE:
+		upstream_enter_state(u, UP_TLS);
+		break;
+	case CONN_TLS_UP:
+		if (u->probe != NULL)
+			upstream_probe_tls(u->probe, conn_ssl(u->conn));
+		if (u->cfg->tls == CONFIG_TLS_STARTTLS) {	/* EHLO again, in TLS */
+			upstream_send(u, UP_EHLO);
+			break;
+		}
+		/* FALLTHROUGH */
+	case CONN_UP:
+		upstream_enter_state(u, UP_BANNER);
+		break;
+	case CONN_DATA_IN:
+		upstream_read(u);
+		break;
+	case CONN_DRAINED:
+		upstream_drained(u);
+		break;
+	case CONN_E_TIMEOUT:
+		if (u->state == UP_READY) {	/* idle long enough: leave politely */
+			upstream_send(u, UP_QUIT);
+			conn_enable(u->conn);
+			break;
+		}
+		upstream_fail(u, OUTCOME_RETRY, "timeout after %ds in state %s with %s",
+		    upstream_timeouts[u->state], upstream_state_name(u->state),
+		    conn_peer(u->conn));
+		break;
+	default:
+		upstream_conn_lost(u, e, why);
+		break;
+	}
 }
 
 void

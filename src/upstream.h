@@ -29,6 +29,13 @@ struct upstream	*upstream_new(struct scheduler *, struct sched_account *,
 /* upstream_wake: there may be work; an idle session asks the scheduler for it. */
 void		 upstream_wake(struct upstream *);
 
+/*
+ * upstream_state_name: the name of session state s for the log ("mail", "eom"), NULL
+ * for a state the table leaves out (a unit test walks them all: 0 up to the first
+ * "?"), "?" past the last.
+ */
+const char	*upstream_state_name(int s);
+
 /* upstream_is_idle: is the session authenticated and waiting for mail? */
 int		 upstream_is_idle(const struct upstream *);
 
