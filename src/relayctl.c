@@ -210,6 +210,59 @@ relayctl_status_watch(json_t *list)
 	}
 }
 
+/* relayctl_status_shared_account: for a shared account, all hosts' use and this one's. */
+static void
+relayctl_status_shared_account(json_t *acct)
+{
+	json_t *sh = json_object_get(acct, "shared");
+
+	if (!json_is_object(sh))
+		return;
+	printf("%-12s %-10s shared: all hosts %lld this hour, %lld today; this host %lld and "
+	    "%lld%s\n", "", "", json_integer_value(json_object_get(sh, "hour_all")),
+	    json_integer_value(json_object_get(sh, "day_all")),
+	    json_integer_value(json_object_get(json_object_get(acct, "hour"), "used")),
+	    json_integer_value(json_object_get(json_object_get(acct, "day"), "used")),
+	    json_is_true(json_object_get(sh, "connected")) ? "" :
+	    " (Redis unreachable: as last seen)");
+}
+
+/* relayctl_status_domains: a line per domains entry (per recipient domain limits). */
+static void
+relayctl_status_domains(json_t *list)
+{
+	char b1[64], b2[64], b3[32];
+	json_t *d;
+	size_t i;
+
+	if (json_array_size(list) > 0)
+		printf("\n%-24s %-10s %-11s %-11s %-10s %s\n", "DOMAIN", "STATE", "HOUR", "DAY",
+		    "NEXT FREE", "WAITING");
+	json_array_foreach(list, i, d)
+		printf("%-24s %-10s %-11s %-11s %-10s %lld\n",
+		    json_string_value(json_object_get(d, "match")),
+		    json_string_value(json_object_get(d, "state")),
+		    relayctl_window(json_object_get(d, "hour"), NULL, b1, sizeof(b1)),
+		    relayctl_window(json_object_get(d, "day"), NULL, b2, sizeof(b2)),
+		    relayctl_when(json_object_get(d, "next_free"), b3, sizeof(b3)),
+		    json_integer_value(json_object_get(d, "waiting")));
+}
+
+/* relayctl_status_shared: the Redis server of the shared accounts, up or not. */
+static void
+relayctl_status_shared(json_t *sh)
+{
+	char at[80];
+
+	if (!json_is_object(sh))
+		return;
+	printf("\nshared: %s %s since %s (this host: %s)\n",
+	    json_string_value(json_object_get(sh, "redis")),
+	    json_is_true(json_object_get(sh, "connected")) ? "connected" : "unreachable",
+	    humantime_both((time_t)json_integer_value(json_object_get(sh, "since")), time(NULL),
+	    at, sizeof(at)), json_string_value(json_object_get(sh, "host")));
+}
+
 static int
 relayctl_status(int argc, char **argv)
 {
@@ -250,7 +303,10 @@ relayctl_status(int argc, char **argv)
 			printf("%-12s %-10s until %s\n", "", "", humantime_both((time_t)
 			    json_integer_value(json_object_get(acct, "until")), time(NULL), at,
 			    sizeof(at)));
+		relayctl_status_shared_account(acct);
 	}
+	relayctl_status_domains(json_object_get(r, "domains"));
+	relayctl_status_shared(json_object_get(r, "shared"));
 	q = json_object_get(r, "queue");
 	printf("\nqueue: %lld message(s)%s: %lld waiting, %lld in flight, %lld deferred, "
 	    "%lld held; drains %s\n", json_integer_value(json_object_get(q, "total")),

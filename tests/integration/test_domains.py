@@ -7,6 +7,7 @@ domain's hour survives a restart, a reload applies a changed limit, an hour late
 (libfaketime) the rest goes; relayctl status shows each domain's windows; relayd -t
 names file:line:key for a bad entry."""
 
+import re
 import time
 
 import pytest
@@ -69,6 +70,8 @@ def test_a_domain_limit_holds_across_accounts_and_others_flow(make_provider, mak
     assert len(waits) == 5, waits   # one line as each starts waiting
     assert d["state"] == "full" and 3500 < d["next_free"] - time.time() <= 3601, d
     assert domain_status(r, "*.example.net")["day"]["limit"] == 50
+    text = r.ctl("status").stdout   # the text view: a line per entry
+    assert re.search(r"^gmail\.com +full +4/4 +\S+ +in (59|60)m +5$", text, re.M), text
     assert not failed_lines(r) and not r.log_lines(r"status=deferred"), r.log_tail()
     r.wait_queue(5)                 # 4 to gmail.com, and the mixed one's gmail.com
     r.restart()                     # the domain's hour is on disk

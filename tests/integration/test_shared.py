@@ -157,8 +157,10 @@ def test_shared_connects_and_shows_in_status_and_metrics(make_relay, provider, r
     assert st["shared"]["redis"] == redis.url
     a = r.account_status()
     assert a["shared"]["connected"] is True and a["shared"]["hour_all"] == 0, a
-    p = r.ctl("status")             # the text view still renders
+    p = r.ctl("status")             # the text view says it too
     assert p.returncode == 0 and "main" in p.stdout, p.stderr
+    assert "shared: all hosts 0 this hour, 0 today; this host 0 and 0" in p.stdout, p.stdout
+    assert "\nshared: %s connected since " % redis.url in p.stdout, p.stdout
     import urllib.request
     body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % mport, timeout=5).read()
     assert b"relayd_shared_connected 1" in body
@@ -333,7 +335,7 @@ def test_shared_throttle_stops_the_others_and_enable_frees_all(make_relay, provi
     relays[0].wait_log(r"account=main status=throttled until", since=marks[0])
     t0 = time.monotonic()
     for i in (1, 2):
-        relays[i].wait_log(r"account=main status=throttled until=\S+ \(553 5\.7\.1 .*met by ",
+        relays[i].wait_log(r"account=main status=throttled until=\S+ in=\S+ \(553 5\.7\.1 .*met by ",
                            since=marks[i], timeout=1.0)
     assert time.monotonic() - t0 <= 1.0
     for i in (1, 2):
@@ -369,7 +371,7 @@ def test_shared_throttle_is_taken_up_by_a_host_that_starts_later(make_relay, pro
     submit(relays[0], [1])
     relays[0].wait_log(r"account=main status=throttled until")
     relays[2].start()
-    relays[2].wait_log(r"account=main status=throttled until=\S+ \(553 5\.7\.1 Slow down "
+    relays[2].wait_log(r"account=main status=throttled until=\S+ in=\S+ \(553 5\.7\.1 Slow down "
                        r"\(met by ", timeout=3)
     submit(relays[2], [2])
     time.sleep(1)
