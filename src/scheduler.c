@@ -111,10 +111,29 @@ scheduler_forget(struct scheduler *s, struct queue_msg *m)
 
 /* The default transport: upstream.c's sessions over the network. */
 
+/* scheduler_retired: has account a left the configuration (for upstream_cb)? */
+static int
+scheduler_retired(struct scheduler *s, struct sched_account *a)
+{
+	return a->retired;
+}
+
+/* How upstream's sessions report back (upstream.h): upstream never calls us by name. */
+static const struct upstream_cb scheduler_upstream_cb = {
+	.take = scheduler_take,
+	.msg_open = scheduler_msg_open,
+	.done = scheduler_done,
+	.ready = scheduler_session_ready,
+	.failed = scheduler_session_failed,
+	.closed = scheduler_session_closed,
+	.retired = scheduler_retired,
+};
+
 static struct upstream *
 scheduler_upstream_start(struct scheduler *s, struct sched_account *a, void *arg)
 {
-	return upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+	return upstream_new(&scheduler_upstream_cb, s, a, a->cfg, a->ssl_ctx, s->base, s->dns,
+	    s->cfg->hostname);
 }
 
 static void

@@ -27,6 +27,7 @@
 #include "planner.h"
 #include "queue.h"
 #include "quota.h"
+#include "upstream.h"
 
 struct bounce_store;
 struct upstream;
@@ -61,16 +62,8 @@ struct sched_account {
 	double			 window_opens;	/* wall clock of that, kept while shut */
 };
 
-/* The result of one upstream attempt for one recipient of a message. */
-struct sched_rcpt_result {
-	size_t			 idx;		/* recipient index in the message */
-	enum outcome_action	 action;
-	const char		*reply;		/* the reply or the reason */
-	int			 unknown;	/* RETRY whose end is unknown: the data and
-						 * its final dot went, the reply did not come
-						 * (lost connection, timeout): the provider may
-						 * have taken it, so it costs quota */
-};
+/* struct sched_rcpt_result, the result of one upstream attempt for one recipient of
+ * a message, is upstream.h's: the session fills it in. */
 
 struct scheduler;
 
