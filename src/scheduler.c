@@ -219,7 +219,6 @@ scheduler_free(struct scheduler *s)
 {
 	if (s == NULL)
 		return;
-	s->kicking = 1;		/* closing sessions must not start new ones */
 	for (size_t i = 0; i < s->naccounts; i++)
 		scheduler_account_stop(s, s->accounts[i]);
 	for (size_t i = 0; i < s->nretired; i++)
@@ -553,6 +552,20 @@ scheduler_arm(struct scheduler *s, double when, double now)
 }
 
 /*
+ * scheduler_kick_soon: kick on the next turn of the loop (a zero timeout; without an
+ * event base, scheduler_wakeup says now). What the sessions report (take, done,
+ * closed) comes from inside a kick's own call chain, or from a session's callbacks
+ * while the scheduler may be stopping: never a kick from there.
+ */
+static void
+scheduler_kick_soon(struct scheduler *s)
+{
+	double now = clock_steady();
+
+	scheduler_arm(s, now, now);
+}
+
+/*
  * scheduler_start_on: make account a send: wake an idle session (returns 1; it may
  * have taken the first waiting message already), or open sessions, up to the
  * account's sessions, as many as there is waiting mail and quota for (returns 0).
@@ -668,9 +681,6 @@ scheduler_kick(struct scheduler *s)
 	struct queue_msg *m;
 	int fits;
 
-	if (s->kicking)
-		return;
-	s->kicking = 1;
 	for (size_t i = 0; i < s->naccounts; i++)	/* the planner's limits as of now */
 		scheduler_account_plan(s->accounts[i]);
 	while ((m = scheduler_heap_top(&s->wait)) != NULL) {
@@ -699,7 +709,6 @@ scheduler_kick(struct scheduler *s)
 		scheduler_fail_all(s, m, "message too big for every account (largest "
 		    "max_message_size is smaller than the message)");
 	}
-	s->kicking = 0;
 	scheduler_arm(s, when, now);
 }
 
@@ -725,7 +734,7 @@ again:
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
 		/* An earlier account may send it (config order), or this one may not
 		 * (yet): the kick hands it on, or arms the timer for when one may. */
-		scheduler_kick(s);
+		scheduler_kick_soon(s);
 		return NULL;
 	}
 	scheduler_heap_remove(&s->wait, m);
@@ -839,7 +848,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		}
 		free(note);
 		if (finished) {
-			scheduler_kick(s);
+			scheduler_kick_soon(s);
 			return;
 		}
 	}
@@ -861,7 +870,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		scheduler_drop(s, m);
 	else if (!m->held)
 		scheduler_heap_push(&s->wait, m);
-	scheduler_kick(s);
+	scheduler_kick_soon(s);
 }
 
 void
@@ -930,7 +939,7 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 				scheduler_account_free(a);
 				break;
 			}
-	scheduler_kick(s);
+	scheduler_kick_soon(s);
 }
 
 /* What a reload prepares for one configured account before anything changes. */

@@ -38,7 +38,6 @@ struct scheduler {
 	double			 wake_at;	/* when it is armed for; 0: not */
 	const struct scheduler_transport *tr;
 	void			*tr_arg;
-	int			 kicking;
 };
 
 /* The account's state (scheduler_account.c). */
