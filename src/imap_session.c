@@ -2,24 +2,23 @@
  * imap_session: the IMAP client that watches one account's mailbox for bounces
  * (imap_watch starts one per account with a "bounces" group).
  *
- * An explicit state machine like
- * upstream.c: imap_session_enter_state records every transition and sets the
- * state's timeout (how long the server may stay silent) from one table;
- * imap_session_send_* write the command for a state, imap_session_tagged reads the
- * tagged reply and chooses the next state. Responses are framed and read by the
- * pure imap_parse.
+ * An explicit state machine like upstream.c: imap_session_enter_state records every
+ * transition and sets the state's timeout (how long the server may stay silent) from
+ * one table; imap_session_send enters a state and writes its command;
+ * imap_session_tagged reads the tagged reply and chooses the next state (OpenSMTPD's
+ * mta_enter_state / mta_response split). Responses are framed here and read by the
+ * pure imap_parse; the connection is conn.c's, the login's commands imap_login.c's.
  *
- * imap_session_send enters a state and writes its command; imap_session_tagged
- * reads the reply and chooses the next state (OpenSMTPD's mta_enter_state /
- * mta_response split). The conversation: connect (implicit TLS, or STARTTLS before
- * anything else; the certificate and host name checked by tls.c), CAPABILITY,
- * AUTHENTICATE PLAIN (with SASL-IR when offered) or LOGIN, CREATE move_to (if set;
- * "already exists" is fine), SELECT folder, UID FETCH last+1:* (UID BODY.PEEK[]) so
- * nothing is marked \Seen, each message through bounce_parse into bounce_store, the
- * delivery reports moved to move_to (UID MOVE, or UID COPY + STORE \Deleted + UID
- * EXPUNGE), then IDLE (RFC 2177; ended and re-issued every 25 minutes, before the
- * 29-minute limit) or a poll every cfg->poll seconds. A dropped or refused
- * connection is retried with a growing delay (1 s doubling to 5 min).
+ * The conversation: connect (implicit TLS, or STARTTLS before anything else; the
+ * certificate and host name checked by tls.c), CAPABILITY, AUTHENTICATE with the
+ * account's OAuth token, AUTHENTICATE PLAIN (with SASL-IR when offered) or LOGIN,
+ * CREATE move_to (if set; "already exists" is fine), SELECT folder, UID FETCH
+ * last+1:* (UID BODY.PEEK[]) so nothing is marked \Seen, each message through
+ * bounce_parse into bounce_store, the delivery reports moved to move_to (UID MOVE, or
+ * UID COPY + STORE \Deleted + UID EXPUNGE), then IDLE (RFC 2177; ended and re-issued
+ * every 25 minutes, before the 29-minute limit) or a poll every cfg->poll seconds. A
+ * dropped or refused connection is retried with a growing delay (1 s doubling to
+ * 5 min; 5 min at once after a refused password).
  *
  * What has been read survives restarts in SPOOL/imap/ACCOUNT (imap_mailbox.c has
  * the format). It is written after each FETCH, once the bounces it found are on
@@ -43,12 +42,12 @@
 #include <event2/buffer.h>
 #include <event2/util.h>
 
-#include "auth.h"
 #include "bounce_parse.h"
 #include "bounce_store.h"
 #include "clock.h"
 #include "config.h"
 #include "conn.h"
+#include "imap_login.h"
 #include "imap_mailbox.h"
 #include "imap_parse.h"
 #include "imap_session.h"
@@ -155,7 +154,7 @@ struct imap_session {
 	size_t			 frame;		/* octets of the response being handled */
 	uint64_t		 lit;		/* framing: literal octets still to come */
 	struct imap_caps	 caps;
-	int			 plain_sent;	/* AUTHENTICATE PLAIN: credentials sent */
+	struct imap_login	 login;		/* in IMAP_S_AUTH */
 
 	/* The mailbox. */
 	char			*folder_q, *move_to_q;	/* as sent: quoted, modified UTF-7 */
@@ -319,80 +318,6 @@ imap_session_caps(struct imap_session *s, const struct imap_span *list)
 	c->auth_oauthbearer = imap_parse_has_cap(list, "AUTH=OAUTHBEARER");
 }
 
-/* imap_session_oauth_mech: the OAuth mechanism the account logs in with, or NULL. */
-static const char *
-imap_session_oauth_mech(const struct imap_session *s)
-{
-	switch (s->cfg->auth) {
-	case CONFIG_AUTH_XOAUTH2:
-		return "XOAUTH2";
-	case CONFIG_AUTH_OAUTHBEARER:
-		return "OAUTHBEARER";
-	case CONFIG_AUTH_PASSWORD:
-		break;
-	}
-	return NULL;
-}
-
-/*
- * imap_session_oauth: the base64 OAuth response with the account's current token
- * (oauth.c; no network here), or NULL after failing the session (none yet: the
- * reconnect delay gives the refresh its time).
- */
-static char *
-imap_session_oauth(struct imap_session *s)
-{
-	const char *token;
-	char why[300];
-
-	if (oauth_token(s->account, &token, why, sizeof(why)) != OAUTH_READY) {
-		imap_session_fail(s, "%s", why);
-		return NULL;
-	}
-	return auth_oauth_response(s->cfg->auth, s->cfg->username, s->cfg->host,
-	    s->cfg->port, token);
-}
-
-/* imap_session_plain: the base64 SASL PLAIN response (RFC 4616); caller frees. */
-static char *
-imap_session_plain(struct imap_session *s)
-{
-	size_t ul = strlen(s->cfg->username), pl = strlen(s->cfg->password);
-	size_t n = ul + pl + 2;
-	unsigned char *raw = xmalloc(n);
-	char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-
-	raw[0] = '\0';
-	memcpy(raw + 1, s->cfg->username, ul);
-	raw[1 + ul] = '\0';
-	memcpy(raw + 2 + ul, s->cfg->password, pl);
-	EVP_EncodeBlock((unsigned char *)b64, raw, (int)n);
-	explicit_bzero(raw, n);
-	free(raw);
-	return b64;
-}
-
-/* imap_session_quoted: s as an IMAP quoted string, or NULL if it cannot be one. */
-static char *
-imap_session_quoted(const char *str)
-{
-	char *q = xmalloc(2 * strlen(str) + 3), *p = q;
-
-	*p++ = '"';
-	for (; *str != '\0'; str++) {
-		if ((unsigned char)*str >= 0x80 || *str == '\r' || *str == '\n') {
-			free(q);
-			return NULL;
-		}
-		if (*str == '"' || *str == '\\')
-			*p++ = '\\';
-		*p++ = *str;
-	}
-	*p++ = '"';
-	*p = '\0';
-	return q;
-}
-
 /* imap_session_send_uids: "TAG UID VERB 3,7,9" for the batch being moved, and rest. */
 static void
 imap_session_send_uids(struct imap_session *s, const char *verb, const char *rest)
@@ -426,45 +351,19 @@ imap_session_send(struct imap_session *s, enum imap_state st)
 	case IMAP_S_STARTTLS:
 		imap_session_cmd(s, "STARTTLS");
 		break;
-	case IMAP_S_AUTH:
-		s->plain_sent = 0;
-		if (imap_session_oauth_mech(s) != NULL) {	/* the token, as for SMTP */
-			char *b64;
+	case IMAP_S_AUTH: {
+		char why[300], *cmd = imap_login_command(&s->login, s->cfg, s->account,
+		    s->caps.sasl_ir, s->caps.auth_plain, why, sizeof(why));
 
-			if (!s->caps.sasl_ir) {		/* sent on the continuation */
-				imap_session_cmd(s, "AUTHENTICATE %s", imap_session_oauth_mech(s));
-				break;
-			}
-			if ((b64 = imap_session_oauth(s)) == NULL)
-				break;
-			imap_session_cmd(s, "AUTHENTICATE %s %s", imap_session_oauth_mech(s), b64);
-			explicit_bzero(b64, strlen(b64));
-			free(b64);
-			s->plain_sent = 1;
-		} else if (s->caps.auth_plain && s->caps.sasl_ir) {	/* RFC 4959: inline */
-			char *b64 = imap_session_plain(s);
-
-			imap_session_cmd(s, "AUTHENTICATE PLAIN %s", b64);
-			explicit_bzero(b64, strlen(b64));
-			free(b64);
-			s->plain_sent = 1;
-		} else if (s->caps.auth_plain)
-			imap_session_cmd(s, "AUTHENTICATE PLAIN");
-		else {
-			char *u = imap_session_quoted(s->cfg->username);
-			char *p = imap_session_quoted(s->cfg->password);
-
-			if (u != NULL && p != NULL)
-				imap_session_cmd(s, "LOGIN %s %s", u, p);
-			else
-				imap_session_fail(s, "the user name or password has characters "
-				    "LOGIN cannot carry, and the server does not offer AUTH=PLAIN");
-			if (p != NULL)
-				explicit_bzero(p, strlen(p));
-			free(u);
-			free(p);
+		if (cmd == NULL) {
+			imap_session_fail(s, "%s", why);
+			break;
 		}
+		imap_session_cmd(s, "%s", cmd);
+		explicit_bzero(cmd, strlen(cmd));
+		free(cmd);
 		break;
+	}
 	case IMAP_S_CREATE:
 		imap_session_cmd(s, "CREATE %s", s->move_to_q);
 		break;
@@ -526,7 +425,7 @@ imap_session_proceed(struct imap_session *s)
 		return;
 	}
 	if (!s->authed) {
-		const char *mech = imap_session_oauth_mech(s);
+		const char *mech = imap_login_oauth_mech(s->cfg);
 
 		if (s->cfg->tls != CONFIG_TLS_NONE && !conn_tls_up(s->conn))
 			imap_session_fail(s, "refusing to log in without TLS");
@@ -709,7 +608,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 	case IMAP_S_AUTH:
 		if (!ok) {
 			/* A refused token: refreshed once, tried again at the next connect. */
-			if (imap_session_oauth_mech(s) != NULL && oauth_rejected(s->account))
+			if (imap_login_oauth_mech(s->cfg) != NULL && oauth_rejected(s->account))
 				s->backoff = 1;
 			else if (s->backoff < IMAP_WATCH_AUTH_BACKOFF)
 				s->backoff = IMAP_WATCH_AUTH_BACKOFF;
@@ -717,7 +616,7 @@ imap_session_tagged(struct imap_session *s, const struct imap_response *r)
 			return;
 		}
 		s->authed = 1;
-		if (imap_session_oauth_mech(s) != NULL)
+		if (imap_login_oauth_mech(s->cfg) != NULL)
 			oauth_accepted(s->account);
 		log_info("imap: account=%s server=%s logged in as %s", s->account, conn_peer(s->conn),
 		    s->cfg->username);
@@ -857,34 +756,17 @@ imap_session_continue(struct imap_session *s, const struct imap_response *r)
 {
 	if (s->state == IMAP_S_IDLE)
 		return;		/* "+ idling" */
-	if (s->state == IMAP_S_AUTH && imap_session_oauth_mech(s) != NULL) {
-		/*
-		 * Before the response: send it. After it: the server's JSON error, to
-		 * which the client answers an empty line (XOAUTH2) or ^A (RFC 7628 3.2.3)
-		 * and gets the tagged NO.
-		 */
-		char *b64 = s->plain_sent ? xstrdup(s->cfg->auth == CONFIG_AUTH_XOAUTH2 ? "" :
-		    "AQ==") : imap_session_oauth(s);
+	if (s->state == IMAP_S_AUTH) {
+		char why[300], *line = imap_login_continue(&s->login, s->cfg, s->account,
+		    s->caps.auth_plain, why, sizeof(why));
 
-		if (b64 == NULL)
+		if (line == NULL) {
+			imap_session_fail(s, "%s", why);
 			return;
-		evbuffer_add_printf(conn_output(s->conn), "%s\r\n", b64);
-		explicit_bzero(b64, strlen(b64));
-		free(b64);
-		s->plain_sent = 1;
-		return;
-	}
-	if (s->state == IMAP_S_AUTH && s->caps.auth_plain && !s->plain_sent) {
-		char *b64 = imap_session_plain(s);
-
-		evbuffer_add_printf(conn_output(s->conn), "%s\r\n", b64);
-		explicit_bzero(b64, strlen(b64));
-		free(b64);
-		s->plain_sent = 1;
-		return;
-	}
-	if (s->state == IMAP_S_AUTH) {	/* a challenge PLAIN does not have: cancel */
-		evbuffer_add(conn_output(s->conn), "*\r\n", 3);
+		}
+		evbuffer_add_printf(conn_output(s->conn), "%s\r\n", line);
+		explicit_bzero(line, strlen(line));
+		free(line);
 		return;
 	}
 	imap_session_fail(s, "unexpected continuation request in state %s",

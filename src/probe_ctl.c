@@ -80,7 +80,7 @@ probe_ctl_test(json_t *args, char **err, void *arg)
 	    probe_ctl_done, r);
 	r->deadline = evtimer_new(pc->base, probe_ctl_deadline, r);
 	evtimer_add(r->deadline, &tv);
-	r->u = upstream_probe_start(a, pc->base, pc->dns, pc->helo, r->probe);
+	r->u = upstream_probe_start(a->cfg, a->ssl_ctx, pc->base, pc->dns, pc->helo, r->probe);
 	return NULL;
 }
 

@@ -108,10 +108,29 @@ scheduler_forget(struct scheduler *s, struct queue_msg *m)
 
 /* The default transport: upstream.c's sessions over the network. */
 
+/* scheduler_retired: has account a left the configuration (for upstream_cb)? */
+static int
+scheduler_retired(struct scheduler *s, struct sched_account *a)
+{
+	return a->retired;
+}
+
+/* How upstream's sessions report back (upstream.h): upstream never calls us by name. */
+static const struct upstream_cb scheduler_upstream_cb = {
+	.take = scheduler_take,
+	.msg_open = scheduler_msg_open,
+	.done = scheduler_done,
+	.ready = scheduler_session_ready,
+	.failed = scheduler_session_failed,
+	.closed = scheduler_session_closed,
+	.retired = scheduler_retired,
+};
+
 static struct upstream *
 scheduler_upstream_start(struct scheduler *s, struct sched_account *a, void *arg)
 {
-	return upstream_new(s, a, s->base, s->dns, s->cfg->hostname);
+	return upstream_new(&scheduler_upstream_cb, s, a, a->cfg, a->ssl_ctx, s->base, s->dns,
+	    s->cfg->hostname);
 }
 
 static void
@@ -201,7 +220,6 @@ scheduler_free(struct scheduler *s)
 {
 	if (s == NULL)
 		return;
-	s->kicking = 1;		/* closing sessions must not start new ones */
 	for (size_t i = 0; i < s->naccounts; i++)
 		scheduler_account_stop(s, s->accounts[i]);
 	for (size_t i = 0; i < s->nretired; i++)
@@ -563,6 +581,20 @@ scheduler_arm(struct scheduler *s, double when, double now)
 }
 
 /*
+ * scheduler_kick_soon: kick on the next turn of the loop (a zero timeout; without an
+ * event base, scheduler_wakeup says now). What the sessions report (take, done,
+ * closed) comes from inside a kick's own call chain, or from a session's callbacks
+ * while the scheduler may be stopping: never a kick from there.
+ */
+static void
+scheduler_kick_soon(struct scheduler *s)
+{
+	double now = clock_steady();
+
+	scheduler_arm(s, now, now);
+}
+
+/*
  * scheduler_start_on: make account a send: wake an idle session (returns 1; it may
  * have taken the first waiting message already), or open sessions, up to the
  * account's sessions, as many as there is waiting mail and quota for (returns 0).
@@ -714,9 +746,6 @@ scheduler_kick(struct scheduler *s)
 	struct queue_msg *m;
 	int fits;
 
-	if (s->kicking)
-		return;
-	s->kicking = 1;
 	for (size_t i = 0; i < s->naccounts; i++)	/* the planner's limits as of now */
 		scheduler_account_plan(s->accounts[i]);
 	while ((m = scheduler_top(s, now)) != NULL) {
@@ -745,7 +774,6 @@ scheduler_kick(struct scheduler *s)
 		scheduler_fail_all(s, m, "message too big for every account (largest "
 		    "max_message_size is smaller than the message)");
 	}
-	s->kicking = 0;
 	scheduler_arm(s, when, now);
 }
 
@@ -771,7 +799,7 @@ again:
 	if ((first = scheduler_choose(s, m, now_f, &when, &fits)) != a) {
 		/* An earlier account may send it (config order), or this one may not
 		 * (yet): the kick hands it on, or arms the timer for when one may. */
-		scheduler_kick(s);
+		scheduler_kick_soon(s);
 		return NULL;
 	}
 	scheduler_heap_remove(&s->wait, m);
@@ -912,7 +940,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		}
 		free(note);
 		if (finished) {
-			scheduler_kick(s);
+			scheduler_kick_soon(s);
 			return;
 		}
 	}
@@ -934,7 +962,7 @@ scheduler_done(struct scheduler *s, struct sched_account *a, struct queue_msg *m
 		scheduler_drop(s, m);
 	else if (!m->held)
 		scheduler_heap_push(&s->wait, m);
-	scheduler_kick(s);
+	scheduler_kick_soon(s);
 }
 
 void
@@ -1006,7 +1034,7 @@ scheduler_session_closed(struct scheduler *s, struct sched_account *a, struct up
 				scheduler_account_free(a);
 				break;
 			}
-	scheduler_kick(s);
+	scheduler_kick_soon(s);
 }
 
 int

@@ -28,7 +28,7 @@
 #include "planner.h"
 #include "queue.h"
 #include "quota.h"
-#include "scheduler_result.h"
+#include "upstream.h"
 
 struct bounce_store;
 struct shared_ledger;
@@ -68,6 +68,8 @@ struct sched_account {
 	struct shared_ledger	*shared;	/* shared = true: its side in Redis */
 };
 
+/* struct sched_rcpt_result, the result of one upstream attempt for one recipient of
+ * a message, is upstream.h's: the session fills it in. */
 
 struct scheduler;
 

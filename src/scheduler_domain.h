@@ -24,7 +24,7 @@
 
 #include "config.h"
 #include "queue.h"
-#include "scheduler_result.h"
+#include "upstream.h"
 
 struct sched_domains;
 

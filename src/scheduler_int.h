@@ -50,7 +50,6 @@ struct scheduler {
 	double			 wake_at;	/* when it is armed for; 0: not */
 	const struct scheduler_transport *tr;
 	void			*tr_arg;
-	int			 kicking;
 	struct shared		*shared;	/* Redis for shared accounts, or NULL */
 };
 

@@ -33,7 +33,8 @@
 #include "log.h"
 #include "jsonstr.h"
 #include "outcome.h"
-#include "scheduler.h"
+#include "config.h"
+#include "queue.h"
 #include "upstream.h"
 #include "upstream_body.h"
 #include "upstream_probe.h"
@@ -114,8 +115,9 @@ struct upstream_rcpt {
 };
 
 struct upstream {
-	struct scheduler	*sched;
-	struct sched_account	*acct;
+	const struct upstream_cb *cb;		/* reports go here (upstream.h) */
+	struct scheduler	*sched;		/* opaque: for the callbacks */
+	struct sched_account	*acct;		/* opaque: for the callbacks */
 	struct config_account	*cfg;
 	struct event_base	*base;
 	char			*helo;
@@ -293,7 +295,7 @@ upstream_tx_report(struct upstream *u)
 	}
 	u->msg = NULL;
 	upstream_body_close(&u->body);	/* done, its file may be reused (queue.c) */
-	scheduler_done(u->sched, u->acct, m, res, u->nrcpts, conn_peer(u->conn));
+	u->cb->done(u->sched, u->acct, m, res, u->nrcpts, conn_peer(u->conn));
 	free(res);
 	upstream_tx_clear(u);
 }
@@ -339,7 +341,7 @@ upstream_close(struct upstream *u)
 		upstream_probe_end(u->probe);
 		u->probe = NULL;
 	} else
-		scheduler_session_closed(u->sched, u->acct, u);
+		u->cb->closed(u->sched, u->acct, u);
 	event_assign(u->start_ev, u->base, -1, 0, upstream_free_cb, u);
 	event_active(u->start_ev, 0, 0);
 }
@@ -368,7 +370,7 @@ upstream_fail(struct upstream *u, enum outcome_action act, const char *fmt, ...)
 		upstream_probe_relay(u->probe, conn_peer(u->conn));
 		upstream_probe_failed(u->probe, why);
 	} else if (u->state < UP_READY)
-		scheduler_session_failed(u->sched, u->acct, act, why, conn_peer(u->conn));
+		u->cb->failed(u->sched, u->acct, act, why, conn_peer(u->conn));
 	else if (u->msg != NULL) {
 		upstream_tx_set_all(u, act, why);
 		upstream_tx_report(u);
@@ -405,22 +407,24 @@ upstream_start_cb(evutil_socket_t fd, short ev, void *arg)
 }
 
 struct upstream *
-upstream_new(struct scheduler *s, struct sched_account *a, struct event_base *base,
-    struct evdns_base *dns, const char *helo)
+upstream_new(const struct upstream_cb *cb, struct scheduler *owner,
+    struct sched_account *acct, struct config_account *cfg, SSL_CTX *ctx,
+    struct event_base *base, struct evdns_base *dns, const char *helo)
 {
 	struct upstream *u = xcalloc(1, sizeof(*u));
 	char *label;
 
-	u->sched = s;
-	u->acct = a;
-	u->cfg = a->cfg;
+	u->cb = cb;
+	u->sched = owner;
+	u->acct = acct;
+	u->cfg = cfg;
 	u->base = base;
 	u->helo = xstrdup(helo);
 	upstream_body_init(&u->body);
 	u->state = UP_INIT;
 	label = xasprintf("upstream: account=%s relay", u->cfg->name);
 	u->conn = conn_new(base, dns, u->cfg->host, u->cfg->port,
-	    u->cfg->tls == CONFIG_TLS_IMPLICIT, a->ssl_ctx, label, upstream_conn_event, u);
+	    u->cfg->tls == CONFIG_TLS_IMPLICIT, ctx, label, upstream_conn_event, u);
 	free(label);
 	u->start_ev = event_new(base, -1, 0, upstream_start_cb, u);
 	u->deadline_ev = evtimer_new(base, upstream_deadline_cb, u);
@@ -445,10 +449,10 @@ upstream_probe_done(struct upstream *u, const char *result)
 }
 
 struct upstream *
-upstream_probe_start(struct sched_account *a, struct event_base *base,
+upstream_probe_start(struct config_account *cfg, SSL_CTX *ctx, struct event_base *base,
     struct evdns_base *dns, const char *helo, struct upstream_probe *p)
 {
-	struct upstream *u = upstream_new(NULL, a, base, dns, helo);
+	struct upstream *u = upstream_new(NULL, NULL, NULL, cfg, ctx, base, dns, helo);
 
 	u->probe = p;
 	return u;
@@ -459,8 +463,7 @@ upstream_stop(struct upstream *u)
 {
 	if (u->msg != NULL) {
 		/* Shutting down: the message stays queued as it is on disk; the
-		 * scheduler, which owns it, frees it. */
-		u->acct->nbusy--;
+		 * owner keeps it (and frees it). */
 		u->msg = NULL;
 		upstream_tx_clear(u);
 	}
@@ -496,7 +499,7 @@ upstream_auth_begin(struct upstream *u)
 		if (upstream_probe_done(u, "no AUTH configured: the session is ready"))
 			return;
 		upstream_enter_state(u, UP_READY);
-		scheduler_session_ready(u->sched, u->acct);
+		u->cb->ready(u->sched, u->acct);
 		upstream_next_tx(u);
 		return;
 	}
@@ -551,8 +554,8 @@ upstream_next_tx(struct upstream *u)
 
 	if (u->state != UP_READY || u->msg != NULL)
 		return;
-	if ((m = scheduler_take(u->sched, u->acct, &max)) == NULL) {
-		if (u->acct->retired)	/* its account left the config: leave too */
+	if ((m = u->cb->take(u->sched, u->acct, &max)) == NULL) {
+		if (u->cb->retired(u->sched, u->acct))	/* its account left the config: leave too */
 			upstream_send(u, UP_QUIT);
 		return;		/* idle; the READY timeout ends the session */
 	}
@@ -580,7 +583,7 @@ upstream_body_begin(struct upstream *u)
 {
 	int fd;
 
-	if ((fd = scheduler_msg_open(u->sched, u->msg)) == -1) {
+	if ((fd = u->cb->msg_open(u->sched, u->msg)) == -1) {
 		upstream_fail(u, OUTCOME_RETRY, "cannot open the queued message");
 		return;
 	}
@@ -868,7 +871,7 @@ upstream_response(struct upstream *u)
 		if (upstream_probe_done(u, u->r.text))
 			return;
 		upstream_enter_state(u, UP_READY);
-		scheduler_session_ready(u->sched, u->acct);
+		u->cb->ready(u->sched, u->acct);
 		upstream_next_tx(u);
 		break;
 	case UP_MAIL:
