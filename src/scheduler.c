@@ -218,14 +218,24 @@ scheduler_new(struct event_base *base, struct evdns_base *dns, struct config *cf
 void
 scheduler_free(struct scheduler *s)
 {
+	struct sched_account **retired;
+	size_t nretired;
+
 	if (s == NULL)
 		return;
+	retired = s->retired;
+	nretired = s->nretired;
+
+	/* Off the list first: the last session of a retired account closing would free
+	 * it (scheduler_session_closed) under scheduler_account_stop. */
+	s->retired = NULL;
+	s->nretired = 0;
 	for (size_t i = 0; i < s->naccounts; i++)
 		scheduler_account_stop(s, s->accounts[i]);
-	for (size_t i = 0; i < s->nretired; i++)
-		scheduler_account_stop(s, s->retired[i]);
+	for (size_t i = 0; i < nretired; i++)
+		scheduler_account_stop(s, retired[i]);
 	scheduler_log_flush();
-	free(s->retired);
+	free(retired);
 	for (size_t i = 0; i < s->idcap; i++)	/* every message: it owns them all */
 		for (struct queue_msg *m = s->ids[i], *next; m != NULL; m = next) {
 			next = m->hnext;
