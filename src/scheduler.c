@@ -20,77 +20,6 @@
 #include "upstream.h"
 #include "xmalloc.h"
 
-
-
-/* The id table: every message the scheduler owns, found by its queue id. */
-
-static size_t
-scheduler_id_slot(const struct scheduler *s, const char *id)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h & (s->idcap - 1);
-}
-
-static void
-scheduler_id_insert(struct scheduler *s, struct queue_msg *m)
-{
-	if (s->nids >= s->idcap) {	/* grow: load factor at most 1 */
-		struct queue_msg **old = s->ids;
-		size_t oldcap = s->idcap;
-
-		s->idcap = s->idcap ? s->idcap * 2 : 1024;
-		s->ids = xcalloc(s->idcap, sizeof(*s->ids));
-		for (size_t i = 0; i < oldcap; i++)
-			for (struct queue_msg *e = old[i], *next; e != NULL; e = next) {
-				size_t slot = scheduler_id_slot(s, e->id);
-
-				next = e->hnext;
-				e->hnext = s->ids[slot];
-				s->ids[slot] = e;
-			}
-		free(old);
-	}
-	size_t slot = scheduler_id_slot(s, m->id);
-	m->hnext = s->ids[slot];
-	s->ids[slot] = m;
-	s->nids++;
-}
-
-static void
-scheduler_id_remove(struct scheduler *s, struct queue_msg *m)
-{
-	struct queue_msg **pp = &s->ids[scheduler_id_slot(s, m->id)];
-
-	for (; *pp != NULL; pp = &(*pp)->hnext)
-		if (*pp == m) {
-			*pp = m->hnext;
-			s->nids--;
-			return;
-		}
-}
-
-struct queue_msg *
-scheduler_find(struct scheduler *s, const char *id)
-{
-	if (s->idcap == 0)
-		return NULL;
-	for (struct queue_msg *m = s->ids[scheduler_id_slot(s, id)]; m; m = m->hnext)
-		if (strcmp(m->id, id) == 0)
-			return m;
-	return NULL;
-}
-
-void
-scheduler_foreach(struct scheduler *s, void (*fn)(struct queue_msg *, void *), void *arg)
-{
-	for (size_t i = 0; i < s->idcap; i++)
-		for (struct queue_msg *m = s->ids[i]; m != NULL; m = m->hnext)
-			fn(m, arg);
-}
-
 struct queue *
 scheduler_queue(struct scheduler *s)
 {
@@ -304,31 +233,6 @@ scheduler_set_shared(struct scheduler *s, struct shared *sh)
 	s->shared = sh;
 	for (size_t i = 0; i < s->naccounts; i++)
 		scheduler_share(s, s->accounts[i]);
-}
-
-/*
- * scheduler_shared_take: a shared account asks all hosts' ledger (Redis) for the units
- * of n recipients of m: how many of them it may carry now; 0: not yet (m waits again;
- * the ledger's answer kicks). Redis away under local_share: n, the own ledger decides.
- */
-static size_t
-scheduler_shared_take(struct scheduler *s, struct sched_account *a, struct queue_msg *m,
-    size_t n)
-{
-	struct planner_limits e;
-	long g;
-
-	planner_effective(a->cfg, &a->learned, clock_now(), &e);
-	if ((g = shared_ledger_acquire(a->shared, scheduler_account_units(a, n), e.per_hour,
-	    e.per_day)) < 0)
-		return n;
-	if (g == 0) {
-		scheduler_heap_push(&s->wait, m);
-		return 0;
-	}
-	if (a->cfg->limits.count_recipients && (long)n > g)
-		n = (size_t)g;
-	return n;
 }
 
 void

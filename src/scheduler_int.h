@@ -172,4 +172,17 @@ int		 scheduler_account_changed(const struct config_account *,
  * (start-up and reload). */
 void	scheduler_share(struct scheduler *s, struct sched_account *a);
 
+/* scheduler_id_insert, _remove: the id table (scheduler_id.c); scheduler_find reads it. */
+void	scheduler_id_insert(struct scheduler *s, struct queue_msg *m);
+void	scheduler_id_remove(struct scheduler *s, struct queue_msg *m);
+
+/*
+ * scheduler_shared_take (scheduler_shared.c): a shared account asks all hosts' ledger
+ * (Redis) for the units of n recipients of m: how many of them it may carry now; 0: not
+ * yet (m waits again; the ledger's answer kicks). Redis away under local_share: n, the
+ * own ledger decides.
+ */
+size_t	scheduler_shared_take(struct scheduler *s, struct sched_account *a,
+	    struct queue_msg *m, size_t n);
+
 #endif
