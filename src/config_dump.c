@@ -140,7 +140,34 @@ config_dump_account(const struct config_account *a)
 	json_object_set_new(o, "rules", config_dump_rules(a));
 	json_object_set_new(o, "bounces", config_dump_bounces(&a->bounces));
 	json_object_set_new(o, "oauth", config_dump_oauth(a));
+	json_object_set_new(o, "shared", json_boolean(a->shared));
 	return o;
+}
+
+/* config_dump_domains: the per recipient domain limits, in order. */
+static json_t *
+config_dump_domains(const struct config *cfg)
+{
+	json_t *v = json_array();
+
+	for (size_t i = 0; i < cfg->ndomains; i++)
+		json_array_append_new(v, json_pack("{s:o, s:o, s:o}", "match",
+		    config_dump_str(cfg->domains[i].match), "per_hour",
+		    config_dump_limit(cfg->domains[i].per_hour), "per_day",
+		    config_dump_limit(cfg->domains[i].per_day)));
+	return v;
+}
+
+/* config_dump_shared: the shared group (Redis), or null without one. */
+static json_t *
+config_dump_shared(const struct config_shared *sh)
+{
+	if (!sh->enabled)
+		return json_null();
+	return json_pack("{s:o, s:o, s:o, s:s, s:i}", "redis", config_dump_str(sh->redis),
+	    "password", config_dump_secret(sh->password), "prefix", config_dump_str(sh->prefix),
+	    "on_unavailable", sh->on_unavailable == CONFIG_SHARED_STOP ? "stop" : "local_share",
+	    "peers", sh->peers);
 }
 
 /* config_dump_events: the events group, or null without one. */
@@ -219,6 +246,8 @@ config_dump(const struct config *cfg)
 	json_object_set_new(o, "suppress", json_pack("{s:b, s:i}", "hard", cfg->suppress_hard,
 	    "soft_after", cfg->suppress_soft_after));
 	json_object_set_new(o, "events", config_dump_events(&cfg->events));
+	json_object_set_new(o, "domains", config_dump_domains(cfg));
+	json_object_set_new(o, "shared", config_dump_shared(&cfg->shared));
 	json_object_set_new(o, "accounts", accts);
 	return o;
 }

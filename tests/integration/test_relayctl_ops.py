@@ -255,7 +255,8 @@ def test_config_dump_fills_presets_and_masks_secrets(tmp_path, certs):
     """relayctl -c FILE config: the effective configuration (postconf -n with the
     presets' values filled in), no relayd needed, every secret masked; --json too."""
     secrets = {"pw": "Pa55-main-S3cret", "pw2": "second-Acc0unt-pw",
-               "imap": "imap-Only-pw77", "hook": "webhook-hmac-key-9"}
+               "imap": "imap-Only-pw77", "hook": "webhook-hmac-key-9",
+               "redis": "redis-AUTH-pw-31"}
     for name, value in secrets.items():
         f = tmp_path / name
         f.write_text(value + "\n")
@@ -266,12 +267,14 @@ listen = [ "127.0.0.1:2525" ];
 spool_dir = "%(d)s/spool";
 control_socket = "%(d)s/control.sock";
 events = { webhook = "http://127.0.0.1:9/hook"; secret_file = "%(d)s/hook"; };
+domains = ( { match = "gmail.com"; per_hour = 20; } );
+shared = { redis = "redis://127.0.0.1:6379/0"; password_file = "%(d)s/redis"; peers = 2; };
 accounts = (
   { name = "main"; provider = "mail.ru"; username = "shop@mail.ru";
     password_file = "%(d)s/pw"; },
   { name = "spare"; host = "localhost"; port = 2465; tls = "implicit";
     username = "spare@example.org"; password_file = "%(d)s/pw2";
-    limits = { per_hour = 7; per_day = 70; };
+    limits = { per_hour = 7; per_day = 70; }; shared = true;
     bounces = { host = "localhost"; port = 993; password_file = "%(d)s/imap"; }; }
 );
 """ % {"d": tmp_path})
@@ -299,11 +302,16 @@ accounts = (
     assert lines["accounts.spare.limits.per_hour"] == "7"
     assert lines["events.secret"] == "********"
     assert lines["retry.initial"] == "60", lines           # a default, filled in
+    assert lines["shared.password"] == "********" and lines["shared.peers"] == "2", lines
+    assert lines["shared.prefix"] == "relayd:", lines      # a default, filled in
+    assert lines["accounts.spare.shared"] == "true", lines
     cfg = json.loads(js.stdout)
     main = cfg["accounts"][0]
     assert (main["name"], main["host"], main["password"]) == ("main", "smtp.mail.ru",
                                                               "********"), main
     assert cfg["accounts"][1]["oauth"] is None and cfg["events"]["secret"] == "********"
+    assert cfg["domains"] == [{"match": "gmail.com", "per_hour": 20, "per_day": None}], cfg
+    assert cfg["shared"]["on_unavailable"] == "local_share", cfg["shared"]
 
     bad = tmp_path / "bad.conf"
     bad.write_text("accounts = ( { name = 1; } );\n")
