@@ -387,23 +387,6 @@ quota_next_free(const struct quota *q, time_t now, long units)
 	return b > h ? b : h;
 }
 
-size_t
-quota_records(const struct quota *q, time_t now, time_t *t, long *units, size_t max)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->e[i].t <= now - QUOTA_DAY)
-			continue;
-		if (n < max) {
-			t[n] = q->e[i].t;
-			units[n] = q->e[i].units;
-		}
-		n++;
-	}
-	return n;
-}
-
 uint64_t
 quota_next_id(const struct quota *q)
 {

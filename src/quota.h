@@ -65,14 +65,6 @@ long		 quota_room(const struct quota *, time_t now);
 time_t		 quota_next_free(const struct quota *, time_t now, long units);
 
 /*
- * quota_records: the ledger's records inside the day window before now, oldest first:
- * up to max of them, their times into t and their units into units. Returns how many
- * there are (more than max: only max were copied). For the drain estimate (drain.c).
- */
-size_t		 quota_records(const struct quota *, time_t now, time_t *t, long *units,
-		    size_t max);
-
-/*
  * quota_next_id: the id the next quota_reserve will return (shared_ledger names the
  * reservation it asks Redis for after it, before it is made here).
  */
@@ -81,7 +73,7 @@ uint64_t	 quota_next_id(const struct quota *);
 /*
  * quota_foreach: call fn for every record of the last day, oldest first: its id,
  * time (the caller's clock) and units (0: released). For shared_ledger, which puts
- * them into the shared ledger when Redis returns.
+ * them into the shared ledger when Redis returns, and the drain estimate.
  */
 void		 quota_foreach(const struct quota *, void (*fn)(uint64_t id, time_t t,
 		    long units, void *arg), void *arg);

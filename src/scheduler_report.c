@@ -71,6 +71,29 @@ scheduler_limit(int limit)
 	return limit > 0 ? json_integer(limit) : json_null();
 }
 
+/* The ledger's records still in the day window, for the drain estimate. */
+struct scheduler_drain_recs {
+	time_t	 cut;		/* records at or before it have left the day */
+	time_t	*t;		/* NULL: only count them */
+	long	*units;
+	size_t	 n;
+};
+
+/* scheduler_drain_rec: one record of a ledger (quota_foreach). */
+static void
+scheduler_drain_rec(uint64_t id, time_t t, long units, void *arg)
+{
+	struct scheduler_drain_recs *r = arg;
+
+	if (t <= r->cut)
+		return;
+	if (r->t != NULL) {
+		r->t[r->n] = t;
+		r->units[r->n] = units;
+	}
+	r->n++;
+}
+
 /*
  * scheduler_drain_estimate: when the queue should be empty at the accounts' limits,
  * from a forward simulation of their ledgers (drain.c). Held mail is left out: with
@@ -79,7 +102,8 @@ scheduler_limit(int limit)
 static enum drain_result
 scheduler_drain_estimate(struct scheduler *s, time_t now, time_t *at)
 {
-	size_t msgs = s->wait.n + s->ninflight, rcpts = s->pending_rcpts, nrec = 0;
+	size_t msgs = s->wait.n + s->ninflight, rcpts = s->pending_rcpts, nrec;
+	struct scheduler_drain_recs count = { now - QUOTA_DAY, NULL, NULL, 0 };
 	struct drain_account *da;
 	time_t *t;
 	long *u;
@@ -94,7 +118,8 @@ scheduler_drain_estimate(struct scheduler *s, time_t now, time_t *at)
 	if (s->nids > msgs)	/* held mail's recipients out, pro rata */
 		rcpts = (size_t)((double)rcpts * (double)msgs / (double)s->nids + 0.5);
 	for (size_t i = 0; i < s->naccounts; i++)
-		nrec += quota_records(s->accounts[i]->quota, now, NULL, NULL, 0);
+		quota_foreach(s->accounts[i]->quota, scheduler_drain_rec, &count);
+	nrec = count.n;
 	da = xcalloc(s->naccounts ? s->naccounts : 1, sizeof(*da));
 	t = xcalloc(nrec ? nrec : 1, sizeof(*t));
 	u = xcalloc(nrec ? nrec : 1, sizeof(*u));
@@ -104,6 +129,7 @@ scheduler_drain_estimate(struct scheduler *s, time_t now, time_t *at)
 		struct drain_account *d = &da[i];
 		struct planner_limits l;
 		double free_at = scheduler_account_free_at(a, (double)now);
+		struct scheduler_drain_recs recs = { now - QUOTA_DAY, t + nrec, u + nrec, 0 };
 
 		planner_effective(a->cfg, &a->learned, clock_now(), &l);
 		d->disabled = free_at == 0;
@@ -120,7 +146,8 @@ scheduler_drain_estimate(struct scheduler *s, time_t now, time_t *at)
 		d->count_recipients = a->cfg->limits.count_recipients;
 		d->rec_t = t + nrec;
 		d->rec_units = u + nrec;
-		d->nrec = quota_records(a->quota, now, t + nrec, u + nrec, SIZE_MAX);
+		quota_foreach(a->quota, scheduler_drain_rec, &recs);
+		d->nrec = recs.n;
 		nrec += d->nrec;
 	}
 	r = drain_estimate(da, s->naccounts, now, off, msgs, rcpts, at);
